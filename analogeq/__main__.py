@@ -1,0 +1,3 @@
+from analogeq.cli import main
+
+raise SystemExit(main())
