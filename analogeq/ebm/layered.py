@@ -1,0 +1,180 @@
+"""A layered energy-based network: the part shared by the dense and convolutional EBMs.
+
+States ``s_1 ... s_N`` (s_0 = x is the clamped input) live in [0, 1]; synapse k joins
+layer k-1 to layer k. With the hard sigmoid rho(s) = clip(s, 0, 1) and states kept inside
+[0, 1] (so rho(s) = s), the energy (Scellier & Bengio 2017; Laborieux et al. 2021 for the
+convolutional coupling) is
+
+    E(x, s) = 1/2 sum_k ||s_k||^2 - sum_k <b_k, s_k> - sum_k phi_syn_k(s_{k-1}, s_k)
+
+and the primitive function used for EqProp is Phi = -E. Nudging adds a cost:
+F = E + beta * C, with
+
+* ``readout="mse"``: the last state layer is the output (num_classes units) and
+  C = 1/2 ||s_N - onehot(y)||^2;
+* ``readout="ce"``: the last state layer is hidden, a readout ``logits = W_out s_N + b_out``
+  sits outside the energy, and C = cross_entropy(logits, y).
+
+One synchronous settling step (every layer from the previous states) is
+
+    h_k = b_k + A_k(s_{k-1}) + A_{k+1}^T(s_{k+1}) - beta dC/ds_k
+    s_k <- (1 - eps) s_k + eps rho(h_k)
+
+with step size eps in (0, 1] (``step_size``). eps = 1 is the plain fixed-point iteration
+s <- rho(dPhi/ds) of Laborieux et al.; eps < 1 is the forward-Euler step dt/tau = eps of the
+circuit dynamics tau ds/dt = -s + rho(h), which damps the period-2 oscillations a synchronous
+update can fall into on a layered graph. Every eps has the same fixed points s = rho(h): the
+box-constrained stationary points of F (rho(h_k) is the exact minimiser of F over s_k). Each term comes from a synapse read (``forward`` / ``adjoint``): a
+hardware substrate passes its own reads as ``synapses=`` and the rest is unchanged.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from analogeq.ebm.synapses import DenseSynapse
+
+READOUTS = ("mse", "ce")
+
+
+def hard_sigmoid(s: torch.Tensor) -> torch.Tensor:
+    """rho(s) = clip(s, 0, 1)."""
+    return s.clamp(0.0, 1.0)
+
+
+class LayeredEBM(nn.Module):
+    """Base of the layered EBMs. Subclasses build ``synapses``, ``biases``, ``state_shapes``
+    and (for ``readout="ce"``) ``readout`` in their constructor.
+
+    Attributes
+    ----------
+    synapses: nn.ModuleList
+        synapse k joins layer k-1 (layer 0 = input) to layer k, k = 1..N.
+    biases: nn.ParameterList
+        bias of each state layer, broadcastable to the layer's state (per unit for dense
+        layers, per channel for convolutional ones: shape (C, 1, 1)).
+    state_shapes: list[tuple[int, ...]]
+        shape of one sample's state in each layer 1..N.
+    readout: DenseSynapse or None
+        W_out for ``readout="ce"``; its bias is ``readout_bias``.
+    """
+
+    input_shape: tuple[int, ...]
+    num_classes: int
+    readout_kind: str
+    #: eps of the settling step (see module docstring)
+    step_size: float = 1.0
+
+    # ----------------------------------------------------------------- structure
+    def all_synapses(self) -> list[nn.Module]:
+        """Synapses in read order: the energy synapses, then the readout (``ce`` only)."""
+        syns = list(self.synapses)
+        if self.readout is not None:
+            syns.append(self.readout)
+        return syns
+
+    def init_states(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """States at zero, the start of every free phase."""
+        return [x.new_zeros((x.shape[0], *shape)) for shape in self.state_shapes]
+
+    # ----------------------------------------------------------------- readout and cost
+    def output(self, states: list[torch.Tensor], synapses: list[nn.Module] | None = None) -> torch.Tensor:
+        """Class scores (B, num_classes): the output states (mse) or the readout logits (ce)."""
+        if self.readout is None:
+            return states[-1]
+        readout = (synapses or self.all_synapses())[-1]
+        return readout(states[-1]) + self.readout_bias
+
+    def cost(self, states: list[torch.Tensor], y: torch.Tensor, synapses: list[nn.Module] | None = None) -> torch.Tensor:
+        """Per-sample cost C, shape (B,)."""
+        scores = self.output(states, synapses)
+        if self.readout is None:
+            target = F.one_hot(y, self.num_classes).to(scores.dtype)
+            return 0.5 * ((scores - target) ** 2).sum(dim=-1)
+        return F.cross_entropy(scores, y, reduction="none")
+
+    def _nudge_current(self, states, y, beta, synapses) -> torch.Tensor:
+        """-beta dC/ds_N for the last state layer (closed forms, no autograd)."""
+        last = states[-1]
+        if self.readout is None:
+            return beta * (F.one_hot(y, self.num_classes).to(last.dtype) - last)
+        readout = synapses[-1]
+        probs = torch.softmax(readout(last) + self.readout_bias, dim=-1)
+        err = F.one_hot(y, self.num_classes).to(last.dtype) - probs
+        return beta * readout.adjoint(err, last)
+
+    # ----------------------------------------------------------------- dynamics
+    def step(
+        self,
+        x: torch.Tensor,
+        states: list[torch.Tensor],
+        beta: float = 0.0,
+        y: torch.Tensor | None = None,
+        synapses: list[nn.Module] | None = None,
+    ) -> list[torch.Tensor]:
+        """One synchronous update of every layer (see module docstring). Returns new states."""
+        syns = synapses if synapses is not None else self.all_synapses()
+        n = len(self.state_shapes)
+        eps = self.step_size
+        new_states = []
+        for k in range(n):
+            pre = x if k == 0 else states[k - 1]
+            h = syns[k](pre) + self.biases[k]
+            if k + 1 < n:
+                h = h + syns[k + 1].adjoint(states[k + 1], states[k])
+            if k == n - 1 and beta != 0.0:
+                if y is None:
+                    raise ValueError("y (labels) is required when beta != 0")
+                h = h + self._nudge_current(states, y, beta, syns)
+            target = hard_sigmoid(h)
+            new_states.append(target if eps == 1.0 else states[k] + eps * (target - states[k]))
+        return new_states
+
+    def phi(
+        self,
+        x: torch.Tensor,
+        states: list[torch.Tensor],
+        beta: float = 0.0,
+        y: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Primitive function Phi = -F = -(E + beta C), per sample, shape (B,).
+
+        Differentiating Phi with respect to the parameters at fixed (detached) states gives
+        the EqProp estimates; differentiating it with respect to a state layer gives that
+        layer's net input minus the state (the step above is rho(state + dPhi/ds)).
+        """
+        total = x.new_zeros(x.shape[0])
+        n = len(self.state_shapes)
+        for k in range(n):
+            pre = x if k == 0 else states[k - 1]
+            s = states[k]
+            flat = s.reshape(s.shape[0], -1)
+            bias = self.biases[k].expand_as(s[0]).reshape(-1)
+            total = total + self.synapses[k].phi(pre, s) + flat @ bias - 0.5 * (flat * flat).sum(dim=-1)
+        if beta != 0.0:
+            if y is None:
+                raise ValueError("y (labels) is required when beta != 0")
+            total = total - beta * self.cost(states, y)
+        return total
+
+    def energy(self, x: torch.Tensor, states: list[torch.Tensor]) -> torch.Tensor:
+        """Energy E(x, s) per sample, shape (B,)."""
+        return -self.phi(x, states)
+
+
+def check_labels(y: torch.Tensor, num_classes: int, batch: int) -> torch.Tensor:
+    """Validate integer labels of shape (batch,) in [0, num_classes)."""
+    if not isinstance(y, torch.Tensor):
+        raise TypeError(f"y must be a torch.Tensor of class indices, got {type(y).__name__}")
+    if y.dtype not in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8):
+        raise ValueError(f"y must hold integer class indices, got dtype {y.dtype}")
+    if y.shape != (batch,):
+        raise ValueError(f"y must have shape ({batch},) to match the inputs, got {tuple(y.shape)}")
+    if batch and (int(y.min()) < 0 or int(y.max()) >= num_classes):
+        raise ValueError(f"y must be in [0, {num_classes - 1}], got values from {int(y.min())} to {int(y.max())}")
+    return y.long()
+
+
+__all__ = ["LayeredEBM", "hard_sigmoid", "check_labels", "READOUTS", "DenseSynapse"]
