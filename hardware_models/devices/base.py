@@ -69,6 +69,10 @@ class ProgrammedConductances:
         Reference time of the drift law [s] (aihwkit's PCM model: 20 s).
     device:
         The model that produced this draw; it evaluates drift and read noise.
+    relax_S:
+        Per-cell amplitude of the random retention relaxation [S per sqrt(decade)] for devices
+        that relax as a random walk in log time (RRAM); ``None`` for devices that do not.
+        Drawn at programming, like ``nu``.
     """
 
     g_prog_S: np.ndarray
@@ -76,6 +80,12 @@ class ProgrammedConductances:
     stuck: np.ndarray | None
     t0_s: float
     device: DeviceModel
+    relax_S: np.ndarray | None = None
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Shape of the programmed array."""
+        return tuple(self.g_prog_S.shape)
 
     def at_time(self, t_s: float) -> np.ndarray:
         """Mean conductance [S] of every cell ``t_s`` seconds after programming."""
