@@ -34,3 +34,14 @@ class DeviceDictMixin:
         if "kind" in data and data["kind"] != cls.kind:
             raise ParameterError(cls.__name__, "kind", f"{data['kind']!r} does not match {cls.kind!r}")
         return build_dataclass(cls, data, ignore=frozenset({"kind"}))
+
+
+class SectionDictMixin:
+    """Serialisation of a plain parameter dataclass (a card section without ``kind``)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: plain(getattr(self, f.name)) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]):
+        return build_dataclass(cls, data)
