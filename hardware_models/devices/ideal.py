@@ -7,7 +7,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from ._checks import check_conductance_range, check_rng, check_scale, check_target_in_range, check_time, freeze
+from ._checks import as_conductance_array, check_conductance_range, check_rng, check_scale, check_target_in_range, check_time, freeze
 from ._serial import DeviceDictMixin
 from .base import ProgrammedConductances
 
@@ -58,4 +58,4 @@ class IdealDevice(DeviceDictMixin):
     def read_noise_std(self, g: np.ndarray, t_s: float) -> np.ndarray:
         """0 S for every cell."""
         check_time(t_s)
-        return np.zeros(np.shape(g), dtype=np.float64)
+        return np.zeros(as_conductance_array(g).shape, dtype=np.float64)
