@@ -1,0 +1,176 @@
+"""The crossbar card: every parameter of an emulated resistive crossbar in one object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+from hardware_models.devices import (
+    ConductanceLevels,
+    DeviceModel,
+    ParameterError,
+    ParameterTypeError,
+    PulsedUpdate,
+    StuckAtFaults,
+    device_from_dict,
+)
+
+from .errors import CardError
+from .registry import register_card_type, validate_with_schema
+from .sections import (
+    ADCSection,
+    CostSection,
+    DACSection,
+    MappingSection,
+    NeuronSection,
+    TIASection,
+    TileSection,
+    TimingSection,
+    WiresSection,
+)
+
+DRIFT_COMPENSATION_MODES = ("global", "none")
+
+# section name -> class (device is dispatched on its kind; update may be None)
+_SECTION_TYPES: dict[str, type] = {
+    "levels": ConductanceLevels,
+    "faults": StuckAtFaults,
+    "update": PulsedUpdate,
+    "tile": TileSection,
+    "mapping": MappingSection,
+    "dac": DACSection,
+    "adc": ADCSection,
+    "tia": TIASection,
+    "wires": WiresSection,
+    "timing": TimingSection,
+    "neuron": NeuronSection,
+    "cost": CostSection,
+}
+
+
+@dataclass(frozen=True)
+class CrossbarCard:
+    """A resistive-crossbar device card (``card_type`` "crossbar", ``schema_version`` "1.0").
+
+    Sections (JSON keys and attributes alike): ``name``, ``description``, ``references``
+    (tuple of strings), ``device`` (a device model: IdealDevice, PCMDevice, RRAMDevice,
+    TableDevice), ``levels`` (ConductanceLevels), ``faults`` (StuckAtFaults), ``update``
+    (PulsedUpdate or None), ``tile`` (TileSection), ``mapping`` (MappingSection), ``dac``
+    (DACSection), ``adc`` (ADCSection), ``tia`` (TIASection), ``wires`` (WiresSection),
+    ``drift_compensation`` ("global" or "none"), ``timing`` (TimingSection), ``neuron``
+    (NeuronSection), ``cost`` (CostSection).
+
+    Derived quantities used across the substrate: ``i_unit_A`` = v_read_V * (g_max_S - g_min_S),
+    the current of one full-scale weight at full-scale input [A]; the ADC full scale is
+    ``adc.range_units * i_unit_A`` and the TIA noise std ``tia.noise_units * i_unit_A``.
+    """
+
+    card_type: ClassVar[str] = "crossbar"
+    schema_version: ClassVar[str] = "1.0"
+
+    name: str
+    description: str
+    references: tuple[str, ...]
+    device: DeviceModel
+    levels: ConductanceLevels
+    faults: StuckAtFaults
+    update: PulsedUpdate | None
+    tile: TileSection
+    mapping: MappingSection
+    dac: DACSection
+    adc: ADCSection
+    tia: TIASection
+    wires: WiresSection
+    drift_compensation: str
+    timing: TimingSection
+    neuron: NeuronSection
+    cost: CostSection
+
+    def __post_init__(self) -> None:
+        owner = "CrossbarCard"
+        if not isinstance(self.name, str) or not self.name:
+            raise ParameterTypeError(owner, "name", f"{self.name!r} must be a non-empty string")
+        if not isinstance(self.description, str):
+            raise ParameterTypeError(owner, "description", f"{self.description!r} must be a string")
+        if isinstance(self.references, str) or not all(isinstance(r, str) for r in self.references):
+            raise ParameterTypeError(owner, "references", f"{self.references!r} must be a list of strings")
+        object.__setattr__(self, "references", tuple(self.references))
+        if not isinstance(self.device, DeviceModel):
+            raise ParameterTypeError(owner, "device", f"{type(self.device).__name__} is not a device model")
+        for name, cls in _SECTION_TYPES.items():
+            value = getattr(self, name)
+            if name == "update" and value is None:
+                continue
+            if not isinstance(value, cls):
+                raise ParameterTypeError(owner, name, f"expected {cls.__name__}, got {type(value).__name__}")
+        if self.drift_compensation not in DRIFT_COMPENSATION_MODES:
+            raise ParameterError(
+                owner, "drift_compensation", f"{self.drift_compensation!r} is not one of {list(DRIFT_COMPENSATION_MODES)}"
+            )
+        span = self.device.g_max_S - self.device.g_min_S
+        if self.update is not None:
+            for name in ("dg_min_up_S", "dg_min_down_S"):
+                step = getattr(self.update, name)
+                if step > span:
+                    raise ParameterError(
+                        owner, f"update.{name}", f"{step!r} S exceeds the device range g_max_S - g_min_S = {span!r} S"
+                    )
+
+    @property
+    def i_unit_A(self) -> float:
+        """v_read_V * (g_max_S - g_min_S) [A]: the unit of ``adc.range_units`` and ``tia.noise_units``."""
+        return self.dac.v_read_V * (self.device.g_max_S - self.device.g_min_S)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The card as a JSON-ready dict, in the canonical key order."""
+        out: dict[str, Any] = {"card_type": self.card_type, "schema_version": self.schema_version}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if hasattr(value, "to_dict"):
+                value = value.to_dict()
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[f.name] = value
+        return out
+
+
+def _section_error(section: str, exc: Exception) -> CardError:
+    field = getattr(exc, "field", None)
+    detail = getattr(exc, "detail", str(exc))
+    if field is None:
+        return CardError(f"$.{section}", detail)
+    # fields like "prog_noise_coeffs[1]" or "update.dg_min_up_S" already carry their sub-path
+    if section == "" or field.startswith(section + "."):
+        return CardError(f"$.{field}", detail)
+    return CardError(f"$.{section}.{field}", detail)
+
+
+def crossbar_card_from_dict(data: dict[str, Any]) -> CrossbarCard:
+    """Validate ``data`` against ``crossbar-card.v1.json`` and build the card; CardError on any fault."""
+    validate_with_schema(data, "crossbar", data.get("schema_version", "1.0"))
+    kwargs: dict[str, Any] = {
+        "name": data["name"],
+        "description": data["description"],
+        "references": tuple(data["references"]),
+        "drift_compensation": data["drift_compensation"],
+    }
+    try:
+        kwargs["device"] = device_from_dict(data["device"])
+    except (ParameterError, ParameterTypeError) as exc:
+        raise _section_error("device", exc) from None
+    for name, cls in _SECTION_TYPES.items():
+        value = data[name]
+        if name == "update" and value is None:
+            kwargs[name] = None
+            continue
+        try:
+            kwargs[name] = cls.from_dict(value)
+        except (ParameterError, ParameterTypeError) as exc:
+            raise _section_error(name, exc) from None
+    try:
+        return CrossbarCard(**kwargs)
+    except (ParameterError, ParameterTypeError) as exc:
+        raise _section_error("", exc) from None
+
+
+register_card_type("crossbar", crossbar_card_from_dict, versions=("1.0",))

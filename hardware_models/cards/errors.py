@@ -1,0 +1,23 @@
+"""The one error type of card loading and validation."""
+
+from __future__ import annotations
+
+
+class CardError(ValueError):
+    """A device card that is not valid.
+
+    ``json_path`` is the JSONPath of the offending field (``$`` for the whole document, e.g.
+    ``$.adc.bits``), ``detail`` what is wrong with it and what is allowed, ``source`` the file
+    it came from (or None). ``str(err)`` reads ``[source: ]json_path: detail``.
+    """
+
+    def __init__(self, json_path: str, detail: str, *, source: str | None = None):
+        self.json_path = json_path
+        self.detail = detail
+        self.source = source
+        prefix = f"{source}: " if source else ""
+        super().__init__(f"{prefix}{json_path}: {detail}")
+
+    def with_source(self, source: str) -> "CardError":
+        """The same error, naming the file it came from."""
+        return CardError(self.json_path, self.detail, source=source)

@@ -1,0 +1,145 @@
+"""Card types by name, their JSON Schemas, and schema validation with JSON-path errors.
+
+A card type (``"crossbar"``, ``"spiking"`` ...) is registered with a loader that turns a
+validated-enough dict into a card object. Another package adds its own type with::
+
+    from hardware_models.cards import register_card_type, validate_with_schema
+
+    def spiking_card_from_dict(data: dict) -> SpikingCard:
+        validate_with_schema(data, "spiking", data["schema_version"])  # schemas/spiking-card.v1.json
+        return SpikingCard(...)                                       # raise CardError on semantic errors
+
+    register_card_type("spiking", spiking_card_from_dict, versions=("1.0",))
+
+The loader receives a dict whose ``card_type`` and ``schema_version`` were already checked; the
+card object it returns must have ``to_dict()`` (for ``save_card`` and ``with_value``). Card
+types listed in ``PLUGIN_MODULES`` are imported on first use, so ``preset("...")`` works for them
+without an explicit import; the module named there must register its type on import.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import json
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, Callable
+
+import jsonschema
+
+from .errors import CardError
+
+#: card types that live in other subpackages, imported on first use (fixed here, never taken from a card)
+PLUGIN_MODULES: dict[str, str] = {"spiking": "hardware_models.spiking"}
+
+
+@dataclass(frozen=True)
+class CardType:
+    """A registered card type: its name, supported schema versions and loader."""
+
+    name: str
+    from_dict: Callable[[dict[str, Any]], Any]
+    versions: tuple[str, ...]
+
+
+_CARD_TYPES: dict[str, CardType] = {}
+
+
+def register_card_type(
+    name: str, from_dict: Callable[[dict[str, Any]], Any], *, versions: tuple[str, ...] = ("1.0",)
+) -> None:
+    """Register (or re-register, e.g. on module reload) the loader of card type ``name``."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"card type name must be a non-empty string, got {name!r}")
+    if not callable(from_dict):
+        raise TypeError(f"from_dict for card type {name!r} must be callable")
+    if not versions or not all(isinstance(v, str) for v in versions):
+        raise ValueError(f"versions for card type {name!r} must be a non-empty tuple of strings, got {versions!r}")
+    _CARD_TYPES[name] = CardType(name=name, from_dict=from_dict, versions=tuple(versions))
+
+
+def card_types() -> tuple[str, ...]:
+    """Registered card types plus those provided by plugin modules, sorted."""
+    return tuple(sorted(set(_CARD_TYPES) | set(PLUGIN_MODULES)))
+
+
+def get_card_type(name: Any) -> CardType:
+    """The registered card type ``name``, importing its plugin module if needed; CardError otherwise."""
+    if not isinstance(name, str):
+        raise CardError("$.card_type", f"{name!r} is not a string; known card types are {list(card_types())}")
+    if name not in _CARD_TYPES and name in PLUGIN_MODULES:
+        module = PLUGIN_MODULES[name]
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:  # pragma: no cover - depends on the plugin's state
+            raise CardError("$.card_type", f"card type {name!r} is provided by {module}, which failed to import: {exc}") from exc
+    if name not in _CARD_TYPES:
+        raise CardError("$.card_type", f"unknown card type {name!r}; known card types are {list(card_types())}")
+    return _CARD_TYPES[name]
+
+
+def schema_filename(card_type: str, version: str) -> str:
+    """``<card_type>-card.v<major>.json`` for schema version ``<major>.<minor>``."""
+    return f"{card_type}-card.v{version.split('.')[0]}.json"
+
+
+@functools.lru_cache(maxsize=None)
+def _load_schema_text(filename: str) -> str:
+    path = resources.files("hardware_models.cards").joinpath("schemas", filename)
+    return path.read_text(encoding="utf-8")
+
+
+def load_schema(card_type: str, version: str = "1.0") -> dict[str, Any]:
+    """The JSON Schema (a fresh dict) of ``card_type`` at ``version``, shipped as package data."""
+    filename = schema_filename(card_type, version)
+    try:
+        return json.loads(_load_schema_text(filename))
+    except FileNotFoundError:
+        raise CardError("$.schema_version", f"no schema file {filename!r} for card type {card_type!r}") from None
+
+
+@functools.lru_cache(maxsize=None)
+def _validator(filename: str) -> jsonschema.protocols.Validator:
+    schema = json.loads(_load_schema_text(filename))
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+def _error_to_card_error(error: jsonschema.ValidationError, n_errors: int) -> CardError:
+    path = error.json_path
+    detail = error.message
+    if error.validator == "required":
+        # "'bits' is a required property" at $.adc -> $.adc.bits: missing required field
+        missing = [name for name in error.validator_value if isinstance(error.instance, dict) and name not in error.instance]
+        if missing:
+            path = f"{path}.{missing[0]}"
+            detail = "missing required field"
+    elif error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = set(error.schema.get("properties", {}))
+        extra = sorted(k for k in error.instance if k not in allowed)
+        if extra:
+            path = f"{path}.{extra[0]}"
+            detail = f"unknown field; allowed fields are {sorted(allowed)}"
+    elif error.validator in ("const", "enum"):
+        allowed = [error.validator_value] if error.validator == "const" else list(error.validator_value)
+        detail = f"{error.instance!r} is not allowed; allowed: {allowed}"
+    if n_errors > 1:
+        detail += f" (and {n_errors - 1} more error(s))"
+    return CardError(path, detail)
+
+
+def validate_with_schema(data: dict[str, Any], card_type: str, version: str) -> None:
+    """Validate ``data`` against the shipped schema of ``card_type``/``version``; raise the most
+    relevant error as a :class:`CardError` with its JSON path (e.g.
+    ``$.adc.bits: -3 is less than the minimum of 1``)."""
+    filename = schema_filename(card_type, version)
+    try:
+        validator = _validator(filename)
+    except FileNotFoundError:
+        raise CardError("$.schema_version", f"no schema file {filename!r} for card type {card_type!r}") from None
+    errors = list(validator.iter_errors(data))
+    if errors:
+        best = jsonschema.exceptions.best_match(errors)
+        raise _error_to_card_error(best, len(errors))
