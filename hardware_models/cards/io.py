@@ -177,5 +177,5 @@ def with_value(card: Any, dotted_path: str, value: Any) -> Any:
             else:
                 node = node[int(part)]
         else:
-            raise CardError(json_path, f"is {node!r}, not a section; set the whole field instead")
+            raise CardError(json_path, f"is {json.dumps(node)}, not a section; set the whole field instead")
     return card_from_dict(data)

@@ -74,6 +74,10 @@ def get_card_type(name: Any) -> CardType:
             importlib.import_module(module)
         except ImportError as exc:  # pragma: no cover - depends on the plugin's state
             raise CardError("$.card_type", f"card type {name!r} is provided by {module}, which failed to import: {exc}") from exc
+    if name not in _CARD_TYPES and name in PLUGIN_MODULES:
+        raise CardError(
+            "$.card_type", f"card type {name!r} is expected from module {PLUGIN_MODULES[name]}, which did not register it"
+        )
     if name not in _CARD_TYPES:
         raise CardError("$.card_type", f"unknown card type {name!r}; known card types are {list(card_types())}")
     return _CARD_TYPES[name]
