@@ -1,0 +1,60 @@
+"""Fast gradient sign method (Goodfellow et al. 2015) and its L2 form (fast gradient method).
+
+One step from the clean input, then a clip to the image box:
+
+    L_inf:  x_adv = clip(x + eps * sign(grad_x L), 0, 1)
+    L2:     x_adv = clip(x + eps * grad_x L / ||grad_x L||_2, 0, 1)
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+from analogeq.robustness.attacks.common import (
+    UNTARGETED_LOSSES,
+    AttackResult,
+    ascent_direction,
+    check_batch,
+    check_common,
+    check_eps,
+    check_loss,
+    check_norm,
+    config_dict,
+    finish,
+    project,
+)
+from analogeq.robustness.eot import loss_and_gradient
+from analogeq.substrates.base import GradientSpec, Substrate
+
+
+@dataclass(frozen=True)
+class FGSM:
+    """Single-step attack. ``loss``: "ce" (cross-entropy) or "margin" (-(z_y - max other))."""
+
+    eps: float
+    norm: str = "linf"
+    loss: str = "ce"
+    gradient: GradientSpec = field(default_factory=GradientSpec)
+    eot_samples: int = 1
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_eps(self.eps)
+        check_norm(self.norm)
+        check_loss(self.loss, ("ce", "margin"))
+        check_common(self)
+
+    def to_dict(self) -> dict:
+        return config_dict("fgsm", self)
+
+    def __call__(self, substrate: Substrate, x: torch.Tensor, y: torch.Tensor) -> AttackResult:
+        started = time.perf_counter()
+        x, y = check_batch(substrate, x, y)
+        substrate.reseed(self.seed)
+        loss_fn = UNTARGETED_LOSSES[self.loss]
+        _, grad, _ = loss_and_gradient(substrate, x, lambda z: loss_fn(z, y), self.gradient, self.eot_samples)
+        x_adv = project(x + self.eps * ascent_direction(grad, self.norm), x, self.eps, self.norm)
+        return finish("fgsm", self, substrate, x, y, x_adv, self.norm, started, check_draws=self.eot_samples)
