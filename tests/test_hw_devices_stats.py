@@ -114,11 +114,18 @@ def test_pcm_read_noise_formula():
     np.testing.assert_array_equal(device.read_noise_std(g, 250e-9), 0.0)
 
 
-def test_pcm_programmed_read_sigma_uses_drifted_conductance():
+def test_pcm_programmed_read_sigma_q_at_programmed_conductance():
+    """Per-cell read sigma of a programmed array: |g(t)| Q(g_prog/g_max) sqrt(ln((t + t_read)/(2 t_read))),
+    Q at the programmed conductance as in aihwkit's PCMLikeNoiseModel, magnitude at the drifted one."""
     device = PCMDevice()
-    p = device.program(np.full(50, 20e-6), np.random.default_rng(0))
-    t = 7200.0
-    np.testing.assert_allclose(p.read_sigma(t), device.read_noise_std(p.at_time(t), t))
+    p = device.program(np.linspace(0.5e-6, 25e-6, 50), np.random.default_rng(0))
+    t = 86400.0
+    g_t = p.at_time(t)
+    q = np.minimum(0.0088 / np.maximum((p.g_prog_S / 25e-6) ** 0.65, 1e-3), 0.2)
+    expected = g_t * q * math.sqrt(math.log((t + 250e-9) / (2 * 250e-9)))
+    np.testing.assert_allclose(p.read_sigma(t), expected, rtol=1e-12)
+    # drift lowered g, so Q at the drifted conductance (read_noise_std without g_ref) is larger
+    assert np.all(device.read_noise_std(g_t, t) > p.read_sigma(t))
 
 
 def test_pcm_crosssim_joshi_polynomial():

@@ -92,5 +92,14 @@ class ProgrammedConductances:
         return self.device.conductance_at(self, t_s)
 
     def read_sigma(self, t_s: float) -> np.ndarray:
-        """Standard deviation [S] of one read of every cell at ``t_s`` seconds after programming."""
+        """Standard deviation [S] of one read of every cell at ``t_s`` seconds after programming.
+
+        ``device.read_noise_std(g(t), t)`` by default. A device whose relative read noise is
+        fixed by the programmed state rather than by the drifted conductance (PCM: the 1/f
+        amplitude Q is set by the programmed amorphous volume, as in aihwkit) defines
+        ``read_noise_std_programmed(programmed, t_s)``, which is then used instead.
+        """
+        per_state = getattr(self.device, "read_noise_std_programmed", None)
+        if per_state is not None:
+            return per_state(self, t_s)
         return self.device.read_noise_std(self.at_time(t_s), t_s)

@@ -67,23 +67,26 @@ class PCMDevice(DeviceDictMixin):
 
         g(t) = g_prog * (t / t0_s) ** (-nu)   for t > t0_s,   g(t) = g_prog otherwise.
 
-    1/f read noise of one read at time t of a cell whose mean conductance is g::
+    1/f read noise of one read at time t of a cell programmed to g_prog, read at mean g(t)::
 
         Q(x)        = min(read_noise_q0 / x ** read_noise_q_exponent, read_noise_q_max)
-        sigma_read  = read_noise_scale * |g| * Q(g / g_max_S) * sqrt(ln((t + t_read_s) / (2 t_read_s)))
+        sigma_read  = read_noise_scale * |g(t)| * Q(g_prog / g_max_S) * sqrt(ln((t + t_read_s) / (2 t_read_s)))
 
-    and 0 for t <= t_read_s (where the logarithm is <= 0).
+    and 0 for t <= t_read_s (where the logarithm is <= 0). ``ProgrammedConductances.read_sigma``
+    uses this form (Q at the programmed conductance, via ``read_noise_std_programmed``);
+    ``read_noise_std(g, t)``, which knows only g, evaluates Q at g itself.
 
     Mapping from aihwkit (which works in uS): its programming coefficients c_k are in uS for a
     g_max of 25 uS, so p_k = c_k / 25 (``AIHWKIT_PROG_COEFFS_REL``); its nu and Q formulas are
-    already written in g/g_max and carry over unchanged; t0 = 20 s, t_read = 250 ns, g_max 25 uS.
-    Two differences, both deliberate: (1) aihwkit draws the accumulated 1/f noise once per
-    inference time; here ``read_noise_std`` is the std of each read, which the crossbar tile draws
-    independently per read; (2) aihwkit evaluates Q at the target conductance, here Q is
-    evaluated at the conductance being read (after drift), the only one the DeviceModel protocol
-    passes. Below t0 the two agree; after a day of drift Q here can be up to ~1.7x aihwkit's for
-    the lowest conductances. Conductances are clamped at 0 S after programming noise (as aihwkit
-    does); they are not clamped at g_max.
+    already written in g/g_max and carry over unchanged; t0 = 20 s, t_read = 250 ns, g_max 25 uS;
+    Q at |g_prog| as in aihwkit. Time origin: here t counts from programming and drift starts at
+    t0 (the form in ANCHORS.md and older aihwkit releases). Recent aihwkit releases count
+    ``t_inference`` from the end of programming and evaluate both drift and 1/f noise at
+    t = t_inference + t0; pass ``t_s = t_inference + t0_s`` to reproduce them exactly. One
+    deliberate difference: aihwkit draws the accumulated 1/f noise once per inference time and
+    keeps it for every read; here ``read_sigma`` is the std of each read, which the crossbar tile
+    draws independently per read. Conductances are clamped at 0 S after programming noise (as
+    aihwkit does); they are not clamped at g_max.
 
     Attributes
     ----------
@@ -207,10 +210,16 @@ class PCMDevice(DeviceDictMixin):
             return programmed.g_prog_S
         return programmed.g_prog_S * np.power(t / programmed.t0_s, -programmed.nu)
 
-    def read_noise_std(self, g: np.ndarray, t_s: float) -> np.ndarray:
-        """sigma_read [S] of one read at time ``t_s`` of cells of mean conductance ``g`` [S]."""
+    def read_noise_std(self, g: np.ndarray, t_s: float, g_ref_S: np.ndarray | None = None) -> np.ndarray:
+        """sigma_read [S] of one read at time ``t_s`` of cells of mean conductance ``g`` [S],
+        with Q evaluated at ``g_ref_S`` (default: at ``g``)."""
         g = as_conductance_array(g)
+        g_ref = g if g_ref_S is None else as_conductance_array(g_ref_S, "g_ref_S")
         factor = self.read_noise_time_factor(t_s)
         if factor == 0.0 or self.read_noise_scale == 0.0:
-            return np.zeros(g.shape, dtype=np.float64)
-        return self.read_noise_scale * np.abs(g) * self.read_noise_q(g) * factor
+            return np.zeros(np.broadcast_shapes(g.shape, g_ref.shape), dtype=np.float64)
+        return self.read_noise_scale * np.abs(g) * self.read_noise_q(g_ref) * factor
+
+    def read_noise_std_programmed(self, programmed: ProgrammedConductances, t_s: float) -> np.ndarray:
+        """sigma_read [S] of every cell of ``programmed`` at ``t_s``: |g(t)| Q(g_prog) sqrt(...)."""
+        return self.read_noise_std(self.conductance_at(programmed, t_s), t_s, g_ref_S=programmed.g_prog_S)
