@@ -1,1 +1,60 @@
+"""Sweeps: grids over device, peripheral and evaluation parameters x substrates x seeds.
 
+    from analogeq.sweeps import load_spec, run_sweep
+    spec = load_spec("sweep.toml")                       # validated; see analogeq.sweeps.spec
+    summary = run_sweep(spec, "sweep.db", executor="dask", workers=4)
+
+* :mod:`~analogeq.sweeps.spec`: the TOML spec, validated with errors naming the bad path;
+* :mod:`~analogeq.sweeps.points`: the cartesian product, each point keyed by the hash of its
+  canonical config and seed;
+* :mod:`~analogeq.sweeps.store`: the SQLite results database (resumable, concurrent-safe);
+* :mod:`~analogeq.sweeps.executors`: in process, process pool, Dask (and dask-jobqueue);
+* :mod:`~analogeq.sweeps.evaluations`: the registry of what a point measures;
+* :mod:`~analogeq.sweeps.networks`: trained networks shared through a cache beside the database;
+* :mod:`~analogeq.sweeps.runner`: the driver; :mod:`~analogeq.sweeps.export`: CSV;
+* :mod:`~analogeq.sweeps.demo`: a small sweep with its plots, for ``analogeq demo``.
+"""
+
+from analogeq.sweeps.evaluations import (
+    Evaluation,
+    Param,
+    PointContext,
+    PointSkipped,
+    evaluation_names,
+    get_evaluation,
+    register_evaluation,
+)
+from analogeq.sweeps.executors import EXECUTOR_KINDS, Executor, make_executor
+from analogeq.sweeps.points import Point, expand_points
+from analogeq.sweeps.runner import SweepSummary, network_cache_dir, plan_points, run_point, run_sweep
+from analogeq.sweeps.spec import Axis, NetworkSpec, SweepSpec, load_spec, spec_from_dict
+from analogeq.sweeps.store import PointResult, ResultStore, SweepDatabaseError, open_store
+
+__all__ = [
+    "Axis",
+    "EXECUTOR_KINDS",
+    "Evaluation",
+    "Executor",
+    "NetworkSpec",
+    "Param",
+    "Point",
+    "PointContext",
+    "PointResult",
+    "PointSkipped",
+    "ResultStore",
+    "SweepDatabaseError",
+    "SweepSpec",
+    "SweepSummary",
+    "evaluation_names",
+    "expand_points",
+    "get_evaluation",
+    "load_spec",
+    "make_executor",
+    "network_cache_dir",
+    "open_store",
+    "plan_points",
+    "register_evaluation",
+    "run_point",
+    "run_sweep",
+    "spec_from_dict",
+]

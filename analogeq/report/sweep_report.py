@@ -1,0 +1,109 @@
+"""A sweep database turned into a folder of PNG plots and a Markdown report.
+
+:func:`write_sweep_report` makes, for every recorded sweep and every evaluation in it, and for
+each of the evaluation's main metrics: one plot of the metric against every axis (95% bands over
+seeds, substrates side by side), one heat map for every pair of axes, and a Markdown table of
+the seed means with their confidence intervals. The files are written atomically.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+from typing import Any, Sequence
+
+from analogeq.report.grouping import aggregate, numeric_metrics, substrate_label
+from analogeq.report.plots import plot_heatmap, plot_metric_vs_axis
+from analogeq.report.tables import markdown_table
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "x"
+
+
+def _main_metrics(evaluation: str, rows: Sequence[dict[str, Any]]) -> list[str]:
+    numeric = numeric_metrics(rows)
+    try:
+        from analogeq.sweeps.evaluations import get_evaluation
+
+        declared = [m for m in get_evaluation(evaluation).metrics if m in numeric]
+    except ValueError:  # an evaluation registered by a plugin that is not imported here
+        declared = []
+    return declared or numeric
+
+
+def summary_table(rows: Sequence[dict[str, Any]], metric: str) -> str:
+    """Markdown table of ``metric``: seed mean and 95% CI per substrate and axis values."""
+    axes = sorted({a for r in rows for a in r["axes"]})
+    stats = aggregate(rows, metric, by=["substrate", *axes])
+    for s in stats:
+        s["substrate"] = substrate_label(s["substrate"])
+    columns = [("substrate", "substrate")] + [(a, a) for a in axes] + [
+        ("mean", f"{metric} (mean)"), ("ci95", "95% CI +-"), ("n", "seeds")]
+    return markdown_table(stats, columns)
+
+
+def write_sweep_report(
+    db_path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    metrics: Sequence[str] | None = None,
+    heatmaps: bool = True,
+    title: str = "Sweep report",
+) -> dict[str, Any]:
+    """Write plots and ``report.md`` for every sweep in the database into ``out_dir``.
+
+    ``metrics`` overrides each evaluation's main metrics. Returns ``{"report": path,
+    "plots": [paths], "tables": {name: markdown}}``.
+    """
+    from analogeq.sweeps.store import ResultStore
+
+    with ResultStore(db_path, create=False) as store:
+        sweeps = store.sweeps()
+        status = store.status_counts()
+        all_rows = store.point_rows()
+    out_dir = os.fspath(out_dir)
+    os.makedirs(out_dir, exist_ok=True)
+    plots: list[str] = []
+    tables: dict[str, str] = {}
+    lines = [f"# {title}", "", f"Database: `{os.path.basename(os.fspath(db_path))}`", ""]
+    lines.append(markdown_table(status, ["name", "planned", "ok", "skipped", "error", "pending", "runs"]))
+    for sweep in sweeps:
+        rows = [r for r in all_rows if r["spec_hash"] == sweep["spec_hash"]]
+        lines += [f"## Sweep `{sweep['name']}`", ""]
+        if sweep["spec"].get("description"):
+            lines += [sweep["spec"]["description"], ""]
+        skipped = sorted({(substrate_label(r["substrate"]), r["reason"]) for r in rows if r["status"] == "skipped"})
+        for sub, reason in skipped:
+            lines.append(f"- skipped on {sub}: {reason}")
+        if skipped:
+            lines.append("")
+        for evaluation in sorted({r["evaluation"] for r in rows}):
+            ev_rows = [r for r in rows if r["evaluation"] == evaluation]
+            ok_rows = [r for r in ev_rows if r["status"] == "ok"]
+            if not ok_rows:
+                continue
+            axes = sorted({a for r in ok_rows for a in r["axes"]})
+            for metric in (metrics or _main_metrics(evaluation, ok_rows)):
+                lines += [f"### {evaluation}: {metric}", ""]
+                base = os.path.join(out_dir, _slug(sweep["name"]))
+                for axis in axes:
+                    path = f"{base}__{_slug(evaluation)}__{_slug(metric)}__vs__{_slug(axis)}.png"
+                    plots.append(plot_metric_vs_axis(ok_rows, axis, metric, path,
+                                                     title=f"{evaluation}: {metric} vs {axis}"))
+                    lines += [f"![{metric} vs {axis}]({os.path.basename(path)})", ""]
+                if heatmaps:
+                    for x_axis, y_axis in itertools.combinations(axes, 2):
+                        path = f"{base}__{_slug(evaluation)}__{_slug(metric)}__{_slug(y_axis)}__x__{_slug(x_axis)}.png"
+                        plots.append(plot_heatmap(ok_rows, x_axis, y_axis, metric, path))
+                        lines += [f"![{metric}: {y_axis} x {x_axis}]({os.path.basename(path)})", ""]
+                table = summary_table(ok_rows, metric)
+                tables[f"{sweep['name']}/{evaluation}/{metric}"] = table
+                lines += [table, ""]
+    report = os.path.join(out_dir, "report.md")
+    tmp = f"{report}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines).rstrip() + "\n")
+    os.replace(tmp, report)
+    return {"report": report, "plots": plots, "tables": tables}

@@ -1,0 +1,107 @@
+"""The points of a sweep: the cartesian product of its axes x evaluations x substrates x seeds.
+
+A point is a pure function of ``(config, seed)``. Its ``config`` holds everything that decides
+its result, as plain JSON:
+
+``card``
+    the full device card of the point (the base card with this point's card-axis values), so a
+    changed preset file gives new points rather than stale results;
+``evaluation`` and ``params``
+    the evaluation's name and its resolved parameters plus every non-card axis value;
+``substrate``
+    the substrate kind, or null for a physics-only evaluation;
+``network``
+    the identity of the trained network (training-config hash or checkpoint SHA-256), or null.
+
+Its key is ``point_key(config, seed)`` (SHA-256 of the canonical JSON). ``axes`` (the point's axis
+values) is bookkeeping for plots and exports and is not part of the key.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+from analogeq.sweeps.canonical import point_key, to_plain
+from analogeq.sweeps.evaluations import get_evaluation
+from analogeq.sweeps.spec import SweepSpec
+
+
+@dataclass(frozen=True)
+class Point:
+    key: str
+    config: dict[str, Any]
+    seed: int
+    axes: dict[str, Any]
+
+    @property
+    def evaluation(self) -> str:
+        return self.config["evaluation"]
+
+    @property
+    def substrate(self) -> str | None:
+        return self.config["substrate"]
+
+
+def card_to_dict(card: Any) -> dict[str, Any]:
+    """The JSON dict of a card object (``hardware_models.cards``)."""
+    if hasattr(card, "to_dict"):
+        return to_plain(card.to_dict(), path="card")
+    if isinstance(card, dict):
+        return to_plain(card, path="card")
+    raise TypeError(f"cannot turn a {type(card).__name__} into a card dict")
+
+
+def expand_points(spec: SweepSpec, network_identity: dict[str, Any] | None = None) -> list[Point]:
+    """Every point of ``spec`` in a fixed order (axes in path order, evaluations by name,
+    substrates and seeds in spec order). Duplicate keys are kept once.
+
+    ``network_identity`` goes into the config of network evaluations (see
+    :func:`analogeq.sweeps.networks.network_identity`); it is required when the spec has one.
+    Combinations of card-axis values that the card schema rejects (e.g. two fault rates summing
+    past 1) raise ValueError naming the axes and values.
+    """
+    from hardware_models import cards
+
+    needs_network = [e for e in spec.evaluations if get_evaluation(e).needs_network]
+    if needs_network and network_identity is None:
+        raise ValueError(f"expand_points: evaluations {needs_network} need network_identity")
+    base = spec.load_base_card()
+    card_axes, param_axes = spec.card_axes, spec.param_axes
+
+    points: list[Point] = []
+    seen: set[str] = set()
+    for card_values in itertools.product(*(a.values for a in card_axes)):
+        card = base
+        for axis, value in zip(card_axes, card_values):
+            try:
+                card = cards.with_value(card, axis.path, value)
+            except ValueError as exc:
+                combo = ", ".join(f'axes["{a.path}"] = {v!r}' for a, v in zip(card_axes, card_values))
+                raise ValueError(f"the combination {combo} is not a valid card: {exc}") from None
+        card_dict = card_to_dict(card)
+        for param_values in itertools.product(*(a.values for a in param_axes)):
+            axes = {a.path: v for a, v in zip(card_axes, card_values)}
+            axes.update({a.path: v for a, v in zip(param_axes, param_values)})
+            axes = dict(sorted(axes.items()))
+            param_axis_values = {a.path: v for a, v in zip(param_axes, param_values)}
+            for name in sorted(spec.evaluations):
+                ev = get_evaluation(name)
+                params = {**spec.evaluations[name], **param_axis_values}
+                substrates = spec.substrates if ev.uses_substrate else (None,)
+                for substrate in substrates:
+                    config = {
+                        "card": card_dict,
+                        "evaluation": name,
+                        "params": dict(sorted(params.items())),
+                        "substrate": substrate,
+                        "network": network_identity if ev.needs_network else None,
+                    }
+                    for seed in spec.seeds:
+                        key = point_key(config, seed)
+                        if key in seen:
+                            continue
+                        seen.add(key)
+                        points.append(Point(key, config, int(seed), axes))
+    return points
