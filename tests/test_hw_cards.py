@@ -1,11 +1,9 @@
 """Device cards: presets, round trip, schema/dataclass agreement, with_value, registry, and
 every bad-input case (wrong type, missing field, unknown version/type/kind, bad ranges)."""
 
-import copy
 import dataclasses
 import json
 import math
-import os
 from importlib import resources
 
 import jsonschema
