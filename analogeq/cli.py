@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "analogeq.commands.demo",
     "analogeq.commands.train",
     "analogeq.commands.evaluate",
+    "analogeq.commands.sweep",
 ]
 
 
