@@ -1,0 +1,639 @@
+"""One entry point for a robustness evaluation of any substrate: :func:`evaluate_robustness`.
+
+It runs an attack suite (:mod:`analogeq.robustness.suite`) against the substrate through the
+substrate protocol only (it never asks which kind of substrate it holds), evaluates every
+adversarial batch over noise draws, runs the sanity gates (:mod:`analogeq.robustness.gates`)
+and, where those modules exist, natural corruptions, randomized-smoothing certification,
+feature-squeezing detection and the energy view. The result is a JSON-serialisable dict
+(schema ``analogeq.robustness/1``, below); :func:`to_markdown` renders it as tables and
+:func:`write_report` writes both files atomically.
+
+Accuracies over draws
+---------------------
+On a stochastic substrate (declared, or detected by the randomness gate) attacks use EOT with
+``suite.eot_samples`` draws per gradient, and every accuracy is measured over ``suite.draws``
+independent draws of ``substrate.logits``: reported as the mean and the half-width of its 95%
+interval (Student t, :func:`~analogeq.substrates.base.mean_ci95`), with the per-draw values.
+On a deterministic substrate there is one draw and ``ci95`` is null.
+
+Result schema (``analogeq.robustness/1``)
+-----------------------------------------
+::
+
+    schema, suite {AttackSuite fields}, substrate {describe()}, reference_substrate {..}|null,
+    n_examples, seed, gradient {GradientSpec}, cost {..}|null, versions {..},
+    stochastic: {declared, detected, max_logit_change, passes, eot_samples, draws},
+    clean: ACC,
+    attacks: {
+        "fgsm_linf" | "pgd_linf" | "pgd_l2" | "pgd_linf_seed_study" | "apgd_ce_linf" |
+        "apgd_dlr_linf" | "apgd_t_linf" | "apgd_ce_l2" | "apgd_dlr_l2" | "apgd_t_l2" |
+        "square_linf" | "square_l2" | "transfer_linf" | "transfer_l2":
+            {"<eps>": ATTACK},
+        "cw_l2": ATTACK + {"accuracy_at_eps": {"<eps>": ACC}, "median_distance_successful"}
+    },
+    summary: {clean, pgd_linf, pgd_l2, square, square_l2, transfer, transfer_l2,
+              worst_case_linf, worst_case_l2, headline_linf_eps, headline_l2_eps},
+    gradient_modes: null | {"probe": {...}, "modes": {"full" | "truncated_<T>" | "implicit":
+                            ATTACK | {"unavailable": reason}}, "full_at_least_as_strong": bool|null},
+    corruptions: {"available": bool, "mean": float|null, "ci95", "per_draw", "table", ...},
+    certification: {"available": bool, ...}, detection: {"available": bool, ...},
+    energy: {"available": bool, ...},
+    gates: {gate_name: {"passed": bool, "detail": {...}}},
+    sanity_gates_passed: bool,
+    wall_time_per_100_images_s: {"<attack>@<eps>": seconds},
+    wall_time_s
+
+    ACC    = {"accuracy": mean, "ci95": half-width|null, "per_draw": [..]}
+    ATTACK = ACC + {"attack_success_rate", "mean_distance", "max_distance", "wall_time_s",
+                    "wall_time_per_100_images_s", "config": {..}, "extra": {..}}
+
+Summary figures are accuracies (fractions in [0, 1]) at the suite's headline eps;
+``worst_case_*`` counts an example robust only if it survives every attack of that norm at the
+headline eps (per example, the lowest robust rate over attacks).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from analogeq.robustness import gates as G
+from analogeq.robustness.attacks import (
+    APGD,
+    FGSM,
+    PGD,
+    APGDTargeted,
+    AttackResult,
+    CarliniWagnerL2,
+    Square,
+    Transfer,
+)
+from analogeq.robustness.attacks.common import check_batch, check_int, margin
+from analogeq.robustness.eot import loss_and_gradient
+from analogeq.robustness.suite import AttackSuite, get_suite
+from analogeq.substrates.base import GradientSpec, Substrate, mean_ci95
+
+logger = logging.getLogger(__name__)
+
+SCHEMA = "analogeq.robustness/1"
+
+
+# --------------------------------------------------------------------------- helpers
+def eps_key(eps: float) -> str:
+    """JSON key of an eps value: shortest exact repr (0.1 -> "0.1", 1.0 -> "1.0")."""
+    return repr(float(eps))
+
+
+def _jsonable(obj: Any) -> Any:
+    """Replace NaN/inf by None, tensors by lists, tuples by lists (strict JSON)."""
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, torch.Tensor):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if hasattr(obj, "item") and callable(obj.item):  # numpy scalars
+        return _jsonable(obj.item())
+    return obj
+
+
+class _Evaluator:
+    """Bookkeeping of one evaluation (kept private: the public API is evaluate_robustness)."""
+
+    def __init__(self, substrate, x, y, suite: AttackSuite, seed: int, gradient: GradientSpec, batch_size: int):
+        self.substrate = substrate
+        self.x, self.y = x, y
+        self.suite = suite
+        self.seed = seed
+        self.gradient = gradient
+        self.batch_size = batch_size
+        self.n = x.shape[0]
+        self.eot = 1
+        self.draws = 1
+        self.timings: dict[str, float] = {}
+        self.clean_pred_draws: list[torch.Tensor] = []
+
+    # ----------------------------------------------------------------- evaluation over draws
+    @torch.no_grad()
+    def predictions(self, x: torch.Tensor, salt: int) -> list[torch.Tensor]:
+        """``draws`` independent predictions (B,) each (reseeded so that reruns agree)."""
+        self.substrate.reseed(self.seed * 1000 + salt)
+        out = []
+        for _ in range(self.draws):
+            preds = [self.substrate.predict(x[i:i + self.batch_size]).cpu() for i in range(0, self.n, self.batch_size)]
+            out.append(torch.cat(preds))
+        return out
+
+    def accuracy(self, correct_draws: list[torch.Tensor]) -> tuple[dict[str, Any], torch.Tensor]:
+        """ACC dict and the per-example robust rate from per-draw correctness masks."""
+        per_draw = [float(c.float().mean()) for c in correct_draws]
+        mean, half = mean_ci95(per_draw)
+        rate = torch.stack([c.float() for c in correct_draws]).mean(dim=0)
+        return {"accuracy": mean, "ci95": half if len(per_draw) > 1 else None, "per_draw": per_draw}, rate
+
+    # ----------------------------------------------------------------- running attacks
+    def run(self, attack) -> tuple[AttackResult, float]:
+        """Run ``attack`` in chunks of ``batch_size``; returns the merged result and its wall time."""
+        substrate = self.substrate
+        started = time.perf_counter()
+        parts = [attack(substrate, self.x[i:i + self.batch_size], self.y[i:i + self.batch_size])
+                 for i in range(0, self.n, self.batch_size)]
+        wall = time.perf_counter() - started
+        first = parts[0]
+        merged = AttackResult(
+            x_adv=torch.cat([p.x_adv for p in parts]),
+            success=torch.cat([p.success for p in parts]),
+            distance=torch.cat([p.distance for p in parts]),
+            norm=first.norm,
+            attack=first.attack,
+            config=first.config,
+            wall_time_s=wall,
+            extra=first.extra if len(parts) == 1 else {"chunks": [p.extra for p in parts]},
+        )
+        return merged, wall
+
+    def attack_entry(self, key: str, eps: float, attack, salt: int) -> tuple[dict[str, Any], torch.Tensor, AttackResult]:
+        result, wall = self.run(attack)
+        correct = [p == self.y.cpu() for p in self.predictions(result.x_adv, salt)]
+        acc, rate = self.accuracy(correct)
+        per100 = wall / self.n * 100.0
+        self.timings[f"{key}@{eps_key(eps)}"] = per100
+        entry = {
+            **acc,
+            "attack_success_rate": result.success_rate,
+            "mean_distance": float(result.distance.mean()),
+            "max_distance": float(result.distance.max()),
+            "wall_time_s": wall,
+            "wall_time_per_100_images_s": per100,
+            "config": result.config,
+            "extra": result.extra,
+        }
+        logger.info("%s eps=%s: accuracy %.4f (%.1f s)", key, eps_key(eps), acc["accuracy"], wall)
+        return entry, rate, result
+
+
+def _probe_settling(substrate: Substrate, x: torch.Tensor, seed: int) -> dict[str, Any]:
+    """Does the substrate's differentiable path depend on the settling gradient mode?
+
+    Compares ``attack_logits`` with settle="full" and settle="truncated" (one step) under the
+    same reseed. A feed-forward network ignores the GradientSpec and gives identical scores.
+    """
+    probe = x[: min(16, x.shape[0])]
+    try:
+        with torch.no_grad():
+            substrate.reseed(seed)
+            full = substrate.attack_logits(probe, GradientSpec("full")).float()
+            substrate.reseed(seed)
+            full_again = substrate.attack_logits(probe, GradientSpec("full")).float()
+            substrate.reseed(seed)
+            short = substrate.attack_logits(probe, GradientSpec("truncated", 1)).float()
+    except NotImplementedError as exc:
+        return {"has_settling": None, "reproducible": None, "note": f"probe failed: {exc}"}
+    reproducible = bool(torch.equal(full, full_again))
+    difference = float((full - short).abs().max())
+    # when reseed does not reproduce the draws we cannot tell noise from settling: assume settling
+    has_settling = difference > 1e-6 if reproducible else True
+    return {"has_settling": has_settling, "reproducible": reproducible, "max_difference_full_vs_truncated_1": difference}
+
+
+# --------------------------------------------------------------------------- optional parts
+def _optional(name: str):
+    """Import ``analogeq.robustness.<name>`` if it exists (other parts of the harness)."""
+    import importlib
+
+    try:
+        return importlib.import_module(f"analogeq.robustness.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name in (f"analogeq.robustness.{name}",):
+            return None
+        raise
+
+
+def _corruptions(ev: _Evaluator, clean_acc: float) -> dict[str, Any]:
+    module = _optional("corruptions")
+    if module is None or not hasattr(module, "corruption_accuracy") or ev.suite.corruption_severities == ():
+        return {"available": False}
+    if ev.x.dim() != 4 or ev.x.shape[1] not in (1, 3):
+        return {"available": False, "note": f"corruptions need (C, H, W) images with C in (1, 3), got {tuple(ev.x.shape[1:])}"}
+    started = time.perf_counter()
+    names = ev.suite.corruption_names or None
+    draws = min(ev.draws, ev.suite.corruption_draws)
+    tables, means = [], []
+    for d in range(draws):
+        ev.substrate.reseed(ev.seed * 1000 + 900 + d)
+        table = module.corruption_accuracy(ev.substrate, ev.x, ev.y, names=names,
+                                           severities=ev.suite.corruption_severities, seed=ev.seed,
+                                           batch_size=ev.batch_size)
+        tables.append(table)
+        means.append(module.mean_corruption_accuracy(table))
+    mean, half = mean_ci95(means)
+    wall = time.perf_counter() - started
+    ev.timings["corruptions"] = wall / ev.n * 100.0
+    avg_table = {name: {str(s): sum(t[name][s] for t in tables) / len(tables) for s in tables[0][name]} for name in tables[0]}
+    return {"available": True, "mean": mean, "ci95": half if draws > 1 else None, "per_draw": means,
+            "clean_accuracy": clean_acc, "table": avg_table, "severities": list(ev.suite.corruption_severities),
+            "wall_time_s": wall}
+
+
+def _call_optional(module_name: str, function: str, ev: _Evaluator, **kwargs) -> dict[str, Any]:
+    """Call ``analogeq.robustness.<module>.<function>(substrate, x, y, **kwargs)`` if present;
+    the function returns a JSON-serialisable dict (the module's own schema)."""
+    module = _optional(module_name)
+    if module is None or not hasattr(module, function):
+        return {"available": False}
+    started = time.perf_counter()
+    try:
+        out = getattr(module, function)(ev.substrate, ev.x, ev.y, **kwargs)
+    except TypeError as exc:  # an API mismatch between two parts of the harness: report, go on
+        logger.warning("%s.%s could not be called: %s", module_name, function, exc)
+        return {"available": False, "note": f"{module_name}.{function} call failed: {exc}"}
+    wall = time.perf_counter() - started
+    ev.timings[module_name] = wall / ev.n * 100.0
+    return {"available": True, **dict(out), "wall_time_s": wall}
+
+
+# --------------------------------------------------------------------------- the entry point
+def evaluate_robustness(
+    substrate: Substrate,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    suite: str | AttackSuite = "quick",
+    reference_substrate: Substrate | None = None,
+    seed: int = 0,
+    gradient: GradientSpec | None = None,
+    batch_size: int = 512,
+    extras: bool = True,
+) -> dict[str, Any]:
+    """Run the attack suite on ``substrate`` with ``(x, y)`` and return the result dict.
+
+    substrate: any Substrate. x: (B, *input_shape) pixels in [0, 1]; y: (B,) integer labels.
+    suite: "quick", "full" or an :class:`AttackSuite`.
+    reference_substrate: source of the transfer attacks (e.g. the float model when the
+        substrate is hardware); None skips transfer.
+    seed: seeds attacks, evaluation draws and corruptions (same seed, same numbers).
+    gradient: the GradientSpec of the white-box attacks (default: full backprop through the
+        settling). The gradient-mode comparison runs in addition.
+    batch_size: attacks and predictions run in chunks of this many examples.
+    extras: also run corruptions, certification, detection and the energy view where the
+        modules exist.
+    """
+    started = time.perf_counter()
+    suite = get_suite(suite)
+    gradient = gradient if gradient is not None else GradientSpec()
+    if not isinstance(gradient, GradientSpec):
+        raise TypeError(f"gradient must be a GradientSpec, got {type(gradient).__name__}")
+    check_int("seed", seed, 0)
+    check_int("batch_size", batch_size, 1)
+    x, y = check_batch(substrate, x, y)
+    if reference_substrate is not None and not isinstance(reference_substrate, Substrate):
+        raise TypeError(f"reference_substrate must be a Substrate or None, got {type(reference_substrate).__name__}")
+    ev = _Evaluator(substrate, x, y, suite, seed, gradient, batch_size)
+    gates: dict[str, dict[str, Any]] = {}
+    attacks: dict[str, dict[str, Any]] = {}
+    rates: dict[tuple[str, float], torch.Tensor] = {}
+    kinds: dict[str, tuple[str, bool]] = {}  # attack key -> (norm, white box?)
+
+    # randomness: AutoAttack-style detection, then EOT and draws
+    substrate.reseed(seed)
+    detection = G.detect_randomness(substrate, x[:batch_size], passes=suite.randomness_passes)
+    stochastic = detection["detected"] or detection["declared"]
+    ev.eot = suite.eot_samples if stochastic else 1
+    ev.draws = suite.draws if stochastic else 1
+    gates["randomness_detected_and_eot"] = G.randomness_detected_and_eot(detection, ev.eot, ev.draws)
+
+    clean_preds = ev.predictions(x, salt=1)
+    clean, clean_rate = ev.accuracy([p == y.cpu() for p in clean_preds])
+
+    def white(cls, **kw):
+        return cls(gradient=gradient, eot_samples=ev.eot, seed=seed, **kw)
+
+    def add(key, eps, attack, salt, norm, white_box=True):
+        entry, rate, result = ev.attack_entry(key, eps, attack, salt)
+        attacks.setdefault(key, {})[eps_key(eps)] = entry
+        rates[(key, float(eps))] = rate
+        kinds[key] = (norm, white_box)
+        return entry, result
+
+    salt = 10
+    linf_all = sorted(set(suite.linf_eps) | {suite.headline_linf_eps})
+    l2_all = sorted(set(suite.l2_eps) | {suite.headline_l2_eps})
+    for eps in linf_all + [suite.unbounded_linf_eps]:
+        add("pgd_linf", eps, white(PGD, eps=eps, norm="linf", steps=suite.pgd_steps,
+                                   step_size=suite.pgd_step_factor * eps / suite.pgd_steps,
+                                   restarts=suite.pgd_restarts), salt := salt + 1, "linf")
+        if suite.fgsm:
+            add("fgsm_linf", eps, white(FGSM, eps=eps, norm="linf"), salt := salt + 1, "linf")
+        if suite.seed_study_pgd:
+            add("pgd_linf_seed_study", eps, white(PGD, eps=eps, norm="linf", steps=20, step_size=2.5 * eps / 20,
+                                                  restarts=1), salt := salt + 1, "linf")
+    for eps in l2_all:
+        add("pgd_l2", eps, white(PGD, eps=eps, norm="l2", steps=suite.pgd_steps,
+                                 step_size=suite.pgd_step_factor * eps / suite.pgd_steps,
+                                 restarts=suite.pgd_restarts), salt := salt + 1, "l2")
+
+    headlines = (("linf", suite.headline_linf_eps), ("l2", suite.headline_l2_eps))
+    if suite.apgd_steps > 0:
+        for norm, eps in headlines:
+            add(f"apgd_ce_{norm}", eps, white(APGD, eps=eps, norm=norm, steps=suite.apgd_steps, loss="ce"), salt := salt + 1, norm)
+            if substrate.num_classes >= 3:
+                add(f"apgd_dlr_{norm}", eps, white(APGD, eps=eps, norm=norm, steps=suite.apgd_steps, loss="dlr"), salt := salt + 1, norm)
+            if suite.apgd_targets > 0 and substrate.num_classes >= 4:
+                add(f"apgd_t_{norm}", eps, white(APGDTargeted, eps=eps, norm=norm, steps=suite.apgd_steps,
+                                                 targets=suite.apgd_targets), salt := salt + 1, norm)
+    if suite.cw_steps > 0:
+        attacks["cw_l2"] = _cw_entry(ev, white(CarliniWagnerL2, steps=suite.cw_steps, search_steps=suite.cw_search_steps),
+                                     clean_preds, l2_all, rates, salt := salt + 1)
+        kinds["cw_l2"] = ("l2", True)
+    if suite.square_queries > 0:
+        for norm, eps in headlines:
+            add(f"square_{norm}", eps, Square(eps=eps, norm=norm, queries=suite.square_queries,
+                                              score_draws=1, seed=seed), salt := salt + 1, norm, False)
+    if suite.transfer and reference_substrate is not None:
+        for norm, eps in headlines:
+            inner = PGD(eps=eps, norm=norm, steps=suite.pgd_steps, step_size=suite.pgd_step_factor * eps / suite.pgd_steps,
+                        restarts=suite.pgd_restarts, gradient=gradient, seed=seed,
+                        eot_samples=suite.eot_samples if reference_substrate.stochastic else 1)
+            add(f"transfer_{norm}", eps, Transfer(attack=inner, source=reference_substrate, check_draws=ev.eot),
+                salt := salt + 1, norm, False)
+
+    # ----------------------------------------------------------------- gates
+    tol = suite.gate_tolerance
+    fgsm_map = {e: (attacks["fgsm_linf"][eps_key(e)]["accuracy"], rates[("fgsm_linf", e)]) for e in linf_all} if suite.fgsm else {}
+    pgd_map = {e: (attacks["pgd_linf"][eps_key(e)]["accuracy"], rates[("pgd_linf", e)]) for e in linf_all}
+    if suite.fgsm:
+        gates["iterative_beats_single_step"] = G.iterative_beats_single_step(fgsm_map, pgd_map, tol)
+    linf_curve = [0.0] + linf_all + [suite.unbounded_linf_eps]
+    linf_acc = [clean["accuracy"]] + [attacks["pgd_linf"][eps_key(e)]["accuracy"] for e in linf_curve[1:]]
+    gates["accuracy_monotone_in_eps_linf"] = G.accuracy_monotone_in_eps(linf_curve, linf_acc, tol, "pgd_linf")
+    l2_curve = [0.0] + l2_all
+    l2_acc = [clean["accuracy"]] + [attacks["pgd_l2"][eps_key(e)]["accuracy"] for e in l2_all]
+    gates["accuracy_monotone_in_eps_l2"] = G.accuracy_monotone_in_eps(l2_curve, l2_acc, tol, "pgd_l2")
+    gates["unbounded_reaches_zero"] = G.unbounded_reaches_zero(
+        suite.unbounded_linf_eps, attacks["pgd_linf"][eps_key(suite.unbounded_linf_eps)]["accuracy"],
+        suite.unbounded_threshold, "pgd_linf")
+
+    for norm, eps in headlines:
+        whites = [r for (k, e), r in rates.items() if e == eps and kinds[k] == (norm, True)]
+        for other, gate_name in ((f"square_{norm}", f"white_box_beats_black_box_{norm}"),
+                                 (f"transfer_{norm}", f"white_box_beats_transfer_{norm}")):
+            if (other, eps) in rates:
+                gates[gate_name] = G.white_box_beats(whites, rates[(other, eps)], tol, other, eps)
+
+    if suite.convergence_steps > 0 and suite.convergence_restarts > 0:
+        eps = suite.headline_linf_eps
+        doubled = white(PGD, eps=eps, norm="linf", steps=suite.convergence_steps,
+                        step_size=suite.pgd_step_factor * eps / suite.convergence_steps,
+                        restarts=suite.convergence_restarts)
+        entry, _, _ = ev.attack_entry("pgd_linf_converged", eps, doubled, salt := salt + 1)
+        attacks.setdefault("pgd_linf_converged", {})[eps_key(eps)] = entry
+        base = attacks["pgd_linf"][eps_key(eps)]
+        conv_tol = max(tol, (base["ci95"] or 0.0) + (entry["ci95"] or 0.0))
+        gates["converged"] = G.converged(base["accuracy"], entry["accuracy"], conv_tol, {
+            "eps": eps, "steps": [suite.pgd_steps, suite.convergence_steps],
+            "restarts": [suite.pgd_restarts, suite.convergence_restarts]})
+
+    gates.update(_gradient_gates(ev, clean_preds))
+
+    # ----------------------------------------------------------------- gradient modes
+    gradient_modes = _gradient_modes(ev, white, salt + 100) if suite.gradient_modes else None
+
+    # ----------------------------------------------------------------- summary
+    summary = {
+        "clean": clean["accuracy"],
+        "headline_linf_eps": suite.headline_linf_eps,
+        "headline_l2_eps": suite.headline_l2_eps,
+    }
+    for name, key, eps in (("pgd_linf", "pgd_linf", suite.headline_linf_eps), ("pgd_l2", "pgd_l2", suite.headline_l2_eps),
+                           ("square", "square_linf", suite.headline_linf_eps), ("square_l2", "square_l2", suite.headline_l2_eps),
+                           ("transfer", "transfer_linf", suite.headline_linf_eps),
+                           ("transfer_l2", "transfer_l2", suite.headline_l2_eps)):
+        summary[name] = attacks.get(key, {}).get(eps_key(eps), {}).get("accuracy")
+    for norm, eps in headlines:
+        same = [r for (k, e), r in rates.items() if e == eps and kinds[k][0] == norm]
+        summary[f"worst_case_{norm}"] = float(torch.stack(same).min(dim=0).values.mean()) if same else None
+
+    # ----------------------------------------------------------------- other parts of the harness
+    corruptions = certification = detection_out = energy = {"available": False}
+    if extras:
+        corruptions = _corruptions(ev, clean["accuracy"])
+        headline_adv = {"pgd_linf": _last_x_adv(ev, "pgd_linf")}
+        certification = _call_optional("certify", "certified_accuracy_report", ev, seed=seed)
+        detection_out = _call_optional("detect", "detection_report", ev, adversarial=headline_adv, seed=seed)
+        energy = _call_optional("energy", "energy_report", ev, adversarial=headline_adv)
+
+    result = {
+        "schema": SCHEMA,
+        "suite": suite.to_dict(),
+        "substrate": substrate.describe(),
+        "reference_substrate": reference_substrate.describe() if reference_substrate is not None else None,
+        "n_examples": ev.n,
+        "seed": seed,
+        "gradient": gradient.to_dict(),
+        "cost": substrate.cost(),
+        "versions": _versions(),
+        "stochastic": {**detection, "eot_samples": ev.eot, "draws": ev.draws},
+        "clean": clean,
+        "attacks": attacks,
+        "summary": summary,
+        "gradient_modes": gradient_modes,
+        "corruptions": corruptions,
+        "certification": certification,
+        "detection": detection_out,
+        "energy": energy,
+        "gates": gates,
+        "sanity_gates_passed": G.all_passed(gates),
+        "wall_time_per_100_images_s": dict(ev.timings),
+        "wall_time_s": time.perf_counter() - started,
+    }
+    return _jsonable(result)
+
+
+def _last_x_adv(ev: _Evaluator, key: str) -> torch.Tensor | None:
+    """Adversarial examples of the headline PGD L_inf (rerun cheaply: same seed, same numbers)."""
+    suite = ev.suite
+    eps = suite.headline_linf_eps
+    attack = PGD(eps=eps, norm="linf", steps=suite.pgd_steps, step_size=suite.pgd_step_factor * eps / suite.pgd_steps,
+                 restarts=suite.pgd_restarts, gradient=ev.gradient, eot_samples=ev.eot, seed=ev.seed)
+    result, _ = ev.run(attack)
+    return result.x_adv
+
+
+def _cw_entry(ev: _Evaluator, attack: CarliniWagnerL2, clean_preds, l2_eps, rates, salt) -> dict[str, Any]:
+    """C&W is unbounded: an example counts as broken at eps only if its C&W point is within eps."""
+    result, wall = ev.run(attack)
+    adv_preds = ev.predictions(result.x_adv, salt)
+    y = ev.y.cpu()
+    by_eps = {}
+    for eps in l2_eps:
+        inside = result.distance <= eps
+        correct = [torch.where(inside, a == y, c == y) for a, c in zip(adv_preds, clean_preds)]
+        acc, rate = ev.accuracy(correct)
+        by_eps[eps_key(eps)] = acc
+        rates[("cw_l2", float(eps))] = rate
+    unbounded, _ = ev.accuracy([a == y for a in adv_preds])
+    ev.timings["cw_l2"] = wall / ev.n * 100.0
+    ok = result.success
+    return {
+        **unbounded,
+        "attack_success_rate": result.success_rate,
+        "accuracy_at_eps": by_eps,
+        "median_distance_successful": float(result.distance[ok].median()) if bool(ok.any()) else None,
+        "mean_distance": float(result.distance.mean()),
+        "max_distance": float(result.distance.max()),
+        "wall_time_s": wall,
+        "wall_time_per_100_images_s": wall / ev.n * 100.0,
+        "config": result.config,
+        "extra": {},
+    }
+
+
+def _gradient_gates(ev: _Evaluator, clean_preds) -> dict[str, dict[str, Any]]:
+    """gradients_nonzero and surrogate_agrees on the clean batch with the evaluation's GradientSpec."""
+    x, y = ev.x, ev.y
+    ev.substrate.reseed(ev.seed * 1000 + 5)
+    grads, scores = [], []
+    for i in range(0, ev.n, ev.batch_size):
+        xb, yb = x[i:i + ev.batch_size], y[i:i + ev.batch_size]
+        _, g, z = loss_and_gradient(ev.substrate, xb, lambda z, yb=yb: -margin(z, yb), ev.gradient, ev.eot)
+        grads.append(g.cpu())
+        scores.append(z.cpu())
+    grad = torch.cat(grads)
+    pred_attack = torch.cat(scores).argmax(dim=1)
+    pred_model = torch.mode(torch.stack(clean_preds), dim=0).values
+    return {
+        "gradients_nonzero": G.gradients_nonzero(grad, ev.suite.gate_tolerance),
+        "surrogate_agrees": G.surrogate_agrees(pred_attack, pred_model, 1.0 - ev.suite.gate_tolerance, ev.gradient),
+    }
+
+
+def _gradient_modes(ev: _Evaluator, white, salt: int) -> dict[str, Any] | None:
+    """PGD L_inf at the headline eps with each settling gradient mode (substrates with settling)."""
+    probe = _probe_settling(ev.substrate, ev.x, ev.seed)
+    if probe["has_settling"] is False:
+        return {"probe": probe, "modes": None, "full_at_least_as_strong": None,
+                "note": "the differentiable path does not depend on the settling mode (no settling)"}
+    suite = ev.suite
+    eps = suite.headline_linf_eps
+    specs = {"full": GradientSpec("full"), f"truncated_{suite.truncated_steps}": GradientSpec("truncated", suite.truncated_steps),
+             "implicit": GradientSpec("implicit")}
+    modes: dict[str, Any] = {}
+    for i, (name, spec) in enumerate(specs.items()):
+        attack = PGD(eps=eps, norm="linf", steps=suite.pgd_steps, step_size=suite.pgd_step_factor * eps / suite.pgd_steps,
+                     restarts=suite.pgd_restarts, gradient=spec, eot_samples=ev.eot, seed=ev.seed)
+        try:
+            entry, _, _ = ev.attack_entry(f"pgd_linf_{name}", eps, attack, salt + i)
+        except NotImplementedError as exc:
+            modes[name] = {"unavailable": str(exc)}
+            continue
+        modes[name] = entry
+    full = modes["full"].get("accuracy")
+    trunc = modes[f"truncated_{suite.truncated_steps}"].get("accuracy")
+    stronger = None
+    if full is not None and trunc is not None:
+        slack = (modes["full"].get("ci95") or 0.0) + (modes[f"truncated_{suite.truncated_steps}"].get("ci95") or 0.0)
+        stronger = full <= trunc + slack
+    return {"probe": probe, "eps": eps, "modes": modes, "full_at_least_as_strong": stronger}
+
+
+def _versions() -> dict[str, str]:
+    import analogeq
+
+    return {"analogeq": analogeq.__version__, "torch": torch.__version__}
+
+
+# --------------------------------------------------------------------------- reports
+def _fmt(entry: dict[str, Any] | None) -> str:
+    if not entry or entry.get("accuracy") is None:
+        return "-"
+    text = f"{100 * entry['accuracy']:.1f}"
+    if entry.get("ci95") is not None:
+        text += f" ± {100 * entry['ci95']:.1f}"
+    return text
+
+
+def to_markdown(result: dict[str, Any]) -> str:
+    """Markdown: accuracy (%) per attack and eps, wall time per 100 images, and the gates."""
+    lines = [f"## Robustness of `{result['substrate'].get('substrate', '?')}` ({result['suite']['name']} suite, "
+             f"{result['n_examples']} examples, seed {result['seed']})", ""]
+    st = result["stochastic"]
+    lines.append(f"Gradient: `{json.dumps(result['gradient'])}`; stochastic: declared {st['declared']}, detected "
+                 f"{st['detected']}; EOT K = {st['eot_samples']}; accuracy over {st['draws']} draw(s)"
+                 + (" (mean ± 95% CI)" if st["draws"] > 1 else "") + ".")
+    lines += ["", "| attack | eps | accuracy (%) | attack success (%) | s / 100 images |", "|---|---|---|---|---|",
+              f"| clean | 0 | {_fmt(result['clean'])} | | |"]
+    for key, by_eps in result["attacks"].items():
+        if key == "cw_l2":
+            for e, acc in by_eps["accuracy_at_eps"].items():
+                lines.append(f"| cw_l2 | {e} | {_fmt(acc)} | | {by_eps['wall_time_per_100_images_s']:.2f} |")
+            continue
+        for e, entry in by_eps.items():
+            lines.append(f"| {key} | {e} | {_fmt(entry)} | {100 * entry['attack_success_rate']:.1f} | "
+                         f"{entry['wall_time_per_100_images_s']:.2f} |")
+    modes = (result.get("gradient_modes") or {}).get("modes")
+    if modes:
+        lines += ["", f"Gradient modes (PGD L_inf, eps {result['gradient_modes']['eps']}):", "",
+                  "| gradient | accuracy (%) | s / 100 images |", "|---|---|---|"]
+        for name, entry in modes.items():
+            if "unavailable" in entry:
+                lines.append(f"| {name} | unavailable | |")
+            else:
+                lines.append(f"| {name} | {_fmt(entry)} | {entry['wall_time_per_100_images_s']:.2f} |")
+    others = []
+    if result["corruptions"].get("available"):
+        others.append(f"corruptions mean accuracy: {_fmt({'accuracy': result['corruptions']['mean'], 'ci95': result['corruptions']['ci95']})} %")
+    for part in ("certification", "detection", "energy"):
+        if result[part].get("available"):
+            others.append(f"{part}: see JSON")
+    if others:
+        lines += [""] + [f"- {o}" for o in others]
+    lines += ["", "| sanity gate | passed |", "|---|---|"]
+    for name, g in result["gates"].items():
+        lines.append(f"| {name} | {'yes' if g['passed'] else '**NO**'} |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def compare_markdown(results: dict[str, dict[str, Any]]) -> str:
+    """One row per substrate: the summary figures side by side (accuracy %)."""
+    cols = ["clean", "pgd_linf", "pgd_l2", "square", "transfer", "worst_case_linf"]
+    lines = ["| substrate | " + " | ".join(cols) + " | corruptions | gates passed |",
+             "|---" * (len(cols) + 3) + "|"]
+    for name, r in results.items():
+        s = r["summary"]
+        cells = [("-" if s.get(c) is None else f"{100 * s[c]:.1f}") for c in cols]
+        corr = r["corruptions"].get("mean")
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {'-' if corr is None else f'{100 * corr:.1f}'} | "
+                     f"{'yes' if r['sanity_gates_passed'] else 'no'} |")
+    return "\n".join(lines) + "\n"
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_report(result: dict[str, Any], out_dir: str | Path, stem: str = "robustness") -> tuple[Path, Path]:
+    """Write ``<stem>.json`` and ``<stem>.md`` into ``out_dir`` atomically; returns both paths."""
+    out = Path(out_dir)
+    json_path, md_path = out / f"{stem}.json", out / f"{stem}.md"
+    _atomic_write(json_path, json.dumps(result, indent=2, allow_nan=False) + "\n")
+    _atomic_write(md_path, to_markdown(result))
+    return json_path, md_path

@@ -1,0 +1,137 @@
+"""Attack suites: which attacks an evaluation runs, at which eps, with which budgets.
+
+Pixels are in [0, 1]. The defaults are chosen for digits (8x8 grey images; a typical digit has
+||x||_2 of about 3 to 4): L_inf eps 0.1 / 0.2 / 0.3 (0.3 is the classic MNIST radius), L2 eps
+1.0 / 2.0, and L_inf eps = 1 (the whole image box) as the "unbounded" point of the sanity gate.
+For other data pass your own :class:`AttackSuite` (``QUICK.replace(linf_eps=(8/255,), ...)``).
+
+Suites
+------
+``quick`` (the seed study's PGD, arXiv 2401.11543: 20 iterations, step 2.5 * eps / 20, one
+random start):
+    FGSM at every L_inf eps; PGD L_inf at 0.1, 0.2, 0.3 and 1.0 (unbounded); PGD L2 at 1.0, 2.0;
+    Square (1000 queries, p_init 0.8) L_inf and L2 at the headline eps (0.1, 1.0);
+    transfer of PGD from the reference substrate at the headline eps (when one is given);
+    convergence gate: PGD L_inf at the headline eps with 40 steps and 2 restarts;
+    stochastic substrates: EOT K = 8, 10 evaluation draws.
+``full`` (closer to AutoAttack, Croce & Hein 2020):
+    as quick with PGD 50 steps x 5 restarts (step 2.5 * eps / 50), plus the seed study's PGD
+    (20 steps, 1 start) kept as ``pgd_linf_seed_study``; APGD-CE, APGD-DLR (100 steps) and APGD-T
+    (9 targets x 100 steps) at the headline L_inf and L2 eps; C&W L2 (9 binary-search steps x
+    200 Adam steps); Square 5000 queries; convergence gate with 100 steps x 10 restarts;
+    stochastic substrates: EOT K = 20 (AutoAttack's rand version), 20 draws.
+Both suites compare the gradient modes of the settling on substrates that have one (full,
+truncated to ``truncated_steps`` = 30, implicit when the substrate offers it) with PGD L_inf at
+the headline eps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from analogeq.robustness.attacks.common import check_eps, check_int, check_number
+
+
+@dataclass(frozen=True)
+class AttackSuite:
+    """What an evaluation runs. ``0`` steps/queries switches an attack off."""
+
+    name: str
+    linf_eps: tuple[float, ...] = (0.1, 0.2, 0.3)
+    l2_eps: tuple[float, ...] = (1.0, 2.0)
+    unbounded_linf_eps: float = 1.0
+    headline_linf_eps: float = 0.1
+    headline_l2_eps: float = 1.0
+    fgsm: bool = True
+    pgd_steps: int = 20
+    pgd_step_factor: float = 2.5
+    pgd_restarts: int = 1
+    seed_study_pgd: bool = False
+    apgd_steps: int = 0
+    apgd_targets: int = 0
+    cw_steps: int = 0
+    cw_search_steps: int = 9
+    square_queries: int = 1000
+    transfer: bool = True
+    convergence_steps: int = 40
+    convergence_restarts: int = 2
+    eot_samples: int = 8
+    draws: int = 10
+    gradient_modes: bool = True
+    truncated_steps: int = 30
+    gate_tolerance: float = 0.03
+    unbounded_threshold: float = 0.02
+    randomness_passes: int = 5
+    corruption_names: tuple[str, ...] = ()
+    corruption_severities: tuple[int, ...] = (1, 2, 3, 4, 5)
+    corruption_draws: int = 3
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"name must be a non-empty string, got {self.name!r}")
+        for field_name in ("linf_eps", "l2_eps"):
+            values = tuple(float(v) for v in getattr(self, field_name))
+            object.__setattr__(self, field_name, values)
+            for v in values:
+                check_eps(v, field_name)
+        for field_name in ("unbounded_linf_eps", "headline_linf_eps", "headline_l2_eps"):
+            check_eps(getattr(self, field_name), field_name)
+        check_number("unbounded_linf_eps", self.unbounded_linf_eps, minimum=1.0)
+        object.__setattr__(self, "corruption_names", tuple(self.corruption_names))
+        object.__setattr__(self, "corruption_severities", tuple(self.corruption_severities))
+        for s in self.corruption_severities:
+            if isinstance(s, bool) or not isinstance(s, int) or not 1 <= s <= 5:
+                raise ValueError(f"corruption_severities must hold integers in 1..5, got {self.corruption_severities!r}")
+        for field_name in ("pgd_steps", "pgd_restarts", "cw_search_steps", "eot_samples", "draws", "truncated_steps",
+                           "corruption_draws"):
+            check_int(field_name, getattr(self, field_name), 1)
+        check_int("randomness_passes", self.randomness_passes, 2)
+        for field_name in ("apgd_steps", "apgd_targets", "cw_steps", "square_queries", "convergence_steps", "convergence_restarts"):
+            check_int(field_name, getattr(self, field_name), 0)
+        check_number("pgd_step_factor", self.pgd_step_factor, minimum=0.0, strict=True)
+        check_number("gate_tolerance", self.gate_tolerance, minimum=0.0, maximum=1.0)
+        check_number("unbounded_threshold", self.unbounded_threshold, minimum=0.0, maximum=1.0)
+        for field_name in ("fgsm", "seed_study_pgd", "transfer", "gradient_modes"):
+            if not isinstance(getattr(self, field_name), bool):
+                raise ValueError(f"{field_name} must be True or False, got {getattr(self, field_name)!r}")
+
+    def replace(self, **changes: Any) -> "AttackSuite":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["linf_eps"] = list(self.linf_eps)
+        d["l2_eps"] = list(self.l2_eps)
+        d["corruption_names"] = list(self.corruption_names)
+        d["corruption_severities"] = list(self.corruption_severities)
+        return d
+
+
+QUICK = AttackSuite(name="quick")
+
+FULL = AttackSuite(
+    name="full",
+    pgd_steps=50,
+    pgd_restarts=5,
+    seed_study_pgd=True,
+    apgd_steps=100,
+    apgd_targets=9,
+    cw_steps=200,
+    square_queries=5000,
+    convergence_steps=100,
+    convergence_restarts=10,
+    eot_samples=20,
+    draws=20,
+)
+
+SUITES = {"quick": QUICK, "full": FULL}
+
+
+def get_suite(suite: "str | AttackSuite") -> AttackSuite:
+    if isinstance(suite, AttackSuite):
+        return suite
+    if suite not in SUITES:
+        raise ValueError(f"suite must be one of {sorted(SUITES)} or an AttackSuite, got {suite!r}")
+    return SUITES[suite]
