@@ -288,11 +288,13 @@ def _evaluations(value: Any) -> dict[str, dict[str, Any]]:
 
 
 def _substrates(value: Any, *, required: bool) -> tuple[str, ...]:
-    from analogeq.substrates import substrate_kinds
-
     names = _string_list(value, "substrates", allow_empty=not required)
-    allowed = sorted(set(KNOWN_SUBSTRATE_KINDS) | set(substrate_kinds()))
     for i, kind in enumerate(names):
+        if kind in KNOWN_SUBSTRATE_KINDS:
+            continue
+        from analogeq.substrates import substrate_kinds  # torch: only for other kinds
+
+        allowed = sorted(set(KNOWN_SUBSTRATE_KINDS) | set(substrate_kinds()))
         if kind not in allowed:
             raise ValueError(f"substrates[{i}]: unknown substrate kind {kind!r}; allowed: {allowed}")
     return tuple(names)
