@@ -70,17 +70,24 @@ def expand_points(spec: SweepSpec, network_identity: dict[str, Any] | None = Non
     base = spec.load_base_card()
     card_axes, param_axes = spec.card_axes, spec.param_axes
 
+    # cards of every prefix of card-axis values, so that each with_value runs once per prefix
+    prefix_cards: dict[tuple, Any] = {(): base}
+
+    def card_for(values: tuple) -> Any:
+        if values not in prefix_cards:
+            parent = card_for(values[:-1])
+            axis = card_axes[len(values) - 1]
+            try:
+                prefix_cards[values] = cards.with_value(parent, axis.path, values[-1])
+            except ValueError as exc:
+                combo = ", ".join(f'axes["{a.path}"] = {v!r}' for a, v in zip(card_axes, values))
+                raise ValueError(f"the combination {combo} is not a valid card: {exc}") from None
+        return prefix_cards[values]
+
     points: list[Point] = []
     seen: set[str] = set()
     for card_values in itertools.product(*(a.values for a in card_axes)):
-        card = base
-        for axis, value in zip(card_axes, card_values):
-            try:
-                card = cards.with_value(card, axis.path, value)
-            except ValueError as exc:
-                combo = ", ".join(f'axes["{a.path}"] = {v!r}' for a, v in zip(card_axes, card_values))
-                raise ValueError(f"the combination {combo} is not a valid card: {exc}") from None
-        card_dict = card_to_dict(card)
+        card_dict = card_to_dict(card_for(tuple(card_values)))
         for param_values in itertools.product(*(a.values for a in param_axes)):
             axes = {a.path: v for a, v in zip(card_axes, card_values)}
             axes.update({a.path: v for a, v in zip(param_axes, param_values)})

@@ -12,6 +12,7 @@ finishes it first (see :mod:`analogeq.sweeps.store`).
 
 from __future__ import annotations
 
+import collections
 import importlib
 import logging
 import os
@@ -22,6 +23,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
+from analogeq.sweeps.canonical import canonical_json
 from analogeq.sweeps.evaluations import PointContext, PointSkipped, get_evaluation
 from analogeq.sweeps.executors import Executor, make_executor
 from analogeq.sweeps.points import Point, expand_points
@@ -29,6 +31,27 @@ from analogeq.sweeps.spec import SweepSpec
 from analogeq.sweeps.store import PlannedPoint, PointResult, ResultStore
 
 logger = logging.getLogger(__name__)
+
+
+_CARDS: "collections.OrderedDict[str, Any]" = collections.OrderedDict()
+_CARD_CACHE_SIZE = 64
+
+
+def _card_from_dict_cached(card_dict: dict[str, Any]) -> Any:
+    """``card_from_dict`` with a small per-process cache (validating a card against its schema
+    costs ~10 ms; consecutive points mostly share their card). Cards are immutable."""
+    from hardware_models.cards import card_from_dict
+
+    key = canonical_json(card_dict)
+    card = _CARDS.get(key)
+    if card is None:
+        card = card_from_dict(card_dict)
+        _CARDS[key] = card
+        if len(_CARDS) > _CARD_CACHE_SIZE:
+            _CARDS.popitem(last=False)
+    else:
+        _CARDS.move_to_end(key)
+    return card
 
 
 def run_point(payload: dict[str, Any]) -> dict[str, Any]:
@@ -47,10 +70,8 @@ def run_point(payload: dict[str, Any]) -> dict[str, Any]:
     try:
         for module in payload.get("imports", ()):
             importlib.import_module(module)
-        from hardware_models.cards import card_from_dict
-
         evaluation = get_evaluation(config["evaluation"])
-        card = card_from_dict(config["card"])
+        card = _card_from_dict_cached(config["card"])
         loader = None
         if config.get("network") is not None:
             from analogeq.sweeps.networks import load_network_cached
