@@ -51,8 +51,9 @@ def write_sweep_report(
     metrics: Sequence[str] | None = None,
     heatmaps: bool = True,
     title: str = "Sweep report",
+    report_name: str = "report.md",
 ) -> dict[str, Any]:
-    """Write plots and ``report.md`` for every sweep in the database into ``out_dir``.
+    """Write plots and ``report_name`` (Markdown) for every sweep in the database into ``out_dir``.
 
     ``metrics`` overrides each evaluation's main metrics. Returns ``{"report": path,
     "plots": [paths], "tables": {name: markdown}}``.
@@ -101,7 +102,7 @@ def write_sweep_report(
                 table = summary_table(ok_rows, metric)
                 tables[f"{sweep['name']}/{evaluation}/{metric}"] = table
                 lines += [table, ""]
-    report = os.path.join(out_dir, "report.md")
+    report = os.path.join(out_dir, report_name)
     tmp = f"{report}.{os.getpid()}.tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         f.write("\n".join(lines).rstrip() + "\n")

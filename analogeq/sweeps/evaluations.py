@@ -71,6 +71,12 @@ def float_at_least(minimum: float) -> Callable[[str, Any], float]:
     return check
 
 
+def boolean(path: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{path}: must be true or false, got {value!r}")
+    return value
+
+
 def one_of(*allowed: str) -> Callable[[str, Any], str]:
     def check(path: str, value: Any) -> str:
         if value not in allowed:
@@ -297,6 +303,41 @@ def clean_accuracy(ctx: PointContext) -> dict[str, Any]:
     return out
 
 
+def robust_accuracy(ctx: PointContext) -> dict[str, Any]:
+    """The robustness harness (``evaluate_robustness``) on ``n_test`` test images.
+
+    The suite is the named one (``quick`` or ``full``) with its headline eps set to ``eps_linf`` /
+    ``eps_l2`` (and only those eps attacked), transfer off (it needs a second substrate) and
+    the gradient-mode comparison off unless asked; the harness's sanity gates run as always and
+    their verdict is a metric. Metrics: every number of the harness's ``summary`` (``clean``,
+    ``pgd_linf``, ``pgd_l2``, ``square``, ``worst_case_linf``, ...), ``sanity_gates_passed``
+    (1 or 0) and ``robustness_wall_time_s``.
+    """
+    from analogeq.robustness.evaluate import evaluate_robustness
+    from analogeq.robustness.suite import get_suite
+
+    p = ctx.params
+    suite = get_suite(p["suite"]).replace(
+        linf_eps=(p["eps_linf"],), headline_linf_eps=p["eps_linf"],
+        l2_eps=(p["eps_l2"],), headline_l2_eps=p["eps_l2"],
+        transfer=False, gradient_modes=p["gradient_modes"],
+    )
+    test = ctx.dataset().test.subset(p["n_test"], seed=0)
+    substrate = ctx.substrate()
+    result = evaluate_robustness(
+        substrate, test.x.to(substrate.device), test.y.to(substrate.device), suite=suite,
+        seed=derive_seed(ctx.seed, "robustness") % (2**31), batch_size=p["batch_size"], extras=False,
+    )
+    out: dict[str, Any] = {}
+    for name, value in result["summary"].items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[name] = float(value)
+    out["sanity_gates_passed"] = 1.0 if result.get("sanity_gates_passed") else 0.0
+    out["robustness_wall_time_s"] = float(result.get("wall_time_s", math.nan))
+    out["n_test"] = int(result.get("n_examples", len(test)))
+    return out
+
+
 register_evaluation(
     "conductance_error",
     conductance_error,
@@ -318,4 +359,20 @@ register_evaluation(
     needs_network=True,
     description="top-1 accuracy on the test split, one draw of the substrate's noise",
     metrics=("accuracy",),
+)
+register_evaluation(
+    "robust_accuracy",
+    robust_accuracy,
+    params={
+        "suite": Param("quick", one_of("quick", "full"), "attack suite of analogeq.robustness.suite"),
+        "n_test": Param(100, int_at_least(1), "test images attacked"),
+        "eps_linf": Param(0.1, float_at_least(0.0), "Linf budget (pixels in [0, 1])"),
+        "eps_l2": Param(1.0, float_at_least(0.0), "L2 budget"),
+        "gradient_modes": Param(False, boolean, "also compare full / truncated / implicit gradients"),
+        "batch_size": Param(256, int_at_least(1), "examples per attack chunk"),
+    },
+    uses_substrate=True,
+    needs_network=True,
+    description="robust accuracy from the robustness harness's quick (or full) suite, with its sanity gates",
+    metrics=("clean", "pgd_linf", "worst_case_linf"),
 )
