@@ -1,0 +1,95 @@
+"""Baseline feed-forward models: MLP, small CNN, small ViT, VIB classifier.
+
+Each kind is a frozen config dataclass (``to_dict``/``from_dict``, validated at construction)
+and an ``nn.Module`` built from it that follows the ClassifierModel convention (see
+:mod:`analogeq.baselines.models.common`).
+
+=========  ===============  =================  ===============================================
+kind       config           model              digits default (parameters)
+=========  ===============  =================  ===============================================
+mlp        MLPConfig        MLP                64-256-10, ReLU (19 210 = dense EBM 64-256-10)
+cnn        CNNConfig        CNN                conv 16, 32 + pool, 128 -> 10 (6 090 = conv EBM)
+vit        ViTConfig        ViT                patch 2, D 32, depth 2, 4 heads (18 218)
+vib_mlp    VIBConfig        VIBClassifier      64-128-(2x32), 32 -> 10 (16 906)
+=========  ===============  =================  ===============================================
+
+``build_baseline(config)`` builds one from a config object or its JSON dict; importing this
+package also registers the kinds with the core model registry (``analogeq.models``) where that
+exists, so checkpoints of baselines load through ``analogeq.models.build_model``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from analogeq.baselines.models.cnn import CNN, CNNConfig
+from analogeq.baselines.models.common import mapped_layers, parameter_count
+from analogeq.baselines.models.mlp import MLP, MLPConfig
+from analogeq.baselines.models.vib import VIBClassifier, VIBConfig
+from analogeq.baselines.models.vit import ViT, ViTConfig
+
+#: kind -> (config class, model class)
+BASELINE_KINDS: dict[str, tuple[type, type]] = {
+    "mlp": (MLPConfig, MLP),
+    "cnn": (CNNConfig, CNN),
+    "vit": (ViTConfig, ViT),
+    "vib_mlp": (VIBConfig, VIBClassifier),
+}
+
+
+def baseline_config(kind: str, **fields: Any) -> Any:
+    """The config of baseline ``kind`` with ``fields`` (unknown kind -> ValueError)."""
+    if kind not in BASELINE_KINDS:
+        raise ValueError(f"unknown baseline model kind {kind!r}; allowed: {sorted(BASELINE_KINDS)}")
+    return BASELINE_KINDS[kind][0](**fields)
+
+
+def build_baseline(config: Any) -> nn.Module:
+    """Build a baseline from its config object or its JSON dict (with a ``kind`` field)."""
+    if isinstance(config, dict):
+        kind = config.get("kind")
+        if kind not in BASELINE_KINDS:
+            raise ValueError(f"unknown baseline model kind {kind!r}; allowed: {sorted(BASELINE_KINDS)}")
+        config = BASELINE_KINDS[kind][0].from_dict(config)
+    for config_cls, model_cls in BASELINE_KINDS.values():
+        if isinstance(config, config_cls):
+            return model_cls(config)
+    raise TypeError(f"config must be a baseline config or its dict, got {type(config).__name__}")
+
+
+def register_with_core() -> bool:
+    """Register every baseline kind with ``analogeq.models.register_model_kind`` (core registry).
+
+    Returns False (and does nothing) while the core registry does not exist yet."""
+    try:
+        from analogeq import models as core_models
+    except ModuleNotFoundError as exc:
+        if exc.name == "analogeq.models":
+            return False
+        raise
+    register = getattr(core_models, "register_model_kind", None)
+    if register is None:
+        return False
+    for kind, (config_cls, model_cls) in BASELINE_KINDS.items():
+        register(kind, config_cls, model_cls)
+    return True
+
+
+__all__ = [
+    "BASELINE_KINDS",
+    "CNN",
+    "CNNConfig",
+    "MLP",
+    "MLPConfig",
+    "VIBClassifier",
+    "VIBConfig",
+    "ViT",
+    "ViTConfig",
+    "baseline_config",
+    "build_baseline",
+    "mapped_layers",
+    "parameter_count",
+    "register_with_core",
+]
