@@ -75,6 +75,8 @@ def _run(args: argparse.Namespace) -> int:
         executor = "dask"
     if args.workers is not None and args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    if executor == "inprocess" and args.workers not in (None, 1):
+        raise ValueError(f"--workers {args.workers} needs --executor processes or dask (inprocess runs one point at a time)")
     workers = args.workers if executor != "inprocess" else None
     spec = load_spec(args.spec)
     summary = run_sweep(spec, args.db, executor=executor, workers=workers, scheduler=args.scheduler,
