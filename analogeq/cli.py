@@ -19,6 +19,8 @@ COMMAND_MODULES = [
     "analogeq.commands.train",
     "analogeq.commands.evaluate",
     "analogeq.commands.sweep",
+    "analogeq.commands.export_cmd",
+    "analogeq.commands.import_cmd",
 ]
 
 

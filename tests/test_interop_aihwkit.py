@@ -19,6 +19,7 @@ from hardware_models.export.aihwkit import (
     card_to_aihwkit,
     res_to_bits,
 )
+from hardware_models.export.crosssim import card_to_crosssim
 
 # aihwkit PCMLikeNoiseModel defaults (ANCHORS.md): coefficients in uS for g_max 25 uS
 AIHWKIT_PROG_COEFF_uS = [0.26348, 1.9650, -1.1731]
@@ -199,7 +200,8 @@ def test_bad_input():
         (variant("noise_model.prog_coeff", []), TypeError, "prog_coeff"),
         (variant("drift_compensation", "PerColumnDriftCompensation"), ValueError, "drift_compensation"),
         (variant("format", "something-else"), ValueError, "format"),
-        (preset("pcm").to_dict(), ValueError, "unknown key"),  # a card given where an aihwkit dict is expected
+        (preset("pcm").to_dict(), ValueError, "device card"),  # a card given where an aihwkit dict is expected
+        (card_to_crosssim(preset("pcm-crosssim")), ValueError, "CrossSim"),
         ([1, 2], TypeError, "JSON object"),
     ]
     for data, exc, word in cases:

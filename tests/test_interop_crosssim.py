@@ -12,6 +12,7 @@ import pytest
 
 from hardware_models.cards import preset, with_value
 from hardware_models.crossbar.converters import dac_quantizer
+from hardware_models.export.aihwkit import card_to_aihwkit
 from hardware_models.export.crosssim import (
     card_to_crosssim,
     crosssim_losses,
@@ -186,8 +187,9 @@ def test_bad_input():
         (variant(set_in("core.style", "OFFSET")), ValueError, "BALANCED"),
         (variant(set_in("xbar.device.cell_bits", 2.5)), TypeError, "cell_bits"),
         (variant(lambda d: d.pop("xbar")), ValueError, "xbar"),
-        (variant(lambda d: d.update(card_type="crossbar")), ValueError, "unknown key"),
-        (preset("pcm").to_dict(), ValueError, "unknown key"),  # a card where CrossSim JSON is expected
+        (variant(lambda d: d.update(surprise=1)), ValueError, "unknown key"),
+        (preset("pcm").to_dict(), ValueError, "device card"),  # a card where CrossSim JSON is expected
+        (card_to_aihwkit(preset("pcm")), ValueError, "aihwkit"),
         ("{}", TypeError, "JSON object"),
     ]
     for data, exc, word in cases:

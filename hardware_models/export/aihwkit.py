@@ -272,6 +272,10 @@ def aihwkit_to_card(data: Any, *, base: CrossbarCard | None = None, name: str | 
     _require_mapping(data, "$")
     if "format" in data and data["format"] != FORMAT_NAME:
         raise ValueError(f"$.format: {data['format']!r} is not {FORMAT_NAME!r}; this is not an aihwkit parameter dict")
+    if "xbar" in data:
+        raise ValueError("$: this looks like CrossSim parameters (xbar), not an aihwkit parameter dict")
+    if "card_type" in data:
+        raise ValueError("$: this is an analogeq device card (card_type), not an aihwkit parameter dict")
     _known_keys(data, _TOP_KEYS, "$")
     for key in ("forward", "mapping", "noise_model"):
         if key not in data:

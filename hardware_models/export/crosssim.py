@@ -267,6 +267,10 @@ def crosssim_to_card(
     naming the key unless ``allow_loss`` (then they are logged and ignored)."""
     _require_mapping(data, "$")
     unknown = sorted(set(data) - {"core", "xbar", "simulation"})
+    if "noise_model" in data and "forward" in data:
+        raise ValueError("$: this looks like an aihwkit parameter dict (forward, noise_model), not CrossSim parameters")
+    if "card_type" in data:
+        raise ValueError("$: this is an analogeq device card (card_type), not CrossSim parameters")
     if unknown:
         raise ValueError(f"$: unknown key(s) {unknown}; a CrossSim parameter file has 'core', 'xbar', 'simulation'")
     if "xbar" not in data:

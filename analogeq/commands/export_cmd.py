@@ -1,0 +1,243 @@
+"""``analogeq export``: a device card or a trained network into another simulator's format.
+
+    analogeq export CARD       --to aihwkit  OUT.json [--allow-loss]
+    analogeq export CARD       --to crosssim OUT.json [--allow-loss] [--rp-ohms]
+    analogeq export CHECKPOINT --to spice    OUT.cir  [--card CARD] [--layer L] [--seed N]
+                                                      [--t-s T] [--input-seed N | --inputs X.npy]
+    analogeq export CHECKPOINT --to nir      OUT.nir  [--spiking-card CARD]
+
+CARD is a card file or a preset name (``ideal``, ``pcm``, ...). CHECKPOINT is a trained
+network: a ``.safetensors`` file, a ``.pt``/``.pth`` state dict (loaded with
+``weights_only=True``), or a ``.npy``/``.npz`` weight matrix. ``spice`` maps one weight matrix
+(the first 2-D weight, or ``--layer`` by index or name) onto the tiles of ``--card`` (default
+``pcm``), draws one programming instance (``--seed``), and writes every tile (both arrays of each
+differential pair, wire resistances, driver sources set to one input vector) as one ngspice
+netlist with documented node names, plus ``OUT.json`` describing the tiles, the node names, the
+input and the substrate's own currents for checking. ``aihwkit``/``crosssim`` refuse cards
+they cannot express without loss unless ``--allow-loss``. See docs/interop.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+from typing import Any
+
+FORMATS = ("spice", "aihwkit", "crosssim", "nir")
+CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth", ".ckpt", ".npy", ".npz")
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "export", help="write a card as aihwkit/CrossSim parameters or a trained network as SPICE/NIR",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("source", help="card file or preset name (aihwkit, crosssim); checkpoint (spice, nir)")
+    parser.add_argument("--to", dest="fmt", required=True, choices=FORMATS, help="output format")
+    parser.add_argument("out", help="output file")
+    parser.add_argument("--allow-loss", action="store_true", help="aihwkit/crosssim: write what can be expressed (losses logged)")
+    parser.add_argument("--rp-ohms", action="store_true", help="crosssim: write Rp_row/Rp_col in ohms instead of divided by Rmin")
+    parser.add_argument("--card", default="pcm", help="spice: crossbar card (file or preset name) to map the layer with (default pcm)")
+    parser.add_argument("--layer", default=None, help="spice: weight matrix to map, index or name (default: the first 2-D weight)")
+    parser.add_argument("--seed", type=int, default=0, help="spice: seed of the programming draw (default 0)")
+    parser.add_argument("--t-s", type=float, default=None, help="spice: seconds after programming at which conductances are read (default: the device's t0)")
+    parser.add_argument("--input-seed", type=int, default=0, help="spice: seed of the random input vector in [-1, 1] (default 0)")
+    parser.add_argument("--inputs", default=None, help="spice: .npy file with the input vector (n_in values in [-1, 1])")
+    parser.add_argument("--spiking-card", default=None, help="nir: spiking card (file or preset name) whose mismatch goes into node metadata")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    kind, obj = classify_source(args.source)
+    if args.fmt in ("aihwkit", "crosssim"):
+        if kind != "card":
+            raise ValueError(
+                f"{args.source} is a {kind}; --to {args.fmt} writes a crossbar device card's parameters: "
+                "give a card file or preset name as SOURCE"
+            )
+        if getattr(obj, "card_type", None) != "crossbar":
+            raise ValueError(f"{args.source} is a {getattr(obj, 'card_type', '?')!r} card; --to {args.fmt} needs a crossbar card")
+        if args.fmt == "aihwkit":
+            from hardware_models.export.aihwkit import card_to_aihwkit
+
+            data = card_to_aihwkit(obj, allow_loss=args.allow_loss)
+        else:
+            from hardware_models.export.crosssim import card_to_crosssim
+
+            data = card_to_crosssim(obj, allow_loss=args.allow_loss, rp_normalized=not args.rp_ohms)
+        write_text_atomic(args.out, json.dumps(data, indent=2, allow_nan=False) + "\n")
+        print(f"wrote {args.fmt} parameters of card {obj.name!r} to {args.out}")
+        return 0
+    if kind != "checkpoint":
+        raise ValueError(
+            f"{args.source} is a {kind}; --to {args.fmt} exports a trained network: give a checkpoint "
+            f"({', '.join(CHECKPOINT_SUFFIXES)}) as SOURCE" + (" and the card with --card" if args.fmt == "spice" else "")
+        )
+    if args.fmt == "spice":
+        return _export_spice(args)
+    return _export_nir(args)
+
+
+# ---- sources -------------------------------------------------------------------------------
+
+
+def classify_source(source: str) -> tuple[str, Any]:
+    """("card", card) for a card file or preset name, ("checkpoint", path) for a checkpoint
+    file; a clear error for anything else."""
+    from hardware_models.cards import list_presets, load_card, preset
+
+    if not os.path.exists(source):
+        if source in list_presets():
+            return "card", preset(source)
+        raise FileNotFoundError(f"{source}: no such file and not a preset name (presets: {list_presets()})")
+    if os.path.isdir(source):
+        raise ValueError(f"{source} is a directory; expected a card file or a checkpoint")
+    if source.lower().endswith(CHECKPOINT_SUFFIXES):
+        return "checkpoint", source
+    with open(source, "rb") as fh:
+        head = fh.read(64)
+    if head.lstrip().startswith(b"{"):
+        return "card", load_card(source)
+    raise ValueError(
+        f"{source} is neither a device card (JSON) nor a checkpoint (suffixes {', '.join(CHECKPOINT_SUFFIXES)})"
+    )
+
+
+def _natural_key(name: str) -> list:
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def checkpoint_matrices(path: str) -> list[tuple[str, Any]]:
+    """The 2-D floating-point arrays of a checkpoint as (name, numpy array), in natural name
+    order (``layers.2`` before ``layers.10``). Safetensors and .npy/.npz need no torch;
+    .pt/.pth/.ckpt are loaded with ``torch.load(weights_only=True)``."""
+    import numpy as np
+
+    lower = path.lower()
+    if lower.endswith(".safetensors"):
+        from safetensors.numpy import load_file
+
+        try:
+            tensors = load_file(path)
+        except Exception as exc:  # safetensors raises its own error types
+            raise ValueError(f"{path}: not a readable safetensors file ({exc})") from None
+    elif lower.endswith(".npy"):
+        try:
+            tensors = {"weights": np.load(path, allow_pickle=False)}
+        except ValueError as exc:
+            raise ValueError(f"{path}: not a readable .npy array ({exc})") from None
+    elif lower.endswith(".npz"):
+        with np.load(path, allow_pickle=False) as archive:
+            tensors = {k: archive[k] for k in archive.files}
+    else:
+        import torch
+
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # torch raises many types for a bad file
+            raise ValueError(f"{path}: not a loadable PyTorch state dict ({type(exc).__name__}: {exc})") from None
+        for key in ("state_dict", "model_state_dict", "model"):
+            if isinstance(state, dict) and isinstance(state.get(key), dict):
+                state = state[key]
+                break
+        if not isinstance(state, dict):
+            raise ValueError(f"{path}: expected a state dict (name -> tensor), got {type(state).__name__}")
+        tensors = {k: v.detach().cpu().numpy() for k, v in state.items() if isinstance(v, torch.Tensor)}
+    matrices = [
+        (name, np.asarray(arr)) for name, arr in tensors.items()
+        if np.ndim(arr) == 2 and np.issubdtype(np.asarray(arr).dtype, np.floating)
+    ]
+    matrices.sort(key=lambda item: _natural_key(item[0]))
+    if not matrices:
+        raise ValueError(f"{path}: no 2-D floating-point weight matrix found (arrays: {sorted(tensors)})")
+    return matrices
+
+
+def select_layer(matrices: list[tuple[str, Any]], layer: str | None, source: str) -> tuple[str, Any]:
+    """The matrix chosen by ``--layer`` (index or exact name; default the first)."""
+    names = [name for name, _ in matrices]
+    if layer is None:
+        return matrices[0]
+    if re.fullmatch(r"-?\d+", layer):
+        index = int(layer)
+        if not -len(matrices) <= index < len(matrices):
+            raise ValueError(f"--layer {layer}: {source} has {len(matrices)} weight matrices {names}")
+        return matrices[index]
+    for item in matrices:
+        if item[0] == layer:
+            return item
+    raise ValueError(f"--layer {layer!r}: no such weight matrix in {source}; available: {names}")
+
+
+def _load_card_arg(spec: str, option: str, card_type: str) -> Any:
+    from hardware_models.cards import list_presets, load_card, preset
+
+    if os.path.exists(spec):
+        card = load_card(spec)
+    elif spec in list_presets():
+        card = preset(spec)
+    else:
+        raise FileNotFoundError(f"{option} {spec!r}: no such file and not a preset name (presets: {list_presets()})")
+    if getattr(card, "card_type", None) != card_type:
+        raise ValueError(f"{option} {spec!r} is a {getattr(card, 'card_type', '?')!r} card; a {card_type} card is needed")
+    return card
+
+
+# ---- spice ---------------------------------------------------------------------------------
+
+
+def _export_spice(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from hardware_models.crossbar.array import CrossbarArray
+    from hardware_models.export.layer_spice import write_layer_netlist
+
+    card = _load_card_arg(args.card, "--card", "crossbar")
+    name, weights = select_layer(checkpoint_matrices(args.source), args.layer, args.source)
+    array = CrossbarArray.from_card(np.asarray(weights, dtype=np.float64), card, seed=args.seed, dtype=np.float64)
+    n_in = array.shape[1]
+    if args.inputs is not None:
+        x = np.load(args.inputs, allow_pickle=False)
+        if x.shape != (n_in,):
+            raise ValueError(f"--inputs {args.inputs}: shape {x.shape}, layer {name!r} needs ({n_in},)")
+    else:
+        x = np.random.default_rng(args.input_seed).uniform(-1.0, 1.0, n_in)
+    t_s = args.t_s if args.t_s is not None else float(array.programmed.t0_s)
+    manifest = write_layer_netlist(array, x, args.out, t_s=t_s, title=f"{args.source}:{name} on card {card.name}")
+    manifest.update({"checkpoint": args.source, "layer": name, "card": card.name, "seed": args.seed})
+    write_text_atomic(args.out + ".json", json.dumps(manifest, indent=2, allow_nan=False) + "\n")
+    rows, cols = array.n_tiles
+    print(f"wrote layer {name!r} {tuple(array.shape)} as {rows}x{cols} tile(s) to {args.out} (description: {args.out}.json)")
+    return 0
+
+
+# ---- nir -----------------------------------------------------------------------------------
+
+
+def _export_nir(args: argparse.Namespace) -> int:
+    try:
+        from hardware_models.export import nir as nir_export
+    except ImportError:
+        raise ValueError("--to nir is not available yet: hardware_models.export.nir is missing") from None
+    spiking = _load_card_arg(args.spiking_card, "--spiking-card", "spiking") if args.spiking_card else None
+    nir_export.export_checkpoint(args.source, args.out, spiking_card=spiking)
+    print(f"wrote NIR graph of {args.source} to {args.out}")
+    return 0
+
+
+def write_text_atomic(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
+    import tempfile
+
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".export-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
