@@ -162,8 +162,8 @@ def test_card_path_is_relative_to_the_spec(tmp_path):
     assert spec.load_base_card().adc.bits == 5
 
 
-def test_none_in_a_card_axis_means_null(tmp_path):
-    spec = load_spec(_write(tmp_path, SPEC.replace("{ start = 4, stop = 8, num = 3 }", '[6, "none"]')))
+def test_null_in_a_card_axis_means_json_null(tmp_path):
+    spec = load_spec(_write(tmp_path, SPEC.replace("{ start = 4, stop = 8, num = 3 }", '[6, "null"]')))
     assert spec.to_dict()["axes"]["adc.bits"] == [6, None]
     cards = {p.axes["adc.bits"]: p.config["card"]["adc"]["bits"] for p in expand_points(spec)}
     assert cards == {6: 6, None: None}

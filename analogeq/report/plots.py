@@ -134,6 +134,8 @@ def plot_metric_vs_axis(
             ax.set_xticks(range(len(xs_all)), [_fmt(v) for v in xs_all])
         elif _is_log_axis(xs_all):
             ax.set_xscale("log")
+        elif all(isinstance(v, int) for v in xs_all) and len(xs_all) <= 12:
+            ax.set_xticks(xs_all, [str(v) for v in xs_all])
         ax.grid(True, alpha=0.3)
     panels[0].set_ylabel(metric)
     if any(g for g in groups):

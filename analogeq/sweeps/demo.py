@@ -6,7 +6,8 @@
 
 The sweep is read-noise scale x ADC bits on the PCM preset card, one hour after programming:
 
-* ``conductance_error`` (physics only: always runs, needs no network);
+* ``crossbar_read_error`` (physics only: a random 64 x 64 matrix programmed with the card and
+  read once; always runs, needs no network);
 * ``clean_accuracy`` of the trained network on the ``float`` and ``crossbar`` substrates, when a
   checkpoint is given (points on a substrate kind that is not registered yet are stored as
   skipped with the reason, and run when the sweep is re-run after it lands).
@@ -56,8 +57,9 @@ def demo_spec_toml(
         f'"device.read_noise_scale" = {noise}',
         f'"adc.bits" = {bits}',
         "",
-        "[evaluations.conductance_error]",
-        "n_cells = 20000",
+        "[evaluations.crossbar_read_error]",
+        "n_in = 64",
+        "n_out = 64",
         "drift_time_s = 3600.0",
     ]
     if checkpoint is not None:

@@ -20,8 +20,10 @@ Built in
     compare with the targets: ``mean_abs_error_rel`` = mean |g_read - g_target| / (g_max - g_min),
     ``rms_error_rel``, ``mean_error_rel`` (signed: drift shows as a negative bias),
     ``stuck_fraction``.
-``crossbar_read_error`` (physics only; needs ``hardware_models.crossbar``)
-    Relative error ||y - W x|| / ||W x|| of a programmed crossbar read of a random matrix.
+``crossbar_read_error`` (physics only, no network, no substrate)
+    Relative error ||y - x W^T|| / ||x W^T|| of one read of a random matrix programmed into
+    crossbar tiles with the whole card (``hardware_models.crossbar.CrossbarArray``), and the
+    read's gain.
 ``clean_accuracy`` (network on a substrate)
     Top-1 accuracy on the test split (``n_test`` images, 0 = all) from one draw of the
     substrate's logits, plus the substrate's energy and latency per inference where it has a
@@ -282,6 +284,35 @@ def conductance_error(ctx: PointContext) -> dict[str, Any]:
     }
 
 
+def crossbar_read_error(ctx: PointContext) -> dict[str, Any]:
+    """Relative error of one read of a programmed crossbar against the exact matrix product.
+
+    W (n_out x n_in) and the inputs x (batch x n_in) are drawn uniformly in [-1, 1] from the
+    point's seed; W is programmed with the card (``CrossbarArray.from_card``: device, levels,
+    faults, tiles, mapping, DAC, ADC, TIA, wires, drift compensation) and read once at
+    ``drift_time_s`` in ``direction``. Metrics: ``relative_error`` = ||y - y_ideal||_F /
+    ||y_ideal||_F, ``gain`` = <y, y_ideal> / <y_ideal, y_ideal> (1 = no systematic scale
+    error; drift without compensation lowers it), ``n_tiles``.
+    """
+    from hardware_models.crossbar import CrossbarArray
+
+    p = ctx.params
+    rng = ctx.rng("crossbar_read_error")
+    w = rng.uniform(-1.0, 1.0, size=(p["n_out"], p["n_in"]))
+    n_x = p["n_in"] if p["direction"] == "forward" else p["n_out"]
+    x = rng.uniform(-1.0, 1.0, size=(p["batch"], n_x))
+    array = CrossbarArray.from_card(w, ctx.card, seed=derive_seed(ctx.seed, "crossbar_program"))
+    y = np.asarray(array.read(x, p["drift_time_s"], p["direction"], rng=ctx.rng("crossbar_reads")), dtype=np.float64)
+    ideal = x @ w.T if p["direction"] == "forward" else x @ w
+    norm2 = float(np.sum(ideal * ideal))
+    tiles = array.n_tiles
+    return {
+        "relative_error": float(np.linalg.norm(y - ideal) / np.sqrt(norm2)),
+        "gain": float(np.sum(y * ideal) / norm2),
+        "n_tiles": int(tiles[0] * tiles[1]),
+    }
+
+
 def clean_accuracy(ctx: PointContext) -> dict[str, Any]:
     """Top-1 accuracy of one draw of the substrate's logits on the test split."""
     import torch
@@ -347,6 +378,19 @@ register_evaluation(
     },
     description="relative conductance error of programmed cells after drift and one read (no network)",
     metrics=("mean_abs_error_rel",),
+)
+register_evaluation(
+    "crossbar_read_error",
+    crossbar_read_error,
+    params={
+        "n_in": Param(64, int_at_least(1), "inputs of the forward read (columns of W)"),
+        "n_out": Param(32, int_at_least(1), "outputs of the forward read (rows of W)"),
+        "batch": Param(32, int_at_least(1), "input vectors read"),
+        "direction": Param("forward", one_of("forward", "backward"), "read W (forward) or W^T (backward)"),
+        "drift_time_s": Param(3600.0, float_at_least(0.0), "time between programming and the read [s]"),
+    },
+    description="relative error of a programmed crossbar read of a random matrix (no network)",
+    metrics=("relative_error",),
 )
 register_evaluation(
     "clean_accuracy",

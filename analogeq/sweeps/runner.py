@@ -13,6 +13,7 @@ finishes it first (see :mod:`analogeq.sweeps.store`).
 from __future__ import annotations
 
 import collections
+import contextlib
 import importlib
 import logging
 import os
@@ -54,6 +55,27 @@ def _card_from_dict_cached(card_dict: dict[str, Any]) -> Any:
     return card
 
 
+@contextlib.contextmanager
+def _single_threaded_torch(active: bool):
+    """Run torch on one intra-op thread during a network point, then restore the setting.
+
+    A float reduction split over a different number of threads may round differently; one
+    thread per point makes a point's numbers the same on every executor (a Dask worker, a pool
+    process and this process), and sweeps get their parallelism from running points side by side.
+    """
+    if not active:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def run_point(payload: dict[str, Any]) -> dict[str, Any]:
     """Evaluate one point. ``payload``: ``key``, ``config``, ``seed``, ``imports`` (modules to
     import first), ``network_path`` (checkpoint file or None), ``executor`` (its name).
@@ -80,11 +102,12 @@ def run_point(payload: dict[str, Any]) -> dict[str, Any]:
             loader = lambda: load_network_cached(path, identity)  # noqa: E731
         ctx = PointContext(card=card, params=dict(config["params"]), seed=seed,
                            substrate_kind=config["substrate"], network_loader=loader)
-        if evaluation.needs_network:
-            ctx.network()  # load outside the timed evaluation (cached per worker)
-        t_eval = time.perf_counter()
-        metrics = evaluation.fn(ctx)
-        eval_time = time.perf_counter() - t_eval
+        with _single_threaded_torch(evaluation.needs_network):
+            if evaluation.needs_network:
+                ctx.network()  # load outside the timed evaluation (cached per worker)
+            t_eval = time.perf_counter()
+            metrics = evaluation.fn(ctx)
+            eval_time = time.perf_counter() - t_eval
         status = "ok"
     except PointSkipped as exc:
         status, reason = "skipped", str(exc)

@@ -32,8 +32,8 @@ integers, and a range whose values are not whole numbers is then an error). A ca
 checked value by value with ``hardware_models.cards.with_value`` against the card schema; an
 evaluation-parameter axis with the evaluation's validator. Errors name the path, e.g.
 ``axes["adc.bitz"]: unknown card field "adc.bitz" ($.adc.bitz: no such field; fields here: [...])``.
-TOML has no null: the string ``"none"`` in a card axis means null (e.g. an ideal converter,
-``"adc.bits" = [4, 6, 8, "none"]``).
+TOML has no null: the string ``"null"`` in a card axis means JSON null (e.g. an ideal
+converter, ``"adc.bits" = [4, 6, 8, "null"]``).
 
 :meth:`SweepSpec.to_dict` is the canonical JSON form (ranges expanded, axes sorted by path,
 defaults filled in); :func:`spec_from_dict` reads it back to an equal spec, and its hash
@@ -415,7 +415,7 @@ def _axes(value: Any, base_card: Any, param_specs: dict[str, Any]) -> tuple[Axis
             values = [check(f"{where}[{i}]", v) for i, v in enumerate(values)]
             axes.append(Axis(path, tuple(values), "param"))
             continue
-        values = [None if v == "none" else v for v in values]  # TOML has no null
+        values = [None if v == "null" else v for v in values]  # TOML has no null
         for i, v in enumerate(values):
             try:
                 cards.with_value(base_card, path, v)
