@@ -16,7 +16,6 @@ from torch import nn
 
 from analogeq.ebm.layered import READOUTS, LayeredEBM
 from analogeq.ebm.synapses import DenseSynapse
-from analogeq.substrates.base import GradientSpec, check_input
 
 
 @dataclass(frozen=True)
@@ -123,19 +122,3 @@ class DenseEBM(LayeredEBM):
     def layer_sizes(self) -> list[int]:
         """[n_input, n_1, ..., n_N] (state layers; the ce readout is not included)."""
         return [math.prod(self.input_shape)] + [s[0] for s in self.state_shapes]
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Class scores after a free phase settled to ``config.tol`` within ``config.free_steps``."""
-        from analogeq.ebm.settle import settle
-
-        check_input(x, self.input_shape)
-        with torch.no_grad():
-            result = settle(self, x, max_steps=self.config.free_steps, tol=self.config.tol)
-            return self.output(result.states)
-
-    def forward_for_attack(self, x: torch.Tensor, gradient: GradientSpec = GradientSpec()) -> torch.Tensor:
-        """Class scores differentiable with respect to ``x`` (see :mod:`analogeq.ebm.gradients`)."""
-        from analogeq.ebm.gradients import attack_scores
-
-        check_input(x, self.input_shape)
-        return attack_scores(self, x, gradient)

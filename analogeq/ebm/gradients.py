@@ -5,11 +5,23 @@ Modes (:class:`~analogeq.substrates.base.GradientSpec`):
 * ``full``: backpropagation through every settling step used for prediction (same budget
   and tolerance as ``forward``).
 * ``truncated``: backpropagation through a free phase of ``truncated_steps`` steps from s = 0,
-  while prediction uses the full budget (the seed study's attack).
-* ``implicit``: implicit differentiation at the fixed point (not yet implemented).
+  while prediction uses the full budget (the seed study's attack, arXiv 2401.11543).
+* ``implicit``: implicit differentiation at the fixed point. With the settling map
+  s <- f(s, x) and its fixed point s* = f(s*, x), the implicit function theorem gives
+
+      dL/dx = (df/dx)^T g,   g = (I - J)^{-T} dL/ds*,   J = df/ds at s*,
+
+  and g is found by the fixed-point iteration g <- J^T g + dL/ds* (vector-Jacobian products
+  only; it converges where the settling itself does, since both iterate with J). The free
+  phase runs without a graph; one step s = f(s*, x) is recorded and a backward hook on its
+  output replaces the incoming dL/ds by g (the DEQ recipe, Bai et al. 2019). Memory does not
+  grow with the number of settling steps.
 """
 
 from __future__ import annotations
+
+import logging
+import math
 
 import torch
 from torch import nn
@@ -17,15 +29,85 @@ from torch import nn
 from analogeq.ebm.settle import settle
 from analogeq.substrates.base import GradientSpec
 
+logger = logging.getLogger(__name__)
+
+
+def _flatten(states: list[torch.Tensor]) -> torch.Tensor:
+    return torch.cat([s.reshape(s.shape[0], -1) for s in states], dim=1)
+
+
+def _unflatten(z: torch.Tensor, shapes: list[tuple[int, ...]]) -> list[torch.Tensor]:
+    out, start = [], 0
+    for shape in shapes:
+        n = math.prod(shape)
+        out.append(z[:, start : start + n].reshape(z.shape[0], *shape))
+        start += n
+    return out
+
+
+def implicit_fixed_point(
+    model,
+    x: torch.Tensor,
+    *,
+    max_steps: int,
+    tol: float,
+    synapses: list[nn.Module] | None = None,
+    adjoint_max_iter: int | None = None,
+    adjoint_tol: float = 1e-6,
+) -> list[torch.Tensor]:
+    """Free-phase states s* whose backward pass is the implicit (fixed-point) gradient.
+
+    Forward: settle without a graph, then one recorded step f(s*, x) (equal to s* at
+    convergence). Backward: the adjoint g = J^T g + dL/ds is iterated until the largest
+    change is below ``adjoint_tol`` times the largest |dL/ds| or ``adjoint_max_iter``
+    (default ``max_steps``) iterations have run.
+    """
+    shapes = [tuple(shape) for shape in model.state_shapes]
+    with torch.no_grad():
+        result = settle(model, x.detach(), max_steps=max_steps, tol=tol, synapses=synapses)
+    if not result.converged:
+        logger.debug("implicit gradient: free phase not converged (residual %.3g after %d steps)", result.residual, result.steps)
+    max_iter = adjoint_max_iter if adjoint_max_iter is not None else max_steps
+
+    def f(z: torch.Tensor) -> torch.Tensor:
+        return _flatten(model.step(x, _unflatten(z, shapes), synapses=synapses))
+
+    z_star = _flatten(result.states).detach()
+    z = f(z_star)  # graph to x and the parameters
+    if z.requires_grad:
+        z0 = z.detach().requires_grad_()
+        with torch.enable_grad():
+            f0 = f(z0)
+
+        def solve_adjoint(grad: torch.Tensor) -> torch.Tensor:
+            g = grad
+            scale = float(grad.abs().max())
+            if scale == 0.0:
+                return grad
+            for it in range(max_iter):
+                g_new = torch.autograd.grad(f0, z0, g, retain_graph=True)[0] + grad
+                change = float((g_new - g).abs().max())
+                g = g_new
+                if change <= adjoint_tol * scale:
+                    break
+            else:
+                logger.debug("implicit gradient: adjoint not converged (change %.3g after %d iterations)", change, max_iter)
+            return g
+
+        z.register_hook(solve_adjoint)
+    return _unflatten(z, shapes)
+
 
 def attack_scores(model, x: torch.Tensor, gradient: GradientSpec, synapses: list[nn.Module] | None = None) -> torch.Tensor:
     """Class scores of ``model`` (a LayeredEBM) differentiable with respect to ``x``."""
     cfg = model.config
     with torch.enable_grad():
         if gradient.settle == "full":
-            result = settle(model, x, max_steps=cfg.free_steps, tol=cfg.tol, synapses=synapses)
+            states = settle(model, x, max_steps=cfg.free_steps, tol=cfg.tol, synapses=synapses).states
         elif gradient.settle == "truncated":
-            result = settle(model, x, max_steps=gradient.truncated_steps, tol=0.0, synapses=synapses)
-        else:
-            raise NotImplementedError(f"gradient mode {gradient.settle!r} is not implemented yet")
-        return model.output(result.states, synapses)
+            states = settle(model, x, max_steps=gradient.truncated_steps, tol=0.0, synapses=synapses).states
+        elif gradient.settle == "implicit":
+            states = implicit_fixed_point(model, x, max_steps=cfg.free_steps, tol=cfg.tol, synapses=synapses)
+        else:  # GradientSpec validates its mode; a new mode must be added here
+            raise NotImplementedError(f"gradient mode {gradient.settle!r} is not implemented")
+        return model.output(states, synapses)

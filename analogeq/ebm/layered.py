@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from analogeq.ebm.synapses import DenseSynapse
+from analogeq.substrates.base import GradientSpec, check_input
 
 READOUTS = ("mse", "ce")
 
@@ -162,6 +163,42 @@ class LayeredEBM(nn.Module):
     def energy(self, x: torch.Tensor, states: list[torch.Tensor]) -> torch.Tensor:
         """Energy E(x, s) per sample, shape (B,)."""
         return -self.phi(x, states)
+
+    # ----------------------------------------------------------------- layers and inputs
+    def layer_parameters(self) -> list[tuple[str, list[nn.Parameter]]]:
+        """Parameters grouped by layer, in read order: ``("layer1", [W_1, b_1])``, ...,
+        then ``("readout", [W_out, b_out])`` for ``ce``. Used for per-layer learning rates."""
+        groups = [(f"layer{k + 1}", [syn.weight, self.biases[k]]) for k, syn in enumerate(self.synapses)]
+        if self.readout is not None:
+            groups.append(("readout", [self.readout.weight, self.readout_bias]))
+        return groups
+
+    def check_input(self, x: torch.Tensor) -> torch.Tensor:
+        """:func:`~analogeq.substrates.base.check_input` plus the model's dtype and device."""
+        check_input(x, self.input_shape)
+        p = self.biases[0]
+        if x.dtype != p.dtype:
+            raise ValueError(f"x has dtype {x.dtype} but the model computes in {p.dtype}; convert it first (e.g. x.float())")
+        if x.device != p.device:
+            raise ValueError(f"x is on {x.device} but the model is on {p.device}; move one of them (x.to(device))")
+        return x
+
+    # ----------------------------------------------------------------- prediction (ClassifierModel)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class scores after a free phase settled to ``config.tol`` within ``config.free_steps``."""
+        from analogeq.ebm.settle import settle
+
+        self.check_input(x)
+        with torch.no_grad():
+            result = settle(self, x, max_steps=self.config.free_steps, tol=self.config.tol)
+            return self.output(result.states)
+
+    def forward_for_attack(self, x: torch.Tensor, gradient: GradientSpec = GradientSpec()) -> torch.Tensor:
+        """Class scores differentiable with respect to ``x`` (see :mod:`analogeq.ebm.gradients`)."""
+        from analogeq.ebm.gradients import attack_scores
+
+        self.check_input(x)
+        return attack_scores(self, x, gradient)
 
 
 def check_labels(y: torch.Tensor, num_classes: int, batch: int) -> torch.Tensor:

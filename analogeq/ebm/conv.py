@@ -1,0 +1,345 @@
+"""The convolutional EBM (Laborieux et al. 2021): conv + max-pool layers, then dense layers.
+
+Primitive of one convolutional synapse between a pre layer s_{k-1} (C_in, H, W) and a post
+layer s_k (C_out, H', W'):
+
+    phi_syn(s_{k-1}, s_k) = < P(W_k * s_{k-1}), s_k >
+
+with ``*`` a stride-1 convolution with zero padding and P a non-overlapping max-pool (window =
+stride = ``pool_size``; 1 = no pooling). Its two reads:
+
+* ``forward(pre)  = P(W * pre)``: the input current to the post layer;
+* ``adjoint(post, pre) = d phi_syn / d pre = W^T (*) U(post)``: U puts each post value back at
+  the argmax position of its pooling window of ``W * pre`` (max-unpooling) and ``W^T (*)`` is the
+  transposed convolution. This is exactly the autograd derivative of the primitive.
+
+The rest (energy, nudging, synchronous damped update, settling) is :class:`LayeredEBM`'s:
+per-channel biases of shape (C, 1, 1), dense layers after the last convolution, an output layer
+with squared error (``mse``) or a cross-entropy readout (``ce``).
+
+Hardware substrates read a convolution as a matrix ``weight_matrix()`` of shape
+(C_out, C_in k k) applied to unfolded input patches: ``forward_with(pre, read)`` and
+``adjoint_with(post, pre, read, read_t)`` run the same synapse with their own matrix reads.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from analogeq.ebm.layered import READOUTS, LayeredEBM
+from analogeq.ebm.synapses import DenseSynapse
+
+MatrixRead = Callable[[torch.Tensor], torch.Tensor]
+
+
+class ConvPoolSynapse(nn.Module):
+    """Convolution (stride 1, zero ``padding``) followed by a ``pool_size`` x ``pool_size`` max-pool.
+
+    Parameters
+    ----------
+    in_shape: (C_in, H, W) of the pre layer.
+    out_channels: C_out.
+    kernel_size: k (square kernels).
+    padding: zero padding on each side.
+    pool_size: window and stride of the max-pool (1 = no pooling).
+    gain: initialisation scale: U(-a, a), a = gain * sqrt(6 / (fan_in + fan_out)),
+        fan_in = C_in k^2, fan_out = C_out k^2 (Glorot uniform for convolutions).
+
+    Weight shape (C_out, C_in, k, k), as ``torch.nn.Conv2d``.
+    """
+
+    def __init__(
+        self,
+        in_shape: tuple[int, int, int],
+        out_channels: int,
+        kernel_size: int = 3,
+        padding: int = 1,
+        pool_size: int = 2,
+        gain: float = 1.0,
+        generator: torch.Generator | None = None,
+    ):
+        super().__init__()
+        if len(in_shape) != 3:
+            raise ValueError(f"in_shape must be (C, H, W), got {tuple(in_shape)}")
+        self.in_shape = tuple(int(d) for d in in_shape)
+        self.in_channels = self.in_shape[0]
+        self.out_channels = int(out_channels)
+        self.kernel_size = int(kernel_size)
+        self.padding = int(padding)
+        self.pool_size = int(pool_size)
+        _, h, w = self.in_shape
+        hc = h + 2 * self.padding - self.kernel_size + 1
+        wc = w + 2 * self.padding - self.kernel_size + 1
+        if hc < 1 or wc < 1:
+            raise ValueError(
+                f"kernel_size {self.kernel_size} with padding {self.padding} does not fit an input of {h}x{w}"
+            )
+        if hc < self.pool_size or wc < self.pool_size:
+            raise ValueError(f"pool_size {self.pool_size} is larger than the {hc}x{wc} convolution output")
+        self.conv_shape = (self.out_channels, hc, wc)
+        self.out_shape = (self.out_channels, hc // self.pool_size, wc // self.pool_size)
+        fan_in = self.in_channels * self.kernel_size**2
+        fan_out = self.out_channels * self.kernel_size**2
+        bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
+        wt = torch.empty(self.out_channels, self.in_channels, self.kernel_size, self.kernel_size)
+        wt.uniform_(-bound, bound, generator=generator)
+        self.weight = nn.Parameter(wt)
+
+    # ------------------------------------------------------------------ pieces
+    def conv(self, pre: torch.Tensor) -> torch.Tensor:
+        """W * pre, shape (B, *conv_shape)."""
+        return F.conv2d(pre, self.weight, padding=self.padding)
+
+    def conv_transpose(self, g: torch.Tensor) -> torch.Tensor:
+        """W^T (*) g for g of shape (B, *conv_shape): the adjoint of :meth:`conv`, shape (B, *in_shape)."""
+        return F.conv_transpose2d(g, self.weight, padding=self.padding)
+
+    def pool(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Max-pool of a convolution output and the argmax indices (None when pool_size is 1)."""
+        if self.pool_size == 1:
+            return z, None
+        return F.max_pool2d(z, self.pool_size, stride=self.pool_size, return_indices=True)
+
+    def unpool(self, post: torch.Tensor, indices: torch.Tensor | None) -> torch.Tensor:
+        """Put each post value back at the argmax position of its window (zeros elsewhere)."""
+        if indices is None:
+            return post
+        return F.max_unpool2d(post, indices, self.pool_size, stride=self.pool_size, output_size=self.conv_shape[1:])
+
+    # ------------------------------------------------------------------ reads
+    def forward(self, pre: torch.Tensor) -> torch.Tensor:
+        """P(W * pre), shape (B, *out_shape)."""
+        return self.pool(self.conv(pre))[0]
+
+    def adjoint(self, post: torch.Tensor, pre: torch.Tensor) -> torch.Tensor:
+        """d <P(W * pre), post> / d pre, shape (B, *in_shape)."""
+        _, indices = self.pool(self.conv(pre))
+        return self.conv_transpose(self.unpool(post, indices))
+
+    def phi(self, pre: torch.Tensor, post: torch.Tensor) -> torch.Tensor:
+        """Per-sample coupling <P(W * pre), post>, shape (B,)."""
+        return (self.forward(pre) * post).flatten(1).sum(dim=-1)
+
+    # ------------------------------------------------------------------ matrix view (hardware)
+    def weight_matrix(self) -> torch.Tensor:
+        """The kernel as a (C_out, C_in k^2) matrix acting on unfolded patches (n_post, n_pre)."""
+        return self.weight.reshape(self.out_channels, -1)
+
+    def patches(self, pre: torch.Tensor) -> torch.Tensor:
+        """Unfolded input patches, one row per output position: (B * H_c * W_c, C_in k^2)."""
+        cols = F.unfold(pre, self.kernel_size, padding=self.padding)  # (B, C_in k^2, L)
+        return cols.transpose(1, 2).reshape(-1, cols.shape[1])
+
+    def conv_with(self, pre: torch.Tensor, read: MatrixRead) -> torch.Tensor:
+        """W * pre computed as ``read(patches)``; ``read`` maps (M, C_in k^2) -> (M, C_out)."""
+        b = pre.shape[0]
+        _, hc, wc = self.conv_shape
+        rows = read(self.patches(pre))
+        return rows.reshape(b, hc * wc, self.out_channels).transpose(1, 2).reshape(b, *self.conv_shape)
+
+    def conv_transpose_with(self, g: torch.Tensor, read_t: MatrixRead) -> torch.Tensor:
+        """W^T (*) g computed as ``read_t(rows)`` then folded; ``read_t`` maps (M, C_out) -> (M, C_in k^2)."""
+        b = g.shape[0]
+        rows = g.reshape(b, self.out_channels, -1).transpose(1, 2).reshape(-1, self.out_channels)
+        cols = read_t(rows).reshape(b, -1, self.in_channels * self.kernel_size**2).transpose(1, 2)
+        return F.fold(cols, self.in_shape[1:], self.kernel_size, padding=self.padding)
+
+    def forward_with(self, pre: torch.Tensor, read: MatrixRead) -> torch.Tensor:
+        """:meth:`forward` with the convolution done by a matrix read (e.g. a crossbar)."""
+        return self.pool(self.conv_with(pre, read))[0]
+
+    def adjoint_with(self, post: torch.Tensor, pre: torch.Tensor, read: MatrixRead, read_t: MatrixRead) -> torch.Tensor:
+        """:meth:`adjoint` with matrix reads: the argmax positions come from ``read`` (forward
+        direction), the feedback from ``read_t`` (the same array read transposed)."""
+        _, indices = self.pool(self.conv_with(pre, read))
+        return self.conv_transpose_with(self.unpool(post, indices), read_t)
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_shape={self.in_shape}, out_channels={self.out_channels}, kernel_size={self.kernel_size}, "
+            f"padding={self.padding}, pool_size={self.pool_size}"
+        )
+
+
+def _int_tuple(name: str, value: Any, n: int) -> tuple[int, ...]:
+    """Broadcast an int to n entries or check a sequence has n entries."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be an integer or a list of {n} integers, got {value!r}")
+    if isinstance(value, int):
+        return (value,) * n
+    try:
+        out = tuple(value)
+    except TypeError:
+        raise ValueError(f"{name} must be an integer or a list of {n} integers, got {value!r}") from None
+    if len(out) != n or any(isinstance(v, bool) or not isinstance(v, int) for v in out):
+        raise ValueError(f"{name} must have one integer per convolutional layer ({n}), got {value!r}")
+    return out
+
+
+@dataclass(frozen=True)
+class ConvEBMConfig:
+    """Configuration of a convolutional EBM (JSON-serialisable through ``to_dict``).
+
+    input_shape: (C, H, W) of one input image.
+    channels: output channels of each conv + pool layer (at least one).
+    kernel_sizes, paddings, pool_sizes: one per conv layer (an int is broadcast).
+    hidden_sizes: dense hidden layers after the last conv layer (may be empty).
+    num_classes, readout, free_steps, nudge_steps, tol, step_size, init_gain, seed: as in
+        :class:`~analogeq.ebm.dense.DenseEBMConfig`.
+
+    :meth:`cifar10` gives the shape of Laborieux et al. (2021) used by the seed study.
+    """
+
+    input_shape: tuple[int, ...] = (1, 8, 8)
+    channels: tuple[int, ...] = (16, 32)
+    kernel_sizes: tuple[int, ...] | int = 3
+    paddings: tuple[int, ...] | int = 1
+    pool_sizes: tuple[int, ...] | int = 2
+    hidden_sizes: tuple[int, ...] = ()
+    num_classes: int = 10
+    readout: str = "ce"
+    free_steps: int = 60
+    nudge_steps: int = 20
+    tol: float = 1e-5
+    step_size: float = 0.5
+    init_gain: float = 0.5
+    seed: int = 0
+    kind: str = field(default="conv_ebm", init=False)
+
+    def __post_init__(self) -> None:
+        set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
+        set_("input_shape", tuple(int(d) for d in self.input_shape))
+        set_("channels", tuple(int(d) for d in self.channels))
+        set_("hidden_sizes", tuple(int(d) for d in self.hidden_sizes))
+        n = len(self.channels)
+        if len(self.input_shape) != 3 or any(d < 1 for d in self.input_shape):
+            raise ValueError(f"input_shape must be (C, H, W) with positive sizes, got {self.input_shape}")
+        if n < 1 or any(c < 1 for c in self.channels):
+            raise ValueError(f"channels must be a non-empty list of positive channel counts, got {self.channels}")
+        set_("kernel_sizes", _int_tuple("kernel_sizes", self.kernel_sizes, n))
+        set_("paddings", _int_tuple("paddings", self.paddings, n))
+        set_("pool_sizes", _int_tuple("pool_sizes", self.pool_sizes, n))
+        if any(k < 1 for k in self.kernel_sizes):
+            raise ValueError(f"kernel_sizes must be >= 1, got {self.kernel_sizes}")
+        if any(p < 0 for p in self.paddings):
+            raise ValueError(f"paddings must be >= 0, got {self.paddings}")
+        if any(p < 1 for p in self.pool_sizes):
+            raise ValueError(f"pool_sizes must be >= 1 (1 = no pooling), got {self.pool_sizes}")
+        if any(h < 1 for h in self.hidden_sizes):
+            raise ValueError(f"hidden_sizes must all be >= 1, got {self.hidden_sizes}")
+        if self.num_classes < 2:
+            raise ValueError(f"num_classes must be >= 2, got {self.num_classes}")
+        if self.readout not in READOUTS:
+            raise ValueError(f"readout must be one of {READOUTS}, got {self.readout!r}")
+        for name in ("free_steps", "nudge_steps"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} (step budget) must be an integer >= 1, got {v!r}")
+        if not (0.0 < self.step_size <= 1.0):
+            raise ValueError(f"step_size must be in (0, 1], got {self.step_size}")
+        if not (self.tol >= 0.0):
+            raise ValueError(f"tol must be >= 0, got {self.tol}")
+        if not (self.init_gain > 0.0 and math.isfinite(self.init_gain)):
+            raise ValueError(f"init_gain must be a finite number > 0, got {self.init_gain}")
+        self.layer_shapes()  # raises if a kernel or pool does not fit
+
+    def layer_shapes(self) -> list[tuple[int, ...]]:
+        """State shape of every conv layer, computed (and checked) from the configuration."""
+        shape = self.input_shape
+        shapes = []
+        for i, (c, k, p, q) in enumerate(zip(self.channels, self.kernel_sizes, self.paddings, self.pool_sizes)):
+            h, w = shape[1] + 2 * p - k + 1, shape[2] + 2 * p - k + 1
+            if h < q or w < q or h < 1 or w < 1:
+                raise ValueError(
+                    f"conv layer {i}: kernel {k}, padding {p}, pool {q} do not fit its {shape[1]}x{shape[2]} input"
+                )
+            shape = (c, h // q, w // q)
+            shapes.append(shape)
+        return shapes
+
+    @classmethod
+    def cifar10(cls, **overrides: Any) -> "ConvEBMConfig":
+        """Laborieux et al. (2021) CIFAR-10 shape (arXiv 2401.11543 uses it too): channels
+        128-256-512-512, 3x3 kernels, padding 1,1,1,0, 2x2 max-pool after each, 512 -> 10 ce
+        readout; 250 free steps, 30 nudged steps (T1, T2 of the seed study)."""
+        base: dict[str, Any] = dict(
+            input_shape=(3, 32, 32),
+            channels=(128, 256, 512, 512),
+            kernel_sizes=3,
+            paddings=(1, 1, 1, 0),
+            pool_sizes=2,
+            hidden_sizes=(),
+            num_classes=10,
+            readout="ce",
+            free_steps=250,
+            nudge_steps=30,
+        )
+        base.update(overrides)
+        return cls(**base)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        for key in ("input_shape", "channels", "kernel_sizes", "paddings", "pool_sizes", "hidden_sizes"):
+            d[key] = list(getattr(self, key))
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ConvEBMConfig":
+        d = dict(d)
+        kind = d.pop("kind", "conv_ebm")
+        if kind != "conv_ebm":
+            raise ValueError(f"config kind must be 'conv_ebm' for ConvEBMConfig, got {kind!r}")
+        allowed = {f for f in cls.__dataclass_fields__ if f != "kind"}
+        unknown = set(d) - allowed
+        if unknown:
+            raise ValueError(f"unknown ConvEBMConfig field(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
+        return cls(**d)
+
+
+class ConvEBM(LayeredEBM):
+    """Convolutional layered EBM; ``forward(x)`` settles the free phase and returns class scores."""
+
+    def __init__(self, config: ConvEBMConfig):
+        super().__init__()
+        self.config = config
+        self.input_shape = config.input_shape
+        self.num_classes = config.num_classes
+        self.readout_kind = config.readout
+        self.step_size = float(config.step_size)
+        gen = torch.Generator().manual_seed(config.seed)
+        synapses: list[nn.Module] = []
+        biases: list[nn.Parameter] = []
+        shapes: list[tuple[int, ...]] = []
+        pre_shape = config.input_shape
+        for c, k, p, q in zip(config.channels, config.kernel_sizes, config.paddings, config.pool_sizes):
+            syn = ConvPoolSynapse(pre_shape, c, k, p, q, gain=config.init_gain, generator=gen)
+            synapses.append(syn)
+            biases.append(nn.Parameter(torch.zeros(c, 1, 1)))
+            shapes.append(syn.out_shape)
+            pre_shape = syn.out_shape
+        dense_sizes = list(config.hidden_sizes)
+        if config.readout == "mse":
+            dense_sizes.append(config.num_classes)
+        for n in dense_sizes:
+            synapses.append(DenseSynapse(pre_shape, n, gain=config.init_gain, generator=gen))
+            biases.append(nn.Parameter(torch.zeros(n)))
+            shapes.append((n,))
+            pre_shape = (n,)
+        self.synapses = nn.ModuleList(synapses)
+        self.biases = nn.ParameterList(biases)
+        self.state_shapes = shapes
+        if config.readout == "ce":
+            self.readout = DenseSynapse(pre_shape, config.num_classes, gain=config.init_gain, generator=gen)
+            self.readout_bias = nn.Parameter(torch.zeros(config.num_classes))
+        else:
+            self.readout = None
+            self.readout_bias = None
+
+
+__all__ = ["ConvEBM", "ConvEBMConfig", "ConvPoolSynapse"]

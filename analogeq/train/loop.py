@@ -1,0 +1,184 @@
+"""The training loop: ``train(model, splits, config) -> history`` and ``evaluate``.
+
+One epoch = one pass over the shuffled training split in mini-batches; each batch computes
+gradients with EqProp (:func:`~analogeq.train.eqprop.eqprop_gradients`) or backpropagation
+through the settling (:func:`~analogeq.train.bptt.bptt_gradients`), then one per-layer SGD step.
+After every epoch the model is evaluated on the validation split (a free phase per batch).
+A progress bar is shown on a terminal only (never when stderr is not a tty or ``CI`` is set).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import sys
+import time
+from typing import Any, Callable
+
+import torch
+
+from analogeq.data.base import ArrayDataset, DataSplits
+from analogeq.ebm.layered import check_labels
+from analogeq.ebm.settle import settle
+from analogeq.train.bptt import bptt_gradients
+from analogeq.train.config import TrainConfig
+from analogeq.train.eqprop import eqprop_gradients
+from analogeq.train.optim import build_optimizer, build_scheduler
+
+logger = logging.getLogger(__name__)
+
+
+def show_progress(progress: bool | None = None) -> bool:
+    """Whether to draw a progress bar: ``progress`` if given, else only on an interactive
+    terminal outside CI."""
+    if progress is not None:
+        return bool(progress)
+    return bool(getattr(sys.stderr, "isatty", lambda: False)()) and not os.environ.get("CI")
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """A torch.device, with a clear error when CUDA is asked for but not available."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} was asked for but torch.cuda.is_available() is False")
+    return dev
+
+
+@torch.no_grad()
+def evaluate(model, dataset: ArrayDataset, *, batch_size: int = 512, device: str | torch.device | None = None) -> dict[str, float]:
+    """Accuracy of a layered EBM's free phase on ``dataset`` and its settling statistics.
+
+    Returns ``accuracy``, ``mean_cost`` (per sample), ``mean_settle_steps`` (per batch),
+    ``max_residual`` and ``converged_fraction`` (of batches).
+    """
+    dev = next(model.parameters()).device if device is None else resolve_device(device)
+    cfg = model.config
+    correct, cost_sum, steps, batches, converged, max_res = 0, 0.0, 0, 0, 0, 0.0
+    for x, y in dataset.batches(batch_size):
+        x, y = x.to(dev), y.to(dev)
+        model.check_input(x)
+        result = settle(model, x, max_steps=cfg.free_steps, tol=cfg.tol)
+        scores = model.output(result.states)
+        correct += int((scores.argmax(dim=-1) == y).sum())
+        cost_sum += float(model.cost(result.states, y).sum())
+        steps += result.steps
+        batches += 1
+        converged += int(result.converged)
+        max_res = max(max_res, result.residual)
+    n = len(dataset)
+    return {
+        "accuracy": correct / n,
+        "mean_cost": cost_sum / n,
+        "mean_settle_steps": steps / batches,
+        "max_residual": max_res,
+        "converged_fraction": converged / batches,
+    }
+
+
+def _check_finite_grads(model, epoch: int, batch: int) -> None:
+    for name, p in model.named_parameters():
+        if p.grad is not None and not bool(torch.isfinite(p.grad).all()):
+            raise FloatingPointError(
+                f"training diverged at epoch {epoch}, batch {batch}: non-finite gradient in {name}; lower the learning rate or beta"
+            )
+
+
+def train(
+    model,
+    splits: DataSplits,
+    config: TrainConfig,
+    *,
+    progress: bool | None = None,
+    on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Train ``model`` (a LayeredEBM) in place on ``splits.train``; validate every epoch.
+
+    Returns the history: ``config`` (the TrainConfig as a dict), ``epochs`` (one dict per
+    epoch: ``epoch``, ``train_cost``, ``train_accuracy`` (free phase during training),
+    ``val_accuracy``, ``val_cost``, ``mean_free_steps``, ``lr`` (first group), ``seconds``),
+    ``train_seconds`` (total, validation included) and ``final_val_accuracy``.
+    ``on_epoch_end(record)`` is called after each epoch (e.g. for checkpoints).
+    """
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+    if tuple(splits.input_shape) != tuple(model.input_shape):
+        raise ValueError(f"dataset {splits.name!r} has inputs of shape {splits.input_shape} but the model expects {tuple(model.input_shape)}")
+    if splits.num_classes != model.num_classes:
+        raise ValueError(f"dataset {splits.name!r} has {splits.num_classes} classes but the model has {model.num_classes}")
+    device = resolve_device(config.device)
+    model.to(device)
+    train_set = splits.train.to(device)
+    optimizer = build_optimizer(model, config)
+    steps_per_epoch = math.ceil(len(train_set) / config.batch_size)
+    scheduler = build_scheduler(optimizer, config, steps_per_epoch)
+    shuffle_gen = torch.Generator().manual_seed(config.seed)
+    sign_gen = torch.Generator().manual_seed(config.seed + 1)
+    bptt_steps = config.bptt_steps or model.config.free_steps
+
+    history: dict[str, Any] = {"config": config.to_dict(), "epochs": []}
+    bar = None
+    if show_progress(progress):
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=config.epochs * steps_per_epoch, desc=f"train {config.algorithm}", unit="batch")
+    t_start = time.perf_counter()
+    try:
+        for epoch in range(1, config.epochs + 1):
+            t_epoch = time.perf_counter()
+            model.train()
+            correct, cost_sum, free_steps, n_batches = 0, 0.0, 0, 0
+            for b, (x, y) in enumerate(train_set.batches(config.batch_size, shuffle=True, generator=shuffle_gen)):
+                check_labels(y, model.num_classes, x.shape[0])
+                if config.algorithm == "eqprop":
+                    phases = eqprop_gradients(model, x, y, config.beta, config.nudging, generator=sign_gen)
+                    with torch.no_grad():
+                        scores = model.output(phases.free.states)
+                        cost_sum += float(model.cost(phases.free.states, y).sum())
+                    free_steps += phases.free.steps
+                else:
+                    result = bptt_gradients(model, x, y, bptt_steps)
+                    scores = result.scores
+                    cost_sum += result.loss * x.shape[0]
+                    free_steps += bptt_steps
+                _check_finite_grads(model, epoch, b)
+                optimizer.step()
+                scheduler.step()
+                correct += int((scores.argmax(dim=-1) == y).sum())
+                n_batches += 1
+                if bar is not None:
+                    bar.update(1)
+            model.eval()
+            val = evaluate(model, splits.val, batch_size=config.eval_batch_size, device=device)
+            record = {
+                "epoch": epoch,
+                "train_cost": cost_sum / len(train_set),
+                "train_accuracy": correct / len(train_set),
+                "val_accuracy": val["accuracy"],
+                "val_cost": val["mean_cost"],
+                "mean_free_steps": free_steps / max(1, n_batches),
+                "lr": optimizer.param_groups[0]["lr"],
+                "seconds": time.perf_counter() - t_epoch,
+            }
+            history["epochs"].append(record)
+            logger.info(
+                "epoch %d/%d: train acc %.4f cost %.4f, val acc %.4f, free steps %.1f, %.1f s",
+                epoch, config.epochs, record["train_accuracy"], record["train_cost"], record["val_accuracy"],
+                record["mean_free_steps"], record["seconds"],
+            )
+            if bar is not None:
+                bar.set_postfix(val_acc=f"{val['accuracy']:.3f}")
+            if on_epoch_end is not None:
+                on_epoch_end(record)
+    finally:
+        if bar is not None:
+            bar.close()
+    history["train_seconds"] = time.perf_counter() - t_start
+    history["final_val_accuracy"] = history["epochs"][-1]["val_accuracy"]
+    return history
+
+
+__all__ = ["evaluate", "resolve_device", "show_progress", "train"]
