@@ -19,7 +19,8 @@ SplitMix64 word (Steele, Lea & Flood 2014) of the pair ``p = n // 2``::
     z(2p)  = sqrt(-2 ln u1) cos(theta),   z(2p + 1) = sqrt(-2 ln u1) sin(theta)
 
 the Box-Muller transform (1958), exact in distribution. The logarithm, sine and cosine are
-evaluated in float32 with short polynomials (error below 1e-6 relative; the kernels vectorise),
+evaluated in float32 with short polynomials (error below 1e-6 relative; ``ln u1`` is taken
+from ``1 - u1`` where u1 is near 1, so small radii keep full precision; the kernels vectorise),
 u1 and theta have 32-bit resolution, so |z| never exceeds sqrt(64 ln 2) = 6.66 (probability of
 exceeding it under N(0, 1): 3e-11). :func:`counter_normals` returns the deviates of any range of
 streams, which lets the numpy reference reproduce a read exactly.
@@ -55,6 +56,7 @@ _F32 = np.float32
 _ONE = _F32(1.0)
 _TWO = _F32(2.0)
 _HALF = _F32(0.5)
+_QUARTER = _F32(0.25)
 _LN2 = _F32(math.log(2.0))
 _SQRT2 = _F32(math.sqrt(2.0))
 _SQRT_HALF = _F32(math.sqrt(0.5))
@@ -118,8 +120,15 @@ def _box_muller(key, p0, out):
     n_pairs = out.shape[0] // 2
     for k in range(n_pairs):
         w = _mix64(key + np.uint64(p0 + k) * _GAMMA)
-        u = (np.float32(np.int64(w >> _S32)) + _ONE) * _TWO_M32  # (0, 1]
-        r = np.sqrt(-_TWO * _ln32(u))
+        hi = w >> _S32
+        u = (np.float32(np.int64(hi)) + _ONE) * _TWO_M32  # u1 in (0, 1]
+        d = np.float32(np.int64(_LOW32 - hi)) * _TWO_M32  # 1 - u1, to full relative precision
+        # ln u1: exponent split for u1 <= 3/4; 2 atanh((u1 - 1)/(u1 + 1)) from d near 1
+        t = -d / (_TWO - d)
+        t2 = t * t
+        ln_near_one = _TWO * t * (_ONE + t2 * (_L3 + t2 * (_L5 + t2 * (_L7 + t2 * _L9))))
+        near = np.float32(d < _QUARTER)
+        r = np.sqrt(-_TWO * (near * ln_near_one + (_ONE - near) * _ln32(u)))
         lo = w & _LOW32
         q = np.int32(lo >> _S30)  # quadrant of theta
         q_odd = np.float32(q & _I1)
