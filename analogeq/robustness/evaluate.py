@@ -32,9 +32,11 @@ Result schema (``analogeq.robustness/1``)
         "cw_l2": ATTACK + {"accuracy_at_eps": {"<eps>": ACC}, "median_distance_successful"}
     },
     summary: {clean, pgd_linf, pgd_l2, square, square_l2, transfer, transfer_l2,
-              worst_case_linf, worst_case_l2, headline_linf_eps, headline_l2_eps},
+              worst_case_linf, worst_case_l2, headline_linf_eps, headline_l2_eps,
+              corruptions_mean, certified_at_r {"<radius>": accuracy} | null},
     gradient_modes: null | {"probe": {...}, "modes": {"full" | "truncated_<T>" | "implicit":
-                            ATTACK | {"unavailable": reason}}, "full_at_least_as_strong": bool|null},
+                            ATTACK | {"unavailable": reason}},
+                    "full_at_least_as_strong": {"truncated_<T>": bool}},
     corruptions: {"available": bool, "mean": float|null, "ci95", "per_draw", "table", ...},
     certification: {"available": bool, ...}, detection: {"available": bool, ...},
     energy: {"available": bool, ...},
@@ -192,15 +194,15 @@ def _probe_settling(substrate: Substrate, x: torch.Tensor, seed: int) -> dict[st
     try:
         with torch.no_grad():
             substrate.reseed(seed)
-            full = substrate.attack_logits(probe, GradientSpec("full")).float()
+            full = substrate.attack_logits(probe, GradientSpec("full")).detach().float()
             substrate.reseed(seed)
-            full_again = substrate.attack_logits(probe, GradientSpec("full")).float()
+            full_again = substrate.attack_logits(probe, GradientSpec("full")).detach().float()
             substrate.reseed(seed)
-            short = substrate.attack_logits(probe, GradientSpec("truncated", 1)).float()
+            short = substrate.attack_logits(probe, GradientSpec("truncated", 1)).detach().float()
     except NotImplementedError as exc:
         return {"has_settling": None, "reproducible": None, "note": f"probe failed: {exc}"}
     reproducible = bool(torch.equal(full, full_again))
-    difference = float((full - short).abs().max())
+    difference = float((full - short).abs().max().detach())
     # when reseed does not reproduce the draws we cannot tell noise from settling: assume settling
     has_settling = difference > 1e-6 if reproducible else True
     return {"has_settling": has_settling, "reproducible": reproducible, "max_difference_full_vs_truncated_1": difference}
@@ -220,29 +222,56 @@ def _optional(name: str):
 
 
 def _corruptions(ev: _Evaluator, clean_acc: float) -> dict[str, Any]:
+    """Accuracy under the 19 CIFAR-10-C corruptions x severities on the first
+    ``corruption_examples`` examples: each corrupted batch is made once (seeded) and classified
+    over the evaluation draws; ``mean`` is the mean over types and severities (per draw, then
+    mean and 95% interval over draws)."""
     module = _optional("corruptions")
-    if module is None or not hasattr(module, "corruption_accuracy") or ev.suite.corruption_severities == ():
+    suite = ev.suite
+    if module is None or not hasattr(module, "corrupt") or not suite.corruption_severities or suite.corruption_examples == 0:
         return {"available": False}
     if ev.x.dim() != 4 or ev.x.shape[1] not in (1, 3):
         return {"available": False, "note": f"corruptions need (C, H, W) images with C in (1, 3), got {tuple(ev.x.shape[1:])}"}
     started = time.perf_counter()
-    names = ev.suite.corruption_names or None
-    draws = min(ev.draws, ev.suite.corruption_draws)
-    tables, means = [], []
-    for d in range(draws):
-        ev.substrate.reseed(ev.seed * 1000 + 900 + d)
-        table = module.corruption_accuracy(ev.substrate, ev.x, ev.y, names=names,
-                                           severities=ev.suite.corruption_severities, seed=ev.seed,
-                                           batch_size=ev.batch_size)
-        tables.append(table)
-        means.append(module.mean_corruption_accuracy(table))
-    mean, half = mean_ci95(means)
+    names = suite.corruption_names or tuple(module.CORRUPTION_NAMES)
+    m = min(ev.n, suite.corruption_examples)
+    x, y = ev.x[:m].cpu(), ev.y[:m].cpu()
+    cells = [(name, sev) for name in names for sev in suite.corruption_severities]
+    per_cell = {}  # (name, severity) -> accuracy per draw
+    ev.substrate.reseed(ev.seed * 1000 + 900)
+    for name, sev in cells:
+        correct = [torch.zeros(m, dtype=torch.bool) for _ in range(ev.draws)]
+        for i in range(0, m, ev.batch_size):
+            xc = module.corrupt(x[i:i + ev.batch_size], name, sev, ev.seed, first_index=i).to(ev.substrate.device)
+            for d in range(ev.draws):
+                correct[d][i:i + xc.shape[0]] = ev.substrate.predict(xc).cpu() == y[i:i + xc.shape[0]]
+        per_cell[(name, sev)] = [float(c.float().mean()) for c in correct]
+    per_draw = [sum(v[d] for v in per_cell.values()) / len(per_cell) for d in range(ev.draws)]
+    mean, half = mean_ci95(per_draw)
     wall = time.perf_counter() - started
-    ev.timings["corruptions"] = wall / ev.n * 100.0
-    avg_table = {name: {str(s): sum(t[name][s] for t in tables) / len(tables) for s in tables[0][name]} for name in tables[0]}
-    return {"available": True, "mean": mean, "ci95": half if draws > 1 else None, "per_draw": means,
-            "clean_accuracy": clean_acc, "table": avg_table, "severities": list(ev.suite.corruption_severities),
-            "wall_time_s": wall}
+    ev.timings["corruptions"] = wall / m * 100.0
+    table = {name: {str(sev): sum(per_cell[(name, sev)]) / ev.draws for sev in suite.corruption_severities} for name in names}
+    return {"available": True, "mean": mean, "ci95": half if ev.draws > 1 else None, "per_draw": per_draw,
+            "clean_accuracy": clean_acc, "n_examples": m, "severities": list(suite.corruption_severities),
+            "table": table, "wall_time_s": wall}
+
+
+def _certification(ev: _Evaluator) -> dict[str, Any]:
+    """Randomized-smoothing CERTIFY on the first ``certify_examples`` examples."""
+    module = _optional("certify")
+    suite = ev.suite
+    if module is None or not hasattr(module, "certify") or suite.certify_examples == 0:
+        return {"available": False}
+    started = time.perf_counter()
+    m = min(ev.n, suite.certify_examples)
+    x, y = ev.x[:m], ev.y[:m]
+    result = module.certify(ev.substrate, x, suite.certify_sigma, n0=suite.certify_n0, n=suite.certify_n,
+                            alpha=suite.certify_alpha, batch_size=min(suite.certify_n, 1000), seed=ev.seed)
+    summary = dict(module.summarize(result, y.cpu(), suite.certify_radii))
+    wall = time.perf_counter() - started
+    ev.timings["certification"] = wall / m * 100.0
+    return {"available": True, "sigma": suite.certify_sigma, "n0": suite.certify_n0, "n": suite.certify_n,
+            "alpha": suite.certify_alpha, "n_examples": m, **summary, "wall_time_s": wall}
 
 
 def _call_optional(module_name: str, function: str, ev: _Evaluator, **kwargs) -> dict[str, Any]:
@@ -427,9 +456,11 @@ def evaluate_robustness(
     if extras:
         corruptions = _corruptions(ev, clean["accuracy"])
         headline_adv = {"pgd_linf": _last_x_adv(ev, "pgd_linf")}
-        certification = _call_optional("certify", "certified_accuracy_report", ev, seed=seed)
+        certification = _certification(ev)
         detection_out = _call_optional("detect", "detection_report", ev, adversarial=headline_adv, seed=seed)
         energy = _call_optional("energy", "energy_report", ev, adversarial=headline_adv)
+    summary["corruptions_mean"] = corruptions.get("mean")
+    summary["certified_at_r"] = certification.get("certified_accuracy")
 
     result = {
         "schema": SCHEMA,
@@ -524,8 +555,8 @@ def _gradient_modes(ev: _Evaluator, white, salt: int) -> dict[str, Any] | None:
                 "note": "the differentiable path does not depend on the settling mode (no settling)"}
     suite = ev.suite
     eps = suite.headline_linf_eps
-    specs = {"full": GradientSpec("full"), f"truncated_{suite.truncated_steps}": GradientSpec("truncated", suite.truncated_steps),
-             "implicit": GradientSpec("implicit")}
+    specs = {"full": GradientSpec("full"), "implicit": GradientSpec("implicit")}
+    specs.update({f"truncated_{t}": GradientSpec("truncated", t) for t in suite.truncated_steps})
     modes: dict[str, Any] = {}
     for i, (name, spec) in enumerate(specs.items()):
         attack = PGD(eps=eps, norm="linf", steps=suite.pgd_steps, step_size=suite.pgd_step_factor * eps / suite.pgd_steps,
@@ -536,12 +567,13 @@ def _gradient_modes(ev: _Evaluator, white, salt: int) -> dict[str, Any] | None:
             modes[name] = {"unavailable": str(exc)}
             continue
         modes[name] = entry
-    full = modes["full"].get("accuracy")
-    trunc = modes[f"truncated_{suite.truncated_steps}"].get("accuracy")
-    stronger = None
-    if full is not None and trunc is not None:
-        slack = (modes["full"].get("ci95") or 0.0) + (modes[f"truncated_{suite.truncated_steps}"].get("ci95") or 0.0)
-        stronger = full <= trunc + slack
+    full = modes["full"]
+    stronger = {}
+    for t in suite.truncated_steps:
+        trunc = modes[f"truncated_{t}"]
+        if full.get("accuracy") is not None and trunc.get("accuracy") is not None:
+            slack = (full.get("ci95") or 0.0) + (trunc.get("ci95") or 0.0)
+            stronger[f"truncated_{t}"] = full["accuracy"] <= trunc["accuracy"] + slack
     return {"probe": probe, "eps": eps, "modes": modes, "full_at_least_as_strong": stronger}
 
 

@@ -21,8 +21,20 @@ random start):
     200 Adam steps); Square 5000 queries; convergence gate with 100 steps x 10 restarts;
     stochastic substrates: EOT K = 20 (AutoAttack's rand version), 20 draws.
 Both suites compare the gradient modes of the settling on substrates that have one (full,
-truncated to ``truncated_steps`` = 30, implicit when the substrate offers it) with PGD L_inf at
-the headline eps.
+truncated to each of ``truncated_steps`` = (5, 30) steps, implicit when the substrate offers it)
+with PGD L_inf at the headline eps: 30 is the seed study's truncation (29 to 70 steps while
+prediction used 250); 5 shows a truncation well short of convergence for a digits EBM, which
+settles in about 20 steps.
+
+Randomized smoothing (when :mod:`analogeq.robustness.certify` exists; Cohen et al. 2019):
+sigma 0.25, n0 = 100, n = 1000 (quick) / 10000 (full), alpha = 0.001, certified accuracy at
+L2 radii 0.25 and 0.5, on the first ``certify_examples`` examples (100 / 500); with n = 1000
+the largest certifiable radius is sigma * PhiInv(0.001 ** (1/1000)) ~ 0.62. ``certify_examples
+= 0`` switches it off.
+
+Natural corruptions (when :mod:`analogeq.robustness.corruptions` exists): all 19 types
+(``corruption_names`` empty) at severities 1-5 on the first ``corruption_examples`` examples
+(100 quick, 500 full; 0 switches them off), each corrupted batch classified over the draws.
 """
 
 from __future__ import annotations
@@ -60,13 +72,19 @@ class AttackSuite:
     eot_samples: int = 8
     draws: int = 10
     gradient_modes: bool = True
-    truncated_steps: int = 30
+    truncated_steps: tuple[int, ...] = (5, 30)
     gate_tolerance: float = 0.03
     unbounded_threshold: float = 0.02
     randomness_passes: int = 5
     corruption_names: tuple[str, ...] = ()
     corruption_severities: tuple[int, ...] = (1, 2, 3, 4, 5)
-    corruption_draws: int = 3
+    corruption_examples: int = 100
+    certify_sigma: float = 0.25
+    certify_n0: int = 100
+    certify_n: int = 1000
+    certify_alpha: float = 0.001
+    certify_radii: tuple[float, ...] = (0.25, 0.5)
+    certify_examples: int = 100
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -84,11 +102,20 @@ class AttackSuite:
         for s in self.corruption_severities:
             if isinstance(s, bool) or not isinstance(s, int) or not 1 <= s <= 5:
                 raise ValueError(f"corruption_severities must hold integers in 1..5, got {self.corruption_severities!r}")
-        for field_name in ("pgd_steps", "pgd_restarts", "cw_search_steps", "eot_samples", "draws", "truncated_steps",
-                           "corruption_draws"):
+        object.__setattr__(self, "truncated_steps", tuple(self.truncated_steps))
+        for t in self.truncated_steps:
+            check_int("truncated_steps", t, 1)
+        for field_name in ("pgd_steps", "pgd_restarts", "cw_search_steps", "eot_samples", "draws"):
             check_int(field_name, getattr(self, field_name), 1)
         check_int("randomness_passes", self.randomness_passes, 2)
-        for field_name in ("apgd_steps", "apgd_targets", "cw_steps", "square_queries", "convergence_steps", "convergence_restarts"):
+        object.__setattr__(self, "certify_radii", tuple(float(r) for r in self.certify_radii))
+        for r in self.certify_radii:
+            check_eps(r, "certify_radii")
+        check_number("certify_sigma", self.certify_sigma, minimum=0.0, strict=True)
+        check_number("certify_alpha", self.certify_alpha, minimum=0.0, strict=True, maximum=0.5)
+        for field_name in ("certify_n0", "certify_n"):
+            check_int(field_name, getattr(self, field_name), 1)
+        for field_name in ("certify_examples", "corruption_examples", "apgd_steps", "apgd_targets", "cw_steps", "square_queries", "convergence_steps", "convergence_restarts"):
             check_int(field_name, getattr(self, field_name), 0)
         check_number("pgd_step_factor", self.pgd_step_factor, minimum=0.0, strict=True)
         check_number("gate_tolerance", self.gate_tolerance, minimum=0.0, maximum=1.0)
@@ -106,6 +133,8 @@ class AttackSuite:
         d["l2_eps"] = list(self.l2_eps)
         d["corruption_names"] = list(self.corruption_names)
         d["corruption_severities"] = list(self.corruption_severities)
+        d["truncated_steps"] = list(self.truncated_steps)
+        d["certify_radii"] = list(self.certify_radii)
         return d
 
 
@@ -124,6 +153,9 @@ FULL = AttackSuite(
     convergence_restarts=10,
     eot_samples=20,
     draws=20,
+    certify_n=10000,
+    certify_examples=500,
+    corruption_examples=500,
 )
 
 SUITES = {"quick": QUICK, "full": FULL}
