@@ -7,9 +7,10 @@
     analogeq export CHECKPOINT --to nir      OUT.nir  [--spiking-card CARD]
 
 CARD is a card file or a preset name (``ideal``, ``pcm``, ...). CHECKPOINT is a trained
-network: a ``.safetensors`` file, a ``.pt``/``.pth`` state dict (loaded with
-``weights_only=True``), or a ``.npy``/``.npz`` weight matrix. ``spice`` maps one weight matrix
-(the first 2-D weight, or ``--layer`` by index or name) onto the tiles of ``--card`` (default
+network: an analogeq checkpoint (``.safetensors``: its synapses in read order), another
+``.safetensors`` file or a ``.pt``/``.pth`` state dict (loaded with ``weights_only=True``: its
+2-D weights in natural name order), or a ``.npy``/``.npz`` weight matrix. ``spice`` maps one
+weight matrix (the first, or ``--layer`` by index or name) onto the tiles of ``--card`` (default
 ``pcm``), draws one programming instance (``--seed``), and writes every tile (both arrays of each
 differential pair, wire resistances, driver sources set to one input vector) as one ngspice
 netlist with documented node names, plus ``OUT.json`` describing the tiles, the node names, the
@@ -117,6 +118,9 @@ def checkpoint_matrices(path: str) -> list[tuple[str, Any]]:
 
     lower = path.lower()
     if lower.endswith(".safetensors"):
+        synapses = _analogeq_synapse_matrices(path)
+        if synapses is not None:
+            return synapses
         from safetensors.numpy import load_file
 
         try:
@@ -155,6 +159,44 @@ def checkpoint_matrices(path: str) -> list[tuple[str, Any]]:
     return matrices
 
 
+def _analogeq_synapse_matrices(path: str) -> list[tuple[str, Any]] | None:
+    """For an analogeq checkpoint (:mod:`analogeq.checkpoint`, verified by its SHA-256): the
+    weight matrix (n_post, n_pre) of every synapse in read order (``model.all_synapses()``;
+    a convolution as its (C_out, C_in k^2) kernel matrix), named by module path. None for a
+    safetensors file that is not an analogeq checkpoint."""
+    from analogeq.checkpoint import FORMAT, load_checkpoint
+
+    if _safetensors_metadata(path).get("format") != FORMAT:
+        return None
+    model, _ = load_checkpoint(path)
+    if not hasattr(model, "all_synapses"):
+        return None
+    names = {id(module): name for name, module in model.named_modules()}
+    out = []
+    for synapse in model.all_synapses():
+        matrix = synapse.weight_matrix() if hasattr(synapse, "weight_matrix") else synapse.weight
+        out.append((names.get(id(synapse), type(synapse).__name__), matrix.detach().cpu().double().numpy()))
+    return out
+
+
+def _safetensors_metadata(path: str) -> dict[str, Any]:
+    """The ``__metadata__`` entries of a safetensors file ({} if absent or unreadable): the
+    file starts with the header length (8 bytes, little endian) and a JSON header."""
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+        if len(head) < 8:
+            return {}
+        size = int.from_bytes(head, "little")
+        if size > 100_000_000:
+            return {}
+        try:
+            header = json.loads(fh.read(size).decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return {}
+    meta = header.get("__metadata__") if isinstance(header, dict) else None
+    return meta if isinstance(meta, dict) else {}
+
+
 def select_layer(matrices: list[tuple[str, Any]], layer: str | None, source: str) -> tuple[str, Any]:
     """The matrix chosen by ``--layer`` (index or exact name; default the first)."""
     names = [name for name, _ in matrices]
@@ -172,14 +214,12 @@ def select_layer(matrices: list[tuple[str, Any]], layer: str | None, source: str
 
 
 def _load_card_arg(spec: str, option: str, card_type: str) -> Any:
-    from hardware_models.cards import list_presets, load_card, preset
-
-    if os.path.exists(spec):
-        card = load_card(spec)
-    elif spec in list_presets():
-        card = preset(spec)
-    else:
-        raise FileNotFoundError(f"{option} {spec!r}: no such file and not a preset name (presets: {list_presets()})")
+    try:
+        kind, card = classify_source(spec)
+    except (ValueError, FileNotFoundError) as exc:
+        raise type(exc)(f"{option}: {exc}") from None
+    if kind != "card":
+        raise ValueError(f"{option} {spec!r} is a {kind}; {option} expects a {card_type} card (file or preset name)")
     if getattr(card, "card_type", None) != card_type:
         raise ValueError(f"{option} {spec!r} is a {getattr(card, 'card_type', '?')!r} card; a {card_type} card is needed")
     return card
