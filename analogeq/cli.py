@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "analogeq.commands.sweep",
     "analogeq.commands.export_cmd",
     "analogeq.commands.import_cmd",
+    "analogeq.commands.robustness",
 ]
 
 

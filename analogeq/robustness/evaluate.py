@@ -623,7 +623,12 @@ def to_markdown(result: dict[str, Any]) -> str:
     others = []
     if result["corruptions"].get("available"):
         others.append(f"corruptions mean accuracy: {_fmt({'accuracy': result['corruptions']['mean'], 'ci95': result['corruptions']['ci95']})} %")
-    for part in ("certification", "detection", "energy"):
+    cert = result["certification"]
+    if cert.get("available"):
+        radii = ", ".join(f"{100 * acc:.1f} % at r = {r}" for r, acc in cert["certified_accuracy"].items())
+        others.append(f"randomized smoothing (sigma {cert['sigma']}, n {cert['n']}, {cert['n_examples']} examples): "
+                      f"certified accuracy {radii}; abstained {100 * cert['abstain_rate']:.1f} %")
+    for part in ("detection", "energy"):
         if result[part].get("available"):
             others.append(f"{part}: see JSON")
     if others:
