@@ -28,9 +28,9 @@ def check_float(name: str, value: Any, *, minimum: float | None = None, strict: 
     if not ok:
         bounds = []
         if minimum is not None:
-            bounds.append(f"{'>' if strict else '>='} {minimum}")
+            bounds.append(f"{'>' if strict else '>='} {minimum:g}")
         if maximum is not None:
-            bounds.append(f"{'<' if max_strict else '<='} {maximum}")
+            bounds.append(f"{'<' if max_strict else '<='} {maximum:g}")
         allowed = "a finite number" + (" " + " and ".join(bounds) if bounds else "")
         raise ValueError(f"{name} must be {allowed}, got {value!r}")
     return float(value)

@@ -26,6 +26,8 @@ import torch
 from torch import nn
 
 from analogeq.baselines._checks import check_choice, check_float, check_int
+from analogeq.baselines.defences import DEFENCES, Standard
+from analogeq.baselines.defences.awp import add_to_weights
 from analogeq.data.base import ArrayDataset
 from analogeq.substrates.float import ClassifierModel, FloatSubstrate
 
@@ -130,10 +132,31 @@ def _show_progress(progress: bool | None) -> bool:
     return bool(getattr(sys.stderr, "isatty", lambda: False)()) and not os.environ.get("CI")
 
 
-def _check_finite_grads(model: nn.Module, epoch: int, step: int) -> None:
+def _check_finite_grads(model: nn.Module, epoch: int) -> None:
     for name, p in model.named_parameters():
         if p.grad is not None and not bool(torch.isfinite(p.grad).all()):
-            raise FloatingPointError(f"training diverged at epoch {epoch}, step {step}: non-finite gradient in {name}; lower the learning rate")
+            raise FloatingPointError(f"training diverged in epoch {epoch + 1}: non-finite gradient in {name}; lower the learning rate")
+
+
+def training_step(model: nn.Module, substrate: FloatSubstrate, defence: Any, optimizer: torch.optim.Optimizer,
+                  x: torch.Tensor, y: torch.Tensor, *, seed: int, generator: torch.Generator,
+                  epoch: int = 0) -> tuple[torch.Tensor, dict[str, float]]:
+    """One optimisation step of ``defence`` on the batch (x, y) (steps 1-4 of the module
+    docstring); ``substrate`` wraps ``model`` for the input attacks. Returns (loss, stats)."""
+    model.eval()
+    x_adv = defence.perturb_inputs(substrate, x, y, seed)
+    model.train()
+    offsets = defence.weight_perturbation(model, x, x_adv, y, generator, epoch=epoch)
+    if offsets:
+        add_to_weights(model, offsets, +1.0)
+    optimizer.zero_grad(set_to_none=True)
+    loss, stats = defence.loss(model, x, x_adv, y, generator)
+    loss.backward()
+    if offsets:
+        add_to_weights(model, offsets, -1.0)
+    _check_finite_grads(model, epoch)
+    optimizer.step()
+    return loss.detach(), stats
 
 
 def train_baseline(
@@ -147,8 +170,6 @@ def train_baseline(
 ) -> TrainResult:
     """Train ``model`` (a baseline following the ClassifierModel convention) on ``train`` with
     ``defence`` (None = :class:`~analogeq.baselines.defences.Standard`); see the module docstring."""
-    from analogeq.baselines.defences import DEFENCES, Standard
-
     defence = Standard() if defence is None else defence
     if type(defence) not in DEFENCES.values():
         raise TypeError(f"defence must be one of the defence classes {sorted(DEFENCES)} (build_defence), got {type(defence).__name__}")
@@ -189,21 +210,8 @@ def train_baseline(
         loss_sum, n_seen, stats_sum = 0.0, 0, {}
         for x, y in train.batches(config.batch_size, shuffle=True, generator=order_gen):
             x, y = x.to(device), y.to(device)
-            model.eval()
-            x_adv = defence.perturb_inputs(substrate, x, y, config.seed * 1_000_003 + t)
-            model.train()
-            offsets = defence.weight_perturbation(model, x, x_adv, y, noise_gen, epoch=epoch)
-            if offsets:
-                from analogeq.baselines.defences.awp import add_to_weights
-
-                add_to_weights(model, offsets, +1.0)
-            optimizer.zero_grad(set_to_none=True)
-            loss, stats = defence.loss(model, x, x_adv, y, noise_gen)
-            loss.backward()
-            if offsets:
-                add_to_weights(model, offsets, -1.0)
-            _check_finite_grads(model, epoch, t)
-            optimizer.step()
+            loss, stats = training_step(model, substrate, defence, optimizer, x, y,
+                                        seed=config.seed * 1_000_003 + t, generator=noise_gen, epoch=epoch)
             if scheduler is not None:
                 scheduler.step()
             loss_sum += float(loss.detach()) * x.shape[0]

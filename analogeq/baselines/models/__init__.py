@@ -63,8 +63,10 @@ def register_with_core() -> bool:
     """Register every baseline kind with ``analogeq.models.register_model_kind`` (core registry).
 
     Returns False (and does nothing) while the core registry does not exist yet."""
+    import importlib
+
     try:
-        from analogeq import models as core_models
+        core_models = importlib.import_module("analogeq.models")
     except ModuleNotFoundError as exc:
         if exc.name == "analogeq.models":
             return False
