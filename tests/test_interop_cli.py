@@ -97,10 +97,10 @@ def test_checkpoint_layer_to_spice(tmp_path, capsys):
     code, _, err = run(["export", tmp_path / "net.safetensors", "--to", "spice", tmp_path / "l3.cir", "--layer", "conv9"], capsys)
     assert code == 2 and "synapses.0" in err  # lists the available matrices
     if find_ngspice() is not None:
-        from hardware_models.export.layer_spice import layer_output, run_layer_netlist
-
-        currents = run_layer_netlist(out, desc)
-        np.testing.assert_allclose(layer_output(desc, currents), desc["substrate_output"], rtol=1e-6, atol=1e-12)
+        code, text, _ = run(["export", tmp_path / "net.safetensors", "--to", "spice", out, "--card", "ideal", "--run"], capsys)
+        assert code == 0
+        agreement = float(text.rsplit("agrees with the substrate's exact solve to ", 1)[1].split()[0])
+        assert agreement <= 1e-6
 
 
 def test_npy_weights_to_spice_with_given_inputs(tmp_path, capsys):

@@ -3,7 +3,7 @@
     analogeq export CARD       --to aihwkit  OUT.json [--allow-loss]
     analogeq export CARD       --to crosssim OUT.json [--allow-loss] [--rp-ohms]
     analogeq export CHECKPOINT --to spice    OUT.cir  [--card CARD] [--layer L] [--seed N]
-                                                      [--t-s T] [--input-seed N | --inputs X.npy]
+                                                      [--t-s T] [--input-seed N | --inputs X.npy] [--run]
     analogeq export CHECKPOINT --to nir      OUT.nir  [--spiking-card CARD]
 
 CARD is a card file or a preset name (``ideal``, ``pcm``, ...). CHECKPOINT is a trained
@@ -14,7 +14,8 @@ weight matrix (the first, or ``--layer`` by index or name) onto the tiles of ``-
 ``pcm``), draws one programming instance (``--seed``), and writes every tile (both arrays of each
 differential pair, wire resistances, driver sources set to one input vector) as one ngspice
 netlist with documented node names, plus ``OUT.json`` describing the tiles, the node names, the
-input and the substrate's own currents for checking. ``aihwkit``/``crosssim`` refuse cards
+input and the substrate's own currents for checking; ``--run`` runs ngspice on it (batch mode)
+and prints how closely its currents agree. ``aihwkit``/``crosssim`` refuse cards
 they cannot express without loss unless ``--allow-loss``. See docs/interop.md.
 """
 
@@ -46,6 +47,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--t-s", type=float, default=None, help="spice: seconds after programming at which conductances are read (default: the device's t0)")
     parser.add_argument("--input-seed", type=int, default=0, help="spice: seed of the random input vector in [-1, 1] (default 0)")
     parser.add_argument("--inputs", default=None, help="spice: .npy file with the input vector (n_in values in [-1, 1])")
+    parser.add_argument("--run", action="store_true", help="spice: also run ngspice on the netlist and compare its currents with the substrate's")
     parser.add_argument("--spiking-card", default=None, help="nir: spiking card (file or preset name) whose mismatch goes into node metadata")
     parser.set_defaults(func=run)
 
@@ -250,6 +252,18 @@ def _export_spice(args: argparse.Namespace) -> int:
     write_text_atomic(args.out + ".json", json.dumps(manifest, indent=2, allow_nan=False) + "\n")
     rows, cols = array.n_tiles
     print(f"wrote layer {name!r} {tuple(array.shape)} as {rows}x{cols} tile(s) to {args.out} (description: {args.out}.json)")
+    if args.run:
+        from hardware_models.export.layer_spice import layer_output, run_layer_netlist
+        from hardware_models.export.spice import NgspiceError
+
+        try:
+            currents = run_layer_netlist(args.out, manifest)
+        except NgspiceError as exc:  # missing binary or failed run: one clear line, exit code 2
+            raise ValueError(f"--run: {exc}") from None
+        y_spice = layer_output(manifest, currents)
+        y_sub = np.asarray(manifest["substrate_output"])
+        err = float(np.max(np.abs(y_spice - y_sub)) / max(float(np.max(np.abs(y_sub))), 1e-300))
+        print(f"ngspice: layer output agrees with the substrate's exact solve to {err:.3g} (max relative to max |y|)")
     return 0
 
 
