@@ -37,9 +37,18 @@ Result schema (``analogeq.robustness/1``)
     gradient_modes: null | {"probe": {...}, "modes": {"full" | "truncated_<T>" | "implicit":
                             ATTACK | {"unavailable": reason}},
                     "full_at_least_as_strong": {"truncated_<T>": bool}},
-    corruptions: {"available": bool, "mean": float|null, "ci95", "per_draw", "table", ...},
-    certification: {"available": bool, ...}, detection: {"available": bool, ...},
-    energy: {"available": bool, ...},
+    corruptions: {"available", "mean", "ci95", "per_draw", "clean_accuracy", "n_examples",
+                  "severities", "table": {name: {"<severity>": accuracy}}, "wall_time_s"},
+    certification: {"available", "sigma", "n0", "n", "alpha", "n_examples", "abstain_rate",
+                    "smoothed_accuracy", "certified_accuracy": {"<radius>": accuracy},
+                    "mean_radius_correct", "wall_time_s"},
+    detection: {"available", "n_calibration", "config", "threshold", "false_positive_rate",
+                "n_clean", "attacks": {"<attack>@<eps>": {"detection_rate", "n", "n_successful",
+                "detection_rate_successful"}}, "wall_time_s"},
+    energy: {"available", "n_draws", "attacks": {"<attack>@<eps>": {"natural_mean", "natural_std",
+             "adversarial_mean", "adversarial_std", "mean_gap", "auroc", "separation",
+             "n_natural", "n_adversarial"}}, "wall_time_s"},
+    (each of the four is {"available": false} when its module is missing or extras=False)
     gates: {gate_name: {"passed": bool, "detail": {...}}},
     sanity_gates_passed: bool,
     wall_time_per_100_images_s: {"<attack>@<eps>": seconds},
@@ -123,7 +132,8 @@ class _Evaluator:
         self.eot = 1
         self.draws = 1
         self.timings: dict[str, float] = {}
-        self.clean_pred_draws: list[torch.Tensor] = []
+        #: adversarial batches kept for detection and the energy view: (key, eps) -> x_adv
+        self.adversarial: dict[tuple[str, float], torch.Tensor] = {}
 
     # ----------------------------------------------------------------- evaluation over draws
     @torch.no_grad()
@@ -166,6 +176,7 @@ class _Evaluator:
 
     def attack_entry(self, key: str, eps: float, attack, salt: int) -> tuple[dict[str, Any], torch.Tensor, AttackResult]:
         result, wall = self.run(attack)
+        self.adversarial[(key, float(eps))] = result.x_adv
         correct = [p == self.y.cpu() for p in self.predictions(result.x_adv, salt)]
         acc, rate = self.accuracy(correct)
         per100 = wall / self.n * 100.0
@@ -274,21 +285,45 @@ def _certification(ev: _Evaluator) -> dict[str, Any]:
             "alpha": suite.certify_alpha, "n_examples": m, **summary, "wall_time_s": wall}
 
 
-def _call_optional(module_name: str, function: str, ev: _Evaluator, **kwargs) -> dict[str, Any]:
-    """Call ``analogeq.robustness.<module>.<function>(substrate, x, y, **kwargs)`` if present;
-    the function returns a JSON-serialisable dict (the module's own schema)."""
-    module = _optional(module_name)
-    if module is None or not hasattr(module, function):
+def _detection(ev: _Evaluator, adversarial: dict[str, torch.Tensor]) -> dict[str, Any]:
+    """Feature squeezing (Xu et al. 2018), threshold at 5% false positives fitted on the first
+    half of the clean batch; false positives measured on the second half, detection rates on
+    the adversarial versions of the second half. Grey images get Xu et al.'s MNIST squeezers
+    (1 bit, 2x2 median), colour images their CIFAR-10 joint detector (5 bits, 2x2 median,
+    NL-means 13-3-2)."""
+    module = _optional("detect")
+    if module is None or not hasattr(module, "FeatureSqueezing") or not adversarial:
+        return {"available": False}
+    if ev.x.dim() != 4 or ev.n < 4:
+        return {"available": False, "note": "feature squeezing needs (C, H, W) images and at least 4 examples"}
+    started = time.perf_counter()
+    half = ev.n // 2
+    draws = min(ev.draws, 5)
+    if ev.x.shape[1] == 1:
+        config = module.FeatureSqueezingConfig(bits=1, median_size=2, nl_means=None, n_draws=draws)
+    else:
+        config = module.FeatureSqueezingConfig(n_draws=draws)
+    ev.substrate.reseed(ev.seed * 1000 + 800)
+    detector = module.FeatureSqueezing(ev.substrate, config).fit(ev.x[:half])
+    report = detector.evaluate(ev.x[half:], {k: v[half:] for k, v in adversarial.items()}, labels=ev.y[half:].cpu())
+    wall = time.perf_counter() - started
+    ev.timings["detection"] = wall / ev.n * 100.0
+    return {"available": True, "n_calibration": half, **report, "wall_time_s": wall}
+
+
+def _energy(ev: _Evaluator, adversarial: dict[str, torch.Tensor]) -> dict[str, Any]:
+    """E(x) = -logsumexp f(x) of the clean batch and of each headline adversarial batch."""
+    module = _optional("energy")
+    if module is None or not hasattr(module, "energy_comparison") or not adversarial:
         return {"available": False}
     started = time.perf_counter()
-    try:
-        out = getattr(module, function)(ev.substrate, ev.x, ev.y, **kwargs)
-    except TypeError as exc:  # an API mismatch between two parts of the harness: report, go on
-        logger.warning("%s.%s could not be called: %s", module_name, function, exc)
-        return {"available": False, "note": f"{module_name}.{function} call failed: {exc}"}
+    draws = min(ev.draws, 5)
+    ev.substrate.reseed(ev.seed * 1000 + 700)
+    out = {name: module.energy_comparison(ev.substrate, ev.x, x_adv, batch_size=ev.batch_size, n_draws=draws).to_dict()
+           for name, x_adv in adversarial.items()}
     wall = time.perf_counter() - started
-    ev.timings[module_name] = wall / ev.n * 100.0
-    return {"available": True, **dict(out), "wall_time_s": wall}
+    ev.timings["energy"] = wall / ev.n * 100.0
+    return {"available": True, "n_draws": draws, "attacks": out, "wall_time_s": wall}
 
 
 # --------------------------------------------------------------------------- the entry point
@@ -455,10 +490,13 @@ def evaluate_robustness(
     corruptions = certification = detection_out = energy = {"available": False}
     if extras:
         corruptions = _corruptions(ev, clean["accuracy"])
-        headline_adv = {"pgd_linf": _last_x_adv(ev, "pgd_linf")}
+        headline_adv = {f"{key}@{eps_key(eps)}": ev.adversarial[(key, eps)]
+                        for key, eps in (("pgd_linf", suite.headline_linf_eps), ("pgd_l2", suite.headline_l2_eps),
+                                         ("square_linf", suite.headline_linf_eps), ("square_l2", suite.headline_l2_eps))
+                        if (key, eps) in ev.adversarial}
         certification = _certification(ev)
-        detection_out = _call_optional("detect", "detection_report", ev, adversarial=headline_adv, seed=seed)
-        energy = _call_optional("energy", "energy_report", ev, adversarial=headline_adv)
+        detection_out = _detection(ev, headline_adv)
+        energy = _energy(ev, headline_adv)
     summary["corruptions_mean"] = corruptions.get("mean")
     summary["certified_at_r"] = certification.get("certified_accuracy")
 
@@ -487,16 +525,6 @@ def evaluate_robustness(
         "wall_time_s": time.perf_counter() - started,
     }
     return _jsonable(result)
-
-
-def _last_x_adv(ev: _Evaluator, key: str) -> torch.Tensor | None:
-    """Adversarial examples of the headline PGD L_inf (rerun cheaply: same seed, same numbers)."""
-    suite = ev.suite
-    eps = suite.headline_linf_eps
-    attack = PGD(eps=eps, norm="linf", steps=suite.pgd_steps, step_size=suite.pgd_step_factor * eps / suite.pgd_steps,
-                 restarts=suite.pgd_restarts, gradient=ev.gradient, eot_samples=ev.eot, seed=ev.seed)
-    result, _ = ev.run(attack)
-    return result.x_adv
 
 
 def _cw_entry(ev: _Evaluator, attack: CarliniWagnerL2, clean_preds, l2_eps, rates, salt) -> dict[str, Any]:
@@ -628,9 +656,15 @@ def to_markdown(result: dict[str, Any]) -> str:
         radii = ", ".join(f"{100 * acc:.1f} % at r = {r}" for r, acc in cert["certified_accuracy"].items())
         others.append(f"randomized smoothing (sigma {cert['sigma']}, n {cert['n']}, {cert['n_examples']} examples): "
                       f"certified accuracy {radii}; abstained {100 * cert['abstain_rate']:.1f} %")
-    for part in ("detection", "energy"):
-        if result[part].get("available"):
-            others.append(f"{part}: see JSON")
+    det = result["detection"]
+    if det.get("available"):
+        rates = ", ".join(f"{k} {100 * v['detection_rate']:.1f} %" for k, v in det["attacks"].items())
+        others.append(f"feature squeezing (threshold at {100 * det['config']['false_positive_rate']:.0f} % FPR, "
+                      f"measured FPR {100 * det['false_positive_rate']:.1f} %): detection {rates}")
+    en = result["energy"]
+    if en.get("available"):
+        gaps = ", ".join(f"{k} gap {v['mean_gap']:+.3f} (AUROC {v['auroc']:.2f})" for k, v in en["attacks"].items())
+        others.append(f"energy E(x) = -logsumexp f(x), adversarial - natural: {gaps}")
     if others:
         lines += [""] + [f"- {o}" for o in others]
     lines += ["", "| sanity gate | passed |", "|---|---|"]
