@@ -179,6 +179,7 @@ def run_sweep(
     scheduler: str | None = None,
     progress: bool | None = None,
     max_points: int | None = None,
+    network_cache: str | os.PathLike | None = None,
 ) -> SweepSummary:
     """Run every point of ``spec`` that ``db_path`` does not hold yet (status ``"ok"``).
 
@@ -192,6 +193,9 @@ def run_sweep(
         Show a tqdm bar (points done, rate, time left); default: only when stderr is a terminal.
     max_points:
         Run at most this many of the missing points (the rest stay for the next run).
+    network_cache:
+        Folder of trained networks (default: ``<db>.networks`` beside the database); several
+        databases may share one.
     """
     t0 = time.perf_counter()
     db_path = os.fspath(db_path)
@@ -208,7 +212,8 @@ def run_sweep(
         if any(p.config["network"] is not None for p in todo):
             from analogeq.sweeps.networks import prepare_network
 
-            network_path = prepare_network(spec.network, spec.base_dir, network_cache_dir(db_path))
+            cache = os.fspath(network_cache) if network_cache is not None else network_cache_dir(db_path)
+            network_path = prepare_network(spec.network, spec.base_dir, cache, progress=progress)
         store.record_sweep(
             spec.name, spec.to_dict(), spec.spec_hash(),
             [PlannedPoint(p.key, p.axes, p.evaluation, p.substrate, p.seed) for p in points],

@@ -12,10 +12,11 @@ Format (every key but ``name``, ``card`` and ``evaluations`` is optional)::
     preset = "pcm-aihwkit"                    #   a preset name (hardware_models.cards.preset)
     # path = "cards/my-device.json"           #   or a card file (relative to this spec)
 
-    [network]                                 # needed by network evaluations: exactly one of
+    [network]                                 # needed by network evaluations: either
     checkpoint = "digits-ebm.safetensors"     #   a checkpoint file (relative to this spec)
     # [network.train]                         #   or a training config for the default digits EBM
-    # epochs = 10                             #   (trained once, cached beside the database)
+    # [network.train.training]                #   (trained once, cached beside the database;
+    # epochs = 10                             #   see analogeq.sweeps.networks)
 
     [axes]                                    # dotted card paths or evaluation parameters
     "device.read_noise_scale" = [0.0, 0.5, 1.0, 2.0]
@@ -87,10 +88,18 @@ class NetworkSpec:
 
     checkpoint: str | None = None
     train: dict[str, Any] | None = None
+    #: dataset and split seed of a checkpoint's test set (None: from its metadata, else digits / 0)
+    dataset: str | None = None
+    data_seed: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         if self.checkpoint is not None:
-            return {"checkpoint": self.checkpoint}
+            out: dict[str, Any] = {"checkpoint": self.checkpoint}
+            if self.dataset is not None:
+                out["dataset"] = self.dataset
+            if self.data_seed is not None:
+                out["data_seed"] = self.data_seed
+            return out
         return {"train": dict(self.train or {})}
 
 
@@ -328,9 +337,13 @@ def _seeds(value: Any) -> tuple[int, ...]:
 def _network(value: Any, base_dir: str) -> NetworkSpec | None:
     if value is None:
         return None
-    if not isinstance(value, dict) or sorted(value) not in (["checkpoint"], ["train"]):
-        got = sorted(value) if isinstance(value, dict) else value
-        raise ValueError(f"network: give exactly one of 'checkpoint' (a file) or a [network.train] table, got {got!r}")
+    keys = sorted(value) if isinstance(value, dict) else None
+    ok = keys == ["train"] or (keys is not None and "checkpoint" in keys and set(keys) <= {"checkpoint", "dataset", "data_seed"})
+    if not ok:
+        raise ValueError(
+            "network: give either checkpoint = \"<file>\" (optionally with dataset and data_seed) "
+            f"or a [network.train] table, got {keys if keys is not None else value!r}"
+        )
     if "checkpoint" in value:
         ckpt = value["checkpoint"]
         if not isinstance(ckpt, str) or not ckpt:
@@ -338,7 +351,13 @@ def _network(value: Any, base_dir: str) -> NetworkSpec | None:
         full = ckpt if os.path.isabs(ckpt) else os.path.join(base_dir, ckpt)
         if not os.path.isfile(full):
             raise ValueError(f"network.checkpoint: file {full!r} does not exist")
-        return NetworkSpec(checkpoint=ckpt)
+        dataset = value.get("dataset")
+        if dataset is not None and (not isinstance(dataset, str) or not dataset):
+            raise ValueError(f"network.dataset: must be a dataset name such as 'digits', got {dataset!r}")
+        data_seed = value.get("data_seed")
+        if data_seed is not None and (not _is_int(data_seed) or data_seed < 0):
+            raise ValueError(f"network.data_seed: must be an integer >= 0, got {data_seed!r}")
+        return NetworkSpec(checkpoint=ckpt, dataset=dataset, data_seed=data_seed)
     from analogeq.sweeps.networks import resolve_train_config
 
     train = value["train"]
@@ -347,7 +366,7 @@ def _network(value: Any, base_dir: str) -> NetworkSpec | None:
     try:
         return NetworkSpec(train=resolve_train_config(train))
     except (ValueError, TypeError) as exc:
-        raise ValueError(f"network.train: {exc}") from None
+        raise ValueError(f"network.train.{exc}") from None
 
 
 def expand_range(value: dict[str, Any], where: str) -> list[Any]:
