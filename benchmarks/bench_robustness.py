@@ -1,0 +1,190 @@
+"""Robustness benchmark: the default digits EBM on every substrate that exists, one harness.
+
+    python benchmarks/bench_robustness.py --json            # 360 test images, quick suite
+    python benchmarks/bench_robustness.py --json --quick    # same keys, 100 images, < 2 minutes
+    python benchmarks/bench_robustness.py --json --suite full
+
+The network is :data:`analogeq.commands.robustness.DEFAULT_EBM` (dense 64-128-10, cross-entropy
+readout, symmetric EqProp, seeded). Each registered substrate kind (``float``, then
+``crossbar`` and ``spiking`` once they exist; kinds not registered are skipped) runs
+:func:`analogeq.robustness.evaluate.evaluate_robustness`; hardware substrates get the float
+substrate as the transfer source. ``--card-crossbar`` / ``--card-spiking`` pick their cards
+(file or preset; default: the builder's own default).
+
+Keys per substrate (issue 6 contract; accuracies are fractions in [0, 1] at the suite's
+headline eps, L_inf 0.1 and L2 1.0 on pixels in [0, 1]):
+
+* ``clean``, ``pgd_linf``, ``pgd_l2``, ``square`` (L_inf), ``transfer`` (L_inf, hardware only:
+  null on float), ``worst_case_linf``;
+* ``corruptions_mean``: mean accuracy over the 19 CIFAR-10-C corruptions x 5 severities;
+* ``certified_at_r``: randomized-smoothing certified accuracy ``{"0.25": .., "0.5": ..}``;
+* ``sanity_gates_passed`` (bool) and ``sanity_gates_failed`` (names);
+* ``wall_time_per_100_images_s``: seconds per 100 images of every attack (``<attack>@<eps>``)
+  and of corruptions / certification / detection / energy;
+* ``wall_time_ratio_to_float``: the same divided by the float substrate's (this run);
+* ``pgd_linf_full_backprop``, ``pgd_linf_truncated`` (the seed study's 30-step truncation),
+  ``pgd_linf_truncated_5``, ``pgd_linf_implicit``: PGD L_inf at the headline eps with each
+  gradient mode, and ``full_at_least_as_strong`` (full accuracy <= truncated accuracy + CI);
+* ``stochastic``, ``eot_samples``, ``draws``; ``ci95`` of each headline figure (null when the
+  substrate is deterministic).
+
+Top level: ``machine``, ``config`` (suite, examples, seeds, network, training accuracy) and
+``seed_study_cifar10`` (the reference table from ANCHORS.md, for the RESULTS table).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+import torch
+
+# the seed study's CIFAR-10 figures (arXiv 2401.11543, released results, approximate; ANCHORS.md)
+SEED_STUDY_CIFAR10 = {
+    "eqprop_cnn": {"clean": 88.1, "pgd_linf_8_255": 12.0, "autoattack_8_255": 8.0, "square_8_255": 47.0, "cifar10c_mean": 76.1},
+    "standard_cnn": {"clean": 88.9, "pgd_linf_8_255": 7.2, "autoattack_8_255": 4.0, "square_8_255": 13.5},
+    "cnn_adv_trained_l2_0.5": {"clean": 83.9, "pgd_linf_8_255": 26.7, "autoattack_8_255": 24.0, "square_8_255": 53.0,
+                               "cifar10c_mean": 76.6},
+    "vit_patch4": {"clean": 85.6, "pgd_linf_8_255": 16.1, "autoattack_8_255": 6.9, "square_8_255": 13.1},
+}
+
+
+def machine(threads: int) -> dict:
+    return {
+        "cpu_count": os.cpu_count(),
+        "torch_threads": threads,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+    }
+
+
+def substrate_entry(result: dict, float_timings: dict | None) -> dict:
+    s = result["summary"]
+    attacks = result["attacks"]
+    headline = str(float(s["headline_linf_eps"]))
+
+    def ci(key):
+        return attacks.get(key, {}).get(headline, {}).get("ci95")
+
+    entry = {
+        "clean": s["clean"],
+        "pgd_linf": s["pgd_linf"],
+        "pgd_l2": s["pgd_l2"],
+        "square": s["square"],
+        "transfer": s.get("transfer"),
+        "worst_case_linf": s.get("worst_case_linf"),
+        "corruptions_mean": s.get("corruptions_mean"),
+        "certified_at_r": s.get("certified_at_r"),
+        "sanity_gates_passed": result["sanity_gates_passed"],
+        "sanity_gates_failed": [name for name, g in result["gates"].items() if not g["passed"]],
+        "ci95": {"clean": result["clean"]["ci95"], "pgd_linf": ci("pgd_linf"), "square": ci("square_linf"),
+                 "transfer": ci("transfer_linf")},
+        "stochastic": result["stochastic"]["detected"] or result["stochastic"]["declared"],
+        "eot_samples": result["stochastic"]["eot_samples"],
+        "draws": result["stochastic"]["draws"],
+        "wall_time_per_100_images_s": result["wall_time_per_100_images_s"],
+        "wall_time_s": result["wall_time_s"],
+        "detection_rate": {k: v["detection_rate"] for k, v in result["detection"].get("attacks", {}).items()},
+        "energy_gap": {k: v["mean_gap"] for k, v in result["energy"].get("attacks", {}).items()},
+        "headline_linf_eps": s["headline_linf_eps"],
+        "headline_l2_eps": s["headline_l2_eps"],
+        "pgd_linf_by_eps": {e: v["accuracy"] for e, v in attacks["pgd_linf"].items()},
+        "pgd_l2_by_eps": {e: v["accuracy"] for e, v in attacks["pgd_l2"].items()},
+    }
+    if float_timings is not None:
+        entry["wall_time_ratio_to_float"] = {
+            k: v / float_timings[k] for k, v in result["wall_time_per_100_images_s"].items()
+            if k in float_timings and float_timings[k] > 0
+        }
+    modes = (result.get("gradient_modes") or {}).get("modes") or {}
+    for name, key in (("full", "pgd_linf_full_backprop"), ("truncated_30", "pgd_linf_truncated"),
+                      ("truncated_5", "pgd_linf_truncated_5"), ("implicit", "pgd_linf_implicit")):
+        entry[key] = modes.get(name, {}).get("accuracy")
+    stronger = (result.get("gradient_modes") or {}).get("full_at_least_as_strong") or {}
+    entry["full_at_least_as_strong"] = stronger.get("truncated_30")
+    entry["full_at_least_as_strong_by_truncation"] = stronger
+    if modes.get("full") and modes.get("truncated_30"):
+        entry["truncated_time_ratio_to_full"] = (modes["truncated_30"]["wall_time_s"] / modes["full"]["wall_time_s"])
+    return entry
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", action="store_true", help="print one JSON object (else a Markdown table)")
+    parser.add_argument("--quick", action="store_true", help="100 images and smaller budgets (< 2 minutes)")
+    parser.add_argument("--suite", choices=("quick", "full"), default="quick")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: small models, shared machine)")
+    parser.add_argument("--card-crossbar", default=None, help="crossbar card (file or preset)")
+    parser.add_argument("--card-spiking", default=None, help="spiking card (file or preset)")
+    parser.add_argument("--kinds", nargs="*", default=None, help="substrate kinds to run (default: every registered one)")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+
+    from analogeq.commands.robustness import DEFAULT_EBM, DEFAULT_TRAIN, build_for, load_card_argument, train_default_ebm
+    from analogeq.robustness.evaluate import compare_markdown, evaluate_robustness
+    from analogeq.robustness.suite import get_suite
+    from analogeq.substrates import substrate_kinds
+
+    started = time.perf_counter()
+    suite = get_suite(args.suite)
+    n_examples = 360
+    if args.quick:
+        n_examples = 100
+        suite = suite.replace(square_queries=300, corruption_examples=50, certify_examples=50, certify_n=500,
+                              draws=min(suite.draws, 5), eot_samples=min(suite.eot_samples, 4))
+
+    t0 = time.perf_counter()
+    model, splits, history = train_default_ebm(seed=args.seed)
+    train_s = time.perf_counter() - t0
+    x, y = splits.test.x[:n_examples], splits.test.y[:n_examples]
+
+    kinds = [k for k in ("float", "crossbar", "spiking") if k in substrate_kinds()]
+    if args.kinds:
+        kinds = [k for k in kinds if k in args.kinds]
+    cards = {"crossbar": args.card_crossbar, "spiking": args.card_spiking}
+    out: dict = {}
+    results: dict = {}
+    float_substrate = build_for("float", model)
+    for kind in kinds:
+        try:
+            substrate = float_substrate if kind == "float" else build_for(
+                kind, model, card=load_card_argument(cards.get(kind)), seed=args.seed)
+        except (ValueError, TypeError) as exc:
+            out[kind] = {"skipped": f"could not build: {exc}"}
+            continue
+        reference = None if kind == "float" else float_substrate
+        result = evaluate_robustness(substrate, x, y, suite=suite, reference_substrate=reference, seed=args.seed)
+        results[kind] = result
+        float_timings = results["float"]["wall_time_per_100_images_s"] if kind != "float" and "float" in results else None
+        out[kind] = substrate_entry(result, float_timings)
+        out[kind]["substrate"] = result["substrate"]
+        out[kind]["cost"] = result["cost"]
+
+    out["machine"] = machine(args.threads)
+    out["config"] = {
+        "quick": args.quick, "suite": suite.to_dict(), "n_examples": int(x.shape[0]), "seed": args.seed,
+        "network": DEFAULT_EBM, "train": {**DEFAULT_TRAIN, "seed": args.seed},
+        "train_val_accuracy": history["final_val_accuracy"], "train_seconds": train_s,
+        "substrate_kinds_registered": substrate_kinds(), "substrate_kinds_run": list(results),
+        "total_seconds": time.perf_counter() - started,
+    }
+    out["seed_study_cifar10"] = SEED_STUDY_CIFAR10
+    if args.json:
+        json.dump(out, sys.stdout, indent=2, allow_nan=False)
+        sys.stdout.write("\n")
+    else:
+        print(compare_markdown(results))
+        print(f"total {out['config']['total_seconds']:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
