@@ -167,3 +167,28 @@ def test_network_keys_change_with_the_training_config(tmp_path):
     b = {p.key for p in plan_points(_accuracy_spec(tmp_path, name="b.toml", network=TRAIN.replace("lr = 0.1", "lr = 0.2")))}
     assert a.isdisjoint(b) and len(a) == len(b) == 4
     assert expand_points  # imported API
+
+
+def test_robust_accuracy_agrees_with_clean_accuracy_and_orders_attacks(tmp_path, shared_cache):
+    spec = _spec(tmp_path, """
+        name = "robust"
+        seeds = [0]
+        substrates = ["float"]
+        [card]
+        preset = "pcm"
+        [evaluations.clean_accuracy]
+        n_test = 24
+        [evaluations.robust_accuracy]
+        n_test = 24
+        eps_linf = 0.05
+    """ + textwrap.dedent(TRAIN))
+    summary = run_sweep(spec, tmp_path / "r.db", progress=False, network_cache=shared_cache)
+    assert summary.ok == 2, summary.errors
+    with ResultStore(tmp_path / "r.db") as store:
+        by_eval = {r.evaluation: r.metrics for r in store.results()}
+    clean, robust = by_eval["clean_accuracy"], by_eval["robust_accuracy"]
+    # the harness's clean accuracy on the same 24 images is the clean evaluation's (float: deterministic)
+    assert robust["clean"] == pytest.approx(clean["accuracy"])
+    assert robust["worst_case_linf"] <= robust["pgd_linf"] <= robust["clean"]
+    assert robust["n_test"] == 24 and robust["sanity_gates_passed"] in (0.0, 1.0)
+    assert not any(k.startswith("headline_") for k in robust)

@@ -361,6 +361,8 @@ def robust_accuracy(ctx: PointContext) -> dict[str, Any]:
     )
     out: dict[str, Any] = {}
     for name, value in result["summary"].items():
+        if name.startswith("headline_"):  # the eps themselves: already in the params
+            continue
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             out[name] = float(value)
     out["sanity_gates_passed"] = 1.0 if result.get("sanity_gates_passed") else 0.0
