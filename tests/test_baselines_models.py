@@ -185,3 +185,18 @@ def test_bad_model_configs_raise_clear_errors(call, exc, match):
 def test_model_rejects_wrong_config_type():
     with pytest.raises(TypeError, match="MLPConfig"):
         MLP(CNNConfig())
+
+
+@pytest.mark.parametrize("kind", sorted(BASELINE_KINDS))
+def test_checkpoints_load_through_the_core_registry(tmp_path, kind):
+    from analogeq.checkpoint import load_checkpoint, save_checkpoint
+    from analogeq.models import build_model
+
+    model = build_baseline({"kind": kind, "seed": 7}).eval()
+    assert type(build_model({"kind": kind})) is type(model)
+    path = save_checkpoint(tmp_path / f"{kind}.safetensors", model, {"defence": {"defence": "standard"}})
+    loaded, metadata = load_checkpoint(path)
+    assert type(loaded) is type(model) and loaded.config == model.config
+    x = torch.rand((3, *model.input_shape))
+    torch.testing.assert_close(loaded(x), model(x))
+    assert metadata["defence"] == {"defence": "standard"}
