@@ -356,3 +356,24 @@ def test_canny_finds_the_border_of_a_square_and_equalisation_follows_the_cdf():
     flat = np.array([[0, 0, 1, 1, 2, 2, 3, 3]], dtype=np.uint8)
     np.testing.assert_array_equal(equalize_hist_u8(flat), [[0, 0, 85, 85, 170, 170, 255, 255]])
     np.testing.assert_array_equal(equalize_hist_u8(np.full((3, 3), 7, np.uint8)), np.full((3, 3), 7))
+
+
+def test_clipped_zoom_matches_scipy_zoom_crop_and_trim():
+    # the published clipped_zoom: centre crop, scipy.ndimage.zoom(order=1), trim
+    from scipy import ndimage
+
+    from analogeq.robustness.corruptions._common import clipped_zoom
+
+    def published(x, z):
+        h, w = x.shape[-2:]
+        ch, cw = int(np.ceil(h / z)), int(np.ceil(w / z))
+        top, left = (h - ch) // 2, (w - cw) // 2
+        zoomed = ndimage.zoom(x[..., top : top + ch, left : left + cw], (1.0, 1.0, z, z), order=1)
+        t, lft = (zoomed.shape[-2] - h) // 2, (zoomed.shape[-1] - w) // 2
+        return zoomed[..., t : t + h, lft : lft + w]
+
+    rng = np.random.default_rng(0)
+    for shape in ((2, 3, 32, 32), (1, 1, 8, 8), (1, 3, 16, 24)):
+        x = rng.random(shape)
+        for z in (1.01, 1.05, 1.12, 1.25, 1.75, 2.25):
+            np.testing.assert_allclose(clipped_zoom(x, z), published(x, z), atol=1e-12)

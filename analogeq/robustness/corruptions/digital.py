@@ -168,7 +168,7 @@ def pixelate(x: np.ndarray, severity: int, rngs: list[np.random.Generator]) -> n
     if min(h, w) < 32:
         rows = pixelate_matrix(h, factor)
         cols = pixelate_matrix(w, factor)
-        return np.clip(np.einsum("ij,ncjk,lk->ncil", rows, x, cols), 0.0, 1.0)
+        return np.clip(rows @ x @ cols.T, 0.0, 1.0)
     small_w, small_h = max(1, int(w * factor)), max(1, int(h * factor))
     out = np.empty_like(x)
     for j in range(n):
