@@ -114,6 +114,10 @@ def run(args: argparse.Namespace) -> int:
     if args.seed < 0:
         raise ValueError(f"--seed must be >= 0, got {args.seed}")
     gradient = GradientSpec("truncated", args.truncated_steps) if args.gradient == "truncated" else GradientSpec(args.gradient)
+    from analogeq.substrates import substrate_kinds
+
+    if args.substrate not in substrate_kinds():  # before any training
+        raise ValueError(f"--substrate {args.substrate!r} is not available; registered kinds: {substrate_kinds()}")
     card = load_card_argument(args.card)
 
     if args.checkpoint is not None:
