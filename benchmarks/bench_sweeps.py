@@ -126,7 +126,7 @@ def _kill_and_resume(folder: str, spec_path: str, kill_after: int) -> dict:
     from analogeq.sweeps import load_spec, plan_points, run_sweep
 
     db = os.path.join(folder, "killed.db")
-    cmd = [sys.executable, "-m", "analogeq.commands.sweep", "run", spec_path, "--db", db, "--no-progress"]
+    cmd = [sys.executable, "-m", "analogeq", "sweep", "run", spec_path, "--db", db, "--no-progress"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 600
     while len(_stored_keys(db)) < kill_after and proc.poll() is None and time.monotonic() < deadline:

@@ -187,7 +187,7 @@ def test_pcm_drift_makes_the_error_grow_with_time_and_seeds_share_draws(tmp_path
 
 
 def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "analogeq.commands.sweep", *args]
+    return [sys.executable, "-m", "analogeq", "sweep", *args]
 
 
 KILL_SPEC = """
