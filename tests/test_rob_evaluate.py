@@ -230,3 +230,17 @@ def test_cli_rejects_bad_arguments(tmp_path):
         args = parser().parse_args(["robustness", *argv, "--out", str(tmp_path)])
         with pytest.raises((ValueError, FileNotFoundError), match=match):
             args.func(args)
+
+
+def test_chunked_evaluation_merges_chunks(setup):
+    sub, _, x, y = setup
+    x, y = x[:20], y[:20]
+    suite = SMALL.replace(linf_eps=(0.1,), l2_eps=(1.0,), pgd_steps=2, square_queries=3, convergence_steps=0,
+                          gradient_modes=False)
+    whole = evaluate_robustness(sub, x, y, suite=suite, extras=False, batch_size=512)
+    chunked = evaluate_robustness(sub, x, y, suite=suite, extras=False, batch_size=7)
+    assert chunked["n_examples"] == 20
+    # FGSM and clean have no randomness: chunking changes nothing
+    assert chunked["clean"] == whole["clean"]
+    assert chunked["attacks"]["fgsm_linf"]["0.1"]["accuracy"] == whole["attacks"]["fgsm_linf"]["0.1"]["accuracy"]
+    assert len(chunked["attacks"]["pgd_linf"]["0.1"]["extra"]["chunks"]) == 3

@@ -65,6 +65,7 @@ headline eps (per example, the lowest robust rate over attacks).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -155,11 +156,18 @@ class _Evaluator:
 
     # ----------------------------------------------------------------- running attacks
     def run(self, attack) -> tuple[AttackResult, float]:
-        """Run ``attack`` in chunks of ``batch_size``; returns the merged result and its wall time."""
+        """Run ``attack`` in chunks of ``batch_size``; returns the merged result and its wall time.
+
+        Chunk k > 0 runs with the attack's seed + 7919 k, so that chunks do not repeat the random
+        starts and noise draws of the first (the first chunk is the attack exactly as given)."""
         substrate = self.substrate
         started = time.perf_counter()
-        parts = [attack(substrate, self.x[i:i + self.batch_size], self.y[i:i + self.batch_size])
-                 for i in range(0, self.n, self.batch_size)]
+        parts = []
+        for k, i in enumerate(range(0, self.n, self.batch_size)):
+            chunk_attack = attack
+            if k > 0 and "seed" in getattr(attack, "__dataclass_fields__", {}):
+                chunk_attack = dataclasses.replace(attack, seed=attack.seed + 7919 * k)
+            parts.append(chunk_attack(substrate, self.x[i:i + self.batch_size], self.y[i:i + self.batch_size]))
         wall = time.perf_counter() - started
         first = parts[0]
         merged = AttackResult(
