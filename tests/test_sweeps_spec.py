@@ -202,3 +202,13 @@ def test_invalid_combination_of_card_values_names_the_axes(tmp_path):
     spec = load_spec(_write(tmp_path, text))  # each value alone is valid
     with pytest.raises(ValueError, match=r'axes\["faults.stuck_at_gmax_rate"\] = 0.6, axes\["faults.stuck_at_gmin_rate"\] = 0.7'):
         expand_points(spec)
+
+
+@pytest.mark.parametrize("name, points", [("physics_pcm.toml", 4 * 4 * 4 * 2 * 3), ("ebm_digits.toml", 3 * 3 * 2 * 2 * 3)])
+def test_shipped_example_specs_are_valid(name, points):
+    import os
+
+    import analogeq.sweeps
+
+    spec = load_spec(os.path.join(os.path.dirname(analogeq.sweeps.__file__), "examples", name))
+    assert spec.n_points() == points
