@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "analogeq.commands.export_cmd",
     "analogeq.commands.import_cmd",
     "analogeq.commands.robustness",
+    "analogeq.commands.compare",
 ]
 
 
