@@ -160,3 +160,29 @@ def test_nan_in_measured_data_is_reported(tmp_path, capsys):
     code, _, err = run(["import", tmp_path / "nan.csv", "--from", "csv", tmp_path / "o.json"], capsys)
     assert code == 2 and "line 3, column 'g_measured_S': NaN" in err
     assert not (tmp_path / "o.json").exists()
+
+
+def test_checkpoint_to_nir_with_a_spiking_card(tmp_path, capsys):
+    pytest.importorskip("torch")
+    nir_export = pytest.importorskip("hardware_models.export.nir")
+    pytest.importorskip("analogeq.substrates.spiking")
+    from analogeq.checkpoint import save_checkpoint
+    from analogeq.models import build_model
+
+    model = build_model({"kind": "dense_ebm", "input_shape": [6], "hidden_sizes": [5], "num_classes": 3})
+    save_checkpoint(tmp_path / "net.safetensors", model)
+    out = tmp_path / "net.nir"
+    argv = ["export", tmp_path / "net.safetensors", "--to", "nir", out, "--spiking-card", "spiking-mixed-signal", "--seed", "4"]
+    code, text, err = run(argv, capsys)
+    assert code == 0, err
+    assert "spiking-mixed-signal" in text and "6-5-3" in text
+    mapped, card, _ = nir_export.import_nir(out)
+    assert card.name == "spiking-mixed-signal" and mapped.mismatch_seed == 4
+    assert [w.shape for w in mapped.weights] == [(5, 6), (3, 5)]
+    # a dense EBM checkpoint only: a weight matrix or a card is refused with the reason
+    np.save(tmp_path / "w.npy", np.ones((3, 3)))
+    code, _, err = run(["export", tmp_path / "w.npy", "--to", "nir", tmp_path / "w.nir"], capsys)
+    assert code == 2 and "analogeq checkpoint" in err
+    code, _, err = run(["export", tmp_path / "net.safetensors", "--to", "nir", tmp_path / "x.nir", "--spiking-card", "pcm"], capsys)
+    assert code == 2 and "spiking card" in err
+    assert not (tmp_path / "w.nir").exists() and not (tmp_path / "x.nir").exists()

@@ -4,7 +4,7 @@
     analogeq export CARD       --to crosssim OUT.json [--allow-loss] [--rp-ohms]
     analogeq export CHECKPOINT --to spice    OUT.cir  [--card CARD] [--layer L] [--seed N]
                                                       [--t-s T] [--input-seed N | --inputs X.npy] [--run]
-    analogeq export CHECKPOINT --to nir      OUT.nir  [--spiking-card CARD]
+    analogeq export CHECKPOINT --to nir      OUT.nir  [--spiking-card CARD] [--seed N]
 
 CARD is a card file or a preset name (``ideal``, ``pcm``, ...). CHECKPOINT is a trained
 network: an analogeq checkpoint (``.safetensors``: its synapses in read order), another
@@ -16,7 +16,9 @@ differential pair, wire resistances, driver sources set to one input vector) as 
 netlist with documented node names, plus ``OUT.json`` describing the tiles, the node names, the
 input and the substrate's own currents for checking; ``--run`` runs ngspice on it (batch mode)
 and prints how closely its currents agree. ``aihwkit``/``crosssim`` refuse cards
-they cannot express without loss unless ``--allow-loss``. See docs/interop.md.
+they cannot express without loss unless ``--allow-loss``. ``nir`` maps a dense EBM checkpoint
+onto ``--spiking-card`` (weights quantised, per-neuron mismatch drawn with ``--seed``) and writes
+the NIR graph; the card's fields go into node metadata. See docs/interop.md.
 """
 
 from __future__ import annotations
@@ -43,12 +45,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--rp-ohms", action="store_true", help="crosssim: write Rp_row/Rp_col in ohms instead of divided by Rmin")
     parser.add_argument("--card", default="pcm", help="spice: crossbar card (file or preset name) to map the layer with (default pcm)")
     parser.add_argument("--layer", default=None, help="spice: weight matrix to map, index or name (default: the first 2-D weight)")
-    parser.add_argument("--seed", type=int, default=0, help="spice: seed of the programming draw (default 0)")
+    parser.add_argument("--seed", type=int, default=0, help="spice: seed of the programming draw; nir: seed of the mismatch draw (default 0)")
     parser.add_argument("--t-s", type=float, default=None, help="spice: seconds after programming at which conductances are read (default: the device's t0)")
     parser.add_argument("--input-seed", type=int, default=0, help="spice: seed of the random input vector in [-1, 1] (default 0)")
     parser.add_argument("--inputs", default=None, help="spice: .npy file with the input vector (n_in values in [-1, 1])")
     parser.add_argument("--run", action="store_true", help="spice: also run ngspice on the netlist and compare its currents with the substrate's")
-    parser.add_argument("--spiking-card", default=None, help="nir: spiking card (file or preset name) whose mismatch goes into node metadata")
+    parser.add_argument("--spiking-card", default=None, help="nir: spiking card (file or preset name; default spiking-ideal) the network is mapped onto")
     parser.set_defaults(func=run)
 
 
@@ -271,13 +273,44 @@ def _export_spice(args: argparse.Namespace) -> int:
 
 
 def _export_nir(args: argparse.Namespace) -> int:
+    """A dense EBM checkpoint mapped onto a spiking card (quantised weights, mismatch drawn with
+    ``--seed``) as a NIR graph (:func:`hardware_models.export.nir.export_nir`, which documents
+    the node metadata), written atomically."""
     try:
-        from hardware_models.export import nir as nir_export
-    except ImportError:
-        raise ValueError("--to nir is not available yet: hardware_models.export.nir is missing") from None
-    spiking = _load_card_arg(args.spiking_card, "--spiking-card", "spiking") if args.spiking_card else None
-    nir_export.export_checkpoint(args.source, args.out, spiking_card=spiking)
-    print(f"wrote NIR graph of {args.source} to {args.out}")
+        from analogeq.substrates.spiking import DEFAULT_CARD, map_model
+        from hardware_models.export.nir import export_nir
+    except ImportError as exc:
+        raise ValueError(f"--to nir is not available in this installation: {exc}") from None
+    from analogeq.checkpoint import FORMAT, load_checkpoint
+
+    if not args.source.lower().endswith(".safetensors") or _safetensors_metadata(args.source).get("format") != FORMAT:
+        raise ValueError(
+            f"{args.source}: --to nir needs an analogeq checkpoint (.safetensors written by analogeq) of a dense EBM, "
+            "because the NIR graph holds the whole network (layers, biases, readout), not one weight matrix"
+        )
+    card = _load_card_arg(args.spiking_card or DEFAULT_CARD, "--spiking-card", "spiking")
+    model, _ = load_checkpoint(args.source)
+    mapped = map_model(model, card, args.seed)
+    config = model.config
+    settle = {
+        "surrogate_steps": int(config.free_steps),
+        "surrogate_step_size": float(config.step_size),
+        "surrogate_tol": float(config.tol),
+    }
+    import tempfile
+
+    directory = os.path.dirname(os.path.abspath(args.out))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".export-", suffix=".nir")
+    os.close(fd)
+    try:
+        export_nir(mapped, card, tmp, settle=settle)
+        os.replace(tmp, args.out)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    sizes = "-".join(str(n) for n in mapped.layer_sizes)
+    print(f"wrote NIR graph of {args.source} ({sizes}) on spiking card {card.name!r} (mismatch seed {args.seed}) to {args.out}")
     return 0
 
 
