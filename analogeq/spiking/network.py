@@ -1,0 +1,241 @@
+"""B stacked copies of a mapped dense EBM in ONE Brian2 network.
+
+Every copy is the same chip (same weights, same mismatch draw) fed another input: neuron
+``b * n + i`` is neuron ``i`` of copy ``b`` (state layers in order), and one ``Synapses`` object
+holds the block-diagonal connectivity of all copies in both directions (W forward, W^T
+feedback). A phase (free or nudged) is ONE ``Network.run`` over all copies; nothing in Python
+runs per step or per sample.
+
+Neuron model (units: nominal threshold 1, currents as charge per clock step; see
+:mod:`hardware_models.spiking.card`), per clock step, in Brian2's schedule order:
+
+    groups     v <- clip(v * keep + I_syn + I_const [+ sigma * randn()], 0, 2 theta);  I_syn <- d * I_syn
+    thresholds spike if v >= theta (and not refractory)
+    synapses   for every spike of a pre neuron: I_syn_post += w (1 - d)
+    resets     v <- v - theta;  I_syn <- I_syn + w_self;  count += [t in decoding window];  total += 1
+
+``keep`` = 1 - dt/tau_mem per neuron, d = exp(-dt/tau_syn). A spike of weight w therefore
+delivers the charge w (1 - d)(1 + d + d^2 + ...) = w in total, spread over ~tau_syn: the mean
+current into a neuron is b + sum_j w_ij r_j with r_j the presynaptic rates (spikes per step).
+``I_const`` holds the bias, the clamped input W_1 x (layer 1) and the nudging target beta y
+(output layer, mse); ``w_self`` = -beta (1 - d) on the output neurons makes each output spike
+feed back -beta times itself: the nudging current beta (y - s_N) of EqProp.
+
+Decoding: the rate of a neuron is its spike count over the last ``window`` steps of the phase
+divided by ``window`` (``count`` only counts spikes with t >= the start of the window).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from analogeq.spiking.backend import BrianBackend
+
+logger = logging.getLogger(__name__)
+
+#: membrane rails in thresholds: v in [0, RAIL_HIGH * theta]
+RAIL_HIGH = 2.0
+#: current of the padding copies (unused slots of a batch): keeps them silent
+PAD_CURRENT = -1.0
+
+_EQUATIONS = """
+v : 1
+I_syn : 1
+I_const : 1
+w_self : 1
+theta : 1 (constant)
+keep : 1 (constant)
+count : 1
+total : 1
+decay : 1 (shared, constant)
+sigma : 1 (shared, constant)
+t_count_start : second (shared)
+"""
+
+
+@contextlib.contextmanager
+def _preserve_numpy_random():
+    """Brian2 seeds numpy's global generator: give the caller's state back afterwards."""
+    state = np.random.get_state()
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
+
+
+@dataclass
+class PhaseCounts:
+    """Spike counts of one phase for every neuron of every copy, shape (B, n_neurons):
+    ``window`` (spikes in the decoding window) and ``total`` (all spikes of the phase)."""
+
+    window: np.ndarray
+    total: np.ndarray
+    steps: int
+    window_steps: int
+
+
+class StackedSpikingNetwork:
+    """``batch`` copies of ``mapped`` (a MappedSpikingNetwork) on ``card`` in one Brian2 network.
+
+    Build once; then :meth:`reset`, :meth:`set_currents` and :meth:`run_phase` as often as
+    needed (no rebuild between inputs). :meth:`snapshot` / :meth:`load_snapshot` carry the
+    free-phase state into the nudged phases.
+    """
+
+    def __init__(self, mapped, card, batch: int, backend: BrianBackend):
+        import brian2 as b2
+
+        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+            raise ValueError(f"batch must be an integer >= 1, got {batch!r}")
+        self.mapped = mapped
+        self.card = card
+        self.batch = batch
+        self.backend = backend
+        backend.activate()
+        codeobj = backend.codeobj_class()
+        n = mapped.n_neurons
+        self.n = n
+        self.n_total = batch * n
+        self.dt_s = card.timing.dt_s
+        self._b2 = b2
+        self.clock = b2.Clock(dt=self.dt_s * b2.second, name="aeq_clock")
+        self.noisy = card.noise.membrane_std > 0.0
+        self.refractory_steps = card.refractory_steps
+
+        update = "v = clip(v * keep + I_syn + I_const" + (" + sigma * randn()" if self.noisy else "") + ", 0, 2 * theta)\n"
+        update += "I_syn = I_syn * decay"
+        reset = "v -= theta\nI_syn += w_self\ncount += int(t >= t_count_start)\ntotal += 1"
+        extra = {}
+        if self.refractory_steps > 0:
+            # Brian2 allows a new spike once timestep(t - lastspike) >= timestep(refractory):
+            # (k + 1) steps gives k blocked steps after each spike (max rate 1 / (k + 1)).
+            extra["refractory"] = (self.refractory_steps + 1) * self.dt_s * b2.second
+        # fixed names: the generated code (and so Brian2's compiled-code cache) depends on them
+        self.group = b2.NeuronGroup(
+            self.n_total,
+            _EQUATIONS,
+            threshold="v >= theta",
+            reset=reset,
+            clock=self.clock,
+            codeobj_class=codeobj,
+            name="aeq_neurons",
+            **extra,
+        )
+        self.group.run_regularly(update, when="groups", codeobj_class=codeobj, name="aeq_neurons_update")
+        decay = card.syn_decay
+        self.decay = decay
+        self.group.decay = decay
+        self.group.sigma = card.noise.membrane_std
+        self.group.theta = np.tile(mapped.concat("theta"), batch)
+        self.group.keep = np.tile(1.0 - mapped.concat("leak"), batch)
+
+        pre, post, w = self._block_diagonal(mapped, batch)
+        self.synapses = b2.Synapses(
+            self.group,
+            self.group,
+            "w : 1 (constant)",
+            on_pre="I_syn_post += w",
+            clock=self.clock,
+            codeobj_class=codeobj,
+            name="aeq_synapses",
+        )
+        if pre.size:
+            self.synapses.connect(i=pre, j=post)
+            self.synapses.w = w * (1.0 - decay)
+        self.network = b2.Network(self.group, self.synapses, name="aeq_network")
+        self.reset()
+
+    # ------------------------------------------------------------------ construction
+    @staticmethod
+    def _block_diagonal(mapped, batch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Synapse lists (pre, post, weight) of ``batch`` copies: for every matrix W_k between
+        state layers k-1 and k (k >= 2), W_k[j, i] from i (layer k-1) to j (layer k) and the same
+        value from j back to i."""
+        offsets = mapped.layer_offsets
+        pre_list, post_list, w_list = [], [], []
+        for k in range(1, len(mapped.weights)):
+            w = mapped.weights[k]  # (n_post, n_pre)
+            post_idx, pre_idx = np.meshgrid(np.arange(w.shape[0]), np.arange(w.shape[1]), indexing="ij")
+            pre_g = (offsets[k - 1] + pre_idx).ravel()
+            post_g = (offsets[k] + post_idx).ravel()
+            values = w.ravel()
+            pre_list += [pre_g, post_g]  # forward, then feedback
+            post_list += [post_g, pre_g]
+            w_list += [values, values]
+        if not pre_list:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, np.zeros(0)
+        pre1 = np.concatenate(pre_list)
+        post1 = np.concatenate(post_list)
+        w1 = np.concatenate(w_list)
+        shift = (np.arange(batch, dtype=np.int64) * mapped.n_neurons)[:, None]
+        pre = (shift + pre1[None, :]).ravel()
+        post = (shift + post1[None, :]).ravel()
+        return pre, post, np.tile(w1, batch)
+
+    # ------------------------------------------------------------------ state
+    def reset(self) -> None:
+        """Every neuron at rest: v = 0, no synaptic current, not refractory."""
+        g = self.group
+        g.v = 0.0
+        g.I_syn = 0.0
+        g.count = 0.0
+        g.total = 0.0
+        if self.refractory_steps > 0:
+            g.lastspike = -1e9 * self._b2.second
+            g.not_refractory = True
+
+    def snapshot(self) -> dict[str, np.ndarray]:
+        """The dynamic state (to start both nudged phases from the same free-phase state)."""
+        g = self.group
+        snap = {"v": np.array(g.v[:]), "I_syn": np.array(g.I_syn[:]), "t": float(self.network.t_)}
+        if self.refractory_steps > 0:
+            snap["lastspike"] = np.array(g.lastspike_[:])
+            snap["not_refractory"] = np.array(g.not_refractory[:])
+        return snap
+
+    def load_snapshot(self, snap: dict[str, np.ndarray]) -> None:
+        """Restore a :meth:`snapshot` (spike times are shifted to the current time)."""
+        g = self.group
+        g.v = snap["v"]
+        g.I_syn = snap["I_syn"]
+        if self.refractory_steps > 0:
+            shift = float(self.network.t_) - snap["t"]
+            g.lastspike = (snap["lastspike"] + shift) * self._b2.second
+            g.not_refractory = snap["not_refractory"]
+
+    def set_currents(self, i_const: np.ndarray, w_self: np.ndarray | None = None) -> None:
+        """Constant currents ``i_const`` and self-feedback weights ``w_self`` (charge per spike,
+        before the synaptic filter), both of shape (batch, n) or (batch * n,)."""
+        self.group.I_const = np.asarray(i_const, dtype=np.float64).reshape(self.n_total)
+        if w_self is None:
+            self.group.w_self = 0.0
+        else:
+            self.group.w_self = np.asarray(w_self, dtype=np.float64).reshape(self.n_total) * (1.0 - self.decay)
+
+    # ------------------------------------------------------------------ running
+    def run_phase(self, steps: int, window_steps: int, seed: int) -> PhaseCounts:
+        """Run ``steps`` clock steps in one ``Network.run`` and return the spike counts
+        (``window``: the last ``window_steps`` steps; ``total``: all steps). ``seed`` seeds
+        Brian2's generator (membrane noise) for this run; numpy's global state is preserved."""
+        b2 = self._b2
+        if not (1 <= window_steps <= steps):
+            raise ValueError(f"window_steps must be in [1, steps={steps}], got {window_steps}")
+        g = self.group
+        g.count = 0.0
+        g.total = 0.0
+        t0 = float(self.network.t_)
+        g.t_count_start = (t0 + (steps - window_steps - 0.5) * self.dt_s) * b2.second
+        with _preserve_numpy_random():
+            b2.seed(int(seed) % (2**32))
+            self.network.run(steps * self.dt_s * b2.second, namespace={})
+        window = np.array(g.count[:]).reshape(self.batch, self.n)
+        total = np.array(g.total[:]).reshape(self.batch, self.n)
+        return PhaseCounts(window=window, total=total, steps=steps, window_steps=window_steps)
+
+
+__all__ = ["PAD_CURRENT", "PhaseCounts", "RAIL_HIGH", "StackedSpikingNetwork"]

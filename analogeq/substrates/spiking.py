@@ -1,0 +1,339 @@
+"""The spiking substrate: a dense EBM settling as spikes on emulated neuromorphic hardware (Brian2).
+
+Mapping (see :mod:`analogeq.spiking.network` for the neuron update and
+:mod:`hardware_models.spiking.card` for the card):
+
+* every state unit of the EBM is an integrate-and-fire neuron with reset by subtraction whose
+  rate (spikes per clock step) is clip(u, 0, 1) for a constant input u: the hard sigmoid;
+* every weight matrix between state layers is a set of synapses in both directions (W forward,
+  W^T feedback), with an exponential synaptic current of time constant ``tau_syn_s``;
+* the input x is clamped as the constant current W_1 x + b_1 into the first layer, the biases of
+  the other layers are constant currents;
+* a batch of B inputs runs as B stacked copies of the network in ONE Brian2 network and ONE
+  ``run`` per phase (inputs beyond ``batch_size`` are processed in chunks of that size);
+* **decoding**: the rate of a neuron is its spike count over the last ``decode_window_s`` of the
+  free phase divided by the number of steps in the window. ``logits`` are the output layer's
+  rates (``readout="mse"``) or W_out rates + b_out computed off-chip (``readout="ce"``).
+
+With the ``spiking-ideal`` card (no mismatch, noise, leak or quantisation; dt = 0.1 ms,
+tau_syn = 1 ms, 50 ms free phase, rates over its last 10 ms) the predictions agree with the float
+substrate on all the digits test images we checked (see ``benchmarks/bench_spiking.py``).
+
+Non-idealities from the card: per-neuron threshold and leak mismatch (drawn at build from
+``seed``), membrane noise (``stochastic`` is True when it is > 0; ``reseed`` seeds it),
+weight quantisation, refractory period. ``cost()`` gives the energy (spikes, synaptic events,
+neuron steps, mean over the inferences run so far) and the latency (``t_free_s``).
+
+White-box attacks: ``attack_logits`` runs the rate model (:mod:`analogeq.spiking.rate_model`),
+the spiking network's mean field with the quantised weights and mismatch folded in; the spikes
+are passed straight through (BPDA). ``logits`` is the plain spiking forward (black-box attacks
+and evaluation).
+
+    from analogeq.substrates import build_substrate
+    sub = build_substrate("spiking", model, card="spiking-mixed-signal", seed=0, target="auto")
+    scores = sub.logits(x)
+    sub.export_nir("model.nir")
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import numpy as np
+import torch
+
+from analogeq.substrates import register_substrate
+from analogeq.substrates.base import GradientSpec, Substrate, check_input
+from hardware_models.spiking import MappedSpikingNetwork, as_spiking_card, map_dense_network, spiking_inference_cost
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CARD = "spiking-ideal"
+
+
+def check_dense_ebm(model: Any) -> None:
+    """Raise TypeError/ValueError unless ``model`` is a layered EBM made of dense synapses only."""
+    from analogeq.ebm.layered import LayeredEBM
+    from analogeq.ebm.synapses import DenseSynapse
+
+    if not isinstance(model, LayeredEBM):
+        raise TypeError(
+            f"the spiking substrate runs layered energy-based networks (e.g. DenseEBM), got {type(model).__name__}"
+        )
+    for k, syn in enumerate(model.all_synapses()):
+        if not isinstance(syn, DenseSynapse):
+            raise ValueError(
+                f"the spiking substrate supports dense EBMs only: synapse {k + 1} of {type(model).__name__} is "
+                f"{type(syn).__name__}; allowed: DenseSynapse (use analogeq.ebm.dense.DenseEBM)"
+            )
+    for k, b in enumerate(model.biases):
+        if b.dim() != 1:
+            raise ValueError(f"the spiking substrate needs one bias per unit; bias {k + 1} has shape {tuple(b.shape)}")
+
+
+def float_parameters(model) -> dict[str, Any]:
+    """The float weights, biases and readout of a dense EBM as float64 numpy arrays."""
+    with torch.no_grad():
+        out = {
+            "weights": [s.weight.detach().cpu().double().numpy() for s in model.synapses],
+            "biases": [b.detach().cpu().double().numpy() for b in model.biases],
+            "readout_weight": None,
+            "readout_bias": None,
+        }
+        if model.readout is not None:
+            out["readout_weight"] = model.readout.weight.detach().cpu().double().numpy()
+            out["readout_bias"] = model.readout_bias.detach().cpu().double().numpy()
+    return out
+
+
+def map_model(model, card, seed: int) -> MappedSpikingNetwork:
+    """Map a dense EBM onto ``card``'s hardware (quantised weights, mismatch draw ``seed``)."""
+    check_dense_ebm(model)
+    p = float_parameters(model)
+    return map_dense_network(
+        p["weights"],
+        p["biases"],
+        input_shape=tuple(model.input_shape),
+        num_classes=int(model.num_classes),
+        readout=model.readout_kind,
+        card=card,
+        seed=seed,
+        readout_weight=p["readout_weight"],
+        readout_bias=p["readout_bias"],
+    )
+
+
+def _check_int(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+class SpikingSubstrate(Substrate):
+    """A mapped dense EBM on the emulated spiking hardware of ``card`` (see module docstring).
+
+    Parameters
+    ----------
+    mapped: the hardware instance (:class:`MappedSpikingNetwork`); use :meth:`from_model` for a DenseEBM.
+    card: a SpikingCard, a card dict or a preset name.
+    seed: seed of the membrane-noise stream (and, through :meth:`from_model`, of the mismatch draw).
+    batch_size: stacked copies per Brian2 network (larger inputs run in chunks).
+    target, cache_dir: Brian2 code generation (see :mod:`analogeq.spiking.backend`).
+    device: torch device of the returned scores and of the surrogate.
+    surrogate_steps, surrogate_step_size, surrogate_tol: settling budget of the rate model.
+    """
+
+    name = "spiking"
+
+    def __init__(
+        self,
+        mapped: MappedSpikingNetwork,
+        card: Any = DEFAULT_CARD,
+        *,
+        seed: int = 0,
+        batch_size: int = 256,
+        target: str = "auto",
+        cache_dir: str | os.PathLike | None = None,
+        device: str | torch.device = "cpu",
+        surrogate_steps: int = 100,
+        surrogate_step_size: float = 0.5,
+        surrogate_tol: float = 1e-5,
+        model_config: dict[str, Any] | None = None,
+    ):
+        from analogeq.spiking.backend import resolve_backend
+        from analogeq.spiking.rate_model import SpikingRateModel
+
+        if not isinstance(mapped, MappedSpikingNetwork):
+            raise TypeError(f"mapped must be a MappedSpikingNetwork (use SpikingSubstrate.from_model for an EBM), got {type(mapped).__name__}")
+        self.card = as_spiking_card(card)
+        self.mapped = mapped
+        self.batch_size = _check_int("batch_size", batch_size, 1)
+        self._seed = _check_int("seed", seed, 0)
+        self._calls = 0
+        self.backend = resolve_backend(target, cache_dir)
+        self.device = torch.device(device)
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError("device='cuda' was asked for but torch.cuda.is_available() is False")
+        self.input_shape = tuple(mapped.input_shape)
+        self.num_classes = mapped.num_classes
+        self.model_config = model_config
+        self.surrogate = SpikingRateModel(
+            mapped, self.card, free_steps=surrogate_steps, step_size=surrogate_step_size, tol=surrogate_tol
+        ).to(self.device)
+        self._network = None
+        self._noise_gen = torch.Generator().manual_seed(self._seed)
+        self._stats = {"inferences": 0, "spikes": 0.0, "synaptic_events": 0.0}
+        self._fan_out = np.concatenate([np.full(n, f, dtype=np.float64) for n, f in zip(mapped.layer_sizes[1:], mapped.fan_out())])
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_model(cls, model, card: Any = DEFAULT_CARD, *, seed: int = 0, **options: Any) -> "SpikingSubstrate":
+        """Map a dense EBM onto ``card`` (mismatch drawn with ``seed``) and build the substrate.
+        The surrogate settles with the model's own budget (``free_steps``, ``step_size``, ``tol``)."""
+        card = as_spiking_card(card)
+        seed = _check_int("seed", seed, 0)
+        mapped = map_model(model, card, seed)
+        cfg = getattr(model, "config", None)
+        if cfg is not None:
+            options.setdefault("surrogate_steps", int(cfg.free_steps))
+            options.setdefault("surrogate_step_size", float(cfg.step_size))
+            options.setdefault("surrogate_tol", float(cfg.tol))
+            options.setdefault("model_config", cfg.to_dict() if hasattr(cfg, "to_dict") else None)
+        return cls(mapped, card, seed=seed, **options)
+
+    @classmethod
+    def from_nir(cls, graph_or_path: Any, card: Any = None, **options: Any) -> "SpikingSubstrate":
+        """Build from a NIR graph (or .nir file) written by :meth:`export_nir` or of the same kind
+        (see :mod:`hardware_models.export.nir`). ``card`` defaults to the card stored in the graph."""
+        from hardware_models.export.nir import import_nir
+
+        mapped, stored_card, settle = import_nir(graph_or_path)
+        if card is None:
+            card = stored_card
+        for key, value in settle.items():
+            options.setdefault(key, value)
+        return cls(mapped, card, **options)
+
+    def export_nir(self, path: str | os.PathLike | None = None):
+        """The mapped network as a NIR graph (written to ``path`` with ``nir.write`` if given)."""
+        from hardware_models.export.nir import export_nir
+
+        settle = {
+            "surrogate_steps": self.surrogate.free_steps,
+            "surrogate_step_size": self.surrogate.step_size,
+            "surrogate_tol": self.surrogate.tol,
+        }
+        return export_nir(self.mapped, self.card, path, settle=settle)
+
+    # ------------------------------------------------------------------ protocol
+    @property
+    def stochastic(self) -> bool:
+        return self.card.stochastic
+
+    def reseed(self, seed: int) -> None:
+        self._seed = _check_int("seed", seed, 0)
+        self._calls = 0
+        self._noise_gen = torch.Generator().manual_seed(self._seed)
+
+    def _next_run_seed(self) -> int:
+        state = np.random.SeedSequence([self._seed, self._calls]).generate_state(1)[0]
+        self._calls += 1
+        return int(state)
+
+    def network(self, batch: int):
+        """The Brian2 network holding at least ``batch`` copies (built on first use, grown when
+        a larger chunk comes; smaller chunks run with silent padding copies)."""
+        from analogeq.spiking.network import StackedSpikingNetwork
+
+        batch = min(batch, self.batch_size)
+        if self._network is None or self._network.batch < batch:
+            self._network = StackedSpikingNetwork(self.mapped, self.card, batch, self.backend)
+        return self._network
+
+    def input_currents(self, x_flat: np.ndarray, capacity: int) -> np.ndarray:
+        """Constant currents of every neuron (capacity, n): W_1 x + b_1 for layer 1, b_k elsewhere;
+        padding copies (beyond the batch) get a negative current that keeps them silent."""
+        from analogeq.spiking.network import PAD_CURRENT
+
+        m = self.mapped
+        b = x_flat.shape[0]
+        cur = np.full((capacity, m.n_neurons), PAD_CURRENT)
+        cur[:b] = np.tile(m.concat("biases"), (b, 1))
+        n1 = m.weights[0].shape[0]
+        cur[:b, :n1] += x_flat @ m.weights[0].T
+        return cur
+
+    def layer_rates(self, window: np.ndarray, window_steps: int) -> list[np.ndarray]:
+        """Split per-neuron window counts (B, n) into per-layer rates [spikes per step]."""
+        rates = window / float(window_steps)
+        offs = self.mapped.layer_offsets + [self.mapped.n_neurons]
+        return [rates[:, offs[k] : offs[k + 1]] for k in range(len(self.mapped.weights))]
+
+    def run_free(self, x: torch.Tensor) -> list[np.ndarray]:
+        """Free phase of the spiking network on ``x``: the decoded rates of every layer
+        (float64 arrays (B, n_k)). Updates the spike statistics behind :meth:`cost`."""
+        check_input(x, self.input_shape)
+        x_flat = x.detach().reshape(x.shape[0], -1).cpu().double().numpy()
+        t = self.card.timing
+        chunks: list[list[np.ndarray]] = []
+        for start in range(0, x_flat.shape[0], self.batch_size):
+            xc = x_flat[start : start + self.batch_size]
+            b = xc.shape[0]
+            net = self.network(b)
+            net.reset()
+            net.set_currents(self.input_currents(xc, net.batch))
+            counts = net.run_phase(t.free_steps, t.window_steps, self._next_run_seed())
+            total = counts.total[:b]
+            self._stats["inferences"] += b
+            self._stats["spikes"] += float(total.sum())
+            self._stats["synaptic_events"] += float((total * self._fan_out).sum())
+            chunks.append(self.layer_rates(counts.window[:b], t.window_steps))
+        return [np.concatenate([c[k] for c in chunks]) for k in range(len(self.mapped.weights))]
+
+    def scores_from_rates(self, rates: list[np.ndarray]) -> np.ndarray:
+        """Class scores from decoded rates: the last layer (mse) or the off-chip readout (ce)."""
+        last = rates[-1]
+        if self.mapped.readout == "ce":
+            return last @ self.mapped.readout_weight.T + self.mapped.readout_bias
+        return last
+
+    @torch.no_grad()
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        scores = self.scores_from_rates(self.run_free(x))
+        return torch.as_tensor(scores, dtype=torch.float32, device=self.device)
+
+    def attack_logits(self, x: torch.Tensor, gradient: GradientSpec = GradientSpec()) -> torch.Tensor:
+        check_input(x, self.input_shape)
+        return self.surrogate.forward_for_attack(x.to(self.device, torch.float32), gradient, generator=self._noise_gen)
+
+    def cost(self) -> dict[str, float]:
+        """Energy and latency of one inference: mean spike and synaptic-event counts over every
+        inference run so far (``inferences_measured``; 0 before the first ``logits``, when only
+        the per-step neuron energy is counted)."""
+        n = self._stats["inferences"]
+        spikes = self._stats["spikes"] / n if n else 0.0
+        events = self._stats["synaptic_events"] / n if n else 0.0
+        steps = float(self.mapped.n_neurons * self.card.timing.free_steps)
+        out = spiking_inference_cost(self.card, spikes, events, steps).to_dict()
+        out["inferences_measured"] = float(n)
+        return out
+
+    def describe(self) -> dict[str, Any]:
+        t = self.card.timing
+        return {
+            "substrate": self.name,
+            "card": self.card.to_dict(),
+            "device": str(self.device),
+            "brian2_target": self.backend.target,
+            "brian2_cache_dir": self.backend.cache_dir,
+            "batch_size": self.batch_size,
+            "layer_sizes": self.mapped.layer_sizes,
+            "readout": self.mapped.readout,
+            "mismatch_seed": self.mapped.mismatch_seed,
+            "noise_seed": self._seed,
+            "free_steps": t.free_steps,
+            "window_steps": t.window_steps,
+            "decoding": "spike count over the last decode_window_s of the free phase / window steps",
+            "surrogate": {
+                "kind": "rate model (mean field), BPDA through the spikes",
+                "free_steps": self.surrogate.free_steps,
+                "step_size": self.surrogate.step_size,
+                "tol": self.surrogate.tol,
+            },
+            "model_config": self.model_config,
+        }
+
+
+def _spiking_builder(model: Any, card: Any = DEFAULT_CARD, *, seed: int = 0, **options: Any) -> SpikingSubstrate:
+    """``build_substrate("spiking", model, card=..., seed=..., batch_size=..., target=..., cache_dir=..., device=...)``;
+    ``model`` is a DenseEBM or a MappedSpikingNetwork."""
+    if isinstance(model, MappedSpikingNetwork):
+        return SpikingSubstrate(model, card, seed=seed, **options)
+    return SpikingSubstrate.from_model(model, card, seed=seed, **options)
+
+
+register_substrate("spiking", _spiking_builder)
+
+__all__ = ["DEFAULT_CARD", "SpikingSubstrate", "check_dense_ebm", "float_parameters", "map_model"]
