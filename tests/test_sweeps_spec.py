@@ -212,3 +212,67 @@ def test_shipped_example_specs_are_valid(name, points):
 
     spec = load_spec(os.path.join(os.path.dirname(analogeq.sweeps.__file__), "examples", name))
     assert spec.n_points() == points
+
+
+OWN_CARD = """
+name = "own-card"
+seeds = [0]
+substrates = ["float", { kind = "crossbar", card = { preset = "ideal" } }]
+
+[card]
+preset = "pcm"
+
+[network]
+checkpoint = "net.safetensors"
+
+[axes]
+"device.read_noise_scale" = [0.5, 2.0]
+"device.t0_s" = [10.0, 40.0]             # a PCM field: the ideal card has none
+
+[evaluations.clean_accuracy]
+"""
+
+
+@pytest.fixture()
+def tiny_checkpoint(tmp_path):
+    from analogeq.checkpoint import save_checkpoint
+    from analogeq.models import build_model
+
+    save_checkpoint(tmp_path / "net.safetensors", build_model({"kind": "dense_ebm", "hidden_sizes": [4]}))
+
+
+def test_a_substrate_on_its_own_card_gets_the_axes_its_card_has(tmp_path, tiny_checkpoint):
+    from analogeq.sweeps.runner import plan_points
+
+    spec = load_spec(_write(tmp_path, OWN_CARD))
+    d = spec.to_dict()
+    assert d["substrates"] == ["float", {"kind": "crossbar", "card": {"preset": "ideal"}}]
+    assert spec_from_dict(d, base_dir=str(tmp_path)) == spec
+    points = plan_points(spec)
+    assert len(points) == spec.n_points() == 2 * 2 * 2
+    for p in points:
+        card = p.config["card"]
+        assert card["device"]["read_noise_scale"] == p.axes["device.read_noise_scale"]
+        if p.substrate == "float":
+            assert card["device"]["kind"] == "pcm" and card["device"]["t0_s"] == p.axes["device.t0_s"]
+        else:
+            assert card["device"]["kind"] == "ideal" and "t0_s" not in card["device"]
+    # the crossbar points at the two t0_s values are one computation each: 4 + 2 distinct keys
+    assert len({p.key for p in points if p.substrate == "float"}) == 4
+    assert len({p.key for p in points if p.substrate == "crossbar"}) == 2
+
+
+def test_own_card_errors_name_the_substrate(tmp_path, tiny_checkpoint):
+    text = OWN_CARD.replace('{ preset = "ideal" }', '{ preset = "nope" }')
+    assert "substrates[1].card.preset: unknown preset 'nope'" in _spec_error(tmp_path, text)
+    text = OWN_CARD.replace('card = { preset = "ideal" }', 'cards = { preset = "ideal" }')
+    assert "substrates[1]: a table needs exactly kind" in _spec_error(tmp_path, text)
+    text = OWN_CARD.replace('substrates = ["float", {', 'substrates = ["crossbar", {')
+    assert "substrates[1]: substrate kind 'crossbar' appears twice" in _spec_error(tmp_path, text)
+    # a value the base card accepts but the substrate's card rejects
+    text = OWN_CARD.replace('"device.t0_s" = [10.0, 40.0]', '"device.g_min_S" = [0.0, 1e-6]').replace(
+        '{ preset = "ideal" }', '{ path = "mine.json" }')
+    from hardware_models.cards import preset, save_card, with_value
+
+    save_card(with_value(with_value(preset("ideal"), "device.g_max_S", 5e-7), "device.g_min_S", 0.0), str(tmp_path / "mine.json"))
+    assert "on the card of substrate 'crossbar'" in _spec_error(tmp_path, text)

@@ -55,7 +55,11 @@ def card_to_dict(card: Any) -> dict[str, Any]:
 
 def expand_points(spec: SweepSpec, network_identity: dict[str, Any] | None = None) -> list[Point]:
     """Every point of ``spec`` in a fixed order (axes in path order, evaluations by name,
-    substrates and seeds in spec order). Duplicate keys are kept once.
+    substrates and seeds in spec order).
+
+    Two grid points may share a key: a substrate on its own card ignores the card axes its card
+    does not have, so its points at different values of such an axis are the same computation.
+    The runner runs each key once; the database maps every grid point to the shared result.
 
     ``network_identity`` goes into the config of network evaluations (see
     :func:`analogeq.sweeps.networks.network_identity`); it is required when the spec has one.
@@ -67,27 +71,41 @@ def expand_points(spec: SweepSpec, network_identity: dict[str, Any] | None = Non
     needs_network = [e for e in spec.evaluations if get_evaluation(e).needs_network]
     if needs_network and network_identity is None:
         raise ValueError(f"expand_points: evaluations {needs_network} need network_identity")
-    base = spec.load_base_card()
     card_axes, param_axes = spec.card_axes, spec.param_axes
+    # the base card, and the own card of substrates that have one (see SweepSpec.substrate_cards)
+    bases: dict[str | None, Any] = {None: spec.load_base_card()}
+    bases.update({kind: spec.load_substrate_card(kind) for kind in spec.substrate_cards})
 
     # cards of every prefix of card-axis values, so that each with_value runs once per prefix
-    prefix_cards: dict[tuple, Any] = {(): base}
+    prefix_cards: dict[tuple, Any] = {(b,): card for b, card in bases.items()}
 
-    def card_for(values: tuple) -> Any:
-        if values not in prefix_cards:
-            parent = card_for(values[:-1])
+    def card_for(base: str | None, values: tuple) -> Any:
+        key = (base, *values)
+        if key not in prefix_cards:
+            parent = card_for(base, values[:-1])
             axis = card_axes[len(values) - 1]
             try:
-                prefix_cards[values] = cards.with_value(parent, axis.path, values[-1])
+                prefix_cards[key] = cards.with_value(parent, axis.path, values[-1])
             except ValueError as exc:
-                combo = ", ".join(f'axes["{a.path}"] = {v!r}' for a, v in zip(card_axes, values))
-                raise ValueError(f"the combination {combo} is not a valid card: {exc}") from None
-        return prefix_cards[values]
+                if base is not None and "no such field" in str(exc):
+                    prefix_cards[key] = parent  # a substrate's own card without this field
+                else:
+                    combo = ", ".join(f'axes["{a.path}"] = {v!r}' for a, v in zip(card_axes, values))
+                    where = f" on the card of substrate {base!r}" if base is not None else ""
+                    raise ValueError(f"the combination {combo} is not a valid card{where}: {exc}") from None
+        return prefix_cards[key]
+
+    card_dicts: dict[tuple, dict[str, Any]] = {}
+
+    def card_dict_for(base: str | None, values: tuple) -> dict[str, Any]:
+        key = (base, *values)
+        if key not in card_dicts:
+            card_dicts[key] = card_to_dict(card_for(base, values))
+        return card_dicts[key]
 
     points: list[Point] = []
-    seen: set[str] = set()
     for card_values in itertools.product(*(a.values for a in card_axes)):
-        card_dict = card_to_dict(card_for(tuple(card_values)))
+        card_values = tuple(card_values)
         for param_values in itertools.product(*(a.values for a in param_axes)):
             axes = {a.path: v for a, v in zip(card_axes, card_values)}
             axes.update({a.path: v for a, v in zip(param_axes, param_values)})
@@ -98,17 +116,14 @@ def expand_points(spec: SweepSpec, network_identity: dict[str, Any] | None = Non
                 params = {**spec.evaluations[name], **param_axis_values}
                 substrates = spec.substrates if ev.uses_substrate else (None,)
                 for substrate in substrates:
+                    base = substrate if substrate in spec.substrate_cards else None
                     config = {
-                        "card": card_dict,
+                        "card": card_dict_for(base, card_values),
                         "evaluation": name,
                         "params": dict(sorted(params.items())),
                         "substrate": substrate,
                         "network": network_identity if ev.needs_network else None,
                     }
                     for seed in spec.seeds:
-                        key = point_key(config, seed)
-                        if key in seen:
-                            continue
-                        seen.add(key)
-                        points.append(Point(key, config, int(seed), axes))
+                        points.append(Point(point_key(config, seed), config, int(seed), axes))
     return points

@@ -138,8 +138,12 @@ class SweepSummary:
     """What one :func:`run_sweep` call did."""
 
     name: str
+    #: distinct computations (point keys) of the sweep
     planned: int
     already_done: int
+    #: grid points (axes x evaluations x substrates x seeds); more than ``planned`` where grid
+    #: points share a computation
+    grid_points: int = 0
     ran: int = 0
     ok: int = 0
     skipped: int = 0
@@ -202,7 +206,10 @@ def run_sweep(
     with ResultStore(db_path) as store:
         done = store.finished_keys()
         points = plan_points(spec)
-        missing = [p for p in points if p.key not in done]
+        unique: dict[str, Point] = {}
+        for p in points:
+            unique.setdefault(p.key, p)
+        missing = [p for p in unique.values() if p.key not in done]
         todo = missing
         if max_points is not None:
             if isinstance(max_points, bool) or not isinstance(max_points, int) or max_points < 0:
@@ -218,7 +225,8 @@ def run_sweep(
             spec.name, spec.to_dict(), spec.spec_hash(),
             [PlannedPoint(p.key, p.axes, p.evaluation, p.substrate, p.seed) for p in points],
         )
-        summary = SweepSummary(spec.name, planned=len(points), already_done=len(points) - len(missing))
+        summary = SweepSummary(spec.name, planned=len(unique), already_done=len(unique) - len(missing),
+                               grid_points=len(points))
         if not todo:
             summary.wall_s = time.perf_counter() - t0
             return summary
@@ -231,7 +239,7 @@ def run_sweep(
              "network_path": network_path, "executor": ex.kind}
             for p in todo
         ]
-        bar = _progress_bar(len(points), summary.already_done, spec.name, progress)
+        bar = _progress_bar(len(unique), summary.already_done, spec.name, progress)
         try:
             for result_dict in ex.map_unordered(run_point, payloads):
                 result = PointResult.from_dict(result_dict)

@@ -4,7 +4,9 @@ Format (every key but ``name``, ``card`` and ``evaluations`` is optional)::
 
     name = "pcm-read-noise-vs-adc"            # letters, digits, - _ .
     description = "clean accuracy of the digits EBM on PCM"
-    substrates = ["float", "crossbar"]        # kinds for evaluations that run on a substrate
+    substrates = ["float", "crossbar"]        # kinds for evaluations that run on a substrate;
+                                              # { kind = "spiking", card = { preset = "..." } }
+                                              # runs a kind on its own card
     seeds = [0, 1, 2]                         # or { start = 0, count = 5 }
     imports = []                              # modules that register extra evaluations/substrates
 
@@ -33,6 +35,10 @@ integers, and a range whose values are not whole numbers is then an error). A ca
 checked value by value with ``hardware_models.cards.with_value`` against the card schema; an
 evaluation-parameter axis with the evaluation's validator. Errors name the path, e.g.
 ``axes["adc.bitz"]: unknown card field "adc.bitz" ($.adc.bitz: no such field; fields here: [...])``.
+A substrate given as ``{kind, card}`` runs on its own card (e.g. a spiking card) instead of the
+base card; card axes are applied to it where the field exists in that card and ride along
+(unapplied) where it does not. Physics-only evaluations always use the base card.
+
 TOML has no null: the string ``"null"`` in a card axis means JSON null (e.g. an ideal
 converter, ``"adc.bits" = [4, 6, 8, "null"]``).
 
@@ -113,6 +119,8 @@ class SweepSpec:
     evaluations: dict[str, dict[str, Any]]
     axes: tuple[Axis, ...] = ()
     substrates: tuple[str, ...] = ()
+    #: substrate kinds that run on their own card instead of the base card (kind -> card ref)
+    substrate_cards: dict[str, dict[str, str]] = field(default_factory=dict)
     seeds: tuple[int, ...] = (0,)
     network: NetworkSpec | None = None
     description: str = ""
@@ -126,7 +134,10 @@ class SweepSpec:
             "description": self.description,
             "card": dict(self.card),
             "axes": {a.path: a.to_dict() for a in self.axes},
-            "substrates": list(self.substrates),
+            "substrates": [
+                {"kind": k, "card": dict(self.substrate_cards[k])} if k in self.substrate_cards else k
+                for k in self.substrates
+            ],
             "evaluations": {k: dict(v) for k, v in sorted(self.evaluations.items())},
             "seeds": list(self.seeds),
             "imports": list(self.imports),
@@ -152,6 +163,12 @@ class SweepSpec:
     def load_base_card(self) -> Any:
         """The base card object (``hardware_models.cards``)."""
         return _load_card(self.card, self.base_dir, where="card")
+
+    def load_substrate_card(self, kind: str) -> Any:
+        """The card a substrate kind runs on: its own (``substrates = [{kind, card}]``) or the base card."""
+        if kind in self.substrate_cards:
+            return _load_card(self.substrate_cards[kind], self.base_dir, where=f"substrates.{kind}.card")
+        return self.load_base_card()
 
     def n_points(self) -> int:
         grid = 1
@@ -205,7 +222,11 @@ def spec_from_dict(data: dict[str, Any], *, base_dir: str = ".") -> SweepSpec:
     uses_substrate = any(get_evaluation(e).uses_substrate for e in evaluations)
     needs_network = [e for e in evaluations if get_evaluation(e).needs_network]
 
-    substrates = _substrates(data.get("substrates", []), required=uses_substrate)
+    substrates, substrate_cards = _substrates(data.get("substrates", []), required=uses_substrate)
+    own_cards = {
+        kind: _load_card(ref, base_dir, where=f"substrates[{list(substrates).index(kind)}].card")
+        for kind, ref in substrate_cards.items()
+    }
     seeds = _seeds(data.get("seeds", [0]))
     network = _network(data.get("network"), base_dir)
     if needs_network and network is None:
@@ -215,7 +236,7 @@ def spec_from_dict(data: dict[str, Any], *, base_dir: str = ".") -> SweepSpec:
     for e in evaluations:
         for pname, p in get_evaluation(e).all_params().items():
             param_specs.setdefault(pname, p)
-    axes = _axes(data.get("axes", {}), base_card, param_specs)
+    axes = _axes(data.get("axes", {}), base_card, param_specs, own_cards)
     axis_paths = {a.path for a in axes}
 
     resolved: dict[str, dict[str, Any]] = {}
@@ -235,6 +256,7 @@ def spec_from_dict(data: dict[str, Any], *, base_dir: str = ".") -> SweepSpec:
         evaluations=resolved,
         axes=axes,
         substrates=substrates,
+        substrate_cards=substrate_cards,
         seeds=seeds,
         network=network,
         imports=tuple(imports),
@@ -296,17 +318,38 @@ def _evaluations(value: Any) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _substrates(value: Any, *, required: bool) -> tuple[str, ...]:
-    names = _string_list(value, "substrates", allow_empty=not required)
-    for i, kind in enumerate(names):
-        if kind in KNOWN_SUBSTRATE_KINDS:
-            continue
-        from analogeq.substrates import substrate_kinds  # torch: only for other kinds
+def _substrates(value: Any, *, required: bool) -> tuple[tuple[str, ...], dict[str, dict[str, str]]]:
+    """Kinds in order, and the card references of kinds given as ``{kind = ..., card = {...}}``."""
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"substrates: must be a list of kinds (or {{kind, card}} tables), got {value!r}")
+    if not value and required:
+        raise ValueError("substrates: must not be empty (an evaluation runs on a substrate)")
+    kinds: list[str] = []
+    cards: dict[str, dict[str, str]] = {}
+    for i, entry in enumerate(value):
+        where = f"substrates[{i}]"
+        if isinstance(entry, dict):
+            if sorted(entry) != ["card", "kind"]:
+                raise ValueError(f"{where}: a table needs exactly kind = \"...\" and card = {{preset or path}}, got keys {sorted(entry)}")
+            kind = entry["kind"]
+            try:
+                cards[kind] = _card_ref(entry["card"])
+            except ValueError as exc:
+                raise ValueError(f"{where}.{exc}") from None
+        else:
+            kind = entry
+        if not isinstance(kind, str) or not kind:
+            raise ValueError(f"{where}: must be a substrate kind (string), got {kind!r}")
+        if kind in kinds:
+            raise ValueError(f"{where}: substrate kind {kind!r} appears twice")
+        if kind not in KNOWN_SUBSTRATE_KINDS:
+            from analogeq.substrates import substrate_kinds  # torch: only for other kinds
 
-        allowed = sorted(set(KNOWN_SUBSTRATE_KINDS) | set(substrate_kinds()))
-        if kind not in allowed:
-            raise ValueError(f"substrates[{i}]: unknown substrate kind {kind!r}; allowed: {allowed}")
-    return tuple(names)
+            allowed = sorted(set(KNOWN_SUBSTRATE_KINDS) | set(substrate_kinds()))
+            if kind not in allowed:
+                raise ValueError(f"{where}: unknown substrate kind {kind!r}; allowed: {allowed}")
+        kinds.append(kind)
+    return tuple(kinds), cards
 
 
 def _is_int(v: Any) -> bool:
@@ -406,7 +449,7 @@ def expand_range(value: dict[str, Any], where: str) -> list[Any]:
     return out
 
 
-def _axes(value: Any, base_card: Any, param_specs: dict[str, Any]) -> tuple[Axis, ...]:
+def _axes(value: Any, base_card: Any, param_specs: dict[str, Any], own_cards: dict[str, Any]) -> tuple[Axis, ...]:
     from hardware_models import cards
 
     if not isinstance(value, dict):
@@ -443,5 +486,11 @@ def _axes(value: Any, base_card: Any, param_specs: dict[str, Any]) -> tuple[Axis
                     also = f"; or an evaluation parameter: {sorted(param_specs)}" if param_specs else ""
                     raise ValueError(f'{where}: unknown card field "{path}" ({exc}){also}') from None
                 raise ValueError(f"{where}[{i}] = {v!r}: {exc}") from None
+            for kind, card in own_cards.items():  # a substrate's own card: only where the field exists
+                try:
+                    cards.with_value(card, path, v)
+                except ValueError as exc:
+                    if "no such field" not in str(exc):
+                        raise ValueError(f"{where}[{i}] = {v!r} on the card of substrate {kind!r}: {exc}") from None
         axes.append(Axis(path, tuple(values), "card"))
     return tuple(axes)

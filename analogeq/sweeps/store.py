@@ -9,7 +9,8 @@ Layout (schema version 1)
 ``sweeps(spec_hash, name, spec_json, first_run_at, last_run_at, runs)``
     Every sweep spec that ran against this file (the canonical spec JSON and its hash).
 ``sweep_points(spec_hash, key, axes_json, evaluation, substrate, seed)``
-    The planned points of each sweep, with their axis values (what plots and exports group by).
+    The grid points of each sweep with their axis values (what plots and exports group by);
+    grid points that are the same computation share one key, hence one result.
 ``results(key, config_json, seed, evaluation, substrate, status, metrics_json, reason,
 eval_time_s, point_time_s, host, executor, analogeq_version, finished_at)``
     One row per point key (``PRIMARY KEY``): ``status`` is ``"ok"`` (metrics are final),
@@ -78,7 +79,7 @@ CREATE TABLE sweep_points (
     evaluation TEXT NOT NULL,
     substrate  TEXT,
     seed       INTEGER NOT NULL,
-    PRIMARY KEY (spec_hash, key)
+    PRIMARY KEY (spec_hash, key, axes_json)
 );
 CREATE TABLE results (
     key              TEXT PRIMARY KEY,
