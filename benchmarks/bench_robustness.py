@@ -14,8 +14,10 @@ substrate as the transfer source. ``--card-crossbar`` / ``--card-spiking`` pick 
 Keys per substrate (issue 6 contract; accuracies are fractions in [0, 1] at the suite's
 headline eps, L_inf 0.1 and L2 1.0 on pixels in [0, 1]):
 
-* ``clean``, ``pgd_linf``, ``pgd_l2``, ``square`` (L_inf), ``transfer`` (L_inf, hardware only:
-  null on float), ``worst_case_linf``;
+* ``clean``, ``pgd_linf``, ``pgd_l2`` (cross-entropy PGD, 20 steps, step 2.5 eps / 20: the seed
+  study's attack), ``pgd_margin_linf`` (the same with the margin loss), ``square`` (L_inf),
+  ``transfer`` (L_inf, hardware only: null on float), ``worst_case_linf`` (per example, the
+  worst of all L_inf attacks);
 * ``corruptions_mean``: mean accuracy over the 19 CIFAR-10-C corruptions x 5 severities;
 * ``certified_at_r``: randomized-smoothing certified accuracy ``{"0.25": .., "0.5": ..}``;
 * ``sanity_gates_passed`` (bool) and ``sanity_gates_failed`` (names);
@@ -78,6 +80,7 @@ def substrate_entry(result: dict, float_timings: dict | None) -> dict:
         "pgd_linf": s["pgd_linf"],
         "pgd_l2": s["pgd_l2"],
         "square": s["square"],
+        "pgd_margin_linf": s.get("pgd_margin_linf"),
         "transfer": s.get("transfer"),
         "worst_case_linf": s.get("worst_case_linf"),
         "corruptions_mean": s.get("corruptions_mean"),

@@ -25,13 +25,14 @@ Result schema (``analogeq.robustness/1``)
     stochastic: {declared, detected, max_logit_change, passes, eot_samples, draws},
     clean: ACC,
     attacks: {
-        "fgsm_linf" | "pgd_linf" | "pgd_l2" | "pgd_linf_seed_study" | "apgd_ce_linf" |
+        "fgsm_linf" | "pgd_linf" | "pgd_l2" | "pgd_margin_linf" | "pgd_margin_l2" |
+        "pgd_linf_seed_study" | "apgd_ce_linf" |
         "apgd_dlr_linf" | "apgd_t_linf" | "apgd_ce_l2" | "apgd_dlr_l2" | "apgd_t_l2" |
         "square_linf" | "square_l2" | "transfer_linf" | "transfer_l2":
             {"<eps>": ATTACK},
         "cw_l2": ATTACK + {"accuracy_at_eps": {"<eps>": ACC}, "median_distance_successful"}
     },
-    summary: {clean, pgd_linf, pgd_l2, square, square_l2, transfer, transfer_l2,
+    summary: {clean, pgd_linf, pgd_l2, pgd_margin_linf, pgd_margin_l2, square, square_l2, transfer, transfer_l2,
               worst_case_linf, worst_case_l2, headline_linf_eps, headline_l2_eps,
               corruptions_mean, certified_at_r {"<radius>": accuracy} | null},
     gradient_modes: null | {"probe": {...}, "modes": {"full" | "truncated_<T>" | "implicit":
@@ -414,6 +415,11 @@ def evaluate_robustness(
                                  restarts=suite.pgd_restarts), salt := salt + 1, "l2")
 
     headlines = (("linf", suite.headline_linf_eps), ("l2", suite.headline_l2_eps))
+    if suite.margin_pgd:
+        for norm, eps in headlines:
+            add(f"pgd_margin_{norm}", eps, white(PGD, eps=eps, norm=norm, steps=suite.pgd_steps, loss="margin",
+                                                 step_size=suite.pgd_step_factor * eps / suite.pgd_steps,
+                                                 restarts=suite.pgd_restarts), salt := salt + 1, norm)
     if suite.apgd_steps > 0:
         for norm, eps in headlines:
             add(f"apgd_ce_{norm}", eps, white(APGD, eps=eps, norm=norm, steps=suite.apgd_steps, loss="ce"), salt := salt + 1, norm)
@@ -487,6 +493,8 @@ def evaluate_robustness(
     }
     for name, key, eps in (("pgd_linf", "pgd_linf", suite.headline_linf_eps), ("pgd_l2", "pgd_l2", suite.headline_l2_eps),
                            ("square", "square_linf", suite.headline_linf_eps), ("square_l2", "square_l2", suite.headline_l2_eps),
+                           ("pgd_margin_linf", "pgd_margin_linf", suite.headline_linf_eps),
+                           ("pgd_margin_l2", "pgd_margin_l2", suite.headline_l2_eps),
                            ("transfer", "transfer_linf", suite.headline_linf_eps),
                            ("transfer_l2", "transfer_l2", suite.headline_l2_eps)):
         summary[name] = attacks.get(key, {}).get(eps_key(eps), {}).get("accuracy")

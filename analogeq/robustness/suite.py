@@ -10,6 +10,9 @@ Suites
 ``quick`` (the seed study's PGD, arXiv 2401.11543: 20 iterations, step 2.5 * eps / 20, one
 random start):
     FGSM at every L_inf eps; PGD L_inf at 0.1, 0.2, 0.3 and 1.0 (unbounded); PGD L2 at 1.0, 2.0;
+    PGD with the margin loss -(z_y - max_{i != y} z_i) (C&W's loss) in L_inf and L2 at the
+    headline eps: cross-entropy saturates on confident examples, and on the digits EBM the
+    margin loss breaks examples that CE-PGD misses and only Square found;
     Square (1000 queries, p_init 0.8) L_inf and L2 at the headline eps (0.1, 1.0);
     transfer of PGD from the reference substrate at the headline eps (when one is given);
     convergence gate: PGD L_inf at the headline eps with 40 steps and 2 restarts;
@@ -61,6 +64,7 @@ class AttackSuite:
     pgd_step_factor: float = 2.5
     pgd_restarts: int = 1
     seed_study_pgd: bool = False
+    margin_pgd: bool = True
     apgd_steps: int = 0
     apgd_targets: int = 0
     cw_steps: int = 0
@@ -120,7 +124,7 @@ class AttackSuite:
         check_number("pgd_step_factor", self.pgd_step_factor, minimum=0.0, strict=True)
         check_number("gate_tolerance", self.gate_tolerance, minimum=0.0, maximum=1.0)
         check_number("unbounded_threshold", self.unbounded_threshold, minimum=0.0, maximum=1.0)
-        for field_name in ("fgsm", "seed_study_pgd", "transfer", "gradient_modes"):
+        for field_name in ("fgsm", "seed_study_pgd", "margin_pgd", "transfer", "gradient_modes"):
             if not isinstance(getattr(self, field_name), bool):
                 raise ValueError(f"{field_name} must be True or False, got {getattr(self, field_name)!r}")
 
