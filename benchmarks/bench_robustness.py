@@ -30,6 +30,9 @@ headline eps, L_inf 0.1 and L2 1.0 on pixels in [0, 1]):
 * ``stochastic``, ``eot_samples``, ``draws``; ``ci95`` of each headline figure (null when the
   substrate is deterministic).
 
+A substrate whose build fails is ``{"skipped": reason}``, one whose evaluation raises is
+``{"error": message}`` (and the exit status is 1); the others are still reported.
+
 Top level: ``machine``, ``config`` (suite, examples, seeds, network, training accuracy) and
 ``seed_study_cifar10`` (the reference table from ANCHORS.md, for the RESULTS table).
 """
@@ -155,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     cards = {"crossbar": args.card_crossbar, "spiking": args.card_spiking}
     out: dict = {}
     results: dict = {}
+    failed = False
     float_substrate = build_for("float", model)
     for kind in kinds:
         try:
@@ -164,7 +168,12 @@ def main(argv: list[str] | None = None) -> int:
             out[kind] = {"skipped": f"could not build: {exc}"}
             continue
         reference = None if kind == "float" else float_substrate
-        result = evaluate_robustness(substrate, x, y, suite=suite, reference_substrate=reference, seed=args.seed)
+        try:
+            result = evaluate_robustness(substrate, x, y, suite=suite, reference_substrate=reference, seed=args.seed)
+        except Exception as exc:  # one substrate failing must not hide the others' figures
+            out[kind] = {"error": f"{type(exc).__name__}: {exc}"[:2000]}
+            failed = True
+            continue
         results[kind] = result
         float_timings = results["float"]["wall_time_per_100_images_s"] if kind != "float" and "float" in results else None
         out[kind] = substrate_entry(result, float_timings)
@@ -186,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(compare_markdown(results))
         print(f"total {out['config']['total_seconds']:.0f} s")
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
