@@ -28,6 +28,7 @@ divided by ``window`` (``count`` only counts spikes with t >= the start of the w
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 from dataclasses import dataclass
 
@@ -55,6 +56,19 @@ decay : 1 (shared, constant)
 sigma : 1 (shared, constant)
 t_count_start : second (shared)
 """
+
+
+@contextlib.contextmanager
+def _cheap_gc():
+    """``Network.run`` starts with ``gc.collect()`` (to warn about objects outside networks); in a
+    process holding torch and a large network it costs ~0.1-1 s per run. ``gc.freeze()`` moves the
+    objects alive now into the permanent generation, which that collection skips, and
+    ``gc.unfreeze()`` gives them back to the collector afterwards: nothing is lost or leaked."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 @contextlib.contextmanager
@@ -134,19 +148,22 @@ class StackedSpikingNetwork:
         self.group.keep = np.tile(1.0 - mapped.concat("leak"), batch)
 
         pre, post, w = self._block_diagonal(mapped, batch)
-        self.synapses = b2.Synapses(
-            self.group,
-            self.group,
-            "w : 1 (constant)",
-            on_pre="I_syn_post += w",
-            clock=self.clock,
-            codeobj_class=codeobj,
-            name="aeq_synapses",
-        )
-        if pre.size:
+        self.synapses = None
+        objects = [self.group]
+        if pre.size:  # a one-layer network has no synapses between neurons
+            self.synapses = b2.Synapses(
+                self.group,
+                self.group,
+                "w : 1 (constant)",
+                on_pre="I_syn_post += w",
+                clock=self.clock,
+                codeobj_class=codeobj,
+                name="aeq_synapses",
+            )
             self.synapses.connect(i=pre, j=post)
             self.synapses.w = w * (1.0 - decay)
-        self.network = b2.Network(self.group, self.synapses, name="aeq_network")
+            objects.append(self.synapses)
+        self.network = b2.Network(*objects, name="aeq_network")
         self.reset()
 
     # ------------------------------------------------------------------ construction
@@ -176,6 +193,18 @@ class StackedSpikingNetwork:
         pre = (shift + pre1[None, :]).ravel()
         post = (shift + post1[None, :]).ravel()
         return pre, post, np.tile(w1, batch)
+
+    def update_weights(self, mapped) -> None:
+        """Load new weights of the same architecture (and the same per-neuron parameters) into
+        the existing synapses: no rebuild, e.g. after a training step."""
+        if [w.shape for w in mapped.weights] != [w.shape for w in self.mapped.weights]:
+            raise ValueError("update_weights needs a mapped network of the same layer sizes")
+        self.mapped = mapped
+        _, _, w = self._block_diagonal(mapped, self.batch)
+        if self.synapses is not None:
+            self.synapses.w = w * (1.0 - self.decay)
+        self.group.theta = np.tile(mapped.concat("theta"), self.batch)
+        self.group.keep = np.tile(1.0 - mapped.concat("leak"), self.batch)
 
     # ------------------------------------------------------------------ state
     def reset(self) -> None:
@@ -230,7 +259,7 @@ class StackedSpikingNetwork:
         g.total = 0.0
         t0 = float(self.network.t_)
         g.t_count_start = (t0 + (steps - window_steps - 0.5) * self.dt_s) * b2.second
-        with _preserve_numpy_random():
+        with _preserve_numpy_random(), _cheap_gc():
             b2.seed(int(seed) % (2**32))
             self.network.run(steps * self.dt_s * b2.second, namespace={})
         window = np.array(g.count[:]).reshape(self.batch, self.n)
