@@ -41,7 +41,7 @@ from torch import nn
 from analogeq.baselines._checks import check_choice, check_float, check_int
 from analogeq.baselines.defences.awp import perturbed_weights, scale_to_relative_norm
 from analogeq.robustness.attacks import PGD
-from analogeq.substrates.base import mean_ci95
+from analogeq.substrates.base import GradientSpec, mean_ci95
 from analogeq.substrates.float import FloatSubstrate
 
 
@@ -146,7 +146,8 @@ def adversarial_offsets(model: nn.Module, snapshot: _Weights, x: torch.Tensor, y
     offsets = {n: torch.zeros_like(w) for n, w in snapshot.original.items()}
     for _ in range(steps):
         snapshot.set(offsets)
-        loss = F.cross_entropy(model(x_adv), y)
+        # forward_for_attack: differentiable also for an EBM (backprop through the settling)
+        loss = F.cross_entropy(model.forward_for_attack(x_adv, GradientSpec()), y)
         grads = torch.autograd.grad(loss, list(snapshot.params.values()))
         step = scale_to_relative_norm(dict(zip(snapshot.params, (g.detach() for g in grads))), snapshot.original, gamma / steps)
         for n in offsets:

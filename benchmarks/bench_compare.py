@@ -1,0 +1,124 @@
+"""Benchmark: EBM vs feed-forward baselines and defences on digits, float and PCM crossbar.
+
+    python benchmarks/bench_compare.py --json            # full budgets
+    python benchmarks/bench_compare.py --json --quick    # a few minutes
+
+Prints ONE JSON object:
+
+* ``rows``: the table of :func:`analogeq.compare.compare` (one row per model and substrate:
+  ``model``, ``defence``, ``substrate``, ``card``, ``parameters``, ``clean``, ``pgd_linf``,
+  ``square_linf``, ``corruptions_mean``, ``certified_accuracy``, ``train_time_s``,
+  ``eval_time_s``, ...; accuracies are fractions on the first ``n_examples`` test images);
+* ``weight_sensitivity``: for the EBM, the MLP, MLP+PGD-AT and MLP+AWP, the robust loss under
+  random and adversarial per-layer weight perturbations of relative size gamma and under PCM
+  programming noise of measured relative size (:mod:`analogeq.baselines.sensitivity`);
+* ``train_time_ratio_to_mlp``: each model's training time divided by the standard MLP's (same
+  run; the machine is shared, so ratios, not seconds, are the performance figures);
+* ``skipped`` (e.g. the crossbar substrate when it is not registered), ``settings``, ``machine``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+from analogeq.compare import compare, to_markdown
+
+SENSITIVITY_MODELS = ("ebm", "mlp", "mlp_pgd_at", "mlp_awp")
+
+
+def machine() -> dict:
+    return {
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "cuda": torch.cuda.is_available(),
+    }
+
+
+def weight_sensitivity(checkpoint_dir: str, dataset, quick: bool, seed: int) -> dict:
+    from analogeq.baselines.sensitivity import SensitivityConfig, sensitivity_report
+    from analogeq.checkpoint import load_checkpoint
+    from hardware_models.cards import preset
+
+    if quick:
+        config = SensitivityConfig(gammas=(0.0, 0.02, 0.1), random_draws=2, pgd_steps=5,
+                                   programming_noise_scales=(0.5, 2.0), device_draws=2, seed=seed)
+        n = 100
+    else:
+        config = SensitivityConfig(seed=seed)
+        n = 200
+    x, y = dataset.test.x[:n], dataset.test.y[:n]
+    out = {}
+    for name in SENSITIVITY_MODELS:
+        path = os.path.join(checkpoint_dir, f"{name}.safetensors")
+        if not os.path.exists(path):
+            continue
+        model, _ = load_checkpoint(path)
+        out[name] = sensitivity_report(model, x, y, config, preset("pcm"))
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--quick", action="store_true", help="small budgets (under five minutes)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: tiny models, shared machine)")
+    parser.add_argument("--models", default=None, help="comma-separated subset of the compare models")
+    parser.add_argument("--checkpoint-dir", default=None, help="keep the trained models here (default: a temporary folder)")
+    parser.add_argument("--no-sensitivity", action="store_true", help="skip the weight-space view")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        ckpt = args.checkpoint_dir or tmp
+        models = args.models.split(",") if args.models else None
+        result = compare("digits", models=models, substrates=("float", "crossbar"), card="pcm", quick=args.quick,
+                         seed=args.seed, checkpoint_dir=ckpt)
+        sensitivity = {}
+        if not args.no_sensitivity:
+            from analogeq.data import load_dataset
+
+            sensitivity = weight_sensitivity(ckpt, load_dataset("digits", seed=args.seed), args.quick, args.seed)
+    mlp_time = next((r["train_time_s"] for r in result["rows"] if r["entry"] == "mlp"), None)
+    ratios = {}
+    for r in result["rows"]:
+        if mlp_time and r["substrate"] == "float":
+            ratios[r["model"]] = r["train_time_s"] / mlp_time
+    out = {
+        "benchmark": "compare",
+        "dataset": result["dataset"],
+        "quick": args.quick,
+        "rows": result["rows"],
+        "train_time_ratio_to_mlp": ratios,
+        "weight_sensitivity": sensitivity,
+        "skipped": result["skipped"],
+        "settings": result["settings"],
+        "entries": result["entries"],
+        "machine": machine(),
+        "wall_time_s": time.perf_counter() - started,
+    }
+    if args.json:
+        print(json.dumps(out, allow_nan=False))
+    else:
+        print(to_markdown(result))
+        print(f"total {out['wall_time_s']:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
