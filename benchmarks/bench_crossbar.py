@@ -1,0 +1,203 @@
+"""Crossbar benchmark: per-read cost against a plain float32 matmul, exact IR drop, ngspice.
+
+    python benchmarks/bench_crossbar.py --json           # full run
+    python benchmarks/bench_crossbar.py --json --quick   # same keys, under a minute
+
+Keys (ISSUE 3 contract; ratios are measured in this one run, medians of interleaved repeats):
+
+* ``noisy_read_over_gemm``: one read of a 512x512 PCM-programmed tile, batch 256, 8-bit DAC and
+  ADC, per-read PCM read noise (exact, as output noise) and TIA noise, divided by the time of
+  ``x @ w`` with float32 numpy arrays of the same shapes.
+* ``irdrop_read_over_gemm``: the same tile with wire resistance (exact IR drop, effective
+  conductances computed once before timing).
+* ``irdrop_precompute_seconds_256`` / ``_512``: computing the effective conductance matrix of one
+  N x N physical array (structured solver), best of the repeats.
+* ``ngspice_max_rel_err``: max relative difference of the 32 column currents of a programmed
+  32x32 tile with wires, ngspice versus our sparse nodal solve.
+* ``ngspice_speedup_64``: ngspice's wall time (``ngspice -b``, one operating point) over ours
+  for the same 64x64 tile, ours including the sparse factorisation (``solve_column_currents``);
+  ``ngspice_speedup_64_via_g_eff`` uses the full effective-conductance matrix instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+import numba
+import numpy as np
+
+from hardware_models.crossbar import CrossbarArray, WireResistances, effective_conductance, solve_column_currents
+from hardware_models.devices import PCMDevice
+from hardware_models.export.spice import crossbar_netlist, find_ngspice, run_ngspice
+
+WIRES = WireResistances(r_row_segment_ohm=1.0, r_col_segment_ohm=1.0, r_source_ohm=100.0, r_sense_ohm=100.0)
+T_READ_S = 20.0  # the PCM drift reference time: read noise on, drift factor 1
+
+
+def _version(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def machine() -> dict:
+    return {
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": _version("scipy"),
+        "numba": numba.__version__,
+        "torch": _version("torch"),  # version only; hardware_models never imports torch
+        "numba_threads": numba.get_num_threads(),
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+    }
+
+
+def _pcm_array(n: int, seed: int, wires: WireResistances | None) -> CrossbarArray:
+    rng = np.random.default_rng(seed)
+    weights = rng.standard_normal((n, n))
+    return CrossbarArray(
+        weights, PCMDevice(), dac_bits=8, adc_bits=8, adc_range_units=12.0, tia_noise_units=0.06,
+        wires=wires, max_rows=512, max_cols=512, seed=seed,
+    )
+
+
+def time_reads(model, batch: int, repeats: int) -> dict:
+    """Median times of one read and of the float32 matmul of the same shapes, interleaved."""
+    rng = np.random.default_rng(1)
+    x = rng.uniform(-1, 1, (batch, model.n_in)).astype(np.float32)
+    w = np.ascontiguousarray(rng.standard_normal((model.n_in, model.n_out)).astype(np.float32))
+    read_rng = np.random.default_rng(2)
+    for _ in range(3):  # warm-up (compilation, caches)
+        model.read(x, read_rng)
+        _ = x @ w
+    t_read, t_gemm = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        _ = x @ w
+        t1 = time.perf_counter()
+        model.read(x, read_rng)
+        t2 = time.perf_counter()
+        t_gemm.append(t1 - t0)
+        t_read.append(t2 - t1)
+    return {
+        "ratio_median": statistics.median(t_read) / statistics.median(t_gemm),
+        "ratio_min": min(t_read) / min(t_gemm),
+        "read_median_s": statistics.median(t_read),
+        "gemm_median_s": statistics.median(t_gemm),
+    }
+
+
+def noisy_reads(quick: bool) -> dict:
+    repeats = 60 if quick else 300
+    out = {}
+    plain = _pcm_array(512, seed=3, wires=None).read_model(T_READ_S, "forward")
+    assert plain.sigma2_eff is not None  # PCM read noise is on at t = 20 s
+    res = time_reads(plain, 256, repeats)
+    out["noisy_read_over_gemm"] = res["ratio_median"]
+    out["noisy_read_over_gemm_min"] = res["ratio_min"]
+    out["noisy_read_median_ms"] = 1e3 * res["read_median_s"]
+    out["gemm_median_ms"] = 1e3 * res["gemm_median_s"]
+    # the same with one Numba thread (identical numbers, different speed)
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        out["noisy_read_over_gemm_numba_1_thread"] = time_reads(plain, 256, repeats)["ratio_median"]
+    finally:
+        numba.set_num_threads(threads)
+
+    t0 = time.perf_counter()
+    ir_array = _pcm_array(512, seed=3, wires=WIRES)
+    ir_model = ir_array.read_model(T_READ_S, "forward")
+    out["irdrop_read_model_build_seconds_512"] = time.perf_counter() - t0  # both arrays of the pair
+    res = time_reads(ir_model, 256, repeats)
+    out["irdrop_read_over_gemm"] = res["ratio_median"]
+    out["irdrop_read_over_gemm_min"] = res["ratio_min"]
+    w_ideal = plain.w_eff.astype(np.float64)
+    out["irdrop_weight_change_rel"] = float(np.linalg.norm(ir_model.w_eff - w_ideal) / np.linalg.norm(w_ideal))
+    return out
+
+
+def precompute(quick: bool) -> dict:
+    out = {}
+    for n, repeats in ((256, 2 if quick else 3), (512, 1 if quick else 2)):
+        g = np.random.default_rng(n).uniform(0.0, 25e-6, (n, n))
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            effective_conductance(g, WIRES)
+            times.append(time.perf_counter() - t0)
+        out[f"irdrop_precompute_seconds_{n}"] = min(times)
+    return out
+
+
+def _tile(n: int, seed: int):
+    array = _pcm_array(n, seed=seed, wires=WIRES)
+    g_plus, _ = array.tile_conductances(3600.0, 0, 0)
+    x = np.random.default_rng(seed + 1).uniform(-1, 1, n)
+    return g_plus, array.v_read_V * np.rint(x * 127) / 127
+
+
+def ngspice(quick: bool) -> dict:
+    if find_ngspice() is None:
+        return {"ngspice_max_rel_err": None, "ngspice_speedup_64": None, "ngspice_note": "ngspice not found"}
+    out = {}
+    g, v = _tile(32, seed=5)
+    spice = run_ngspice(crossbar_netlist(g, v, WIRES))
+    ours = solve_column_currents(g, v, WIRES)
+    out["ngspice_max_rel_err"] = float(np.max(np.abs(spice - ours) / np.abs(ours)))
+    out["ngspice_max_rel_err_g_eff"] = float(np.max(np.abs(spice - v @ effective_conductance(g, WIRES)) / np.abs(spice)))
+
+    g, v = _tile(64, seed=6)
+    netlist = crossbar_netlist(g, v, WIRES)
+    t0 = time.perf_counter()
+    spice = run_ngspice(netlist)
+    t_spice = time.perf_counter() - t0
+    ours_times, geff_times = [], []
+    for _ in range(3 if quick else 7):
+        t0 = time.perf_counter()
+        ours = solve_column_currents(g, v, WIRES)
+        t1 = time.perf_counter()
+        ours_geff = v @ effective_conductance(g, WIRES)
+        t2 = time.perf_counter()
+        ours_times.append(t1 - t0)
+        geff_times.append(t2 - t1)
+    out["ngspice_seconds_64"] = t_spice
+    out["ours_seconds_64"] = statistics.median(ours_times)
+    out["ngspice_speedup_64"] = t_spice / statistics.median(ours_times)
+    out["ngspice_speedup_64_via_g_eff"] = t_spice / statistics.median(geff_times)
+    out["ngspice_max_rel_err_64"] = float(max(np.max(np.abs(spice - ours) / np.abs(ours)),
+                                              np.max(np.abs(spice - ours_geff) / np.abs(ours_geff))))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats (same keys, under a minute)")
+    args = parser.parse_args(argv)
+    t_start = time.perf_counter()
+    result = {"benchmark": "crossbar", "quick": bool(args.quick), "machine": machine()}
+    result.update(noisy_reads(args.quick))
+    result.update(precompute(args.quick))
+    result.update(ngspice(args.quick))
+    result["wall_seconds"] = time.perf_counter() - t_start
+    if args.json:
+        print(json.dumps(result, indent=None, sort_keys=True))
+    else:
+        for key, value in result.items():
+            print(f"{key}: {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
