@@ -103,7 +103,7 @@ def to_dataset(images: np.ndarray, labels: np.ndarray, *, scale: float, source: 
     """Build an ArrayDataset from integer or float images (N, C, H, W) divided by ``scale``."""
     x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32) / np.float32(scale))
     y = torch.from_numpy(np.ascontiguousarray(labels).astype(np.int64))
-    if not bool(torch.isfinite(x).all()) or float(x.min()) < 0.0 or float(x.max()) > 1.0:
+    if x.numel() and (not bool(torch.isfinite(x).all()) or float(x.min()) < 0.0 or float(x.max()) > 1.0):
         raise ValueError(f"{source}: pixel values must lie in [0, {scale}] before scaling")
     return ArrayDataset(x, y)
 

@@ -122,6 +122,11 @@ class ConvPoolSynapse(nn.Module):
         _, indices = self.pool(self.conv(pre))
         return self.conv_transpose(self.unpool(post, indices))
 
+    def forward_and_adjoint(self, pre: torch.Tensor, post: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(forward(pre), adjoint(post, pre))`` with one convolution instead of two."""
+        pooled, indices = self.pool(self.conv(pre))
+        return pooled, self.conv_transpose(self.unpool(post, indices))
+
     def phi(self, pre: torch.Tensor, post: torch.Tensor) -> torch.Tensor:
         """Per-sample coupling <P(W * pre), post>, shape (B,)."""
         return (self.forward(pre) * post).flatten(1).sum(dim=-1)

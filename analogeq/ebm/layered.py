@@ -24,7 +24,8 @@ with step size eps in (0, 1] (``step_size``). eps = 1 is the plain fixed-point i
 s <- rho(dPhi/ds) of Laborieux et al.; eps < 1 is the forward-Euler step dt/tau = eps of the
 circuit dynamics tau ds/dt = -s + rho(h), which damps the period-2 oscillations a synchronous
 update can fall into on a layered graph. Every eps has the same fixed points s = rho(h): the
-box-constrained stationary points of F (rho(h_k) is the exact minimiser of F over s_k). Each term comes from a synapse read (``forward`` / ``adjoint``): a
+box-constrained stationary points of F (rho(h_k) is the exact minimiser of F over s_k). Each term comes from a synapse read (``forward`` / ``adjoint``, or ``forward_and_adjoint``
+where a synapse offers it to share work between the two): a
 hardware substrate passes its own reads as ``synapses=`` and the rest is unchanged.
 """
 
@@ -119,12 +120,26 @@ class LayeredEBM(nn.Module):
         syns = synapses if synapses is not None else self.all_synapses()
         n = len(self.state_shapes)
         eps = self.step_size
-        new_states = []
+        # reads of synapse k: forward(s_{k-1}) for layer k, adjoint(s_k, s_{k-1}) for layer k-1;
+        # a synapse with forward_and_adjoint (convolutions) shares the work of the two reads
+        forward: list[torch.Tensor] = []
+        feedback: list[torch.Tensor | None] = [None] * n
         for k in range(n):
             pre = x if k == 0 else states[k - 1]
-            h = syns[k](pre) + self.biases[k]
+            syn = syns[k]
+            if k == 0:
+                forward.append(syn(pre))
+            elif hasattr(syn, "forward_and_adjoint"):
+                f, feedback[k - 1] = syn.forward_and_adjoint(pre, states[k])
+                forward.append(f)
+            else:
+                forward.append(syn(pre))
+                feedback[k - 1] = syn.adjoint(states[k], pre)
+        new_states = []
+        for k in range(n):
+            h = forward[k] + self.biases[k]
             if k + 1 < n:
-                h = h + syns[k + 1].adjoint(states[k + 1], states[k])
+                h = h + feedback[k]
             if k == n - 1 and beta != 0.0:
                 if y is None:
                     raise ValueError("y (labels) is required when beta != 0")

@@ -29,6 +29,18 @@ class SettleResult:
     steps: int
     residual: float
     converged: bool
+    #: max |s^{t+1} - s^t| of each sample at the last checked step, shape (B,) (None if no step ran)
+    sample_residual: torch.Tensor | None = None
+
+    @property
+    def converged_fraction(self) -> float:
+        """Fraction of the samples whose own residual is within the tolerance used."""
+        if self.sample_residual is None:
+            return 0.0
+        return float((self.sample_residual <= self.tol).float().mean())
+
+    #: the tolerance the run used
+    tol: float = 0.0
 
 
 def validate_budget(max_steps: int, tol: float) -> None:
@@ -57,21 +69,30 @@ def settle(
     that many steps (each check synchronises with the GPU); the last step is always checked.
     """
     validate_budget(max_steps, tol)
+    if isinstance(check_every, bool) or not isinstance(check_every, int) or check_every < 1:
+        raise ValueError(f"check_every must be an integer >= 1, got {check_every!r}")
     s = states if states is not None else model.init_states(x)
     residual = float("inf")
+    sample_residual = None
     steps = 0
     for t in range(max_steps):
         new = model.step(x, s, beta=beta, y=y, synapses=synapses)
         steps = t + 1
-        if tol > 0.0 and (steps % check_every == 0 or steps == max_steps):
-            with torch.no_grad():
-                residual = max(float((a - b).abs().max()) for a, b in zip(new, s))
+        if steps == max_steps or (tol > 0.0 and steps % check_every == 0):
+            sample_residual = _sample_residual(new, s)
+            residual = float(sample_residual.max())
             s = new
             if residual <= tol:
                 break
         else:
-            if steps == max_steps:
-                with torch.no_grad():
-                    residual = max(float((a - b).abs().max()) for a, b in zip(new, s))
             s = new
-    return SettleResult(states=s, steps=steps, residual=residual, converged=residual <= tol)
+    return SettleResult(
+        states=s, steps=steps, residual=residual, converged=residual <= tol, sample_residual=sample_residual, tol=tol
+    )
+
+
+@torch.no_grad()
+def _sample_residual(new: list[torch.Tensor], old: list[torch.Tensor]) -> torch.Tensor:
+    """max over layers and units of |new - old|, per sample: shape (B,)."""
+    per_layer = [(a - b).abs().flatten(1).amax(dim=1) for a, b in zip(new, old)]
+    return torch.stack(per_layer, dim=0).amax(dim=0)

@@ -52,8 +52,9 @@ def resolve_device(device: str | torch.device) -> torch.device:
 def evaluate(model, dataset: ArrayDataset, *, batch_size: int = 512, device: str | torch.device | None = None) -> dict[str, float]:
     """Accuracy of a layered EBM's free phase on ``dataset`` and its settling statistics.
 
-    Returns ``accuracy``, ``mean_cost`` (per sample), ``mean_settle_steps`` (per batch),
-    ``max_residual`` and ``converged_fraction`` (of batches).
+    Returns ``accuracy``, ``mean_cost`` (per sample), ``mean_settle_steps`` (per batch: a batch
+    settles until its slowest sample is within ``config.tol`` or the budget ends),
+    ``max_residual`` (over batches) and ``converged_fraction`` (of samples within ``config.tol``).
     """
     dev = next(model.parameters()).device if device is None else resolve_device(device)
     cfg = model.config
@@ -67,7 +68,7 @@ def evaluate(model, dataset: ArrayDataset, *, batch_size: int = 512, device: str
         cost_sum += float(model.cost(result.states, y).sum())
         steps += result.steps
         batches += 1
-        converged += int(result.converged)
+        converged += int((result.sample_residual <= cfg.tol).sum())
         max_res = max(max_res, result.residual)
     n = len(dataset)
     return {
@@ -75,7 +76,7 @@ def evaluate(model, dataset: ArrayDataset, *, batch_size: int = 512, device: str
         "mean_cost": cost_sum / n,
         "mean_settle_steps": steps / batches,
         "max_residual": max_res,
-        "converged_fraction": converged / batches,
+        "converged_fraction": converged / n,
     }
 
 
@@ -109,6 +110,9 @@ def train(
         raise ValueError(f"dataset {splits.name!r} has inputs of shape {splits.input_shape} but the model expects {tuple(model.input_shape)}")
     if splits.num_classes != model.num_classes:
         raise ValueError(f"dataset {splits.name!r} has {splits.num_classes} classes but the model has {model.num_classes}")
+    for part in ("train", "val"):
+        if len(getattr(splits, part)) == 0:
+            raise ValueError(f"dataset {splits.name!r} has an empty {part} split; training needs samples in both train and val")
     device = resolve_device(config.device)
     model.to(device)
     train_set = splits.train.to(device)
