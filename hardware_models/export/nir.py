@@ -130,6 +130,11 @@ def export_nir(mapped: MappedSpikingNetwork, card, path: str | os.PathLike | Non
         theta = mapped.theta[k].copy()
         n = theta.size
         if leaky:
+            if np.any(mapped.leak[k] <= 0):
+                raise ValueError(
+                    f"layer {k + 1} has neurons without leak but card.neuron.tau_mem_s is {card.neuron.tau_mem_s}; "
+                    "map the network with the card it is exported with"
+                )
             tau = dt / mapped.leak[k]
             node = nir.LIF(
                 tau=tau, r=tau / dt, v_leak=np.zeros(n), v_threshold=theta, v_reset=np.zeros(n), metadata=dict(neuron_meta, layer=k + 1)
