@@ -129,11 +129,15 @@ def test_unavailable_substrate_is_skipped_then_runs_once_registered(tmp_path, mo
     # a stand-in crossbar kind: records the options it is offered, computes in float
     received = []
 
+    from analogeq.substrates.float import FloatSubstrate
+
+    class CostedFloat(FloatSubstrate):
+        def cost(self):
+            return {"energy_per_inference_J": 2.5e-9, "latency_per_inference_s": None}
+
     def stand_in(model, card, seed, drift_time_s):
         received.append((type(card).__name__, seed, drift_time_s))
-        from analogeq.substrates.float import FloatSubstrate
-
-        return FloatSubstrate(model)
+        return CostedFloat(model)
 
     monkeypatch.setitem(substrates._BUILDERS, "crossbar", stand_in)
     second = run_sweep(spec, db, progress=False, network_cache=shared_cache)
@@ -145,6 +149,9 @@ def test_unavailable_substrate_is_skipped_then_runs_once_registered(tmp_path, mo
     with ResultStore(db) as store:
         rows = store.results()
     assert len(rows) == 8 and {r.status for r in rows} == {"ok"}
+    # the substrate's cost figures are stored with the accuracy (absent ones left out)
+    costed = [r.metrics for r in rows if r.substrate == "crossbar"]
+    assert all(m["energy_per_inference_J"] == 2.5e-9 and "latency_per_inference_s" not in m for m in costed)
 
 
 @pytest.mark.parametrize(

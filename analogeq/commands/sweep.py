@@ -2,6 +2,7 @@
 
     analogeq sweep run SPEC.toml --db sweep.db [--executor inprocess|processes|dask]
                                  [--workers N] [--scheduler tcp://host:8786] [--max-points N]
+                                 [--network-cache DIR]
     analogeq sweep status --db sweep.db [--json]
     analogeq sweep export --db sweep.db --csv results.csv
     analogeq sweep plot --db sweep.db --out plots/ [--metric NAME ...] [--no-heatmaps]
@@ -36,6 +37,8 @@ def register(subparsers: Any) -> None:
     run_p.add_argument("--scheduler", default=None,
                        help="address of a running Dask scheduler, e.g. tcp://host:8786 (implies --executor dask)")
     run_p.add_argument("--max-points", type=int, default=None, help="run at most this many missing points")
+    run_p.add_argument("--network-cache", default=None,
+                       help="folder of trained networks (default: <db>.networks beside the database)")
     bar = run_p.add_mutually_exclusive_group()
     bar.add_argument("--progress", dest="progress", action="store_true", default=None, help="always show the progress bar")
     bar.add_argument("--no-progress", dest="progress", action="store_false", help="never show the progress bar")
@@ -80,7 +83,7 @@ def _run(args: argparse.Namespace) -> int:
     workers = args.workers if executor != "inprocess" else None
     spec = load_spec(args.spec)
     summary = run_sweep(spec, args.db, executor=executor, workers=workers, scheduler=args.scheduler,
-                        progress=args.progress, max_points=args.max_points)
+                        progress=args.progress, max_points=args.max_points, network_cache=args.network_cache)
     print(
         f"sweep {summary.name}: {summary.planned} points, {summary.already_done} already done, "
         f"ran {summary.ran} (ok {summary.ok}, skipped {summary.skipped}, error {summary.error}) "

@@ -328,9 +328,9 @@ def clean_accuracy(ctx: PointContext) -> dict[str, Any]:
             pred = substrate.predict(x.to(substrate.device))
             correct += int((pred.cpu() == y).sum())
     out: dict[str, Any] = {"accuracy": correct / len(test), "n_test": len(test)}
-    cost = substrate.cost()
-    if cost:
-        out.update({k: float(v) for k, v in cost.items()})
+    cost = substrate.cost() or {}
+    # energy/latency figures of the substrate's cost model (numbers only; absent entries skipped)
+    out.update({k: float(v) for k, v in cost.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
     return out
 
 
