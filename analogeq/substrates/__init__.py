@@ -23,6 +23,20 @@ def substrate_kinds() -> list[str]:
     return sorted(_BUILDERS)
 
 
+def substrate_option_names(kind: str) -> list[str] | None:
+    """Keyword options the builder of ``kind`` names (None if it names none and takes ``**options``)."""
+    import inspect
+
+    _load_builtin()
+    if kind not in _BUILDERS:
+        raise ValueError(f"unknown substrate kind {kind!r}; allowed: {sorted(_BUILDERS)}")
+    params = list(inspect.signature(_BUILDERS[kind]).parameters.values())[1:]
+    names = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    if not names and any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return None
+    return names
+
+
 def build_substrate(kind: str, model: Any, **options: Any) -> Substrate:
     """Build the substrate ``kind`` ("float", "crossbar", "spiking", ...) running ``model``."""
     _load_builtin()
@@ -57,4 +71,5 @@ __all__ = [
     "mean_ci95",
     "register_substrate",
     "substrate_kinds",
+    "substrate_option_names",
 ]

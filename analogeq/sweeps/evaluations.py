@@ -34,7 +34,6 @@ Built in
 
 from __future__ import annotations
 
-import inspect
 import logging
 import math
 import numbers
@@ -241,21 +240,12 @@ class PointContext:
 def _accepted_options(kind: str, offered: dict[str, Any]) -> dict[str, Any]:
     """The offered options the builder of ``kind`` declares by name (all of them if it takes
     ``**options`` and names none)."""
-    import analogeq.substrates as substrates
+    from analogeq.substrates import substrate_option_names
 
-    builder = getattr(substrates, "_BUILDERS", {}).get(kind)
-    if builder is None:
+    names = substrate_option_names(kind)
+    if names is None:
         return offered
-    try:
-        sig = inspect.signature(builder)
-    except (TypeError, ValueError):
-        return offered
-    names = {p.name for p in sig.parameters.values() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
-    takes_var = any(p.kind == p.VAR_KEYWORD for p in sig.parameters.values())
-    accepted = {k: v for k, v in offered.items() if k in names}
-    if takes_var and not (names - {"model"}):
-        return offered
-    return accepted
+    return {k: v for k, v in offered.items() if k in names}
 
 
 # -- built-in evaluations -------------------------------------------------------------------------
