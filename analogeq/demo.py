@@ -27,6 +27,9 @@ from typing import Any, Callable
 
 logger = logging.getLogger(__name__)
 
+#: epochs of the digits training with ``quick=True`` (the full demo uses the recipe's)
+QUICK_EPOCHS = 5
+
 #: table columns in print order (rows may add others)
 COLUMNS = ("section", "substrate", "model", "dataset", "accuracy", "settle_steps", "train_s", "eval_s", "notes")
 
@@ -58,7 +61,7 @@ def section_float(ctx: DemoContext) -> list[dict[str, Any]]:
     from analogeq.train.recipes import digits_dense
 
     splits = load_dataset("digits", seed=0)
-    model_config, train_config = digits_dense(ctx.seed, epochs=8 if ctx.quick else None, device=ctx.device)
+    model_config, train_config = digits_dense(ctx.seed, epochs=QUICK_EPOCHS if ctx.quick else None, device=ctx.device)
     model = build_model(model_config)
     history = train(model, splits, train_config, progress=ctx.progress)
     t0 = time.perf_counter()

@@ -1,0 +1,191 @@
+"""Benchmark: Equilibrium Propagation on digits, and EqProp vs BPTT gradient agreement.
+
+    python benchmarks/bench_eqprop.py --json            # 3 seeds, the full digits recipe
+    python benchmarks/bench_eqprop.py --json --quick    # 1 seed, fewer epochs (< 1 minute)
+
+Prints ONE JSON object (with ``--json``; a short summary otherwise). Keys (issue 2 contract):
+
+* ``digits_test_accuracy``: mean test accuracy over the seeds of the dense EBM of
+  :mod:`analogeq.train.recipes` (64-256-10, squared-error output) trained with symmetric
+  EqProp on the digits split (1258 / 179 / 360, split seed 0; the model seed varies);
+  per seed in ``digits_test_accuracy_per_seed``. Target >= 0.97.
+* ``digits_train_seconds``: median over the seeds of the wall time of ``train`` (validation
+  included) on this machine with ``--threads`` torch threads. Target <= 60 s on 2 cores.
+* ``ep_vs_bptt_cosine_min``: the smallest cosine similarity, over every parameter tensor,
+  between the EqProp estimate (symmetric nudging, beta 0.001) and the BPTT gradient of a dense
+  EBM with two hidden layers (64-64-32-10, squared-error output, Glorot gain 0.5) on 32 digits,
+  phases settled to 1e-12 in float64; per tensor in ``ep_vs_bptt_cosines``.
+* ``conv_ep_vs_bptt_cosine_min``: the same for a small convolutional EBM (8-16 channels, 3x3,
+  2x2 max-pool, ce readout) on 16 random 8x8 images.
+* ``trained_ep_vs_bptt_cosine_min``: the same check on the first trained digits network
+  (float64 copy, beta 0.001), i.e. after training has grown the weights.
+* ``eqprop_over_bptt_batch_time``: time of one EqProp gradient (free + two nudged phases)
+  over one BPTT gradient through the same free-phase budget, same network and batch (a ratio
+  measured in one run; the machine is shared).
+
+``machine`` describes the machine (cpu count, threads, versions, load average before/after).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def machine() -> dict:
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    return {
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "cuda": torch.cuda.is_available(),
+        "load_average_1min": load[0] if load else None,
+    }
+
+
+def cosines(model, x, y, beta: float) -> dict[str, float]:
+    """Per-parameter cosine between the symmetric EqProp estimate and BPTT (2x the free steps)."""
+    from analogeq.train import bptt_gradients, eqprop_gradients
+
+    phases = eqprop_gradients(model, x, y, beta, "symmetric")
+    ep = {n: p.grad.clone() for n, p in model.named_parameters()}
+    bptt_gradients(model, x, y, 2 * phases.free.steps)
+    return {
+        n: float(F.cosine_similarity(ep[n].flatten(), p.grad.flatten(), dim=0)) for n, p in model.named_parameters()
+    }
+
+
+def dense_cosines(splits) -> dict[str, float]:
+    from analogeq.ebm.dense import DenseEBM, DenseEBMConfig
+
+    cfg = DenseEBMConfig(hidden_sizes=(64, 32), init_gain=0.5, free_steps=4000, nudge_steps=4000, tol=1e-12)
+    model = DenseEBM(cfg).double()
+    return cosines(model, splits.train.x[:32].double(), splits.train.y[:32], 0.001)
+
+
+def conv_cosines() -> dict[str, float]:
+    from analogeq.ebm.conv import ConvEBM, ConvEBMConfig
+
+    model = ConvEBM(ConvEBMConfig(channels=(8, 16), free_steps=4000, nudge_steps=4000, tol=1e-12)).double()
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(16, 1, 8, 8, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 10, (16,), generator=g)
+    return cosines(model, x, y, 0.001)
+
+
+def trained_cosines(model, splits) -> dict[str, float]:
+    import copy
+    import dataclasses
+
+    m = copy.deepcopy(model).double()
+    m.config = dataclasses.replace(m.config, free_steps=4000, nudge_steps=4000, tol=1e-12)
+    return cosines(m, splits.train.x[:32].double(), splits.train.y[:32], 0.001)
+
+
+def batch_time_ratio(model, splits, repeats: int = 5) -> float:
+    """EqProp gradient time over BPTT gradient time, same batch, BPTT through free_steps."""
+    from analogeq.train import bptt_gradients, eqprop_gradients
+
+    x, y = splits.train.x[:32], splits.train.y[:32]
+    cfg = model.config
+    ep, bp = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        eqprop_gradients(model, x, y, 0.5, "symmetric")
+        t1 = time.perf_counter()
+        bptt_gradients(model, x, y, cfg.free_steps)
+        bp.append(time.perf_counter() - t1)
+        ep.append(t1 - t0)
+    return statistics.median(ep) / statistics.median(bp)
+
+
+def run(quick: bool, seeds: int, epochs: int | None, threads: int) -> dict:
+    from analogeq.data import load_dataset
+    from analogeq.models import build_model
+    from analogeq.train import evaluate, train
+    from analogeq.train.recipes import digits_dense
+
+    torch.set_num_threads(threads)
+    info = machine()
+    splits = load_dataset("digits", seed=0)
+    n_epochs = epochs if epochs is not None else (8 if quick else None)
+    per_seed = []
+    first_model = None
+    for seed in range(seeds):
+        model_config, train_config = digits_dense(seed, epochs=n_epochs)
+        model = build_model(model_config)
+        history = train(model, splits, train_config, progress=False)
+        test = evaluate(model, splits.test)
+        per_seed.append(
+            {
+                "seed": seed,
+                "test_accuracy": test["accuracy"],
+                "val_accuracy": history["final_val_accuracy"],
+                "train_seconds": history["train_seconds"],
+                "test_mean_settle_steps": test["mean_settle_steps"],
+                "test_converged_fraction": test["converged_fraction"],
+                "test_max_residual": test["max_residual"],
+            }
+        )
+        if first_model is None:
+            first_model = model
+    dense = dense_cosines(splits)
+    conv = conv_cosines()
+    trained = trained_cosines(first_model, splits)
+    info_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    info["load_average_1min_after"] = info_after
+    return {
+        "digits_test_accuracy": statistics.mean(r["test_accuracy"] for r in per_seed),
+        "digits_train_seconds": statistics.median(r["train_seconds"] for r in per_seed),
+        "ep_vs_bptt_cosine_min": min(dense.values()),
+        "conv_ep_vs_bptt_cosine_min": min(conv.values()),
+        "trained_ep_vs_bptt_cosine_min": min(trained.values()),
+        "eqprop_over_bptt_batch_time": batch_time_ratio(first_model, splits),
+        "digits_test_accuracy_per_seed": [r["test_accuracy"] for r in per_seed],
+        "digits_val_accuracy_mean": statistics.mean(r["val_accuracy"] for r in per_seed),
+        "per_seed": per_seed,
+        "ep_vs_bptt_cosines": dense,
+        "conv_ep_vs_bptt_cosines": conv,
+        "trained_ep_vs_bptt_cosines": trained,
+        "recipe": {"model": model_config, "train": train_config.to_dict()},
+        "quick": quick,
+        "seeds": seeds,
+        "machine": info,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--quick", action="store_true", help="one seed and 8 epochs (under a minute)")
+    parser.add_argument("--seeds", type=int, default=None, help="number of model seeds (default 3, quick 1)")
+    parser.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: small matrices)")
+    args = parser.parse_args(argv)
+    seeds = args.seeds if args.seeds is not None else (1 if args.quick else 3)
+    if seeds < 1 or args.threads < 1:
+        parser.error("--seeds and --threads must be >= 1")
+    result = run(args.quick, seeds, args.epochs, args.threads)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        for key in ("digits_test_accuracy", "digits_train_seconds", "ep_vs_bptt_cosine_min", "conv_ep_vs_bptt_cosine_min",
+                    "trained_ep_vs_bptt_cosine_min", "eqprop_over_bptt_batch_time"):
+            print(f"{key}: {result[key]:.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""The train / evaluate / demo commands, in process."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from analogeq.cli import main
+
+TINY = '{"hidden_sizes": [16], "free_steps": 15, "nudge_steps": 5, "tol": 1e-4}'
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate", "demo"])
+def test_help(command, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--help"])
+    assert exc.value.code == 0
+    assert f"usage: analogeq {command}" in capsys.readouterr().out
+
+
+def test_train_then_evaluate(tmp_path, capsys):
+    ckpt = tmp_path / "m.safetensors"
+    code = main(["train", "--out", str(ckpt), "--epochs", "1", "--limit-train", "200", "--model-config", TINY, "--json"])
+    assert code == 0
+    trained = json.loads(capsys.readouterr().out)
+    code = main(["evaluate", str(ckpt), "--json", "--batch-size", "512"])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    # the checkpoint alone rebuilds the model and its dataset split: same test accuracy
+    assert result["dataset"] == "digits" and result["split"] == "test" and result["n"] == 360
+    assert result["accuracy"] == pytest.approx(trained["test"]["accuracy"])
+    assert result["substrate"]["substrate"] == "float"
+    assert "mean_settle_steps" in result["settling"]
+
+
+def test_command_errors_are_one_clear_line(tmp_path, capsys):
+    ckpt = tmp_path / "bad.safetensors"
+    ckpt.write_bytes(b"not a checkpoint at all")
+    assert main(["evaluate", str(ckpt)]) == 2
+    assert "not a readable safetensors file" in capsys.readouterr().err
+    assert main(["train", "--out", str(tmp_path / "x.safetensors"), "--beta", "0"]) == 2
+    assert "beta" in capsys.readouterr().err
+    assert main(["train", "--out", str(tmp_path / "x.safetensors"), "--dataset", "mnist", "--data-root", str(tmp_path / "none")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["train", "--out", str(tmp_path / "x.safetensors"), "--model-config", "{not json"]) == 2
+    assert "--model-config" in capsys.readouterr().err
+
+
+def test_demo_sections_and_table(tmp_path, monkeypatch):
+    import analogeq.demo as demo
+
+    calls = []
+
+    def fake(ctx):
+        calls.append(ctx.quick)
+        ctx.artifacts["fake"] = 1
+        return [{"section": "fake", "accuracy": 0.5, "extra_col": "x"}]
+
+    def second(ctx):
+        assert ctx.artifacts["fake"] == 1  # sections share artifacts, in order
+        return [{"section": "second", "substrate": "crossbar", "settle_steps": 12.0}]
+
+    monkeypatch.setattr(demo, "SECTIONS", [("fake", fake)])
+    demo.register_section("second", second)
+    with pytest.raises(ValueError, match="already registered"):
+        demo.register_section("second", second)
+    res = demo.run_demo(tmp_path, quick=True, print_table=False)
+    assert calls == [True] and [r["section"] for r in res["rows"]] == ["fake", "second"]
+    lines = res["table"].splitlines()
+    assert lines[0].split() == ["section", "substrate", "accuracy", "settle_steps", "extra_col"]
+    assert lines[2].split() == ["fake", "-", "0.5000", "-", "x"]
+    assert json.loads((tmp_path / "demo_results.json").read_text())["rows"][1]["substrate"] == "crossbar"
+    with pytest.raises(ValueError, match="unknown demo section"):
+        demo.run_demo(tmp_path, sections=["nope"], print_table=False)
+
+
+def test_demo_float_section_quick(tmp_path, monkeypatch):
+    # the real float section in quick mode: trains, saves a loadable checkpoint, fills a row
+    import analogeq.demo as demo
+    from analogeq.checkpoint import load_checkpoint
+
+    from analogeq.train import recipes
+
+    monkeypatch.setattr(demo, "SECTIONS", [("float", demo.section_float)])
+    # a smaller network than the recipe's, to keep the test short
+    monkeypatch.setitem(recipes.DIGITS_DENSE_MODEL, "hidden_sizes", [32])
+    monkeypatch.setitem(recipes.DIGITS_DENSE_MODEL, "free_steps", 20)
+    monkeypatch.setitem(recipes.DIGITS_DENSE_MODEL, "nudge_steps", 6)
+    monkeypatch.setattr(demo, "QUICK_EPOCHS", 2)
+    res = demo.run_demo(tmp_path, quick=True, print_table=False)
+    (row,) = res["rows"]
+    assert row["section"] == "float" and 0.5 < row["accuracy"] <= 1.0
+    assert row["model"] == "dense EBM 64-32-10 (mse)"
+    model, meta = load_checkpoint(tmp_path / "dense_ebm_digits.safetensors")
+    assert meta["test_accuracy"] == row["accuracy"] and meta["dataset"] == "digits"
