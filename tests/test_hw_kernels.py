@@ -128,3 +128,14 @@ def test_kernels_same_numbers_whatever_the_thread_count(tile_data):
         numba.set_num_threads(before)
     for a, b in zip(*outputs):
         np.testing.assert_array_equal(a, b)
+
+
+def test_in_kernel_stream_normals_equal_counter_normals():
+    # the one-pass generator other Numba code calls equals the two-pass one of the reads
+    @numba.njit
+    def draw(key, s0, m):
+        buf = np.empty(m + 2, dtype=np.float32)
+        return K.stream_normals(key, s0, m, buf).copy()
+
+    for s0, m in ((0, 1), (1, 1), (5, 300), (1000, 4097), (7, 2)):
+        np.testing.assert_array_equal(draw(np.uint64(31), s0, m), K.counter_normals(31, m, stream0=s0))

@@ -35,6 +35,7 @@ import numpy as np
 
 __all__ = [
     "counter_normals",
+    "stream_normals",
     "dac_kernel",
     "dac_reference",
     "adc_kernel",
@@ -70,11 +71,9 @@ _BIAS = np.int32(127)
 _I1 = np.int32(1)
 # ln(m) = 2 atanh(t), t = (m - 1)/(m + 1), |t| <= 0.1716: odd series up to t^9 (error < 3e-9)
 _L3, _L5, _L7, _L9 = (_F32(1.0 / 3.0), _F32(1.0 / 5.0), _F32(1.0 / 7.0), _F32(1.0 / 9.0))
-# sin/cos Taylor series on [-pi/4, pi/4] (errors < 4e-9 and 5e-10)
+# sin/cos Taylor series on [-pi/4, pi/4], up to x^9 and x^8 (errors < 2e-9 and 3e-8)
 _S3, _S5, _S7, _S9 = (_F32(-1.0 / 6.0), _F32(1.0 / 120.0), _F32(-1.0 / 5040.0), _F32(1.0 / 362880.0))
-_C2, _C4, _C6, _C8, _C10 = (
-    _F32(-0.5), _F32(1.0 / 24.0), _F32(-1.0 / 720.0), _F32(1.0 / 40320.0), _F32(-1.0 / 3628800.0)
-)
+_C2, _C4, _C6, _C8 = (_F32(-0.5), _F32(1.0 / 24.0), _F32(-1.0 / 720.0), _F32(1.0 / 40320.0))
 
 _PARALLEL_MIN_ELEMENTS = 1 << 15
 
@@ -100,49 +99,75 @@ def _mix64(z):
     return z ^ (z >> _S31)
 
 
+_ZERO = _F32(0.0)
+_ALL32 = np.uint32(0xFFFFFFFF)
+_LOW30_32 = np.uint32((1 << 30) - 1)
+_S30_32 = np.uint32(30)
+
+
 @numba.njit(cache=True, inline="always", error_model="numpy")
-def _ln32(u):
-    """Natural log of a positive normal float32 (exponent split + atanh series)."""
+def _box_muller_pair(hi, lo):
+    """(z0, z1) from the two 32-bit halves of a pair's word (float32 arithmetic).
+
+    u1 = (hi + 1) 2^-32; ln u1 from the exponent split of u1 and 2 atanh((m - 1)/(m + 1)), or,
+    where d = 1 - u1 = (2^32 - 1 - hi) 2^-32 < 1/4, from 2 atanh(-d / (2 - d)) so that radii
+    near 0 keep full precision; theta = 2 pi lo 2^-32 from its quadrant (top 2 bits) and
+    sin/cos polynomials of the remaining angle shifted to [-pi/4, pi/4).
+    """
+    u = (np.float32(hi) + _ONE) * _TWO_M32
+    d = np.float32(_ALL32 - hi) * _TWO_M32
     bits = np.float32(u).view(np.int32)
     e = np.float32((bits >> _S23) - _BIAS)
     m = np.int32((bits & _MANT23) | _EXP127).view(np.float32)  # [1, 2)
     big = np.float32(m > _SQRT2)
     m = m * (_ONE - _HALF * big)  # [sqrt(1/2), sqrt(2))
     e = e + big
-    t = (m - _ONE) / (m + _ONE)
+    near = d < _QUARTER
+    num = -d if near else m - _ONE
+    den = _TWO - d if near else m + _ONE
+    e = _ZERO if near else e
+    t = num / den
     t2 = t * t
-    return _TWO * t * (_ONE + t2 * (_L3 + t2 * (_L5 + t2 * (_L7 + t2 * _L9)))) + e * _LN2
+    ln_u = _TWO * t * (_ONE + t2 * (_L3 + t2 * (_L5 + t2 * (_L7 + t2 * _L9)))) + e * _LN2
+    r = np.sqrt(-_TWO * ln_u)
+    q = np.int32(lo >> _S30_32)  # quadrant of theta
+    q_odd = np.float32(q & _I1)
+    q_high = np.float32(q >> _I1)
+    cos_q = (_ONE - q_odd) * (_ONE - _TWO * q_high)  # cos(q pi/2)
+    sin_q = q_odd * (_ONE - _TWO * q_high)  # sin(q pi/2)
+    x = (np.float32(np.int32(lo & _LOW30_32)) * _TWO_M30 - _HALF) * _HALF_PI  # [-pi/4, pi/4)
+    x2 = x * x
+    sx = x * (_ONE + x2 * (_S3 + x2 * (_S5 + x2 * (_S7 + x2 * _S9))))
+    cx = _ONE + x2 * (_C2 + x2 * (_C4 + x2 * (_C6 + x2 * _C8)))
+    s = (sx + cx) * _SQRT_HALF  # sin(phi + pi/4), phi = theta - q pi/2 in [0, pi/2)
+    c = (cx - sx) * _SQRT_HALF
+    return r * (cos_q * c - sin_q * s), r * (sin_q * c + cos_q * s)
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _word_halves(key, p):
+    w = _mix64(key + np.uint64(p) * _GAMMA)
+    return np.uint32(w >> _S32), np.uint32(w & _LOW32)
+
+
+@numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
+def _box_muller(key, p0, out):
+    """Deviates of pairs p0, p0 + 1, ... into out (out[2k], out[2k+1] = pair p0 + k), one pass."""
+    for k in range(out.shape[0] // 2):
+        hi, lo = _word_halves(key, p0 + k)
+        out[2 * k], out[2 * k + 1] = _box_muller_pair(hi, lo)
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _box_muller(key, p0, out):
-    """Deviates of pairs p0, p0 + 1, ... into out (interleaved: out[2k], out[2k+1] = pair p0 + k)."""
-    n_pairs = out.shape[0] // 2
-    for k in range(n_pairs):
-        w = _mix64(key + np.uint64(p0 + k) * _GAMMA)
-        hi = w >> _S32
-        u = (np.float32(np.int64(hi)) + _ONE) * _TWO_M32  # u1 in (0, 1]
-        d = np.float32(np.int64(_LOW32 - hi)) * _TWO_M32  # 1 - u1, to full relative precision
-        # ln u1: exponent split for u1 <= 3/4; 2 atanh((u1 - 1)/(u1 + 1)) from d near 1
-        t = -d / (_TWO - d)
-        t2 = t * t
-        ln_near_one = _TWO * t * (_ONE + t2 * (_L3 + t2 * (_L5 + t2 * (_L7 + t2 * _L9))))
-        near = np.float32(d < _QUARTER)
-        r = np.sqrt(-_TWO * (near * ln_near_one + (_ONE - near) * _ln32(u)))
-        lo = w & _LOW32
-        q = np.int32(lo >> _S30)  # quadrant of theta
-        q_odd = np.float32(q & _I1)
-        q_high = np.float32(q >> _I1)
-        cos_q = (_ONE - q_odd) * (_ONE - _TWO * q_high)  # cos(q pi/2)
-        sin_q = q_odd * (_ONE - _TWO * q_high)  # sin(q pi/2)
-        x = (np.float32(np.int64(lo & _LOW30)) * _TWO_M30 - _HALF) * _HALF_PI  # [-pi/4, pi/4)
-        x2 = x * x
-        sx = x * (_ONE + x2 * (_S3 + x2 * (_S5 + x2 * (_S7 + x2 * _S9))))
-        cx = _ONE + x2 * (_C2 + x2 * (_C4 + x2 * (_C6 + x2 * (_C8 + x2 * _C10))))
-        s = (sx + cx) * _SQRT_HALF  # sin(phi + pi/4), phi = theta - q pi/2 in [0, pi/2)
-        c = (cx - sx) * _SQRT_HALF
-        out[2 * k] = r * (cos_q * c - sin_q * s)
-        out[2 * k + 1] = r * (sin_q * c + cos_q * s)
+def _hash_pairs(key, p0, hi_a, lo_a):
+    for k in range(hi_a.shape[0]):
+        hi_a[k], lo_a[k] = _word_halves(key, p0 + k)
+
+
+@numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
+def _transform_pairs(hi_a, lo_a, out):
+    for k in range(hi_a.shape[0]):
+        out[2 * k], out[2 * k + 1] = _box_muller_pair(hi_a[k], lo_a[k])
 
 
 @numba.njit(cache=True, inline="always")
@@ -155,17 +180,38 @@ def _stream_normals(key, s0, m, buf):
     return buf[off : off + m]
 
 
+@numba.njit(cache=True, inline="always")
+def _stream_normals_split(key, s0, m, hi_a, lo_a, buf):
+    """As _stream_normals, in two vectorised passes (hash, then transform); the same numbers.
+    hi_a, lo_a: uint32 scratch of length >= m // 2 + 2; buf: float32 of length >= m + 2."""
+    p0 = s0 >> 1
+    n_pairs = ((s0 + m - 1) >> 1) - p0 + 1
+    _hash_pairs(key, p0, hi_a[:n_pairs], lo_a[:n_pairs])
+    _transform_pairs(hi_a[:n_pairs], lo_a[:n_pairs], buf[: 2 * n_pairs])
+    off = s0 - 2 * p0
+    return buf[off : off + m]
+
+
+#: Public name of the in-kernel generator for other Numba code (fused settling loops):
+#: ``stream_normals(key: uint64, s0: int64, m: int64, buf: float32[>= m + 2]) -> float32[m]``
+#: returns a view of ``buf`` holding the deviates of streams ``s0 .. s0 + m - 1``.
+stream_normals = _stream_normals
+
+_CHUNK = 4096
+
+
 def _make_counter_normals(parallel: bool):
     @numba.njit(parallel=parallel, cache=True)
     def kernel(key, stream0, out):
         n = out.shape[0]
-        chunk = 4096
-        n_chunks = (n + chunk - 1) // chunk
+        n_chunks = (n + _CHUNK - 1) // _CHUNK
         for c in numba.prange(n_chunks):
-            lo = c * chunk
-            hi = min(n, lo + chunk)
-            buf = np.empty(chunk + 2, dtype=np.float32)
-            out[lo:hi] = _stream_normals(key, stream0 + lo, hi - lo, buf)
+            lo = c * _CHUNK
+            hi = min(n, lo + _CHUNK)
+            hi_a = np.empty(_CHUNK // 2 + 2, dtype=np.uint32)
+            lo_a = np.empty(_CHUNK // 2 + 2, dtype=np.uint32)
+            buf = np.empty(_CHUNK + 2, dtype=np.float32)
+            out[lo:hi] = _stream_normals_split(key, stream0 + lo, hi - lo, hi_a, lo_a, buf)
 
     return kernel
 
@@ -201,14 +247,16 @@ def _make_dac(parallel: bool):
     @numba.njit(parallel=parallel, cache=True, error_model="numpy")
     def kernel(x, step, clip, xq, xq2, bad_rows):
         n_rows, n_cols = x.shape
+        zero = step - step
         for b in numba.prange(n_rows):
             n_bad = 0
             for i in range(n_cols):
-                v = np.float64(x[b, i])
-                finite = abs(v) <= 1.7976931348623157e308  # False for NaN and +-inf
+                xq[b, i] = x[b, i]  # rounds to the compute dtype
+                v = xq[b, i]
+                finite = abs(v) < np.inf  # False for NaN and +-inf
                 n_bad += np.int64(not finite)
-                v = min(max(v if finite else 0.0, -clip), clip)
-                if step > 0.0:
+                v = min(max(v if finite else zero, -clip), clip)
+                if step > zero:
                     v = np.rint(v / step) * step
                 xq[b, i] = v
                 xq2[b, i] = v * v
@@ -222,32 +270,34 @@ _dac_parallel = _make_dac(True)
 
 
 def dac_kernel(x: np.ndarray, step: float, clip: float, dtype=np.float32):
-    """DAC of a batch ``x`` (B, n): returns ``(xq, xq2, bad_rows)``.
+    """DAC of a batch ``x`` (B, n): returns ``(xq, xq2, bad_rows)``, arithmetic in ``dtype``::
 
-    In float64, rounded once to ``dtype``::
-
-        xq  = step * rint(min(max(x, -clip), clip) / step)      (no rint where step == 0)
+        v   = dtype(x)                                  (NaN/inf -> 0, reported)
+        xq  = step * rint(min(max(v, -clip), clip) / step)      (no rint where step == 0)
         xq2 = xq * xq
 
     ``bad_rows[b]`` is True where row ``b`` holds NaN or inf (the caller raises).
     """
+    dtype = np.dtype(dtype).type
     xq = np.empty(x.shape, dtype=dtype)
     xq2 = np.empty(x.shape, dtype=dtype)
     bad_rows = np.empty(x.shape[0], dtype=np.bool_)
     kernel = _dac_parallel if use_parallel(x.size) else _dac_serial
-    kernel(x, float(step), float(clip), xq, xq2, bad_rows)
+    kernel(x, dtype(step), dtype(clip), xq, xq2, bad_rows)
     return xq, xq2, bad_rows
 
 
 def dac_reference(x: np.ndarray, step: float, clip: float, dtype=np.float32):
     """numpy twin of :func:`dac_kernel` (raises nothing; NaN/inf rows are reported)."""
-    v = np.asarray(x, dtype=np.float64)
+    dtype = np.dtype(dtype).type
+    with np.errstate(over="ignore"):
+        v = np.asarray(x).astype(dtype)
     finite = np.isfinite(v)
     bad_rows = ~finite.all(axis=1)
-    v = np.clip(np.where(finite, v, 0.0), -clip, clip)
+    v = np.minimum(np.maximum(np.where(finite, v, dtype(0)), -dtype(clip)), dtype(clip))
     if step > 0.0:
-        v = np.rint(v / step) * step
-    return v.astype(dtype), (v * v).astype(dtype), bad_rows
+        v = np.rint(v / dtype(step)) * dtype(step)
+    return v, v * v, bad_rows
 
 
 # --------------------------------------------------------------------------------------------
@@ -255,29 +305,37 @@ def dac_reference(x: np.ndarray, step: float, clip: float, dtype=np.float32):
 # --------------------------------------------------------------------------------------------
 
 
+_ROWS_PER_CHUNK = 8
+
+
 def _make_adc(parallel: bool):
     @numba.njit(parallel=parallel, cache=True, error_model="numpy")
     def kernel(mean, var, has_var, noise_var, key, stream0, row_stride, step, clip, y, accumulate):
         n_rows, n_cols = mean.shape
-        noisy = has_var or noise_var > 0
-        for b in numba.prange(n_rows):
+        zero = step - step
+        noisy = has_var or noise_var > zero
+        n_chunks = (n_rows + _ROWS_PER_CHUNK - 1) // _ROWS_PER_CHUNK
+        for c in numba.prange(n_chunks):
+            hi_a = np.empty(n_cols // 2 + 2, dtype=np.uint32)
+            lo_a = np.empty(n_cols // 2 + 2, dtype=np.uint32)
             buf = np.empty(n_cols + 2, dtype=np.float32)
-            if noisy:
-                z = _stream_normals(key, stream0 + b * row_stride, n_cols, buf)
-            else:
-                z = buf[:n_cols]
-            for j in range(n_cols):
-                a = mean[b, j]
+            for b in range(c * _ROWS_PER_CHUNK, min(n_rows, (c + 1) * _ROWS_PER_CHUNK)):
                 if noisy:
-                    s2 = var[b, j] + noise_var if has_var else noise_var
-                    a = a + np.sqrt(s2) * z[j]
-                a = min(max(a, -clip), clip)
-                if step > 0:
-                    a = np.rint(a / step) * step
-                if accumulate:
-                    y[b, j] = y[b, j] + a
+                    z = _stream_normals_split(key, stream0 + b * row_stride, n_cols, hi_a, lo_a, buf)
                 else:
-                    y[b, j] = a
+                    z = buf[:n_cols]
+                for j in range(n_cols):
+                    a = mean[b, j]
+                    if noisy:
+                        s2 = var[b, j] + noise_var if has_var else noise_var
+                        a = a + np.sqrt(s2) * z[j]
+                    a = min(max(a, -clip), clip)
+                    if step > zero:
+                        a = np.rint(a / step) * step
+                    if accumulate:
+                        y[b, j] = y[b, j] + a
+                    else:
+                        y[b, j] = a
 
     return kernel
 
