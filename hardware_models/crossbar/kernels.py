@@ -247,16 +247,14 @@ def _make_dac(parallel: bool):
     @numba.njit(parallel=parallel, cache=True, error_model="numpy")
     def kernel(x, step, clip, xq, xq2, bad_rows):
         n_rows, n_cols = x.shape
-        zero = step - step
         for b in numba.prange(n_rows):
             n_bad = 0
             for i in range(n_cols):
-                xq[b, i] = x[b, i]  # rounds to the compute dtype
-                v = xq[b, i]
+                v = np.float64(x[b, i])
                 finite = abs(v) < np.inf  # False for NaN and +-inf
                 n_bad += np.int64(not finite)
-                v = min(max(v if finite else zero, -clip), clip)
-                if step > zero:
+                v = min(max(v if finite else 0.0, -clip), clip)
+                if step > 0.0:
                     v = np.rint(v / step) * step
                 xq[b, i] = v
                 xq2[b, i] = v * v
@@ -270,34 +268,32 @@ _dac_parallel = _make_dac(True)
 
 
 def dac_kernel(x: np.ndarray, step: float, clip: float, dtype=np.float32):
-    """DAC of a batch ``x`` (B, n): returns ``(xq, xq2, bad_rows)``, arithmetic in ``dtype``::
+    """DAC of a batch ``x`` (B, n): returns ``(xq, xq2, bad_rows)``.
 
-        v   = dtype(x)                                  (NaN/inf -> 0, reported)
-        xq  = step * rint(min(max(v, -clip), clip) / step)      (no rint where step == 0)
+    In float64, each result rounded once to ``dtype``::
+
+        xq  = step * rint(min(max(x, -clip), clip) / step)      (no rint where step == 0)
         xq2 = xq * xq
 
-    ``bad_rows[b]`` is True where row ``b`` holds NaN or inf (the caller raises).
+    NaN/inf inputs give 0 and ``bad_rows[b] = True`` for their row (the caller raises).
     """
-    dtype = np.dtype(dtype).type
     xq = np.empty(x.shape, dtype=dtype)
     xq2 = np.empty(x.shape, dtype=dtype)
     bad_rows = np.empty(x.shape[0], dtype=np.bool_)
     kernel = _dac_parallel if use_parallel(x.size) else _dac_serial
-    kernel(x, dtype(step), dtype(clip), xq, xq2, bad_rows)
+    kernel(x, float(step), float(clip), xq, xq2, bad_rows)
     return xq, xq2, bad_rows
 
 
 def dac_reference(x: np.ndarray, step: float, clip: float, dtype=np.float32):
     """numpy twin of :func:`dac_kernel` (raises nothing; NaN/inf rows are reported)."""
-    dtype = np.dtype(dtype).type
-    with np.errstate(over="ignore"):
-        v = np.asarray(x).astype(dtype)
+    v = np.asarray(x, dtype=np.float64)
     finite = np.isfinite(v)
     bad_rows = ~finite.all(axis=1)
-    v = np.minimum(np.maximum(np.where(finite, v, dtype(0)), -dtype(clip)), dtype(clip))
+    v = np.clip(np.where(finite, v, 0.0), -clip, clip)
     if step > 0.0:
-        v = np.rint(v / dtype(step)) * dtype(step)
-    return v, v * v, bad_rows
+        v = np.rint(v / step) * step
+    return v.astype(dtype), (v * v).astype(dtype), bad_rows
 
 
 # --------------------------------------------------------------------------------------------
