@@ -1,0 +1,312 @@
+"""Spiking substrate benchmark: agreement with float, speed of the stacked Brian2 network,
+EqProp trained with spiking phases, NIR round trip.
+
+    python benchmarks/bench_spiking.py --json            # full run (about 10-15 minutes)
+    python benchmarks/bench_spiking.py --json --quick    # same keys, under a minute with a warm cache
+
+Brian2's compiled-code cache: ``--cache-dir`` or ``ANALOGEQ_BRIAN_CACHE`` (else Brian's default).
+A cold cache compiles for about a minute once (``first_call_s`` shows it); the timings below are
+taken after a warm-up call.
+
+Keys (issue 5 contract):
+
+* ``spiking_agreement``: fraction of the digits test images (all 360; quick: 120) whose class
+  predicted by the spiking substrate (card ``spiking-ideal``: dt 0.1 ms, 50 ms free phase, rates
+  from the spike counts of its last 10 ms) equals the float substrate's, for the dense EBM
+  64-256-10 of the digits recipe (``analogeq.train.recipes.digits_dense``) trained with float
+  EqProp for 10 epochs at batch 20 (quick: 2 epochs on 600 images).
+* ``spiking_ms_per_sample_64_256_10``: wall time per sample of ``logits`` on a batch of 256
+  stacked copies, 100 ms of simulated time at dt = 0.1 ms (1000 steps), cython target, warm
+  cache, after a warm-up call (target <= 2). ``..._cpu_ms_per_sample_...`` is the process CPU
+  time of the same call (the machine is shared: wall time includes waiting for a core).
+* ``spiking_ms_per_sample_784_500_10``: the same for a 784-500-10 dense EBM trained (float
+  EqProp, 2 epochs; quick: 1 epoch on 200 images) on the digits upsampled to 28x28 (target <= 5).
+* ``spiking_eqprop_digits_accuracy``: digits test accuracy, read from the spiking substrate
+  (spiking-ideal card), of a 64-256-10 dense EBM trained from scratch with EqProp whose free and
+  nudged phases all ran as spikes (:func:`analogeq.spiking.eqprop.train_spiking_eqprop`; training
+  card = spiking-ideal with a 20 ms free phase, 10 ms nudged phases, 5 ms decoding window;
+  10 epochs at batch 20; quick: 64-64-10, 2 epochs on 320 images).
+* ``nir_roundtrip_max_abs_err``: export -> ``nir.write`` -> ``nir.read`` -> import of the digits
+  model on the ``spiking-mixed-signal`` card: max |difference| over weights, biases, thresholds
+  and leaks (``nir_roundtrip_same_predictions``: fraction of identical spiking scores, same seed).
+
+More: agreement and accuracy at several settling times, per-card accuracy/spikes/energy, the
+numpy target's time per sample and its ratio to cython, the mean firing rates behind the speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import logging
+import os
+import platform
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+from analogeq.data import DataSplits, load_dataset
+from analogeq.data.base import ArrayDataset
+from analogeq.ebm.dense import DenseEBM, DenseEBMConfig
+from analogeq.substrates import build_substrate
+from analogeq.substrates.spiking import SpikingSubstrate
+from analogeq.train.loop import evaluate, train
+from analogeq.train.recipes import digits_dense
+from hardware_models import card_from_dict, preset
+
+SPEED_BATCH = 256
+SPEED_SIMULATED_S = 0.1
+
+
+def _version(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def machine() -> dict:
+    return {
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": torch.__version__,
+        "brian2": _version("brian2"),
+        "nir": _version("nir"),
+        "torch_threads": torch.get_num_threads(),
+        "load_average_at_start": list(os.getloadavg()),
+    }
+
+
+def card_with_timing(name: str, t_free_s: float, t_nudge_s: float, window_s: float):
+    d = preset(name).to_dict()
+    d["timing"].update({"t_free_s": t_free_s, "t_nudge_s": t_nudge_s, "decode_window_s": window_s})
+    return card_from_dict(d)
+
+
+def train_digits_model(quick: bool, seed: int) -> tuple[DenseEBM, DataSplits]:
+    """The dense EBM 64-256-10 of the digits recipe (``analogeq.train.recipes.digits_dense``),
+    trained with float EqProp for 10 epochs at batch 20 (Scellier & Bengio's learning rates;
+    ~97% test accuracy); quick: 2 epochs at batch 16 on 600 images, shorter phases."""
+    from analogeq.train.config import TrainConfig
+
+    splits = load_dataset("digits", seed=0)
+    model_cfg, _ = digits_dense(seed)
+    if quick:
+        model_cfg.update(free_steps=40, nudge_steps=15)
+        cfg = TrainConfig(epochs=2, batch_size=16, lr=[0.2, 0.1], momentum=0.0, beta=0.5, seed=seed)
+    else:
+        cfg = TrainConfig(epochs=10, batch_size=20, lr=[0.1, 0.05], momentum=0.0, beta=0.5, seed=seed)
+    model = DenseEBM(DenseEBMConfig.from_dict(model_cfg))
+    train(model, splits.subset(n_train=600, seed=seed) if quick else splits, cfg, progress=False)
+    return model.eval(), splits
+
+
+def agreement(model, splits, card, n_test: int, target: str, cache_dir) -> dict:
+    x, y = splits.test.x[:n_test], splits.test.y[:n_test]
+    float_pred = build_substrate("float", model).predict(x)
+    sub = SpikingSubstrate.from_model(model, card, seed=0, target=target, cache_dir=cache_dir, batch_size=SPEED_BATCH)
+    pred = sub.predict(x)
+    cost = sub.cost()
+    return {
+        "card": card.name,
+        "t_free_s": card.timing.t_free_s,
+        "decode_window_s": card.timing.decode_window_s,
+        "agreement": float((pred == float_pred).float().mean()),
+        "spiking_accuracy": float((pred == y).float().mean()),
+        "float_accuracy": float((float_pred == y).float().mean()),
+        "spikes_per_inference": cost["spikes_per_inference"],
+        "synaptic_events_per_inference": cost["synaptic_events_per_inference"],
+        "energy_per_inference_J": cost["energy_per_inference_J"],
+        "latency_per_inference_s": cost["latency_per_inference_s"],
+        "n_test": int(x.shape[0]),
+    }
+
+
+def time_logits(model, x: torch.Tensor, target: str, cache_dir, simulated_s: float = SPEED_SIMULATED_S) -> dict:
+    """Wall and CPU time per sample of one ``logits`` call on a batch of stacked copies (after a
+    warm-up call that builds the network and compiles or loads the code)."""
+    card = card_with_timing("spiking-ideal", simulated_s, simulated_s, simulated_s / 2)
+    sub = SpikingSubstrate.from_model(model, card, seed=0, target=target, cache_dir=cache_dir, batch_size=x.shape[0])
+    t0 = time.perf_counter()
+    sub.network(x.shape[0]).run_phase(10, 10, seed=0)  # warm-up: build the network, compile or load the code
+    first = time.perf_counter() - t0
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    sub.logits(x)
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    n = x.shape[0]
+    cost = sub.cost()
+    n_neurons = sub.mapped.n_neurons
+    return {
+        "target": sub.backend.target,
+        "batch": n,
+        "simulated_s": simulated_s,
+        "steps": card.timing.free_steps,
+        "first_call_s": first,
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "ms_per_sample": 1e3 * wall / n,
+        "cpu_ms_per_sample": 1e3 * cpu / n,
+        "spikes_per_inference": cost["spikes_per_inference"],
+        "synaptic_events_per_inference": cost["synaptic_events_per_inference"],
+        "mean_rate_per_step": cost["spikes_per_inference"] / (n_neurons * card.timing.free_steps),
+        "synapses_in_network": int(sub.mapped.n_synapses * n),
+    }
+
+
+def upsampled_digits(splits: DataSplits) -> DataSplits:
+    def up(ds: ArrayDataset) -> ArrayDataset:
+        x = torch.nn.functional.interpolate(ds.x, size=(28, 28), mode="bilinear", align_corners=False).clamp(0.0, 1.0)
+        return ArrayDataset(x.contiguous(), ds.y)
+
+    return DataSplits(name="digits28", train=up(splits.train), val=up(splits.val), test=up(splits.test), num_classes=splits.num_classes)
+
+
+def train_784_500_10(splits: DataSplits, quick: bool, seed: int) -> DenseEBM:
+    from analogeq.train.config import TrainConfig
+
+    big = upsampled_digits(splits)
+    steps = {}
+    if quick:
+        big = big.subset(n_train=200, n_val=50, seed=seed)
+        steps = {"free_steps": 30, "nudge_steps": 10}
+    model = DenseEBM(DenseEBMConfig(input_shape=(1, 28, 28), hidden_sizes=(500,), readout="mse", seed=seed, **steps))
+    cfg = TrainConfig(epochs=1 if quick else 2, batch_size=32, lr=[0.1, 0.05], momentum=0.0, beta=0.5, seed=seed)
+    train(model, big, cfg, progress=False)
+    model.eval()
+    model.test_images = big.test.x  # kept for the speed run
+    return model
+
+
+def spiking_eqprop(splits: DataSplits, quick: bool, seed: int, target: str, cache_dir) -> dict:
+    from analogeq.spiking.eqprop import train_spiking_eqprop
+    from analogeq.train.config import TrainConfig
+
+    train_card = card_with_timing("spiking-ideal", 0.02, 0.01, 0.005)
+    hidden = 64 if quick else 256
+    data = splits.subset(n_train=320, seed=seed) if quick else splits
+    model = DenseEBM(DenseEBMConfig(hidden_sizes=(hidden,), readout="mse", seed=seed))
+    if quick:
+        cfg = TrainConfig(epochs=2, batch_size=16, lr=[0.2, 0.1], momentum=0.0, beta=0.5, seed=seed)
+    else:
+        cfg = TrainConfig(epochs=10, batch_size=20, lr=[0.1, 0.05], momentum=0.0, beta=0.5, seed=seed)
+    history = train_spiking_eqprop(model, data, cfg, train_card, seed=seed, target=target, cache_dir=cache_dir, progress=False)
+    model.eval()
+    sub = SpikingSubstrate.from_model(model, "spiking-ideal", seed=seed, target=target, cache_dir=cache_dir, batch_size=SPEED_BATCH)
+    x, y = splits.test.x, splits.test.y
+    spiking_acc = float((sub.predict(x) == y).float().mean())
+    return {
+        "spiking_eqprop_digits_accuracy": spiking_acc,
+        "float_accuracy_of_spiking_trained_model": evaluate(model, splits.test)["accuracy"],
+        "layer_sizes": [64, hidden, 10],
+        "epochs": cfg.epochs,
+        "train_images": len(data.train),
+        "train_card_timing": train_card.timing.to_dict(),
+        "train_seconds": history["train_seconds"],
+        "train_accuracy_per_epoch": [e["train_accuracy"] for e in history["epochs"]],
+    }
+
+
+def nir_roundtrip(model, splits, target: str, cache_dir) -> dict:
+    sub = SpikingSubstrate.from_model(model, "spiking-mixed-signal", seed=5, target=target, cache_dir=cache_dir, batch_size=64)
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "digits.nir")
+        sub.export_nir(path)
+        size = os.path.getsize(path)
+        back = SpikingSubstrate.from_nir(path, seed=5, target=target, cache_dir=cache_dir, batch_size=64)
+    err = 0.0
+    for name in ("weights", "biases", "theta", "leak"):
+        for a, b in zip(getattr(sub.mapped, name), getattr(back.mapped, name)):
+            err = max(err, float(np.max(np.abs(a - b))))
+    x = splits.test.x[:64]
+    same = float((sub.logits(x) == back.logits(x)).all(dim=1).float().mean())
+    return {"nir_roundtrip_max_abs_err": err, "nir_roundtrip_same_predictions": same, "nir_file_bytes": size, "card": "spiking-mixed-signal"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--quick", action="store_true", help="same keys, small runs (under a minute with a warm cache)")
+    parser.add_argument("--cache-dir", default=None, help="Brian2 compiled-code cache (default: $ANALOGEQ_BRIAN_CACHE or Brian's)")
+    parser.add_argument("--target", default="cython", choices=("auto", "cython", "numpy"), help="Brian2 target of the timed runs")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    torch.manual_seed(args.seed)
+    t_start = time.perf_counter()
+    out: dict = {"machine": machine(), "quick": bool(args.quick)}
+    target, cache = args.target, args.cache_dir
+
+    def log(msg: str) -> None:
+        if not args.json:
+            print(f"[{time.perf_counter() - t_start:7.1f} s] {msg}", flush=True)
+
+    model, splits = train_digits_model(args.quick, args.seed)
+    out["digits_model"] = {"layer_sizes": model.layer_sizes, "float_test_accuracy": evaluate(model, splits.test)["accuracy"]}
+    log(f"digits model trained: {out['digits_model']}")
+
+    n_test = 120 if args.quick else len(splits.test)
+    main_row = agreement(model, splits, preset("spiking-ideal"), n_test, target, cache)
+    out["spiking_agreement"] = main_row["agreement"]
+    out["spiking_agreement_settings"] = main_row
+    log(f"agreement: {main_row}")
+    if not args.quick:
+        sweep = []
+        for t_free in (0.01, 0.02, 0.05, 0.1):
+            card = card_with_timing("spiking-ideal", t_free, 0.02, t_free / 5)
+            row = agreement(model, splits, card, n_test, target, cache)
+            sweep.append({k: row[k] for k in ("t_free_s", "decode_window_s", "agreement", "spiking_accuracy", "spikes_per_inference")})
+        out["agreement_vs_settling_time"] = sweep
+        out["cards"] = [agreement(model, splits, preset(name), n_test, target, cache) for name in ("spiking-ideal", "spiking-digital", "spiking-mixed-signal")]
+        log(f"sweeps done: {sweep}")
+
+    x256 = splits.test.x[:SPEED_BATCH]
+    sim, k = SPEED_SIMULATED_S, 1.0
+    speed = time_logits(model, x256, target, cache, simulated_s=sim)
+    out["spiking_ms_per_sample_64_256_10"] = speed["ms_per_sample"] * k
+    out["spiking_cpu_ms_per_sample_64_256_10"] = speed["cpu_ms_per_sample"] * k
+    out["speed_64_256_10"] = speed
+    log(f"speed 64-256-10: {speed}")
+    # numpy target on the same network (quick: 10 ms simulated, per-sample time scaled to 100 ms)
+    sim_np = 0.01 if args.quick else SPEED_SIMULATED_S
+    speed_np = time_logits(model, x256, "numpy", None, simulated_s=sim_np)
+    scale = SPEED_SIMULATED_S / sim_np
+    out["spiking_numpy_ms_per_sample_64_256_10"] = speed_np["ms_per_sample"] * scale
+    out["spiking_numpy_cpu_ms_per_sample_64_256_10"] = speed_np["cpu_ms_per_sample"] * scale
+    out["numpy_over_cython_cpu_64_256_10"] = speed_np["cpu_ms_per_sample"] * scale / (speed["cpu_ms_per_sample"] * k)
+    out["speed_64_256_10_numpy"] = dict(speed_np, scaled_to_simulated_s=SPEED_SIMULATED_S)
+    log(f"speed numpy: {speed_np}")
+
+    big = train_784_500_10(splits, args.quick, args.seed)
+    speed_big = time_logits(big, big.test_images[:SPEED_BATCH].contiguous(), target, cache, simulated_s=sim)
+    out["spiking_ms_per_sample_784_500_10"] = speed_big["ms_per_sample"] * k
+    out["spiking_cpu_ms_per_sample_784_500_10"] = speed_big["cpu_ms_per_sample"] * k
+    out["speed_784_500_10"] = speed_big
+    log(f"speed 784-500-10: {speed_big}")
+
+    eq = spiking_eqprop(splits, args.quick, args.seed, target, cache)
+    out["spiking_eqprop_digits_accuracy"] = eq["spiking_eqprop_digits_accuracy"]
+    out["spiking_eqprop"] = eq
+    log(f"spiking eqprop: {eq}")
+
+    nr = nir_roundtrip(model, splits, target, cache)
+    out["nir_roundtrip_max_abs_err"] = nr["nir_roundtrip_max_abs_err"]
+    out["nir_roundtrip"] = nr
+    out["targets"] = {"spiking_ms_per_sample_64_256_10": 2.0, "spiking_ms_per_sample_784_500_10": 5.0, "spiking_agreement": 0.97}
+    out["machine"]["load_average_at_end"] = list(os.getloadavg())
+    out["total_seconds"] = time.perf_counter() - t_start
+    if args.json:
+        print(json.dumps(out, indent=2))
+    else:
+        for key in ("spiking_agreement", "spiking_ms_per_sample_64_256_10", "spiking_ms_per_sample_784_500_10", "spiking_eqprop_digits_accuracy", "nir_roundtrip_max_abs_err"):
+            print(f"{key}: {out[key]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
