@@ -22,8 +22,11 @@ the Box-Muller transform (1958), exact in distribution. The logarithm, sine and 
 evaluated in float32 with short polynomials (error below 1e-6 relative; ``ln u1`` is taken
 from ``1 - u1`` where u1 is near 1, so small radii keep full precision; the kernels vectorise),
 u1 and theta have 32-bit resolution, so |z| never exceeds sqrt(64 ln 2) = 6.66 (probability of
-exceeding it under N(0, 1): 3e-11). :func:`counter_normals` returns the deviates of any range of
-streams, which lets the numpy reference reproduce a read exactly.
+exceeding it under N(0, 1): 3e-11). The generator's polynomials may use fused multiply-adds
+(Numba ``fastmath={"contract"}``, only there): its last bits may differ between CPUs with and
+without FMA, never between thread counts or runs on one machine. The DAC and ADC arithmetic is
+never contracted, so the numpy twins match bit for bit. :func:`counter_normals` returns the
+deviates of any range of streams, which lets the numpy reference reproduce a read exactly.
 """
 
 from __future__ import annotations

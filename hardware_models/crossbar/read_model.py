@@ -8,6 +8,7 @@ mapped matrix ``W``). Its arrays are in the *read layout*: ``n_out`` outputs of 
 The read of a batch ``x`` (B, n_in), inputs nominally in [-1, 1] (units of ``v_read_V``)::
 
     xq  = dac(x)                        = dac_step * rint(clip(x, -1, 1) / dac_step)
+                                          (float64, then rounded once to dtype; xq*xq likewise)
     for every tile (ti, to): inputs in_edges[ti]:in_edges[ti+1], outputs out_edges[to]:...
         mean = xq[:, I] @ w_eff[O, I].T                           (B, |O|)
         var  = (xq * xq)[:, I] @ sigma2_eff[O, I].T                (B, |O|)   (0 if None)
