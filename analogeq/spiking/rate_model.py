@@ -59,6 +59,7 @@ class SpikingRateModel(nn.Module):
         self.rate_noise_std = card.noise.membrane_std / math.sqrt(window)
         f32 = lambda a: torch.tensor(np.array(a, dtype=np.float32))  # noqa: E731
         self.n_layers = len(mapped.weights)
+        self.state_shapes = [(w.shape[0],) for w in mapped.weights]
         for k in range(self.n_layers):
             self.register_buffer(f"weight_{k}", f32(mapped.weights[k]))
             self.register_buffer(f"bias_{k}", f32(mapped.biases[k]))
@@ -76,8 +77,16 @@ class SpikingRateModel(nn.Module):
         a = ((u - getattr(self, f"offset_{k}")) / getattr(self, f"theta_{k}")).clamp(0.0, 1.0)
         return a.clamp(max=self.max_rate) if self.max_rate < 1.0 else a
 
-    def step(self, x_flat: torch.Tensor, states: list[torch.Tensor]) -> list[torch.Tensor]:
-        """One damped synchronous update of every layer."""
+    def init_states(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Rates at zero, the start of every free phase."""
+        return [x.new_zeros((x.shape[0], *shape)) for shape in self.state_shapes]
+
+    def step(self, x: torch.Tensor, states: list[torch.Tensor], beta: float = 0.0, y=None, synapses=None) -> list[torch.Tensor]:
+        """One damped synchronous update of every layer (the settling step of
+        :func:`analogeq.ebm.settle.settle`; the surrogate has no nudging and no replaced reads)."""
+        if beta != 0.0 or synapses is not None:
+            raise ValueError("the spiking rate model settles free phases only (beta = 0, its own synapses)")
+        x_flat = x.reshape(x.shape[0], -1)
         n = self.n_layers
         new = []
         for k in range(n):
@@ -91,19 +100,9 @@ class SpikingRateModel(nn.Module):
 
     def settle(self, x: torch.Tensor, max_steps: int, tol: float) -> list[torch.Tensor]:
         """Settle from zero for at most ``max_steps`` steps (stop when max |change| <= tol > 0)."""
-        x_flat = x.reshape(x.shape[0], -1).to(self._w(0).dtype)
-        states = [x_flat.new_zeros(x.shape[0], self._w(k).shape[0]) for k in range(self.n_layers)]
-        for _ in range(max_steps):
-            new = self.step(x_flat, states)
-            if tol > 0.0:
-                with torch.no_grad():
-                    residual = max(float((a - b).abs().max()) for a, b in zip(new, states))
-                states = new
-                if residual <= tol:
-                    break
-            else:
-                states = new
-        return states
+        from analogeq.ebm.settle import settle
+
+        return settle(self, x.to(self._w(0).dtype), max_steps=max_steps, tol=tol).states
 
     def output(self, states: list[torch.Tensor], generator: torch.Generator | None = None, noise: bool = True) -> torch.Tensor:
         """Class scores from the last layer's rates (plus one reparameterised rate-noise draw)."""
@@ -122,13 +121,19 @@ class SpikingRateModel(nn.Module):
 
     def forward_for_attack(self, x: torch.Tensor, gradient: GradientSpec = GradientSpec(), generator: torch.Generator | None = None) -> torch.Tensor:
         """Scores differentiable with respect to ``x``: ``full`` backpropagates through the whole
-        settling (the prediction budget), ``truncated`` through ``truncated_steps`` steps from zero."""
+        settling (the prediction budget), ``truncated`` through ``truncated_steps`` steps from
+        zero, ``implicit`` differentiates the fixed point (the core's adjoint iteration,
+        :func:`analogeq.ebm.gradients.implicit_fixed_point`)."""
+        from analogeq.ebm.gradients import implicit_fixed_point
+
         with torch.enable_grad():
             if gradient.settle == "full":
                 states = self.settle(x, self.free_steps, self.tol)
             elif gradient.settle == "truncated":
                 states = self.settle(x, gradient.truncated_steps, 0.0)
-            else:
+            elif gradient.settle == "implicit":
+                states = implicit_fixed_point(self, x, max_steps=self.free_steps, tol=self.tol)
+            else:  # GradientSpec validates its mode; a new mode must be added here
                 raise NotImplementedError(f"gradient mode {gradient.settle!r} is not implemented for the spiking surrogate")
             return self.output(states, generator)
 
