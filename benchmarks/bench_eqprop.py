@@ -6,7 +6,7 @@
 Prints ONE JSON object (with ``--json``; a short summary otherwise). Keys (issue 2 contract):
 
 * ``digits_test_accuracy``: mean test accuracy over the seeds of the dense EBM of
-  :mod:`analogeq.train.recipes` (64-256-10, squared-error output) trained with symmetric
+  :mod:`analogeq.train.recipes` (64-512-10, squared-error output) trained with symmetric
   EqProp on the digits split (1258 / 179 / 360, split seed 0; the model seed varies);
   per seed in ``digits_test_accuracy_per_seed``. Target >= 0.97.
 * ``digits_train_seconds``: median over the seeds of the wall time of ``train`` (validation

@@ -84,13 +84,13 @@ def test_demo_float_section_quick(tmp_path, monkeypatch):
 
     monkeypatch.setattr(demo, "SECTIONS", [("float", demo.section_float)])
     # a smaller network than the recipe's, to keep the test short
-    monkeypatch.setitem(recipes.DIGITS_DENSE_MODEL, "hidden_sizes", [32])
+    monkeypatch.setitem(recipes.DIGITS_DENSE_MODEL, "hidden_sizes", [64])
     monkeypatch.setitem(recipes.DIGITS_DENSE_MODEL, "free_steps", 20)
     monkeypatch.setitem(recipes.DIGITS_DENSE_MODEL, "nudge_steps", 6)
-    monkeypatch.setattr(demo, "QUICK_EPOCHS", 2)
+    monkeypatch.setattr(demo, "QUICK_EPOCHS", 3)
     res = demo.run_demo(tmp_path, quick=True, print_table=False)
     (row,) = res["rows"]
     assert row["section"] == "float" and 0.5 < row["accuracy"] <= 1.0
-    assert row["model"] == "dense EBM 64-32-10 (mse)"
+    assert row["model"] == "dense EBM 64-64-10 (mse)"
     model, meta = load_checkpoint(tmp_path / "dense_ebm_digits.safetensors")
     assert meta["test_accuracy"] == row["accuracy"] and meta["dataset"] == "digits"

@@ -6,7 +6,7 @@
     analogeq train --algorithm bptt --out ref.safetensors        # backprop through the settling
 
 Defaults are the digits recipe (:mod:`analogeq.train.recipes`): a dense EBM with one hidden
-layer of 256 units and a squared-error output trained with symmetric EqProp. ``--model-config``
+layer of 512 units and a squared-error output trained with symmetric EqProp. ``--model-config``
 (JSON text or a JSON file) overrides model fields; the flags override training fields. The
 checkpoint stores the model config and the training metadata, so ``analogeq evaluate CKPT``
 needs nothing else.
@@ -40,7 +40,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--nudging", choices=("symmetric", "one_sided", "random_sign"), default=None, help="EqProp nudging (default symmetric)")
     p.add_argument("--beta", type=float, default=None, help="nudging strength > 0 (default 0.5)")
     p.add_argument("--epochs", type=int, default=None, help="number of epochs (default 30)")
-    p.add_argument("--batch-size", type=int, default=None, help="mini-batch size (default 32)")
+    p.add_argument("--batch-size", type=int, default=None, help="mini-batch size (default 64)")
     p.add_argument("--lr", type=float, nargs="+", default=None, help="learning rate: one value or one per layer")
     p.add_argument("--momentum", type=float, default=None, help="SGD momentum in [0, 1)")
     p.add_argument("--weight-decay", type=float, default=None, help="L2 weight decay >= 0")

@@ -1,8 +1,16 @@
 """Tested training recipes: a model config and a TrainConfig that go together.
 
 ``digits_dense`` is the recipe of ``analogeq demo``, ``analogeq train`` (default) and
-``benchmarks/bench_eqprop.py``: a dense EBM 64-256-10 with a squared-error output layer in
+``benchmarks/bench_eqprop.py``: a dense EBM 64-512-10 with a squared-error output layer in
 the energy (Scellier & Bengio 2017) trained with symmetric EqProp on the digits split.
+
+Measured here (3 model seeds, split seed 0, 30 epochs): test accuracy 0.981, 0.981, 0.978.
+Choices: Glorot gain 0.5 (at gain 1 many output units start saturated at 0 or 1, where the
+hard sigmoid passes no gradient, and the trained network settles more slowly); a 512-unit hidden
+layer (256 units: ~0.97); batch 64 with learning rates 0.2 / 0.1 (Scellier & Bengio's 0.1 / 0.05
+at batch 20, scaled); step size 0.5 (the damped update; see analogeq.ebm.layered); free phase
+up to 100 steps with tolerance 1e-4 (measured on a trained network: 99.7 % of the test samples
+within 1e-4 after 100 steps, 95 % after 60; the slowest need ~120 steps for 1e-5).
 """
 
 from __future__ import annotations
@@ -15,14 +23,14 @@ from analogeq.train.config import TrainConfig
 DIGITS_DENSE_MODEL: dict[str, Any] = {
     "kind": "dense_ebm",
     "input_shape": [1, 8, 8],
-    "hidden_sizes": [256],
+    "hidden_sizes": [512],
     "num_classes": 10,
     "readout": "mse",
-    "free_steps": 60,
+    "free_steps": 100,
     "nudge_steps": 20,
-    "tol": 1e-5,
+    "tol": 1e-4,
     "step_size": 0.5,
-    "init_gain": 1.0,
+    "init_gain": 0.5,
 }
 
 #: its training: symmetric EqProp (Scellier & Bengio 2017 learning rates, per layer)
@@ -31,8 +39,8 @@ DIGITS_DENSE_TRAIN: dict[str, Any] = {
     "nudging": "symmetric",
     "beta": 0.5,
     "epochs": 30,
-    "batch_size": 32,
-    "lr": [0.1, 0.05],
+    "batch_size": 64,
+    "lr": [0.2, 0.1],
     "momentum": 0.0,
     "weight_decay": 0.0,
     "schedule": "cosine",
