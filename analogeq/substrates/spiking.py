@@ -326,9 +326,19 @@ class SpikingSubstrate(Substrate):
         }
 
 
-def _spiking_builder(model: Any, card: Any = DEFAULT_CARD, *, seed: int = 0, **options: Any) -> SpikingSubstrate:
-    """``build_substrate("spiking", model, card=..., seed=..., batch_size=..., target=..., cache_dir=..., device=...)``;
-    ``model`` is a DenseEBM or a MappedSpikingNetwork."""
+def _spiking_builder(
+    model: Any,
+    card: Any = DEFAULT_CARD,
+    *,
+    seed: int = 0,
+    batch_size: int = 256,
+    target: str = "auto",
+    cache_dir: str | os.PathLike | None = None,
+    device: str | torch.device = "cpu",
+) -> SpikingSubstrate:
+    """``build_substrate("spiking", model, card=..., seed=..., batch_size=..., target=...,
+    cache_dir=..., device=...)``; ``model`` is a DenseEBM or a MappedSpikingNetwork."""
+    options = {"batch_size": batch_size, "target": target, "cache_dir": cache_dir, "device": device}
     if isinstance(model, MappedSpikingNetwork):
         return SpikingSubstrate(model, card, seed=seed, **options)
     return SpikingSubstrate.from_model(model, card, seed=seed, **options)
