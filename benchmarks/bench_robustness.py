@@ -1,15 +1,21 @@
 """Robustness benchmark: the default digits EBM on every substrate that exists, one harness.
 
-    python benchmarks/bench_robustness.py --json            # 360 test images, quick suite
-    python benchmarks/bench_robustness.py --json --quick    # same keys, 100 images, < 2 minutes
-    python benchmarks/bench_robustness.py --json --suite full
+    python benchmarks/bench_robustness.py --json            # quick suite, 200 test images
+    python benchmarks/bench_robustness.py --json --quick    # same keys, small budgets (see QUICK_BENCH)
+    python benchmarks/bench_robustness.py --json --suite full --checkpoint ebm.safetensors
 
-The network is :data:`analogeq.commands.robustness.DEFAULT_EBM` (dense 64-128-10, cross-entropy
-readout, symmetric EqProp, seeded). Each registered substrate kind (``float``, then
-``crossbar`` and ``spiking`` once they exist; kinds not registered are skipped) runs
-:func:`analogeq.robustness.evaluate.evaluate_robustness`; hardware substrates get the float
-substrate as the transfer source. ``--card-crossbar`` / ``--card-spiking`` pick their cards
-(file or preset; default: the builder's own default).
+The network is the core's digits recipe (:func:`analogeq.train.recipes.digits_dense`: dense EBM
+64-256-10, squared-error output layer in the energy, symmetric EqProp; 30 epochs, 8 with
+``--quick`` as in bench_eqprop), or ``--checkpoint``. Each registered substrate kind (``float``,
+``crossbar``, ``spiking``; kinds not registered are skipped) runs
+:func:`analogeq.robustness.evaluate.evaluate_robustness` on the same test images; hardware
+substrates get the float substrate as the transfer source. ``--card-crossbar`` /
+``--card-spiking`` pick their cards (file or preset; default: the builder's default card).
+
+``--quick`` uses :data:`QUICK_BENCH` (one eps per norm, PGD 10 steps, Square 100 queries, EOT 2
+and 3 draws on stochastic substrates, 5 corruption types at severities 1/3/5, 5 certified
+examples) on 40 images: hardware substrates are 4x (crossbar, per attack gradient) to 300x
+(spiking, per forward pass) slower than float, so that is what fits in a few minutes.
 
 Keys per substrate (issue 6 contract; accuracies are fractions in [0, 1] at the suite's
 headline eps, L_inf 0.1 and L2 1.0 on pixels in [0, 1]):
@@ -49,6 +55,8 @@ import time
 import numpy as np
 import torch
 
+from analogeq.robustness.suite import get_suite
+
 # the seed study's CIFAR-10 figures (arXiv 2401.11543, released results, approximate; ANCHORS.md)
 SEED_STUDY_CIFAR10 = {
     "eqprop_cnn": {"clean": 88.1, "pgd_linf_8_255": 12.0, "autoattack_8_255": 8.0, "square_8_255": 47.0, "cifar10c_mean": 76.1},
@@ -57,6 +65,15 @@ SEED_STUDY_CIFAR10 = {
                                "cifar10c_mean": 76.6},
     "vit_patch4": {"clean": 85.6, "pgd_linf_8_255": 16.1, "autoattack_8_255": 6.9, "square_8_255": 13.1},
 }
+
+
+#: the --quick budgets (see the module docstring)
+QUICK_BENCH = get_suite("quick").replace(
+    name="bench-quick", linf_eps=(0.1,), l2_eps=(1.0,), pgd_steps=10, square_queries=100,
+    convergence_steps=20, convergence_restarts=1, eot_samples=2, draws=3,
+    corruption_names=("gaussian_noise", "defocus_blur", "fog", "contrast", "jpeg_compression"),
+    corruption_severities=(1, 3, 5), corruption_examples=40, certify_examples=5, certify_n=200, certify_n0=50,
+)
 
 
 def machine(threads: int) -> dict:
@@ -131,24 +148,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--card-crossbar", default=None, help="crossbar card (file or preset)")
     parser.add_argument("--card-spiking", default=None, help="spiking card (file or preset)")
     parser.add_argument("--kinds", nargs="*", default=None, help="substrate kinds to run (default: every registered one)")
+    parser.add_argument("--checkpoint", default=None, help="evaluate this checkpoint instead of training the recipe")
+    parser.add_argument("--n-examples", type=int, default=None, help="test images (default 200, quick 40)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
 
-    from analogeq.commands.robustness import DEFAULT_EBM, DEFAULT_TRAIN, build_for, load_card_argument, train_default_ebm
+    from analogeq.commands.robustness import build_for, load_card_argument, train_default_ebm
     from analogeq.robustness.evaluate import compare_markdown, evaluate_robustness
-    from analogeq.robustness.suite import get_suite
     from analogeq.substrates import substrate_kinds
 
     started = time.perf_counter()
-    suite = get_suite(args.suite)
-    n_examples = 360
-    if args.quick:
-        n_examples = 100
-        suite = suite.replace(square_queries=300, corruption_examples=50, certify_examples=50, certify_n=500,
-                              draws=min(suite.draws, 5), eot_samples=min(suite.eot_samples, 4))
+    suite = QUICK_BENCH if args.quick else get_suite(args.suite)
+    n_examples = args.n_examples or (40 if args.quick else 200)
 
     t0 = time.perf_counter()
-    model, splits, history = train_default_ebm(seed=args.seed)
+    if args.checkpoint:
+        from analogeq.checkpoint import load_checkpoint
+        from analogeq.data import load_dataset
+
+        model, metadata = load_checkpoint(args.checkpoint)
+        splits = load_dataset(metadata.get("dataset", "digits"), seed=int(metadata.get("split_seed", 0)))
+        network = {"checkpoint": args.checkpoint, "test_accuracy": metadata.get("test_accuracy")}
+    else:
+        model, splits, history = train_default_ebm(seed=args.seed, epochs=8 if args.quick else None)
+        network = {"recipe": "digits_dense", "train": history["config"], "val_accuracy": history["final_val_accuracy"]}
+    network["model_config"] = model.config.to_dict()
     train_s = time.perf_counter() - t0
     x, y = splits.test.x[:n_examples], splits.test.y[:n_examples]
 
@@ -183,8 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     out["machine"] = machine(args.threads)
     out["config"] = {
         "quick": args.quick, "suite": suite.to_dict(), "n_examples": int(x.shape[0]), "seed": args.seed,
-        "network": DEFAULT_EBM, "train": {**DEFAULT_TRAIN, "seed": args.seed},
-        "train_val_accuracy": history["final_val_accuracy"], "train_seconds": train_s,
+        "network": network, "train_seconds": train_s,
         "substrate_kinds_registered": substrate_kinds(), "substrate_kinds_run": list(results),
         "total_seconds": time.perf_counter() - started,
     }

@@ -6,8 +6,9 @@
                         [--no-reference] [--no-extras] [--batch-size B] [--device cpu|cuda]
                         [--data-root DIR] [--epochs E]
 
-The network is the checkpoint's (``analogeq.checkpoint`` format); without ``--checkpoint`` the
-default digits EBM is trained first (a few seconds, seeded; see :func:`train_default_ebm`).
+The network is the checkpoint's (``analogeq.checkpoint`` format, e.g. from ``analogeq train``);
+without ``--checkpoint`` the core's digits recipe is trained first (about a minute; seeded;
+``--epochs`` shortens it; see :func:`train_default_ebm`).
 The evaluation runs on the first N test images of the dataset the checkpoint names (digits by
 default; the checkpoint's metadata ``dataset`` and ``split_seed`` or ``seed`` choose the data and
 its split). For a hardware substrate the same network on the float substrate is the reference
@@ -19,19 +20,16 @@ preset name (``hardware_models.cards``). Output: ``DIR/robustness.json`` (schema
 from __future__ import annotations
 
 import argparse
-import inspect
 import logging
 import os
 from typing import Any
 
 logger = logging.getLogger(__name__)
 
-#: the default digits EBM of this command (when no checkpoint is given): a dense EBM
-#: 64-128-10 with a cross-entropy readout, trained with symmetric EqProp (beta 0.5)
-DEFAULT_EBM = {"kind": "dense_ebm", "input_shape": [1, 8, 8], "hidden_sizes": [128], "num_classes": 10,
-               "readout": "ce", "free_steps": 40, "nudge_steps": 10, "tol": 1e-5, "step_size": 0.5, "seed": 0}
-DEFAULT_TRAIN = {"algorithm": "eqprop", "nudging": "symmetric", "beta": 0.5, "epochs": 5, "batch_size": 32,
-                 "lr": 0.05, "momentum": 0.9, "seed": 0}
+#: what trains when no checkpoint is given: the core's digits recipe
+#: (:func:`analogeq.train.recipes.digits_dense`: dense EBM 64-256-10, squared-error output layer
+#: in the energy, symmetric EqProp, 30 epochs)
+DEFAULT_RECIPE = "analogeq.train.recipes.digits_dense"
 
 
 def register(subparsers: Any) -> None:
@@ -54,23 +52,25 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--batch-size", type=int, default=512, help="examples per attack batch (default 512)")
     parser.add_argument("--data-root", default=None, help="folder of a file-based dataset (MNIST, CIFAR) the checkpoint names")
     parser.add_argument("--device", default="cpu", help="torch device of the float substrate (default cpu)")
-    parser.add_argument("--epochs", type=int, default=DEFAULT_TRAIN["epochs"],
-                        help="epochs of the default EBM when no checkpoint is given")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="epochs of the default EBM when no checkpoint is given (default: the recipe's 30)")
     parser.set_defaults(func=run)
 
 
-def train_default_ebm(seed: int = 0, epochs: int = DEFAULT_TRAIN["epochs"], splits=None):
-    """Train :data:`DEFAULT_EBM` on digits with EqProp (about 5 s on one core for 5 epochs,
-    ~96% validation accuracy). Returns (model, splits, history)."""
+def train_default_ebm(seed: int = 0, epochs: int | None = None, splits=None):
+    """Train the core's digits recipe (:data:`DEFAULT_RECIPE`) with ``seed`` on the digits split
+    of ``seed``; ``epochs`` overrides the recipe's. Returns (model in eval mode, splits, history)."""
     from analogeq.data import load_dataset
     from analogeq.models import build_model
-    from analogeq.train import TrainConfig, train
+    from analogeq.train import train
+    from analogeq.train.recipes import digits_dense
 
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+    if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
         raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
     splits = splits if splits is not None else load_dataset("digits", seed=seed)
-    model = build_model({**DEFAULT_EBM, "seed": seed})
-    history = train(model, splits, TrainConfig(**{**DEFAULT_TRAIN, "epochs": epochs, "seed": seed}), progress=False)
+    model_config, train_config = digits_dense(seed, epochs=epochs)
+    model = build_model(model_config)
+    history = train(model, splits, train_config, progress=False)
     return model.eval(), splits, history
 
 
@@ -88,20 +88,19 @@ def load_card_argument(card: str | None):
 
 
 def build_for(kind: str, model, *, card=None, seed: int = 0, device: str = "cpu"):
-    """``build_substrate(kind, model, ...)`` with the options its builder declares (card, seed,
-    device); a card given to a kind that takes none is an error."""
-    import analogeq.substrates as substrates
+    """``build_substrate(kind, model, ...)`` with those of the options card, seed and device that
+    its builder names (:func:`analogeq.substrates.substrate_option_names`); a card given to a
+    kind that takes none is an error."""
+    from analogeq.substrates import build_substrate, substrate_kinds, substrate_option_names
 
-    if kind not in substrates.substrate_kinds():
-        raise ValueError(f"substrate kind {kind!r} is not available; registered kinds: {substrates.substrate_kinds()}")
+    if kind not in substrate_kinds():
+        raise ValueError(f"substrate kind {kind!r} is not available; registered kinds: {substrate_kinds()}")
+    names = substrate_option_names(kind)
     offered = {"card": card, "seed": seed, "device": device}
-    builder = getattr(substrates, "_BUILDERS", {}).get(kind)
-    params = inspect.signature(builder).parameters if builder is not None else {}
-    takes_any = any(p.kind == p.VAR_KEYWORD for p in params.values())
-    options = {k: v for k, v in offered.items() if v is not None and (k in params or takes_any)}
+    options = {k: v for k, v in offered.items() if v is not None and (names is None or k in names)}
     if card is not None and "card" not in options:
         raise ValueError(f"substrate kind {kind!r} takes no device card (--card)")
-    return substrates.build_substrate(kind, model, **options)
+    return build_substrate(kind, model, **options)
 
 
 def run(args: argparse.Namespace) -> int:
