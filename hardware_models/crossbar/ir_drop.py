@@ -394,9 +394,10 @@ def _row_schur(g_row: np.ndarray, line: _Line) -> tuple[np.ndarray, np.ndarray]:
 def _spd_inverse_lower(a: np.ndarray) -> np.ndarray:
     """Inverse of a symmetric positive definite matrix; only its lower triangle is valid.
 
-    Reads only the lower triangle of ``a`` (Cholesky, LAPACK potrf then potri).
+    Reads only the lower triangle of ``a`` (Cholesky, LAPACK potrf then potri); the strict upper
+    triangle of the result is zero (so no garbage accumulates in the callers' recursions).
     """
-    c, info = lapack.dpotrf(a, lower=1, clean=0, overwrite_a=0)
+    c, info = lapack.dpotrf(a, lower=1, clean=1, overwrite_a=0)
     if info != 0:
         raise np.linalg.LinAlgError(f"nodal block is not positive definite (potrf info {info})")
     inv, info = lapack.dpotri(c, lower=1, overwrite_c=1)
