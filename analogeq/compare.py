@@ -97,11 +97,14 @@ def dataset_radii(dataset: str) -> tuple[float, float]:
 
 
 def settings_for(quick: bool, n_examples: int | None = None) -> CompareSettings:
-    """Budgets: full (30 epochs, quick attack suite with 1000 Square queries, all 19 corruptions
-    at 5 severities on 100 images, certification n = 1000 on 100 images) or quick (a few epochs,
-    Square 200 queries, 5 corruptions at severity 3, certification n = 100 on 20 images)."""
+    """Budgets. Full: 30 epochs; the harness's quick suite at the dataset's radii (PGD 20 steps,
+    Square 1000 queries, EOT 8 and 10 draws on stochastic substrates, transfer from float), all 19
+    corruptions at 5 severities on 100 images, certification n = 1000 on 100 images; 200 test
+    images. Quick (a smoke-level table in minutes): 8 epochs (EBM 6), PGD 10 steps, Square 100
+    queries, EOT 2 and 3 draws, no transfer, 5 corruptions at severity 3 on 50 images,
+    certification n = 100 on 20 images; 100 test images. Quick figures carry wide intervals."""
     if quick:
-        suite = dict(fgsm=True, pgd_steps=10, square_queries=200, convergence_steps=0, convergence_restarts=0,
+        suite = dict(fgsm=True, pgd_steps=10, square_queries=100, transfer=False, convergence_steps=0, convergence_restarts=0,
                      gradient_modes=False, eot_samples=2, draws=3,
                      corruption_names=("gaussian_noise", "impulse_noise", "defocus_blur", "contrast", "pixelate"),
                      corruption_severities=(3,), corruption_examples=50,
