@@ -31,8 +31,8 @@ def test_default_entries_cover_the_issue_rows():
     entries = {e.name: e for e in default_entries()}
     assert entries["mlp_awp"].defence["gamma"] == 5e-3 and entries["mlp_trades"].defence["beta"] == 6.0
     assert entries["mlp_pgd_at"].defence["eps"] == 0.1  # the harness's digits headline radius
-    # the EBM and the MLP have the same weights (64-256-10)
-    assert entries["ebm"].model["hidden_sizes"] == entries["mlp"].model["hidden_sizes"] == [256]
+    # the EBM and the MLP have the same layers (the digits recipe's dense EBM)
+    assert entries["ebm"].model["hidden_sizes"] == entries["mlp"].model["hidden_sizes"]
     cifar = {e.name: e for e in default_entries("cifar10", (3, 32, 32))}
     assert cifar["mlp_pgd_at"].defence["eps"] == pytest.approx(8 / 255)
     assert cifar["vit"].model["patch_size"] == 4 and cifar["ebm"].model["kind"] == "conv_ebm"
@@ -57,7 +57,8 @@ def test_rows_match_an_independent_evaluation(tmp_path):
         pgd = PGD(eps=0.1, steps=3, step_size=2.5 * 0.1 / 3, seed=0)(FloatSubstrate(model), x, y)
         assert row["pgd_linf"] == pytest.approx(1.0 - pgd.success_rate)
         assert row["train_time_s"] == pytest.approx(metadata["train_time_s"]) and row["train_time_s"] > 0
-        assert row["parameters"] == 19210 and row["substrate"] == "float"
+        hidden = result["entries"][[e["name"] for e in result["entries"]].index(row["entry"])]["model"]["hidden_sizes"][0]
+        assert row["parameters"] == 64 * hidden + hidden + hidden * 10 + 10 and row["substrate"] == "float"
         assert set(row["certified_accuracy"]) == {"0.25"} and 0.0 <= row["corruptions_mean"] <= 1.0
     saved = json.loads((tmp_path / "out" / "compare.json").read_text())
     assert saved["rows"] == result["rows"]
