@@ -97,20 +97,23 @@ def dataset_radii(dataset: str) -> tuple[float, float]:
 
 
 def settings_for(quick: bool, n_examples: int | None = None) -> CompareSettings:
-    """Budgets. Full: 30 epochs; the harness's quick suite at the dataset's radii (PGD 20 steps,
-    Square 1000 queries, EOT 8 and 10 draws on stochastic substrates, transfer from float), all 19
-    corruptions at 5 severities on 100 images, certification n = 1000 on 100 images; 200 test
-    images. Quick (a smoke-level table in minutes): 8 epochs (EBM 6), PGD 10 steps, Square 100
+    """Budgets. Full (sized for a CPU: an EBM settles through every PGD step on the crossbar):
+    30 epochs; the harness's quick suite at the dataset's radii with PGD 20 steps, FGSM, Square 500
+    queries, EOT 4 and 5 draws on stochastic substrates, transfer from float, no convergence
+    gate; all 19 corruptions at severities 1, 3, 5 on 100 images; certification n = 500 (largest
+    certifiable radius 0.25 * PhiInv(0.001^(1/500)) ~ 0.55) on 100 images; 200 test images. Quick (a smoke-level table in minutes): 8 epochs (EBM 6), PGD 5 steps, Square 100
     queries, EOT 2 and 3 draws, no transfer, 5 corruptions at severity 3 on 50 images,
-    certification n = 100 on 20 images; 100 test images. Quick figures carry wide intervals."""
+    certification n = 100 on 20 images; 50 test images. Quick figures carry wide intervals."""
     if quick:
-        suite = dict(fgsm=True, pgd_steps=10, square_queries=100, transfer=False, convergence_steps=0, convergence_restarts=0,
+        suite = dict(fgsm=True, pgd_steps=5, square_queries=100, transfer=False, convergence_steps=0, convergence_restarts=0,
                      gradient_modes=False, eot_samples=2, draws=3,
                      corruption_names=("gaussian_noise", "impulse_noise", "defocus_blur", "contrast", "pixelate"),
                      corruption_severities=(3,), corruption_examples=50,
                      certify_n0=20, certify_n=100, certify_examples=20, certify_radii=(0.25,))
-        return CompareSettings(n_examples=n_examples or 100, baseline_epochs=8, ebm_epochs=6, attack_train_steps=5, suite=suite)
-    suite = dict(gradient_modes=False, corruption_examples=100, certify_examples=100, certify_radii=(0.25, 0.5))
+        return CompareSettings(n_examples=n_examples or 50, baseline_epochs=8, ebm_epochs=6, attack_train_steps=5, suite=suite)
+    suite = dict(gradient_modes=False, square_queries=500, eot_samples=4, draws=5, convergence_steps=0,
+                 convergence_restarts=0, corruption_severities=(1, 3, 5), corruption_examples=100,
+                 certify_n=500, certify_examples=100, certify_radii=(0.25, 0.5))
     return CompareSettings(n_examples=n_examples or 200, suite=suite)
 
 

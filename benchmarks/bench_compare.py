@@ -63,7 +63,7 @@ def weight_sensitivity(checkpoint_dir: str, dataset, quick: bool, seed: int) -> 
     if quick:
         config = SensitivityConfig(gammas=(0.0, 0.02, 0.1), random_draws=2, pgd_steps=5,
                                    programming_noise_scales=(0.5, 2.0), device_draws=2, seed=seed)
-        n = 100
+        n = 50
     else:
         config = SensitivityConfig(seed=seed)
         n = 200
