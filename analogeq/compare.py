@@ -101,9 +101,10 @@ def settings_for(quick: bool, n_examples: int | None = None) -> CompareSettings:
     30 epochs; the harness's quick suite at the dataset's radii with PGD 20 steps, FGSM, Square 500
     queries, EOT 4 and 5 draws on stochastic substrates, transfer from float, no convergence
     gate; all 19 corruptions at severities 1, 3, 5 on 100 images; certification n = 500 (largest
-    certifiable radius 0.25 * PhiInv(0.001^(1/500)) ~ 0.55) on 100 images; 200 test images. Quick (a smoke-level table in minutes): 8 epochs (EBM 6), PGD 5 steps, Square 100
-    queries, EOT 2 and 3 draws, no transfer, 5 corruptions at severity 3 on 50 images,
-    certification n = 100 on 20 images; 50 test images. Quick figures carry wide intervals."""
+    certifiable radius 0.25 * PhiInv(0.001^(1/500)) ~ 0.55) on 100 images; 200 test images.
+    Quick (a smoke-level table in minutes): 8 epochs (EBM 6), PGD 5 steps, Square 100 queries,
+    EOT 2 and 3 draws, no transfer, 5 corruptions at severity 3 on 50 images, certification
+    n = 100 on 20 images; 50 test images. Quick figures carry wide intervals."""
     if quick:
         suite = dict(fgsm=True, pgd_steps=5, square_queries=100, transfer=False, convergence_steps=0, convergence_restarts=0,
                      gradient_modes=False, eot_samples=2, draws=3,
