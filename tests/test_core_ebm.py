@@ -71,12 +71,14 @@ def test_phi_gradient_is_net_input_minus_state(make):
 def test_settling_reports_residual_and_stops_on_tolerance():
     model = DenseEBM(DenseEBMConfig(hidden_sizes=(32,), init_gain=0.5))
     x = torch.rand(4, 1, 8, 8, generator=torch.Generator().manual_seed(1))
-    r = settle(model, x, max_steps=500, tol=1e-6)
+    with torch.no_grad():
+        r = settle(model, x, max_steps=500, tol=1e-6)
     assert r.converged and r.steps < 500 and r.residual <= 1e-6 and r.converged_fraction == 1.0
     # one more step changes nothing beyond the tolerance (a fixed point)
-    s2 = model.step(x, r.states)
+    with torch.no_grad():
+        s2 = model.step(x, r.states)
+        short = settle(model, x, max_steps=2, tol=1e-6)
     assert max(float((a - b).abs().max()) for a, b in zip(s2, r.states)) <= 1e-6
-    short = settle(model, x, max_steps=2, tol=1e-6)
     assert short.steps == 2 and not short.converged and short.residual > 1e-6
     assert short.sample_residual.shape == (4,)
     full = settle(model, x, max_steps=7, tol=0.0)

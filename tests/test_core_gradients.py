@@ -57,7 +57,7 @@ def test_conv_eqprop_matches_bptt():
     # within O(beta) of each other the nudged phases can pick different argmaxes and that window
     # adds an O(1/beta) term to the estimate. At beta 0.01 this happened in 2 of 4 seeded batches
     # here (cosine 0.84, 0.97); at 0.001 in none. Exact ties (blank digit regions) do it at any beta.
-    cfg = ConvEBMConfig(channels=(8, 16), free_steps=2000, nudge_steps=2000, tol=1e-12)
+    cfg = ConvEBMConfig(channels=(8, 16), init_gain=0.5, free_steps=2000, nudge_steps=2000, tol=1e-12)
     model = ConvEBM(cfg).double()
     g = torch.Generator().manual_seed(0)
     x = torch.rand(16, 1, 8, 8, generator=g, dtype=torch.float64)
@@ -126,7 +126,7 @@ def test_implicit_gradient_matches_full_backprop(kind, digits_splits):
     if kind == "dense":
         model = DenseEBM(DenseEBMConfig(hidden_sizes=(64, 32), init_gain=0.5, free_steps=2000, tol=1e-11)).double()
     else:
-        model = ConvEBM(ConvEBMConfig(channels=(4, 8), free_steps=2000, tol=1e-11)).double()
+        model = ConvEBM(ConvEBMConfig(channels=(4, 8), init_gain=0.5, free_steps=2000, tol=1e-11)).double()
     x0, y = digits_splits.test.x[:8].double(), digits_splits.test.y[:8]
     grads = {}
     for mode in ("full", "implicit"):

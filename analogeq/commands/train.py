@@ -89,10 +89,11 @@ def build_configs(args: argparse.Namespace, input_shape: tuple[int, ...], num_cl
         "schedule": args.schedule,
     }
     train.update({k: v for k, v in overrides.items() if v is not None})
+    if args.model != "dense":  # convolutional EBMs: one lr with momentum (Laborieux et al. 2021 use 0.9)
+        train.update(lr=0.1, momentum=0.9, batch_size=32)
+        train.update({k: v for k, v in overrides.items() if v is not None})
     if args.lr is not None:
         train["lr"] = args.lr[0] if len(args.lr) == 1 else list(args.lr)
-    elif args.model != "dense":
-        train["lr"] = 0.05
     return model, TrainConfig.from_dict(train)
 
 
