@@ -10,6 +10,7 @@ import torch
 from analogeq.ebm.dense import DenseEBM, DenseEBMConfig
 from analogeq.train import (
     TrainConfig,
+    bptt_gradients,
     build_optimizer,
     build_scheduler,
     eqprop_gradients,
@@ -66,6 +67,14 @@ def test_eqprop_functions_reject_zero_beta_and_unknown_nudging(digits_small):
         nudged_phase(model, x, y, 0.0, free.states)
     with pytest.raises(ValueError, match="beta_minus"):
         eqprop_gradients_from_states(model, x, y, 0.5, free.states, free.states, beta_minus=0.5)
+    with pytest.raises(ValueError, match=r"y must be in \[0, 9\]"):
+        eqprop_gradients(model, x, torch.tensor([0, 1, 2, 10]), 0.5)
+    with pytest.raises(ValueError, match="integer class indices"):
+        eqprop_gradients(model, x, y.float(), 0.5)
+    with pytest.raises(ValueError, match=r"shape \(4,\)"):
+        bptt_gradients(model, x, y[:3], 5)
+    with pytest.raises(ValueError, match="step budget"):
+        bptt_gradients(model, x, y, 0)
 
 
 def test_per_layer_learning_rates_and_cosine_schedule():

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from analogeq.ebm.layered import check_labels
 from analogeq.ebm.settle import settle, validate_budget
 
 
@@ -30,6 +31,7 @@ def bptt_gradients(
 ) -> BPTTResult:
     """Fill ``p.grad`` of every parameter with d<C(s_steps)>/dtheta (overwriting existing values)."""
     validate_budget(steps, 0.0)
+    check_labels(y, model.num_classes, x.shape[0])
     params = [p for p in model.parameters() if p.requires_grad]
     with torch.enable_grad():
         states = settle(model, x.detach(), max_steps=steps, tol=0.0, synapses=synapses).states

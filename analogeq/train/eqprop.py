@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from analogeq.ebm.layered import check_labels
 from analogeq.ebm.settle import SettleResult, settle
 
 NUDGINGS = ("symmetric", "one_sided", "random_sign")
@@ -68,6 +69,7 @@ def nudged_phase(
     """Settle from ``states`` (usually the free fixed point) with nudging ``beta`` towards ``y``
     (budget ``model.config.nudge_steps``, tolerance ``config.tol``)."""
     check_beta(beta)
+    check_labels(y, model.num_classes, x.shape[0])
     cfg = model.config
     return settle(model, x, max_steps=cfg.nudge_steps, tol=cfg.tol, states=states, beta=beta, y=y, synapses=synapses)
 
