@@ -108,6 +108,20 @@ class ProgrammedMatrices:
                        for w, c in zip(weights, children)]
         self.tiles_per_matrix = needed
 
+    @classmethod
+    def from_arrays(cls, names: list[str], arrays: list[CrossbarArray], card: Any) -> "ProgrammedMatrices":
+        """Wrap arrays that are already programmed (e.g. changed by in-situ pulses)."""
+        if len(names) != len(arrays):
+            raise ValueError(f"{len(names)} names for {len(arrays)} arrays")
+        obj = cls.__new__(cls)
+        obj.card = card
+        obj.seed = -1
+        obj.names = list(names)
+        obj.max_tiles = None
+        obj.arrays = list(arrays)
+        obj.tiles_per_matrix = [_tiles_of(a.shape, card) for a in arrays]
+        return obj
+
     def __len__(self) -> int:
         return len(self.arrays)
 

@@ -140,10 +140,10 @@ class TorchRead:
         self.meter: ReadMeter | None = None
         dev = torch.device(device)
         self.n_in, self.n_out = model.n_in, model.n_out
-        self.w_t = torch.from_numpy(np.ascontiguousarray(model.w_eff.T, dtype=np.float32)).to(dev)
+        self.w_t = torch.from_numpy(np.array(model.w_eff.T, dtype=np.float32, order="C")).to(dev)
         self.s2_t = None
         if model.sigma2_eff is not None:
-            self.s2_t = torch.from_numpy(np.ascontiguousarray(model.sigma2_eff.T, dtype=np.float32)).to(dev)
+            self.s2_t = torch.from_numpy(np.array(model.sigma2_eff.T, dtype=np.float32, order="C")).to(dev)
         self.dac_step = float(model.dac.step)
         self.dac_clip = float(model.dac.clip)
         n_ti, _ = model.n_tiles

@@ -129,6 +129,10 @@ class CrossbarSubstrate(Substrate):
         Physical tiles available (None: as many as the network needs); more needed is an error.
     device:
         Torch device of the torch reads (the Numba path runs on the CPU).
+    programmed:
+        Arrays already programmed with this network's matrices (in read order, e.g. trained in
+        situ, :func:`analogeq.crossbar.training.train_in_situ`); then ``seed`` only seeds the
+        read noise and the weights of ``model`` are not used (its biases and structure are).
     """
 
     name = "crossbar"
@@ -145,6 +149,7 @@ class CrossbarSubstrate(Substrate):
         backend: str = "auto",
         max_tiles: int | None = None,
         device: str | torch.device = "cpu",
+        programmed: ProgrammedMatrices | None = None,
     ):
         from analogeq.substrates.float import ClassifierModel
 
@@ -185,8 +190,17 @@ class CrossbarSubstrate(Substrate):
                 f"{type(model).__name__} needs backend='torch' or 'auto'"
             )
         self.backend = ("numba" if self.dense else "torch") if backend == "auto" else backend
-        self.programmed = ProgrammedMatrices(names, [w.astype(np.float64) for w in weights], self.card,
-                                             seed=self.seed, max_tiles=max_tiles)
+        if programmed is None:
+            self.programmed = ProgrammedMatrices(names, [w.astype(np.float64) for w in weights], self.card,
+                                                 seed=self.seed, max_tiles=max_tiles)
+        else:
+            if not isinstance(programmed, ProgrammedMatrices):
+                raise TypeError(f"programmed must be a ProgrammedMatrices, got {type(programmed).__name__}")
+            shapes = [tuple(w.shape) for w in weights]
+            if [tuple(a.shape) for a in programmed.arrays] != shapes:
+                raise ValueError(f"programmed arrays have shapes {[a.shape for a in programmed.arrays]}, "
+                                 f"the network's matrices {shapes}")
+            self.programmed = programmed
         self.keys = KeySource(self.seed, self.programmed.n_reads)
         if self.is_ebm:
             self.tau_s = float(self.card.neuron.r_ohm * self.card.neuron.c_F)

@@ -1,0 +1,403 @@
+"""Training energy-based networks for crossbars: naive deployment, noise in the loop, in situ.
+
+Three ways to get an EBM onto a crossbar (issue 4, item 4):
+
+(a) **naive deployment**: train in floating point (:func:`analogeq.train.train`), program the
+    weights (:class:`~analogeq.substrates.crossbar.CrossbarSubstrate`); nothing else;
+
+(b) **hardware-aware EqProp** (:func:`train_hardware_aware`): the free and nudged phases run on
+    the emulated hardware, a freshly programmed draw of the card per batch (or per epoch), with
+    its programming noise, faults, drift to ``drift_time_s``, read and TIA noise and DAC/ADC
+    quantisation; the EqProp estimate is taken from those states and the float weights are
+    updated and programmed again. The network learns weights whose fixed point survives the
+    device (the EqProp analogue of aihwkit's hardware-aware training);
+
+(c) **in-situ EqProp** (:func:`train_in_situ`): the arrays themselves are trained. After the
+    phases on the arrays, every cell gets the local EqProp update
+
+        dW_ij = lr / (2 beta) * mean_b( s+_i s+_j - s-_i s-_j )     (post i, pre j)
+
+    as device pulses through the card's ``update`` model (asymmetric, soft-bounded, finite
+    steps, cycle-to-cycle noise). A synapse needs only the states of the two neurons it joins
+    in the two nudged phases and the global scalar beta: no weight transport, no stored
+    activations, no backward pass. That is what a crossbar can do at every cross point with
+    row and column pulses, and it is exactly EqProp's gradient estimate.
+
+Pulse mapping (in situ): the weight change is split over the differential pair, half on each
+side ("both sides": dW > 0 raises G+ and lowers G-), in conductance units
+dG = dW (g_max_S - g_min_S) / w_max; a side needing dG_s gets round_stochastic(|dG_s| / dg_min)
+pulses, dg_mid the mean step of one pulse in the middle of the range (calibrated once: half of
+dg_min_up_S / dg_min_down_S for the soft-bounded model; the real step is larger below and
+smaller above the middle, as on a device), with unbiased stochastic rounding (Gokmen & Vlasov
+2016 use stochastic pulse trains for the same reason). Biases live in the digital periphery and
+are updated in float with the same local rule (db_i = lr / (2 beta) mean_b(s+_i - s-_i)).
+Cells start around the middle of the range (G+- = g_mid +- span W / (2 w_max)) so both signs of
+update have room, and are programmed once through the card (programming noise, faults).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from analogeq.crossbar.cards import check_drift_time, resolve_card
+from analogeq.crossbar.network import ProgrammedMatrices, array_from_card
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "InSituConfig",
+    "local_eqprop_updates",
+    "pulses_for",
+    "stochastic_round",
+    "train_hardware_aware",
+    "train_in_situ",
+    "evaluate_substrate",
+]
+
+REPROGRAM = ("batch", "epoch")
+
+
+def _check_dense_ebm(model: Any, what: str) -> None:
+    from analogeq.ebm.layered import LayeredEBM
+    from analogeq.ebm.synapses import DenseSynapse
+
+    if not isinstance(model, LayeredEBM):
+        raise TypeError(f"{what} trains layered EBMs, got {type(model).__name__}")
+    for k, syn in enumerate(model.all_synapses()):
+        if not isinstance(syn, DenseSynapse):
+            raise ValueError(f"{what} supports dense EBMs: synapse {k + 1} is a {type(syn).__name__}")
+
+
+@torch.no_grad()
+def evaluate_substrate(substrate: Any, dataset: Any, *, batch_size: int = 512) -> float:
+    """Accuracy of one draw of ``substrate.logits`` on ``dataset``."""
+    correct = 0
+    for x, y in dataset.batches(batch_size):
+        correct += int((substrate.logits(x).argmax(dim=-1) == y.to(substrate.device)).sum())
+    return correct / len(dataset)
+
+
+# --------------------------------------------------------------------------------------------
+# (b) hardware-aware EqProp
+# --------------------------------------------------------------------------------------------
+
+
+def train_hardware_aware(
+    model: Any,
+    splits: Any,
+    config: Any,
+    card: Any,
+    *,
+    drift_time_s: float = 3600.0,
+    reprogram: str = "batch",
+    seed: int = 0,
+    on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """EqProp with the crossbar in the loop; trains ``model`` (a LayeredEBM) in place.
+
+    ``config`` is a :class:`~analogeq.train.config.TrainConfig` (algorithm "eqprop", nudging
+    "symmetric" or "one_sided"; lr, momentum, schedule, epochs, batch size as for float
+    training). Every batch (``reprogram="batch"``) or epoch (``"epoch"``) the current float
+    weights are programmed on ``card`` with a new programming draw (seeds from
+    ``SeedSequence(seed)``), read at ``drift_time_s``; the phases settle on those arrays.
+    Returns a history like :func:`analogeq.train.train` with ``val_accuracy`` measured on the
+    last programmed draw.
+    """
+    from analogeq.ebm.layered import check_labels
+    from analogeq.substrates.crossbar import CrossbarSubstrate
+    from analogeq.train.config import TrainConfig
+    from analogeq.train.eqprop import eqprop_gradients_from_states
+    from analogeq.train.optim import build_optimizer, build_scheduler
+
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+    if config.algorithm != "eqprop" or config.nudging not in ("symmetric", "one_sided"):
+        raise ValueError(
+            "hardware-aware training runs EqProp with symmetric or one_sided nudging; got "
+            f"algorithm={config.algorithm!r}, nudging={config.nudging!r}"
+        )
+    if reprogram not in REPROGRAM:
+        raise ValueError(f"reprogram must be one of {REPROGRAM}, got {reprogram!r}")
+    from analogeq.ebm.layered import LayeredEBM
+
+    if not isinstance(model, LayeredEBM):
+        raise TypeError(f"hardware-aware training trains layered EBMs, got {type(model).__name__}")
+    card = resolve_card(card)
+    drift_time_s = check_drift_time(drift_time_s)
+    optimizer = build_optimizer(model, config)
+    train_set = splits.train
+    steps_per_epoch = math.ceil(len(train_set) / config.batch_size)
+    scheduler = build_scheduler(optimizer, config, steps_per_epoch)
+    shuffle = torch.Generator().manual_seed(config.seed)
+    draw_rng = np.random.default_rng(np.random.SeedSequence(seed))
+    history: dict[str, Any] = {"config": config.to_dict(), "card": card.name, "drift_time_s": drift_time_s,
+                               "reprogram": reprogram, "epochs": []}
+    t_start = time.perf_counter()
+    sub = None
+    for epoch in range(1, config.epochs + 1):
+        t_epoch = time.perf_counter()
+        correct = 0
+        for b, (x, y) in enumerate(train_set.batches(config.batch_size, shuffle=True, generator=shuffle)):
+            check_labels(y, model.num_classes, x.shape[0])
+            if sub is None or reprogram == "batch" or b == 0:
+                sub = CrossbarSubstrate(model, card, drift_time_s=drift_time_s, seed=int(draw_rng.integers(0, 2**31)))
+            free = sub.settle(x, record=False)
+            plus = sub.settle(x, beta=config.beta, y=y, states=free.states, record=False)
+            if config.nudging == "symmetric":
+                minus = sub.settle(x, beta=-config.beta, y=y, states=free.states, record=False)
+                eqprop_gradients_from_states(model, x, y, config.beta, plus.states, minus.states)
+            else:
+                eqprop_gradients_from_states(model, x, y, config.beta, plus.states, free.states, beta_minus=0.0)
+            for name, p in model.named_parameters():
+                if p.grad is not None and not bool(torch.isfinite(p.grad).all()):
+                    raise FloatingPointError(f"hardware-aware training diverged at epoch {epoch}, batch {b}: "
+                                             f"non-finite gradient in {name}; lower the learning rate or beta")
+            optimizer.step()
+            scheduler.step()
+            correct += int((free.logits.argmax(dim=-1) == y).sum())
+        sub = CrossbarSubstrate(model, card, drift_time_s=drift_time_s, seed=int(draw_rng.integers(0, 2**31)))
+        record = {
+            "epoch": epoch,
+            "train_accuracy": correct / len(train_set),
+            "val_accuracy": evaluate_substrate(sub, splits.val),
+            "seconds": time.perf_counter() - t_epoch,
+        }
+        history["epochs"].append(record)
+        logger.info("hardware-aware epoch %d/%d: train acc %.4f, val acc (one draw) %.4f, %.1f s", epoch,
+                    config.epochs, record["train_accuracy"], record["val_accuracy"], record["seconds"])
+        if on_epoch_end is not None:
+            on_epoch_end(record)
+    history["train_seconds"] = time.perf_counter() - t_start
+    history["final_val_accuracy"] = history["epochs"][-1]["val_accuracy"]
+    return history
+
+
+# --------------------------------------------------------------------------------------------
+# (c) in-situ EqProp with device pulses
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InSituConfig:
+    """In-situ EqProp settings (JSON round trip through ``to_dict``).
+
+    epochs, batch_size, beta, lr (one per weight matrix, or one for all; cosine-annealed to 0
+    per batch when ``schedule="cosine"``), seed (initial weights come from the model; programming,
+    read noise, pulses, shuffling from ``seed``), w_max_factor (w_max of each matrix =
+    factor * max |W_init|: the weight at the full span of one side), read_time_s (time after the
+    last update at which the training phases read the arrays, >= 0).
+    """
+
+    epochs: int = 10
+    batch_size: int = 32
+    beta: float = 0.5
+    lr: float | tuple[float, ...] = (0.1, 0.05)
+    schedule: str = "cosine"
+    w_max_factor: float = 1.5
+    read_time_s: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"InSituConfig.{name} must be an integer >= 1, got {v!r}")
+        if isinstance(self.beta, bool) or not isinstance(self.beta, (int, float)) or not (self.beta > 0 and math.isfinite(self.beta)):
+            raise ValueError(f"InSituConfig.beta must be a finite number > 0, got {self.beta!r}")
+        lrs = self.lr if isinstance(self.lr, (list, tuple)) else (self.lr,)
+        if isinstance(self.lr, list):
+            object.__setattr__(self, "lr", tuple(self.lr))
+        if not lrs or any(isinstance(v, bool) or not isinstance(v, (int, float)) or not (v > 0 and math.isfinite(v)) for v in lrs):
+            raise ValueError(f"InSituConfig.lr must be a number > 0 or a list of them, got {self.lr!r}")
+        if self.schedule not in ("cosine", "constant"):
+            raise ValueError(f"InSituConfig.schedule must be 'cosine' or 'constant', got {self.schedule!r}")
+        if not (isinstance(self.w_max_factor, (int, float)) and self.w_max_factor >= 1.0 and math.isfinite(self.w_max_factor)):
+            raise ValueError(f"InSituConfig.w_max_factor must be a finite number >= 1, got {self.w_max_factor!r}")
+        check_drift_time(self.read_time_s)
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"InSituConfig.seed must be an integer >= 0, got {self.seed!r}")
+
+    def lr_per_matrix(self, n: int) -> list[float]:
+        if not isinstance(self.lr, tuple):
+            return [float(self.lr)] * n
+        if len(self.lr) != n:
+            raise ValueError(f"InSituConfig.lr has {len(self.lr)} values for {n} weight matrices")
+        return [float(v) for v in self.lr]
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        if isinstance(self.lr, tuple):
+            d["lr"] = list(self.lr)
+        return d
+
+
+def local_eqprop_updates(x: torch.Tensor, s_plus: list[torch.Tensor], s_minus: list[torch.Tensor], beta: float,
+                         lrs: list[float]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The local EqProp weight and bias changes of a dense mse EBM (module docstring):
+    dW_k = lr_k / (2 beta) mean_b(post+ pre+^T - post- pre-^T), db_k = lr_k / (2 beta) mean_b(s+_k - s-_k),
+    pre of layer 1 = the input. Float64 numpy, W layout (n_out, n_in)."""
+    batch = x.shape[0]
+    pre_p = [x.reshape(batch, -1)] + [s.reshape(batch, -1) for s in s_plus[:-1]]
+    pre_m = [x.reshape(batch, -1)] + [s.reshape(batch, -1) for s in s_minus[:-1]]
+    d_w, d_b = [], []
+    for k, lr in enumerate(lrs):
+        post_p = s_plus[k].reshape(batch, -1).double()
+        post_m = s_minus[k].reshape(batch, -1).double()
+        scale = lr / (2.0 * beta * batch)
+        d_w.append((scale * (post_p.T @ pre_p[k].double() - post_m.T @ pre_m[k].double())).cpu().numpy())
+        d_b.append((scale * (post_p - post_m).sum(dim=0)).cpu().numpy())
+    return d_w, d_b
+
+
+def stochastic_round(v: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """floor(v + u), u ~ U[0, 1): an integer with mean v (unbiased rounding)."""
+    return np.floor(v + rng.random(np.shape(v))).astype(np.int64)
+
+
+def pulses_for(d_g: np.ndarray, step_up_S: float, step_down_S: float, rng: np.random.Generator) -> np.ndarray:
+    """Signed pulse counts for conductance changes ``d_g`` [S]: up pulses of nominal size
+    ``step_up_S`` where d_g > 0, down pulses of ``step_down_S`` where d_g < 0, counts rounded
+    stochastically (unbiased)."""
+    up = stochastic_round(np.maximum(d_g, 0.0) / step_up_S, rng)
+    down = stochastic_round(np.maximum(-d_g, 0.0) / step_down_S, rng)
+    return up - down
+
+
+class _Cells:
+    """The two conductance arrays (G+, G-) of one matrix, as the device holds them."""
+
+    def __init__(self, programmed: Any):
+        self.state = programmed  # ProgrammedConductances of shape (2, n_out, n_in)
+        self.g = np.array(programmed.g_prog_S, dtype=np.float64)
+
+    def programmed(self) -> Any:
+        from hardware_models.devices import ProgrammedConductances
+
+        st = self.state
+        return ProgrammedConductances(g_prog_S=self.g.copy(), nu=st.nu, stuck=st.stuck, t0_s=st.t0_s,
+                                      device=st.device, relax_S=st.relax_S)
+
+
+def train_in_situ(model: Any, splits: Any, card: Any, config: InSituConfig = InSituConfig(),
+                  *, on_epoch_end: Callable[[dict[str, Any]], None] | None = None) -> tuple[Any, dict[str, Any]]:
+    """Train a dense mse EBM in situ on ``card`` (module docstring, (c)).
+
+    ``model`` gives the structure, the initial weights and biases (it is not modified; a copy
+    holds the biases). The card must have an ``update`` section (e.g. preset ``"rram"``).
+    Returns ``(substrate, history)``: a :class:`~analogeq.substrates.crossbar.CrossbarSubstrate`
+    reading the trained arrays (at ``read_time_s`` after programming) and the history (per
+    epoch: ``train_accuracy`` of the free phases, ``val_accuracy`` on the arrays, pulses
+    applied, fraction of cells at a bound; ``train_seconds``).
+    """
+    from hardware_models.devices import program_conductances
+    from analogeq.ebm.layered import check_labels
+    from analogeq.substrates.crossbar import CrossbarSubstrate
+
+    if not isinstance(config, InSituConfig):
+        raise TypeError(f"config must be an InSituConfig, got {type(config).__name__}")
+    _check_dense_ebm(model, "in-situ training")
+    if model.readout is not None:
+        raise ValueError("in-situ training supports readout='mse' EBMs (the output layer inside the energy); "
+                         "got readout='ce'")
+    card = resolve_card(card)
+    update = card.update
+    if update is None:
+        raise ValueError(f"card {card.name!r} has no update section (update: null); in-situ training needs the "
+                         "pulsed update model (dg_min_up_S, dg_min_down_S, cycle_noise_rel), e.g. preset 'rram'")
+    if not card.wires.ideal:
+        logger.warning("card %r has wire resistance: the exact IR-drop solve runs again after every batch of "
+                       "pulses (seconds per batch for a 64x256 array); consider a card without wires", card.name)
+    shadow = copy.deepcopy(model).float().eval()
+    for p in shadow.parameters():
+        p.requires_grad_(False)
+    g_min, g_max = float(card.device.g_min_S), float(card.device.g_max_S)
+    span = g_max - g_min
+    g_mid = 0.5 * (g_min + g_max)
+    step_up = float(update.mean_step(np.array(g_mid), True, g_min, g_max))
+    step_down = float(-update.mean_step(np.array(g_mid), False, g_min, g_max))
+    seq = np.random.SeedSequence(config.seed)
+    prog_seq, pulse_seq, read_seq = seq.spawn(3)
+    pulse_rng = np.random.default_rng(pulse_seq)
+    read_rng = np.random.default_rng(read_seq)
+
+    def next_seed() -> int:
+        return int(read_rng.integers(0, 2**31))
+
+    names = [f"layer{k + 1}" for k in range(len(shadow.synapses))]
+    lrs = config.lr_per_matrix(len(names))
+    w_max, cells = [], []
+    for syn, child in zip(shadow.synapses, prog_seq.spawn(len(names))):
+        w = syn.weight.detach().double().cpu().numpy()
+        wm = config.w_max_factor * float(np.max(np.abs(w)) or 1.0)
+        targets = np.stack([g_mid + span * w / (2 * wm), g_mid - span * w / (2 * wm)])
+        cells.append(_Cells(program_conductances(card, np.clip(targets, g_min, g_max), np.random.default_rng(child))))
+        w_max.append(wm)
+
+    def arrays_now() -> ProgrammedMatrices:
+        arrays = []
+        for c, wm in zip(cells, w_max):
+            prog = c.programmed()
+            w_now = np.clip(wm * (prog.g_prog_S[0] - prog.g_prog_S[1]) / span, -wm, wm)
+            arrays.append(array_from_card(w_now, card, seed=0, w_max=wm, program=lambda g, rng, p=prog: p))
+        return ProgrammedMatrices.from_arrays(names, arrays, card)
+
+    def substrate_now(t_s: float, seed: int) -> Any:
+        return CrossbarSubstrate(shadow, card, drift_time_s=t_s, seed=seed, programmed=arrays_now())
+
+    t_read = cells[0].state.t0_s + config.read_time_s
+    train_set = splits.train
+    steps_per_epoch = math.ceil(len(train_set) / config.batch_size)
+    total = config.epochs * steps_per_epoch
+    shuffle = torch.Generator().manual_seed(config.seed)
+    history: dict[str, Any] = {"config": config.to_dict(), "card": card.name, "w_max": w_max,
+                               "pulse_step_S": [step_up, step_down], "epochs": []}
+    t_start = time.perf_counter()
+    step = 0
+    for epoch in range(1, config.epochs + 1):
+        t_epoch = time.perf_counter()
+        correct, pulses = 0, 0
+        for x, y in train_set.batches(config.batch_size, shuffle=True, generator=shuffle):
+            check_labels(y, shadow.num_classes, x.shape[0])
+            factor = 0.5 * (1.0 + math.cos(math.pi * step / total)) if config.schedule == "cosine" else 1.0
+            sub = substrate_now(t_read, next_seed())
+            free = sub.settle(x, record=False)
+            plus = sub.settle(x, beta=config.beta, y=y, states=free.states, record=False)
+            minus = sub.settle(x, beta=-config.beta, y=y, states=free.states, record=False)
+            correct += int((free.logits.argmax(dim=-1) == y).sum())
+            d_w, d_b = local_eqprop_updates(x, plus.states, minus.states, config.beta, [lr * factor for lr in lrs])
+            for c, dw, wm in zip(cells, d_w, w_max):
+                d_g = dw * span / wm / 2.0  # half of the change on each side of the pair
+                n = np.stack([pulses_for(d_g, step_up, step_down, pulse_rng),
+                              pulses_for(-d_g, step_up, step_down, pulse_rng)])
+                pulses += int(np.abs(n).sum())
+                c.g = update.apply_pulses(c.g, n, pulse_rng, g_min_S=g_min, g_max_S=g_max, stuck=c.state.stuck)
+            with torch.no_grad():
+                for b, db in zip(shadow.biases, d_b):
+                    b.add_(torch.as_tensor(db, dtype=b.dtype))
+            step += 1
+        val_sub = substrate_now(t_read, next_seed())
+        at_bound = float(np.mean([np.mean((c.g <= g_min + 1e-3 * span) | (c.g >= g_max - 1e-3 * span)) for c in cells]))
+        record = {
+            "epoch": epoch,
+            "train_accuracy": correct / len(train_set),
+            "val_accuracy": evaluate_substrate(val_sub, splits.val),
+            "pulses": pulses,
+            "fraction_at_bound": at_bound,
+            "seconds": time.perf_counter() - t_epoch,
+        }
+        history["epochs"].append(record)
+        logger.info("in-situ epoch %d/%d: train acc %.4f, val acc %.4f, %d pulses, %.1f s", epoch, config.epochs,
+                    record["train_accuracy"], record["val_accuracy"], pulses, record["seconds"])
+        if on_epoch_end is not None:
+            on_epoch_end(record)
+    history["train_seconds"] = time.perf_counter() - t_start
+    history["final_val_accuracy"] = history["epochs"][-1]["val_accuracy"]
+    return substrate_now(t_read, config.seed), history
