@@ -15,7 +15,7 @@ Read r of sample b (batch size B) with key k, for every input tile ti and output
     y_j    += adc_step * rint(clip(a_j, +-adc_clip) / adc_step)          (per tile (ti, to))
 
 with z the counter-based normals of :mod:`hardware_models.crossbar.kernels` (its
-``stream_normals``), so a read here gives the numbers of ``LinearReadModel.read(x, key=k)``
+``stream_normals``, in its two-pass form), so a read here gives the numbers of ``LinearReadModel.read(x, key=k)``
 up to the summation order of the products (float32). The key of the n-th read of matrix
 direction r by a sample in one call is ``keys[n, r]``: the same rule in the torch emulation
 (:mod:`analogeq.crossbar.reads`) gives the same numbers.
@@ -44,7 +44,20 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from hardware_models.crossbar.kernels import stream_normals as _stream_normals
+from hardware_models.crossbar.kernels import stream_normals
+
+try:  # the same deviates in two vectorised passes (hash, then transform): faster on long reads
+    from hardware_models.crossbar.kernels import _stream_normals_split
+
+    @numba.njit(cache=True, inline="always")
+    def _normals(key, s0, m, zbuf, hi_a, lo_a):
+        return _stream_normals_split(key, s0, m, hi_a, lo_a, zbuf)
+
+except ImportError:  # pragma: no cover - older hardware_models
+
+    @numba.njit(cache=True, inline="always")
+    def _normals(key, s0, m, zbuf, hi_a, lo_a):
+        return stream_normals(key, s0, m, zbuf)
 
 __all__ = ["settle_dense_kernel"]
 
@@ -123,9 +136,10 @@ def _products(meta, w_flat, s2_flat, wd_flat, s2d_flat, edges, r, xq, xq2, mean,
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
-def _adc(meta, edges, tiles, r, mean, var, key, b, batch, dst, dst_off, zbuf, abuf):
+def _adc(meta, edges, tiles, r, mean, var, key, b, batch, dst, dst_off, zbuf, abuf, hi_a, lo_a):
     """Noise + ADC of every tile of read r from its products (left unchanged) into
-    dst[dst_off : dst_off + n_out] (overwritten); zbuf (n_out + 2) and abuf (n_out) are scratch."""
+    dst[dst_off : dst_off + n_out] (overwritten); zbuf (n_out + 2), abuf (n_out) and hi_a, lo_a
+    (uint32, n_out // 2 + 2) are scratch."""
     n_out = meta[r, 1]
     has_var = meta[r, 3] >= 0
     n_ti = meta[r, 5]
@@ -142,7 +156,7 @@ def _adc(meta, edges, tiles, r, mean, var, key, b, batch, dst, dst_off, zbuf, ab
                 noisy = True
         z = zbuf
         if noisy:
-            z = _stream_normals(key, (ti * batch + b) * n_out, n_out, zbuf)
+            z = _normals(key, (ti * batch + b) * n_out, n_out, zbuf, hi_a, lo_a)
         for to in range(n_to):
             row = t_off + ti * n_to + to
             step = tiles[row, 0]
@@ -180,25 +194,33 @@ def _line_energy(xq2, g, g_off, n):
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
 def _read(meta, w_flat, s2_flat, wd_flat, s2d_flat, edges, tiles, line_g, dac_step, dac_clip, r,
-          src, src_off, key, b, batch, dst, dst_off, xq, xq2, mean, var, zbuf, abuf):
+          src, src_off, key, b, batch, dst, dst_off, xq, xq2, mean, var, zbuf, abuf, hi_a, lo_a):
     """One read r of src[src_off : src_off + n_in] into dst[dst_off : dst_off + n_out];
     returns sum_i xq_i^2 line_g_i [S] (for the array energy)."""
     n_in = meta[r, 0]
     _dac(src, src_off, n_in, dac_step, dac_clip, xq, xq2)
     _products(meta, w_flat, s2_flat, wd_flat, s2d_flat, edges, r, xq, xq2, mean, var)
-    _adc(meta, edges, tiles, r, mean, var, key, b, batch, dst, dst_off, zbuf, abuf)
+    _adc(meta, edges, tiles, r, mean, var, key, b, batch, dst, dst_off, zbuf, abuf, hi_a, lo_a)
     return _line_energy(xq2, line_g, meta[r, 9], n_in)
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
 def _update(s, h, eps, n):
-    """s <- s + eps (clip(h, 0, 1) - s) (s <- clip(h, 0, 1) for eps = 1); returns max |change|."""
-    res = 0.0
+    """s <- s + eps (clip(h, 0, 1) - s) (s <- clip(h, 0, 1) for eps = 1)."""
     for i in range(n):
         rho = min(max(h[i], _F0), _F1)
-        v = rho if eps == _F1 else s[i] + eps * (rho - s[i])
-        res = max(res, abs(np.float64(v) - np.float64(s[i])))
-        s[i] = v
+        if eps == _F1:
+            h[i] = rho
+        else:
+            h[i] = s[i] + eps * (rho - s[i])
+
+
+@numba.njit(cache=True, error_model="numpy", fastmath={"nnan", "ninf"})
+def _residual(s_new, s, n):
+    """max_i |s_new_i - s_i| in float32, as the float settle measures it (finite states only)."""
+    res = _F0
+    for i in range(n):
+        res = max(res, abs(s_new[i] - s[i]))
     return res
 
 
@@ -238,6 +260,8 @@ def _make_settle(parallel: bool):
             var = np.empty(max_tile_out, dtype=np.float32)
             zbuf = np.empty(max_out + 2, dtype=np.float32)
             abuf = np.empty(max_out, dtype=np.float32)
+            hi_a = np.empty(max_out // 2 + 2, dtype=np.uint32)
+            lo_a = np.empty(max_out // 2 + 2, dtype=np.uint32)
             mean0 = np.empty(meta[r0, 5] * meta[r0, 1], dtype=np.float32)
             var0 = np.empty(meta[r0, 5] * meta[r0, 1], dtype=np.float32)
             probs = np.empty(n_classes, dtype=np.float32)
@@ -253,27 +277,27 @@ def _make_settle(parallel: bool):
             res = np.inf
             for t in range(max_steps):
                 # forward reads: layer k gets syn_k(s_{k-1}) (k = 0: the cached input read)
-                _adc(meta, edges, tiles, r0, mean0, var0, keys[calls[r0], r0], b, batch, h, 0, zbuf, abuf)
+                _adc(meta, edges, tiles, r0, mean0, var0, keys[calls[r0], r0], b, batch, h, 0, zbuf, abuf, hi_a, lo_a)
                 calls[r0] += 1
                 energy += e_x
                 for k in range(1, n_layers):
                     r = fwd_read[k]
                     energy += _read(meta, w_flat, s2_flat, wd_flat, s2d_flat, edges, tiles, line_g, dac_step,
                                     dac_clip, r, s, layer_off[k - 1], keys[calls[r], r], b, batch,
-                                    h, layer_off[k], xq, xq2, mean, var, zbuf, abuf)
+                                    h, layer_off[k], xq, xq2, mean, var, zbuf, abuf, hi_a, lo_a)
                     calls[r] += 1
                     # feedback read of the same array, transposed: syn_k^T(s_k) into layer k-1
                     rb = bwd_read[k]
                     energy += _read(meta, w_flat, s2_flat, wd_flat, s2d_flat, edges, tiles, line_g, dac_step,
                                     dac_clip, rb, s, layer_off[k], keys[calls[rb], rb], b, batch,
-                                    fb, layer_off[k - 1], xq, xq2, mean, var, zbuf, abuf)
+                                    fb, layer_off[k - 1], xq, xq2, mean, var, zbuf, abuf, hi_a, lo_a)
                     calls[rb] += 1
                 # nudging of the output layer, from the current states
                 if beta != 0.0:
                     if ce:
                         energy += _read(meta, w_flat, s2_flat, wd_flat, s2d_flat, edges, tiles, line_g, dac_step,
                                         dac_clip, ro_fwd, s, last0, keys[calls[ro_fwd], ro_fwd], b, batch,
-                                        probs, 0, xq, xq2, mean, var, zbuf, abuf)
+                                        probs, 0, xq, xq2, mean, var, zbuf, abuf, hi_a, lo_a)
                         calls[ro_fwd] += 1
                         m = -np.inf
                         for c in range(n_classes):
@@ -287,7 +311,7 @@ def _make_settle(parallel: bool):
                             probs[c] = (_F1 if c == labels[b] else _F0) - probs[c] / total
                         energy += _read(meta, w_flat, s2_flat, wd_flat, s2d_flat, edges, tiles, line_g, dac_step,
                                         dac_clip, ro_bwd, probs, 0, keys[calls[ro_bwd], ro_bwd], b, batch,
-                                        nudge, 0, xq, xq2, mean, var, zbuf, abuf)
+                                        nudge, 0, xq, xq2, mean, var, zbuf, abuf, hi_a, lo_a)
                         calls[ro_bwd] += 1
                         for i in range(n_last):
                             nudge[i] = beta32 * nudge[i]
@@ -303,7 +327,10 @@ def _make_settle(parallel: bool):
                 if beta != 0.0:
                     for i in range(n_last):
                         h[_U(last0 + i)] = h[_U(last0 + i)] + nudge[i]
-                res = _update(s, h, eps32, n_total)
+                _update(s, h, eps32, n_total)  # h now holds the new states
+                if tol > 0.0 or t == max_steps - 1:
+                    res = np.float64(_residual(h, s, n_total))
+                s, h = h, s
                 done = t + 1
                 if tol > 0.0 and res <= tol:
                     break
@@ -313,7 +340,7 @@ def _make_settle(parallel: bool):
             if ce:
                 energy += _read(meta, w_flat, s2_flat, wd_flat, s2d_flat, edges, tiles, line_g, dac_step,
                                 dac_clip, ro_fwd, s, last0, keys[calls[ro_fwd], ro_fwd], b, batch,
-                                probs, 0, xq, xq2, mean, var, zbuf, abuf)
+                                probs, 0, xq, xq2, mean, var, zbuf, abuf, hi_a, lo_a)
                 calls[ro_fwd] += 1
                 for c in range(n_classes):
                     logits[b, c] = probs[c] + ro_bias[c]

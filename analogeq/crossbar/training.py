@@ -194,14 +194,18 @@ class InSituConfig:
     read noise, pulses, shuffling from ``seed``), w_max_factor (w_max of each matrix =
     factor * max |W_init|: the weight at the full span of one side), read_time_s (time after the
     last update at which the training phases read the arrays, >= 0).
+
+    The defaults suit the digits recipe (:func:`analogeq.train.recipes.digits_dense`: batch 64,
+    lr 0.2 / 0.1, Glorot gain 0.5, whose weights grow to about 2-3x their initial range):
+    measured on ``rram`` without wires, 12 epochs reach ~0.96-0.97 test accuracy.
     """
 
-    epochs: int = 10
-    batch_size: int = 32
+    epochs: int = 12
+    batch_size: int = 64
     beta: float = 0.5
-    lr: float | tuple[float, ...] = (0.1, 0.05)
+    lr: float | tuple[float, ...] = (0.2, 0.1)
     schedule: str = "cosine"
-    w_max_factor: float = 1.5
+    w_max_factor: float = 4.0
     read_time_s: float = 0.0
     seed: int = 0
 

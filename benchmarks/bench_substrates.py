@@ -1,0 +1,283 @@
+"""Crossbar substrate benchmark: accuracy, speed, hardware-aware and in-situ training, cost.
+
+    python benchmarks/bench_substrates.py --json           # full run (a few minutes)
+    python benchmarks/bench_substrates.py --json --quick   # same keys, under a minute
+
+The network is the core's digits recipe (:func:`analogeq.train.recipes.digits_dense`: dense EBM
+with a squared-error output layer, symmetric EqProp), trained here (``--quick``: 2 epochs) or
+loaded with ``--checkpoint``. Keys (ISSUE 4 contract; timings are ratios measured in this one
+run, medians of interleaved repeats, every timing on ``--threads`` threads):
+
+* ``crossbar_ideal_agreement``: fraction of the digits test images on which the shipped
+  ``ideal`` card (exact devices, 16-bit converters, no wires) predicts the float class.
+* ``crossbar_pcm_1h_accuracy_mean`` / ``_ci95``: test accuracy on the ``pcm`` card with an 8-bit
+  ADC one hour after programming, mean and 95% half-width (Student t) over ``n_draws`` >= 10
+  programming draws (one read-noise draw each).
+* ``crossbar_settle_over_float``: one free phase of the emulated network (pcm, 8-bit ADC, read
+  and TIA noise, Numba) divided by the float free phase (``analogeq.ebm.settle.settle`` of the
+  same model) on the same batch of 256 test images, both running the model's whole step budget
+  (``tol = 0``: a noisy settle never meets the tolerance).
+* ``numba_over_torch_emulation``: the same emulated settle, Numba divided by the torch emulation
+  (``LayeredEBM.step`` through the torch hardware reads; same reads, same keys), batch 256.
+* ``hw_aware_gap_recovered``: on ``pcm-harsh`` (2x PCM noise, 6-bit ADC, TIA noise 0.1, 1% stuck
+  cells) one hour after programming, (acc_hw_aware - acc_naive) / (acc_float - acc_naive) with
+  the accuracies averaged over the same ``n_draws`` programming draws; hardware-aware = the float
+  network fine-tuned with EqProp on a fresh programmed draw per batch.
+* ``insitu_digits_accuracy``: test accuracy of the recipe's network trained from its random
+  initialisation in situ on ``rram`` (pulsed, soft-bounded, asymmetric update with 30% cycle noise,
+  read noise, 6-bit DAC, 8-bit ADC; wire resistance set to 0 because the exact IR-drop solve after
+  every batch of pulses would cost seconds), read right after training.
+* ``energy_per_inference_J``, ``latency_per_inference_s``: one inference on the pcm 8-bit card at
+  1 h (mean over the test images of the first draw), with the breakdown under ``cost_pcm_1h``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import importlib.metadata
+import json
+import logging
+import os
+import platform
+import statistics
+import sys
+import time
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle OpenMP workers must not spin on a shared machine
+
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+logger = logging.getLogger("bench_substrates")
+
+
+def _version(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def machine() -> dict:
+    return {
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": torch.__version__,
+        "numba": numba.__version__,
+        "scipy": _version("scipy"),
+        "torch_threads": torch.get_num_threads(),
+        "numba_threads": numba.get_num_threads(),
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+    }
+
+
+def _accuracy(sub, test) -> float:
+    from analogeq.crossbar.training import evaluate_substrate
+
+    return evaluate_substrate(sub, test)
+
+
+def _train_float(args, splits):
+    from analogeq.checkpoint import load_checkpoint
+    from analogeq.models import build_model
+    from analogeq.train import train
+    from analogeq.train.recipes import digits_dense
+
+    if args.checkpoint:
+        model, _ = load_checkpoint(args.checkpoint)
+        return model.eval(), {"checkpoint": args.checkpoint}
+    model_config, train_config = digits_dense(args.seed, epochs=2 if args.quick else None)
+    model = build_model(model_config)
+    history = train(model, splits, train_config, progress=False)
+    return model.eval(), {"epochs": train_config.epochs, "train_seconds": history["train_seconds"],
+                          "model_config": model_config}
+
+
+def _time_interleaved(fns: dict, repeats: int) -> dict:
+    """Median wall time of each function, called in turn ``repeats`` times after one warm-up."""
+    for fn in fns.values():
+        fn()
+    times = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def speed(model, test, pcm8, quick: bool) -> dict:
+    """Float settle vs Numba emulated settle vs torch emulated settle, batch 256, same budget."""
+    from analogeq.ebm.settle import settle
+    from analogeq.substrates.crossbar import CrossbarSubstrate
+
+    x = test.x[:256]
+    budget = model.config.free_steps
+    sub = CrossbarSubstrate(model, pcm8, drift_time_s=3600.0, seed=0)
+    for m in (sub.model,):  # the whole budget in every implementation (noise never meets tol)
+        m.config = type(m.config)(**{**m.config.__dict__, "tol": 0.0})
+
+    def float_settle():
+        with torch.no_grad():
+            settle(model, x, max_steps=budget, tol=0.0)
+
+    def numba_settle():
+        sub.settle(x, backend="numba", record=False)
+
+    def torch_settle():
+        sub.settle(x, backend="torch", record=False)
+
+    t = _time_interleaved({"float": float_settle, "numba": numba_settle}, 3 if quick else 9)
+    t2 = _time_interleaved({"numba": numba_settle, "torch": torch_settle}, 1 if quick else 3)
+    return {
+        "crossbar_settle_over_float": t["numba"] / t["float"],
+        "numba_over_torch_emulation": t2["numba"] / t2["torch"],
+        "settle_seconds": {"float": t["float"], "numba": t["numba"], "torch_emulation": t2["torch"],
+                           "numba_second_run": t2["numba"]},
+        "settle_batch": int(x.shape[0]),
+        "settle_steps": budget,
+    }
+
+
+def hardware_aware(model, splits, float_acc: float, args, draw_seeds) -> dict:
+    from analogeq.crossbar.training import train_hardware_aware
+    from analogeq.substrates.base import mean_ci95
+    from analogeq.substrates.crossbar import CrossbarSubstrate
+    from analogeq.train.recipes import digits_dense
+
+    card = "pcm-harsh"
+    _, recipe = digits_dense(args.seed)
+    epochs = 1 if args.quick else 10
+    config = type(recipe)(**{**recipe.__dict__, "epochs": epochs, "lr": tuple(0.5 * v for v in recipe.lr_per_layer(2))})
+    hw = copy.deepcopy(model)
+    t0 = time.perf_counter()
+    history = train_hardware_aware(hw, splits, config, card, drift_time_s=3600.0, seed=args.seed + 1)
+    seconds = time.perf_counter() - t0
+    naive = [_accuracy(CrossbarSubstrate(model, card, drift_time_s=3600.0, seed=s), splits.test) for s in draw_seeds]
+    aware = [_accuracy(CrossbarSubstrate(hw, card, drift_time_s=3600.0, seed=s), splits.test) for s in draw_seeds]
+    n_mean, n_ci = mean_ci95(naive)
+    a_mean, a_ci = mean_ci95(aware)
+    gap = float_acc - n_mean
+    return {
+        "hw_aware_gap_recovered": (a_mean - n_mean) / gap if gap > 0 else float("nan"),
+        "hw_aware": {
+            "card": card, "drift_time_s": 3600.0, "epochs": epochs, "lr": list(config.lr),
+            "reprogram": "batch", "train_seconds": seconds,
+            "float_accuracy": float_acc,
+            "naive_accuracy_mean": n_mean, "naive_accuracy_ci95": n_ci,
+            "aware_accuracy_mean": a_mean, "aware_accuracy_ci95": a_ci,
+            "naive_per_draw": naive, "aware_per_draw": aware,
+            "history_val_accuracy": [e["val_accuracy"] for e in history["epochs"]],
+        },
+    }
+
+
+def in_situ(splits, args) -> dict:
+    from analogeq.crossbar.training import InSituConfig, train_in_situ
+    from analogeq.models import build_model
+    from analogeq.substrates.crossbar import CrossbarSubstrate
+    from analogeq.train.recipes import digits_dense
+    from hardware_models.cards import preset, with_value
+
+    card = preset("rram")
+    for f in ("r_row_segment_ohm", "r_col_segment_ohm", "r_source_ohm", "r_sense_ohm"):
+        card = with_value(card, f"wires.{f}", 0.0)
+    model_config, recipe = digits_dense(args.seed)
+    model = build_model(model_config)
+    config = InSituConfig(epochs=2 if args.quick else 12, batch_size=recipe.batch_size, beta=recipe.beta,
+                          lr=tuple(recipe.lr_per_layer(2)), seed=args.seed)
+    t0 = time.perf_counter()
+    sub, history = train_in_situ(model, splits, card, config)
+    seconds = time.perf_counter() - t0
+    acc = _accuracy(sub, splits.test)
+    later = CrossbarSubstrate(sub.model, card, drift_time_s=3600.0, seed=1, programmed=sub.programmed)
+    return {
+        "insitu_digits_accuracy": acc,
+        "insitu": {
+            "card": "rram (wires 0)", "config": config.to_dict(), "train_seconds": seconds,
+            "accuracy_1h_after_training": _accuracy(later, splits.test),
+            "pulses_per_epoch": [e["pulses"] for e in history["epochs"]],
+            "val_accuracy": [e["val_accuracy"] for e in history["epochs"]],
+            "w_max": history["w_max"],
+        },
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--quick", action="store_true", help="fewer epochs and repeats (same keys, under a minute)")
+    parser.add_argument("--threads", type=int, default=1, help="torch and Numba threads (default 1)")
+    parser.add_argument("--draws", type=int, default=10, help="programming draws for accuracies (>= 10)")
+    parser.add_argument("--checkpoint", default=None, help="a trained digits EBM checkpoint instead of training one")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.threads < 1:
+        parser.error("--threads must be >= 1")
+    if args.draws < 2:
+        parser.error("--draws must be >= 2")
+    logging.basicConfig(level=logging.WARNING if args.json else logging.INFO)
+    torch.set_num_threads(args.threads)
+    numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
+
+    from analogeq.data import load_dataset
+    from analogeq.substrates import build_substrate
+    from analogeq.substrates.base import mean_ci95
+    from analogeq.substrates.crossbar import CrossbarSubstrate
+    from hardware_models.cards import preset, with_value
+
+    t_start = time.perf_counter()
+    splits = load_dataset("digits", seed=0)
+    test = splits.test
+    model, model_info = _train_float(args, splits)
+    result: dict = {"benchmark": "substrates", "quick": bool(args.quick), "threads": args.threads,
+                    "machine": machine(), "network": model_info}
+
+    float_pred = build_substrate("float", model).predict(test.x)
+    float_acc = float((float_pred == test.y).float().mean())
+    result["float_accuracy"] = float_acc
+    ideal = CrossbarSubstrate(model, "ideal", drift_time_s=0.0, seed=0)
+    result["crossbar_ideal_agreement"] = float((ideal.predict(test.x) == float_pred).float().mean())
+    result["cost_ideal"] = ideal.cost()
+
+    pcm8 = with_value(preset("pcm"), "adc.bits", 8)
+    draw_seeds = list(range(1000, 1000 + args.draws))
+    accs, first = [], None
+    for s in draw_seeds:
+        sub = CrossbarSubstrate(model, pcm8, drift_time_s=3600.0, seed=s)
+        accs.append(_accuracy(sub, test))
+        first = first or sub
+    mean, ci = mean_ci95(accs)
+    result["crossbar_pcm_1h_accuracy_mean"] = mean
+    result["crossbar_pcm_1h_accuracy_ci95"] = ci
+    result["crossbar_pcm_1h"] = {"card": "pcm with adc.bits 8", "drift_time_s": 3600.0, "n_draws": len(accs),
+                                 "per_draw": accs}
+    cost = first.cost()
+    result["energy_per_inference_J"] = cost["energy_per_inference_J"]
+    result["latency_per_inference_s"] = cost["latency_per_inference_s"]
+    result["cost_pcm_1h"] = cost
+    continuous = CrossbarSubstrate(model, pcm8, drift_time_s=3600.0, seed=draw_seeds[0], settle_mode="continuous")
+    result["continuous_time_pcm_1h"] = {
+        "accuracy": _accuracy(continuous, test), "tau_s": continuous.tau_s,
+        "dt_over_tau": continuous.dt_over_tau, "cost": continuous.cost(),
+    }
+    result.update(speed(model, test, pcm8, args.quick))
+    result.update(hardware_aware(model, splits, float_acc, args, draw_seeds))
+    result.update(in_situ(splits, args))
+    result["wall_seconds"] = time.perf_counter() - t_start
+    if args.json:
+        print(json.dumps(result, indent=2, default=float))
+    else:
+        for key in ("crossbar_ideal_agreement", "crossbar_pcm_1h_accuracy_mean", "crossbar_pcm_1h_accuracy_ci95",
+                    "crossbar_settle_over_float", "numba_over_torch_emulation", "hw_aware_gap_recovered",
+                    "insitu_digits_accuracy", "energy_per_inference_J", "latency_per_inference_s", "wall_seconds"):
+            print(f"{key:34s} {result[key]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
