@@ -26,8 +26,14 @@ random start):
 Both suites compare the gradient modes of the settling on substrates that have one (full,
 truncated to each of ``truncated_steps`` = (5, 30) steps, implicit when the substrate offers it)
 with PGD L_inf at the headline eps: 30 is the seed study's truncation (29 to 70 steps while
-prediction used 250); 5 shows a truncation well short of convergence for a digits EBM, which
-settles in about 20 steps.
+prediction used 250); 5 is far short of the digits recipe's 60-step free phase.
+
+What the quick suite misses (measured on the digits recipe, dense 64-256-10 with a squared-error
+output layer, 30 epochs): its outputs are hard-sigmoid states that sit at 0 or 1 for most
+units, the loss surface is flat in places, and PGD with the seed study's small fixed step
+(2.5 eps / 20) stalls: PGD L2 at eps 1 leaves 39% of 100 test images correct while APGD-CE
+(100 steps) leaves 20% and Square 18%. The gate ``white_box_beats_black_box_l2`` fails there
+and says so; the full suite (APGD, 5000-query Square) is the evaluation to report.
 
 Randomized smoothing (when :mod:`analogeq.robustness.certify` exists; Cohen et al. 2019):
 sigma 0.25, n0 = 100, n = 1000 (quick) / 10000 (full), alpha = 0.001, certified accuracy at
