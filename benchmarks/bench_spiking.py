@@ -14,13 +14,13 @@ Keys (issue 5 contract):
   predicted by the spiking substrate (card ``spiking-ideal``: dt 0.1 ms, 50 ms free phase, rates
   from the spike counts of its last 10 ms) equals the float substrate's, for the dense EBM
   64-256-10 (``DIGITS_64_256_10``: settling budget of the digits recipe, 256 hidden units)
-  trained with float EqProp for 10 epochs at batch 20 (quick: 2 epochs on 600 images).
+  trained with float EqProp for 10 epochs at batch 20 (quick: 2 epochs on 400 images).
 * ``spiking_ms_per_sample_64_256_10``: wall time per sample of ``logits`` on a batch of 256
   stacked copies, 100 ms of simulated time at dt = 0.1 ms (1000 steps), cython target, warm
   cache, after a warm-up call (target <= 2). ``..._cpu_ms_per_sample_...`` is the process CPU
   time of the same call (the machine is shared: wall time includes waiting for a core).
 * ``spiking_ms_per_sample_784_500_10``: the same for a 784-500-10 dense EBM trained (float
-  EqProp, 2 epochs; quick: 1 epoch on 200 images) on the digits upsampled to 28x28 (target <= 5).
+  EqProp, 2 epochs; quick: 1 epoch on 100 images) on the digits upsampled to 28x28 (target <= 5).
 * ``spiking_eqprop_digits_accuracy``: digits test accuracy, read from the spiking substrate
   (spiking-ideal card), of a 64-256-10 dense EBM trained from scratch with EqProp whose free and
   nudged phases all ran as spikes (:func:`analogeq.spiking.eqprop.train_spiking_eqprop`; training
@@ -107,7 +107,7 @@ DIGITS_64_256_10: dict = {
 def train_digits_model(quick: bool, seed: int) -> tuple[DenseEBM, DataSplits]:
     """The dense EBM 64-256-10 (``DIGITS_64_256_10``) trained with float symmetric EqProp for
     10 epochs at batch 20 with Scellier & Bengio's learning rates 0.1 / 0.05 (quick: 2 epochs on
-    600 images, batch 16, learning rates 0.2 / 0.1)."""
+    400 images, batch 16, learning rates 0.2 / 0.1)."""
     from analogeq.train.config import TrainConfig
 
     splits = load_dataset("digits", seed=0)
@@ -116,7 +116,7 @@ def train_digits_model(quick: bool, seed: int) -> tuple[DenseEBM, DataSplits]:
     else:
         cfg = TrainConfig(epochs=10, batch_size=20, lr=[0.1, 0.05], momentum=0.0, beta=0.5, seed=seed)
     model = DenseEBM(DenseEBMConfig.from_dict(dict(DIGITS_64_256_10, seed=seed)))
-    train(model, splits.subset(n_train=600, seed=seed) if quick else splits, cfg, progress=False)
+    train(model, splits.subset(n_train=400, seed=seed) if quick else splits, cfg, progress=False)
     return model.eval(), splits
 
 
@@ -186,7 +186,7 @@ def train_784_500_10(splits: DataSplits, quick: bool, seed: int) -> DenseEBM:
     big = upsampled_digits(splits)
     steps = {}
     if quick:
-        big = big.subset(n_train=200, n_val=50, seed=seed)
+        big = big.subset(n_train=100, n_val=50, seed=seed)
         steps = {"free_steps": 30, "nudge_steps": 10}
     model = DenseEBM(DenseEBMConfig(input_shape=(1, 28, 28), hidden_sizes=(500,), readout="mse", seed=seed, **steps))
     cfg = TrainConfig(epochs=1 if quick else 2, batch_size=32, lr=[0.1, 0.05], momentum=0.0, beta=0.5, seed=seed)

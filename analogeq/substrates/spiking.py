@@ -16,8 +16,12 @@ Mapping (see :mod:`analogeq.spiking.network` for the neuron update and
   rates (``readout="mse"``) or W_out rates + b_out computed off-chip (``readout="ce"``).
 
 With the ``spiking-ideal`` card (no mismatch, noise, leak or quantisation; dt = 0.1 ms,
-tau_syn = 1 ms, 50 ms free phase, rates over its last 10 ms) the predictions agree with the float
-substrate on all the digits test images we checked (see ``benchmarks/bench_spiking.py``).
+tau_syn = 1 ms, 50 ms free phase, rates over its last 10 ms) the predictions of a 64-256-10
+digits EBM agree with the float substrate on 359 of the 360 test images (the same at 10, 20 and
+100 ms; ``benchmarks/bench_spiking.py``); the mean |rate - float state| of the outputs is ~1e-3.
+Why counts and not filtered traces: a count over a window is exact charge bookkeeping (the
+rate error is at most one spike per window, 1/100 here), it needs no extra state per neuron
+and step, and it is what a chip's spike counter reads out.
 
 Non-idealities from the card: per-neuron threshold and leak mismatch (drawn at build from
 ``seed``), membrane noise (``stochastic`` is True when it is > 0; ``reseed`` seeds it),
