@@ -132,6 +132,11 @@ def test_asymmetric_or_broken_graphs_are_refused():
         import_nir(g)
     with pytest.raises(TypeError, match="NIRGraph"):
         import_nir({"nodes": {}})
+    g = _graph()
+    del g.metadata["card_json"]
+    assert import_nir(g)[1] is None
+    with pytest.raises(ValueError, match="no spiking card"):
+        SpikingSubstrate.from_nir(g, target="numpy")
 
 
 def test_card_inconsistent_with_the_mapping_is_refused():

@@ -195,6 +195,8 @@ class SpikingSubstrate(Substrate):
 
         mapped, stored_card, settle = import_nir(graph_or_path)
         if card is None:
+            if stored_card is None:
+                raise ValueError("the NIR graph carries no spiking card (graph metadata 'card_json'); pass card=... (a preset name, dict or SpikingCard)")
             card = stored_card
         for key, value in settle.items():
             options.setdefault(key, value)
