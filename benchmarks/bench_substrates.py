@@ -19,10 +19,13 @@ run, medians of interleaved repeats, every timing on ``--threads`` threads):
   (``tol = 0``: a noisy settle never meets the tolerance).
 * ``numba_over_torch_emulation``: the same emulated settle, Numba divided by the torch emulation
   (``LayeredEBM.step`` through the torch hardware reads; same reads, same keys), batch 256.
-* ``hw_aware_gap_recovered``: on ``pcm-harsh`` (2x PCM noise, 6-bit ADC, TIA noise 0.1, 1% stuck
-  cells) one hour after programming, (acc_hw_aware - acc_naive) / (acc_float - acc_naive) with
-  the accuracies averaged over the same ``n_draws`` programming draws; hardware-aware = the float
-  network fine-tuned with EqProp on a fresh programmed draw per batch.
+* ``hw_aware_gap_recovered``: on a harsh card (:func:`harsh_card`: ``pcm-harsh``, i.e. 2x PCM
+  noise, 6-bit ADC, TIA noise 0.1, with 3% + 3% stuck cells) one hour after programming,
+  (acc_hw_aware - acc_naive) / (acc_float - acc_naive), accuracies averaged over the same
+  ``n_draws`` programming draws; hardware-aware = the float network fine-tuned for 10 epochs with
+  EqProp on a fresh programmed draw per batch and weights clipped to +-2.5 std after each update
+  (:func:`analogeq.crossbar.training.train_hardware_aware`). ``hw_aware_clip_only_gap_recovered``
+  is what the clipping alone (no training) recovers: most of it (see the report).
 * ``insitu_digits_accuracy``: test accuracy of the recipe's network trained from its random
   initialisation in situ on ``rram`` (pulsed, soft-bounded, asymmetric update with 30% cycle noise,
   read noise, 6-bit DAC, 8-bit ADC; wire resistance set to 0 because the exact IR-drop solve after
@@ -143,33 +146,60 @@ def speed(model, test, pcm8, quick: bool) -> dict:
     }
 
 
+def harsh_card():
+    """pcm-harsh with 3% + 3% of the cells stuck at g_min / g_max (the preset has 0.5% + 0.5%).
+
+    Why: on the preset the default 64-512-10 network loses only ~1 point (0.98 -> 0.97, about 4
+    test images, the size of the draw-to-draw spread), so a recovered fraction would be noise.
+    What hurts this network is stuck cells (a cell stuck at g_max reads as +-w_max); 6% stuck
+    cells is a stress setting within the few-percent defect rates reported for fresh RRAM and
+    PCM arrays."""
+    from hardware_models.cards import preset, with_value
+
+    card = with_value(preset("pcm-harsh"), "faults.stuck_at_gmax_rate", 0.03)
+    return with_value(card, "faults.stuck_at_gmin_rate", 0.03)
+
+
 def hardware_aware(model, splits, float_acc: float, args, draw_seeds) -> dict:
-    from analogeq.crossbar.training import train_hardware_aware
+    from analogeq.crossbar.training import clip_weights, train_hardware_aware
     from analogeq.substrates.base import mean_ci95
     from analogeq.substrates.crossbar import CrossbarSubstrate
     from analogeq.train.recipes import digits_dense
 
-    card = "pcm-harsh"
+    card = harsh_card()
     _, recipe = digits_dense(args.seed)
     epochs = 1 if args.quick else 10
-    config = type(recipe)(**{**recipe.__dict__, "epochs": epochs, "lr": tuple(0.5 * v for v in recipe.lr_per_layer(2))})
+    clip_sigma = 2.5
+    lrs = tuple(0.25 * v for v in recipe.lr_per_layer(2))  # fine-tuning from the float network
+    config = type(recipe)(**{**recipe.__dict__, "epochs": epochs, "lr": lrs})
     hw = copy.deepcopy(model)
     t0 = time.perf_counter()
-    history = train_hardware_aware(hw, splits, config, card, drift_time_s=3600.0, seed=args.seed + 1)
+    history = train_hardware_aware(hw, splits, config, card, drift_time_s=3600.0, seed=args.seed + 1,
+                                   weight_clip_sigma=clip_sigma)
     seconds = time.perf_counter() - t0
-    naive = [_accuracy(CrossbarSubstrate(model, card, drift_time_s=3600.0, seed=s), splits.test) for s in draw_seeds]
-    aware = [_accuracy(CrossbarSubstrate(hw, card, drift_time_s=3600.0, seed=s), splits.test) for s in draw_seeds]
+    clipped = copy.deepcopy(model)
+    clip_weights(clipped, clip_sigma)
+
+    def on_card(net):
+        return [_accuracy(CrossbarSubstrate(net, card, drift_time_s=3600.0, seed=s), splits.test) for s in draw_seeds]
+
+    naive, aware, clip_only = on_card(model), on_card(hw), on_card(clipped)
     n_mean, n_ci = mean_ci95(naive)
     a_mean, a_ci = mean_ci95(aware)
+    c_mean, c_ci = mean_ci95(clip_only)
     gap = float_acc - n_mean
     return {
         "hw_aware_gap_recovered": (a_mean - n_mean) / gap if gap > 0 else float("nan"),
+        "hw_aware_clip_only_gap_recovered": (c_mean - n_mean) / gap if gap > 0 else float("nan"),
         "hw_aware": {
-            "card": card, "drift_time_s": 3600.0, "epochs": epochs, "lr": list(config.lr),
-            "reprogram": "batch", "train_seconds": seconds,
+            "card": "pcm-harsh with faults.stuck_at_gmin_rate = stuck_at_gmax_rate = 0.03",
+            "drift_time_s": 3600.0, "epochs": epochs, "lr": list(lrs), "reprogram": "batch",
+            "weight_clip_sigma": clip_sigma, "train_seconds": seconds,
             "float_accuracy": float_acc,
             "naive_accuracy_mean": n_mean, "naive_accuracy_ci95": n_ci,
             "aware_accuracy_mean": a_mean, "aware_accuracy_ci95": a_ci,
+            "clip_only_accuracy_mean": c_mean, "clip_only_accuracy_ci95": c_ci,
+            "aware_float_accuracy": _accuracy(CrossbarSubstrate(hw, "ideal", drift_time_s=0.0), splits.test),
             "naive_per_draw": naive, "aware_per_draw": aware,
             "history_val_accuracy": [e["val_accuracy"] for e in history["epochs"]],
         },

@@ -354,3 +354,18 @@ def test_tiled_network_agrees_with_untiled(digits_ebm, digits_splits):
     a = CrossbarSubstrate(digits_ebm, ideal, drift_time_s=0.0).logits(x)
     b = CrossbarSubstrate(digits_ebm, tiled, drift_time_s=0.0).logits(x)
     assert torch.allclose(a, b, atol=1e-4)
+
+
+# ----------------------------------------------------------------------------------- demo
+def test_demo_section_rows(digits_ebm, digits_splits, tmp_path):
+    from analogeq.demo import DemoContext
+    from analogeq.demo_crossbar import section_crossbar
+
+    ctx = DemoContext(out_dir=tmp_path, quick=True)
+    ctx.artifacts.update(dense_ebm=digits_ebm, digits=digits_splits)
+    rows = section_crossbar(ctx)
+    assert [r["substrate"] for r in rows] == ["crossbar ideal", "crossbar pcm 1 h"]
+    assert rows[0]["agreement"] >= 0.995 and rows[1]["draws"] == 3
+    for r in rows:
+        assert 0.0 <= r["accuracy"] <= 1.0 and r["energy_per_inference_uJ"] > 0 and r["latency_per_inference_us"] > 0
+    json.dumps(rows)

@@ -54,6 +54,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "InSituConfig",
+    "clip_weights",
     "local_eqprop_updates",
     "pulses_for",
     "stochastic_round",
@@ -90,6 +91,14 @@ def evaluate_substrate(substrate: Any, dataset: Any, *, batch_size: int = 512) -
 # --------------------------------------------------------------------------------------------
 
 
+@torch.no_grad()
+def clip_weights(model: Any, sigma: float) -> None:
+    """Clip every weight matrix of ``model`` (its synapses and readout) to +-sigma std(W)."""
+    for syn in model.all_synapses():
+        bound = float(sigma) * float(syn.weight.std())
+        syn.weight.clamp_(-bound, bound)
+
+
 def train_hardware_aware(
     model: Any,
     splits: Any,
@@ -99,6 +108,8 @@ def train_hardware_aware(
     drift_time_s: float = 3600.0,
     reprogram: str = "batch",
     seed: int = 0,
+    common_noise: bool = False,
+    weight_clip_sigma: float | None = None,
     on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """EqProp with the crossbar in the loop; trains ``model`` (a LayeredEBM) in place.
@@ -107,7 +118,15 @@ def train_hardware_aware(
     "symmetric" or "one_sided"; lr, momentum, schedule, epochs, batch size as for float
     training). Every batch (``reprogram="batch"``) or epoch (``"epoch"``) the current float
     weights are programmed on ``card`` with a new programming draw (seeds from
-    ``SeedSequence(seed)``), read at ``drift_time_s``; the phases settle on those arrays.
+    ``SeedSequence(seed)``), read at ``drift_time_s``; the phases settle on those arrays. Each
+    phase draws its own read noise, as on the device; ``common_noise=True`` gives both nudged
+    phases of a batch the same draw (common random numbers: less variance, but with coarse
+    converters the nudge then often rounds away, while independent noise dithers it).
+    ``weight_clip_sigma`` = k clips every weight matrix to +-k std(W) after each update (aihwkit's
+    layer-Gaussian weight clipping): the mapping's w_max = max |W| then sits k standard
+    deviations out instead of at the largest outlier, so programming noise, stuck cells (a stuck
+    cell reads as +-w_max) and the ADC step (in units of w_max) are all smaller relative to the
+    typical weight.
     Returns a history like :func:`analogeq.train.train` with ``val_accuracy`` measured on the
     last programmed draw.
     """
@@ -126,6 +145,9 @@ def train_hardware_aware(
         )
     if reprogram not in REPROGRAM:
         raise ValueError(f"reprogram must be one of {REPROGRAM}, got {reprogram!r}")
+    if weight_clip_sigma is not None and not (isinstance(weight_clip_sigma, (int, float))
+                                              and math.isfinite(weight_clip_sigma) and weight_clip_sigma > 0):
+        raise ValueError(f"weight_clip_sigma must be None or a finite number > 0, got {weight_clip_sigma!r}")
     from analogeq.ebm.layered import LayeredEBM
 
     if not isinstance(model, LayeredEBM):
@@ -150,8 +172,13 @@ def train_hardware_aware(
             if sub is None or reprogram == "batch" or b == 0:
                 sub = CrossbarSubstrate(model, card, drift_time_s=drift_time_s, seed=int(draw_rng.integers(0, 2**31)))
             free = sub.settle(x, record=False)
+            if common_noise:  # both nudged phases see the same read-noise draw
+                phase_seed = int(draw_rng.integers(0, 2**31))
+                sub.reseed(phase_seed)
             plus = sub.settle(x, beta=config.beta, y=y, states=free.states, record=False)
             if config.nudging == "symmetric":
+                if common_noise:
+                    sub.reseed(phase_seed)
                 minus = sub.settle(x, beta=-config.beta, y=y, states=free.states, record=False)
                 eqprop_gradients_from_states(model, x, y, config.beta, plus.states, minus.states)
             else:
@@ -162,6 +189,8 @@ def train_hardware_aware(
                                              f"non-finite gradient in {name}; lower the learning rate or beta")
             optimizer.step()
             scheduler.step()
+            if weight_clip_sigma is not None:
+                clip_weights(model, weight_clip_sigma)
             correct += int((free.logits.argmax(dim=-1) == y).sum())
         sub = CrossbarSubstrate(model, card, drift_time_s=drift_time_s, seed=int(draw_rng.integers(0, 2**31)))
         record = {
