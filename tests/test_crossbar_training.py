@@ -143,3 +143,17 @@ def test_training_bad_input(digits_small):
         train_hardware_aware(_small_ebm(), digits_small, TrainConfig(epochs=1, nudging="random_sign"), "pcm")
     with pytest.raises(ValueError, match="drift_time_s"):
         train_hardware_aware(_small_ebm(), digits_small, TrainConfig(epochs=1), "pcm", drift_time_s=-5.0)
+
+
+def test_weight_clipping_bounds_every_matrix():
+    from analogeq.crossbar.training import clip_weights
+
+    model = _small_ebm()
+    with torch.no_grad():
+        model.synapses[0].weight[0, 0] = 10.0  # an outlier
+    std = [float(s.weight.detach().std()) for s in model.synapses]
+    clip_weights(model, 2.0)
+    for s, sd in zip(model.synapses, std):
+        assert float(s.weight.detach().abs().max()) <= 2.0 * sd + 1e-7
+    with pytest.raises(ValueError, match="weight_clip_sigma"):
+        train_hardware_aware(_small_ebm(), None, TrainConfig(epochs=1), "pcm", weight_clip_sigma=0.0)
