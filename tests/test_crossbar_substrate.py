@@ -369,3 +369,27 @@ def test_demo_section_rows(digits_ebm, digits_splits, tmp_path):
     for r in rows:
         assert 0.0 <= r["accuracy"] <= 1.0 and r["energy_per_inference_uJ"] > 0 and r["latency_per_inference_us"] > 0
     json.dumps(rows)
+
+
+def test_ce_readout_numba_equals_torch(digits_splits):
+    """A dense EBM with a cross-entropy readout: the readout is a programmed matrix too (its
+    forward read gives the logits, its backward read carries the nudge); both backends agree."""
+    from analogeq.ebm.dense import DenseEBM, DenseEBMConfig
+
+    model = DenseEBM(DenseEBMConfig(hidden_sizes=(40, 20), readout="ce", free_steps=25, nudge_steps=8, tol=0.0,
+                                    init_gain=1.5)).eval()
+    card = with_value(with_value(preset("pcm"), "adc.bits", None), "dac.bits", None)
+    sub = CrossbarSubstrate(model, card, drift_time_s=100.0, seed=3)
+    assert [a.shape for a in sub.programmed.arrays] == [(40, 64), (20, 40), (10, 20)]
+    x, y = digits_splits.test.x[:16], digits_splits.test.y[:16]
+    out = {}
+    for backend in ("numba", "torch"):
+        sub.reseed(4)
+        free = sub.settle(x, backend=backend)
+        nudged = sub.settle(x, beta=0.7, y=y, states=free.states, backend=backend)
+        out[backend] = (free, nudged)
+    for a, b in zip(out["numba"], out["torch"]):
+        assert torch.allclose(a.logits, b.logits, atol=5e-4)
+        for sa, sb in zip(a.states, b.states):
+            assert torch.allclose(sa, sb, atol=2e-4)
+        np.testing.assert_allclose(a.row_reads, b.row_reads)
