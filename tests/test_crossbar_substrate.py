@@ -285,7 +285,10 @@ def test_feed_forward_mlp_and_cnn_on_ideal_card(digits_splits):
     for net in (MLP(MLPConfig()), CNN(CNNConfig())):
         ref = net(x)
         sub = CrossbarSubstrate(net, "ideal", drift_time_s=0.0)
+        bound = sub.cost()
         out = sub.logits(x)
+        # one row read per Linear layer, one per output position of a Conv2d (8x8 + 4x4 + readout)
+        assert sub.cost()["row_reads"] == bound["row_reads"] == (2 if isinstance(net, MLP) else 64 + 16 + 1)
         assert torch.allclose(out, ref.detach(), atol=5e-3 * float(ref.detach().abs().max()))
         xr = x[:4].clone().requires_grad_(True)
         (grad,) = torch.autograd.grad(sub.attack_logits(xr).sum(), xr)

@@ -424,6 +424,24 @@ class CrossbarSubstrate(Substrate):
             for m, syn in enumerate(self.model.all_synapses()):
                 if isinstance(syn, ConvPoolSynapse):
                     rows[2 * m: 2 * m + 2] = syn.conv_shape[1] * syn.conv_shape[2]
+            return rows
+        # feed-forward: one float pass of one (zero) input, counting the vectors each layer reads
+        from analogeq.baselines.models.common import mapped_layers
+
+        counts: list[int] = []
+
+        def hook(module, inputs, output):
+            counts.append(output.numel() // (output.shape[1] if isinstance(module, nn.Conv2d) else output.shape[-1]))
+
+        handles = [layer.register_forward_hook(hook) for _, layer in mapped_layers(self.model)]
+        try:
+            with torch.no_grad():
+                self.model(torch.zeros(1, *self.input_shape, device=self.device))
+        finally:
+            for h in handles:
+                h.remove()
+        for m, c in enumerate(counts[: len(self.programmed)]):
+            rows[2 * m: 2 * m + 2] = c
         return rows
 
     def _nominal_reads(self) -> tuple[np.ndarray, float]:
