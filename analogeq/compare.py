@@ -27,7 +27,10 @@ Adversarial training uses the table's own headline L_inf radius (digits: 0.1; CI
 
 Row fields: ``entry``, ``model`` (label), ``kind``, ``defence``, ``parameters``, ``substrate``,
 ``card``, ``clean``, ``pgd_linf``, ``square_linf``, ``pgd_l2``, ``transfer_linf`` (hardware:
-PGD made on the float model), ``corruptions_mean``, ``certified_accuracy`` ({radius: acc}),
+PGD made on the float model), ``worst_case_linf`` / ``worst_case_l2`` (per example, robust only
+if it survives every attack of that norm at the headline eps: PGD, FGSM, Square, transfer; the
+honest robust accuracy where one attack is weak, e.g. Square on a noisy substrate or PGD on a
+masked gradient), ``corruptions_mean``, ``certified_accuracy`` ({radius: acc}),
 ``train_time_s``, ``eval_time_s``, ``sanity_gates_passed``, ``failed_gates``, ``stochastic``,
 ``energy_per_inference_J`` / ``latency_per_inference_s`` (hardware cost model, else null),
 and ``ci95`` half-widths of clean/pgd/square over noise draws on stochastic substrates.
@@ -282,6 +285,8 @@ def _row(entry: CompareEntry, model, substrate_kind: str, card_name: str | None,
         "pgd_linf": summary.get("pgd_linf"),
         "square_linf": summary.get("square"),
         "pgd_l2": summary.get("pgd_l2"),
+        "worst_case_linf": summary.get("worst_case_linf"),
+        "worst_case_l2": summary.get("worst_case_l2"),
         "transfer_linf": summary.get("transfer"),
         "corruptions_mean": summary.get("corruptions_mean"),
         "certified_accuracy": summary.get("certified_at_r"),
@@ -448,11 +453,12 @@ def to_markdown(result: dict[str, Any]) -> str:
     lines = [
         f"# Comparison on {result['dataset']} ({rows[0]['n_examples'] if rows else 0} test images, seed {result['seed']})",
         "",
-        f"PGD and Square: L_inf eps {eps:g}; corruptions: mean accuracy over the suite's types and severities; "
+        f"PGD and Square: L_inf eps {eps:g}; worst L_inf: per example over every L_inf attack at that eps; "
+        f"corruptions: mean accuracy over the suite's types and severities; "
         f"certified: randomized smoothing at L2 radius {radius}." if eps is not None else "",
         "",
-        "| model | defence | substrate | params | clean | PGD | Square | corruptions | certified | train s |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| model | defence | substrate | params | clean | PGD | Square | worst L_inf | corruptions | certified | train s |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         sub = r["substrate"] + (f" ({r['card']})" if r.get("card") else "")
@@ -461,7 +467,7 @@ def to_markdown(result: dict[str, Any]) -> str:
         lines.append(
             f"| {r['model']} | {r['defence']} | {sub} | {r['parameters']} | {_fmt(r['clean'], ci.get('clean'))} | "
             f"{_fmt(r['pgd_linf'], ci.get('pgd_linf'))} | {_fmt(r['square_linf'], ci.get('square_linf'))} | "
-            f"{_fmt(r['corruptions_mean'])} | {_fmt(cert)} | {r['train_time_s']:.1f} |"
+            f"{_fmt(r.get('worst_case_linf'))} | {_fmt(r['corruptions_mean'])} | {_fmt(cert)} | {r['train_time_s']:.1f} |"
         )
     for s in result.get("skipped", []):
         lines.append("")

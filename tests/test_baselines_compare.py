@@ -60,6 +60,8 @@ def test_rows_match_an_independent_evaluation(tmp_path):
         hidden = result["entries"][[e["name"] for e in result["entries"]].index(row["entry"])]["model"]["hidden_sizes"][0]
         assert row["parameters"] == 64 * hidden + hidden + hidden * 10 + 10 and row["substrate"] == "float"
         assert set(row["certified_accuracy"]) == {"0.25"} and 0.0 <= row["corruptions_mean"] <= 1.0
+        # the worst case over L_inf attacks is at most each of them
+        assert row["worst_case_linf"] <= min(row["pgd_linf"], row["square_linf"]) + 1e-9
     saved = json.loads((tmp_path / "out" / "compare.json").read_text())
     assert saved["rows"] == result["rows"]
     assert "| MLP+AWP | awp | float |" in (tmp_path / "out" / "compare.md").read_text()
