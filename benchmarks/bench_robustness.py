@@ -58,6 +58,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import logging  # noqa: E402
 import platform  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -161,8 +162,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--card-spiking", default=None, help="spiking card (file or preset)")
     parser.add_argument("--kinds", nargs="*", default=None, help="substrate kinds to run (default: every registered one)")
     parser.add_argument("--checkpoint", default=None, help="evaluate this checkpoint instead of training the recipe")
-    parser.add_argument("--n-examples", type=int, default=None, help="test images (default 200, quick 40)")
+    parser.add_argument("--n-examples", type=int, default=None, help="test images (default 200, quick 20)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log each attack's progress on stderr")
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(name)s: %(message)s")
     torch.set_num_threads(args.threads)
 
     from analogeq.commands.robustness import build_for, load_card_argument, train_default_ebm
