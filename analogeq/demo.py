@@ -99,8 +99,25 @@ def section_float(ctx: DemoContext) -> list[dict[str, Any]]:
     ]
 
 
+def _lazy_section(module: str, name: str) -> Section:
+    """A section imported when it runs (hardware sections load numba/brian2 only when used)."""
+
+    def section(ctx: DemoContext) -> list[dict[str, Any]]:
+        import importlib
+
+        return getattr(importlib.import_module(module), name)(ctx)
+
+    section.__name__ = name
+    section.__doc__ = f"``{module}.{name}``"
+    return section
+
+
 #: the demo's sections, in order: (name, function)
-SECTIONS: list[tuple[str, Section]] = [("float", section_float)]
+SECTIONS: list[tuple[str, Section]] = [
+    ("float", section_float),
+    ("crossbar", _lazy_section("analogeq.demo_crossbar", "section_crossbar")),
+    ("spiking", _lazy_section("analogeq.demo_spiking", "section_spiking")),
+]
 
 
 def register_section(name: str, section: Section, *, before: str | None = None) -> None:
@@ -120,6 +137,8 @@ def _fmt(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
+        if value != 0.0 and abs(value) < 1e-3:
+            return f"{value:.3g}"
         return f"{value:.4f}" if abs(value) < 10 else f"{value:.1f}"
     return str(value)
 
