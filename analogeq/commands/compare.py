@@ -55,13 +55,7 @@ def _names(text: str | None, what: str) -> list[str] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import os
-
-    # before torch and numba load libgomp: idle OpenMP workers that spin (numba's parallel
-    # crossbar kernels next to torch's pool) made this comparison up to 10x slower on a shared
-    # 2-core machine (measured); an explicit OMP_WAIT_POLICY in the environment wins
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    import torch
+    import torch  # OMP_WAIT_POLICY=PASSIVE is set by ``import analogeq`` (see analogeq/__init__.py)
 
     from analogeq.compare import compare, to_markdown
 
