@@ -156,3 +156,35 @@ def test_truncated_gradient_differs_when_not_settled(digits_splits):
     torch.testing.assert_close(
         model.forward_for_attack(x0, GradientSpec("truncated", truncated_steps=3)).detach(), model.output(s3)
     )
+
+
+def test_saturated_outputs_do_not_mask_the_gradient(digits_splits):
+    """A trained mse-readout EBM drives its output states onto the rails, where clip' = 0: the
+    plain gradient vanishes for many inputs (gradient masking; not exactly zero with the damped
+    step, whose (1 - eps)^k memory of the approach to the rail leaves ~1e-28). The attack scores
+    keep the value of the prediction and pass the gradient straight through the output clip."""
+    from analogeq.models import build_model
+    from analogeq.train import train
+    from analogeq.train.recipes import digits_dense
+
+    model_config, train_config = digits_dense(0, epochs=10)  # saturation grows with training (~7 s)
+    model = build_model(model_config)
+    train(model, digits_splits, train_config, progress=False)
+    x0, y = digits_splits.test.x[:128], digits_splits.test.y[:128]
+
+    # the masking exists: gradient of the clipped output states, settled as for prediction
+    x = x0.clone().requires_grad_()
+    states = settle(model, x, max_steps=model.config.free_steps, tol=model.config.tol).states
+    F.cross_entropy(model.output(states), y).backward()
+    vanishing = 1e-12  # the unmasked gradients here are ~1e-3
+    plain_zero = int((x.grad.flatten(1).abs().amax(dim=1) < vanishing).sum())
+    assert plain_zero >= 10, f"expected saturated outputs on a trained network, got {plain_zero} vanishing gradients"
+
+    for mode in ("full", "implicit", "truncated"):
+        spec = GradientSpec(mode, truncated_steps=30) if mode == "truncated" else GradientSpec(mode)
+        x = x0.clone().requires_grad_()
+        scores = model.forward_for_attack(x, spec)
+        F.cross_entropy(scores, y).backward()
+        assert int((x.grad.flatten(1).abs().amax(dim=1) < vanishing).sum()) == 0, mode
+        if mode != "truncated":  # the prediction's value, within the settling tolerance
+            torch.testing.assert_close(scores.detach(), model(x0), atol=2 * model.config.tol, rtol=0)

@@ -16,6 +16,22 @@ Modes (:class:`~analogeq.substrates.base.GradientSpec`):
   phase runs without a graph; one step s = f(s*, x) is recorded and a backward hook on its
   output replaces the incoming dL/ds by g (the DEQ recipe, Bai et al. 2019). Memory does not
   grow with the number of settling steps.
+
+Saturated outputs (``readout="mse"``). The class scores of an EBM with its output layer inside
+the energy are hard-sigmoid states s_N = clip(h_N, 0, 1), h_N = W_N s_{N-1} + b_N. A trained
+network drives most output units onto a rail (0 or 1), where d s_N / d h_N = 0: the input
+gradient is then exactly zero for most examples (measured: 34 of 50 digits test images), and
+gradient attacks stall on a flat surface -- gradient masking that overstates robustness. The
+scores returned here keep the value s_N but pass the gradient straight through that last clip
+(BPDA, Athalye et al. 2018):
+
+    scores = h_N + stop_gradient(s_N - h_N)
+
+Where the output is not saturated this is the exact gradient (at the fixed point
+s_N = clip(h_N) and d s_N/dx = clip'(h_N) W_N d s*_{N-1}/dx, with s*_{N-1} differentiated by
+the chosen mode); where it is, the attack follows the pre-activation h_N, which still orders
+the classes. Hidden layers are differentiated as they are. ``readout="ce"`` networks score
+with the unclipped readout W_out s_N + b_out and need no surrogate.
 """
 
 from __future__ import annotations
@@ -110,4 +126,15 @@ def attack_scores(model, x: torch.Tensor, gradient: GradientSpec, synapses: list
             states = implicit_fixed_point(model, x, max_steps=cfg.free_steps, tol=cfg.tol, synapses=synapses)
         else:  # GradientSpec validates its mode; a new mode must be added here
             raise NotImplementedError(f"gradient mode {gradient.settle!r} is not implemented")
-        return model.output(states, synapses)
+        scores = model.output(states, synapses)
+        if model.readout is None:
+            scores = _straight_through_output(model, x, states, scores, synapses)
+        return scores
+
+
+def _straight_through_output(model, x, states, scores, synapses) -> torch.Tensor:
+    """s_N in value, d h_N in gradient (see the module docstring, "Saturated outputs")."""
+    syns = synapses if synapses is not None else model.all_synapses()
+    pre = states[-2] if len(states) > 1 else x
+    h_out = syns[len(states) - 1](pre) + model.biases[-1]
+    return h_out + (scores - h_out).detach()

@@ -135,7 +135,17 @@ class SpikingRateModel(nn.Module):
                 states = implicit_fixed_point(self, x, max_steps=self.free_steps, tol=self.tol)
             else:  # GradientSpec validates its mode; a new mode must be added here
                 raise NotImplementedError(f"gradient mode {gradient.settle!r} is not implemented for the spiking surrogate")
-            return self.output(states, generator)
+            scores = self.output(states, generator)
+            if self.readout_kind == "ce":
+                return scores
+            # output rates saturate at 0 or 1 for most units: pass the gradient straight through
+            # the last layer's rate function, as the float EBM does (analogeq.ebm.gradients,
+            # "Saturated outputs"); the value stays the rate (plus its noise draw)
+            k = self.n_layers - 1
+            pre = states[-2] if self.n_layers > 1 else x.reshape(x.shape[0], -1).to(self._w(0).dtype)
+            u = pre @ self._w(k).t() + getattr(self, f"bias_{k}")
+            a = (u - getattr(self, f"offset_{k}")) / getattr(self, f"theta_{k}")
+            return a + (scores - a).detach()
 
 
 __all__ = ["SpikingRateModel"]
