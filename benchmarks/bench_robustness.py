@@ -1,6 +1,6 @@
 """Robustness benchmark: the default digits EBM on every substrate that exists, one harness.
 
-    python benchmarks/bench_robustness.py --json            # quick suite, 200 test images
+    python benchmarks/bench_robustness.py --json            # quick suite, 100 test images (~80 min here)
     python benchmarks/bench_robustness.py --json --quick    # same keys, small budgets (see QUICK_BENCH)
     python benchmarks/bench_robustness.py --json --suite full --checkpoint ebm.safetensors
 
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--card-spiking", default=None, help="spiking card (file or preset)")
     parser.add_argument("--kinds", nargs="*", default=None, help="substrate kinds to run (default: every registered one)")
     parser.add_argument("--checkpoint", default=None, help="evaluate this checkpoint instead of training the recipe")
-    parser.add_argument("--n-examples", type=int, default=None, help="test images (default 200, quick 20)")
+    parser.add_argument("--n-examples", type=int, default=None, help="test images (default 100, quick 20)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log each attack's progress on stderr")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     suite = QUICK_BENCH if args.quick else get_suite(args.suite)
-    n_examples = args.n_examples or (20 if args.quick else 200)
+    n_examples = args.n_examples or (20 if args.quick else 100)
 
     t0 = time.perf_counter()
     if args.checkpoint:
