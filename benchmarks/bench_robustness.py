@@ -29,7 +29,9 @@ headline eps, L_inf 0.1 and L2 1.0 on pixels in [0, 1]):
   worst of all L_inf attacks);
 * ``corruptions_mean``: mean accuracy over the 19 CIFAR-10-C corruptions x 5 severities;
 * ``certified_at_r``: randomized-smoothing certified accuracy ``{"0.25": .., "0.5": ..}``;
-* ``sanity_gates_passed`` (bool) and ``sanity_gates_failed`` (names);
+* ``sanity_gates_passed`` (bool), ``sanity_gates_failed`` (names) and ``sanity_gates`` (every
+  gate with its detail: which examples only the black box broke, ...);
+* ``square_l2``, ``pgd_margin_l2``, ``worst_case_l2``: the L2 counterparts;
 * ``wall_time_per_100_images_s``: seconds per 100 images of every attack (``<attack>@<eps>``)
   and of corruptions / certification / detection / energy;
 * ``wall_time_ratio_to_float``: the same divided by the float substrate's (this run);
@@ -120,6 +122,10 @@ def substrate_entry(result: dict, float_timings: dict | None) -> dict:
         "certified_at_r": s.get("certified_at_r"),
         "sanity_gates_passed": result["sanity_gates_passed"],
         "sanity_gates_failed": [name for name, g in result["gates"].items() if not g["passed"]],
+        "sanity_gates": result["gates"],
+        "square_l2": s.get("square_l2"),
+        "pgd_margin_l2": s.get("pgd_margin_l2"),
+        "worst_case_l2": s.get("worst_case_l2"),
         "ci95": {"clean": result["clean"]["ci95"], "pgd_linf": ci("pgd_linf"), "square": ci("square_linf"),
                  "transfer": ci("transfer_linf")},
         "stochastic": result["stochastic"]["detected"] or result["stochastic"]["declared"],
