@@ -23,7 +23,7 @@ RECIPE_EPOCHS = 4
 
 
 @pytest.fixture(scope="module")
-def digits_ebm(request, digits_splits):
+def digits_ebm(request, tmp_path_factory, digits_splits):
     """The digits recipe (dense EBM 64-256-10, symmetric EqProp) trained for a few epochs;
     cached in pytest's cache directory keyed by the recipe, so later sessions load it."""
     from analogeq.checkpoint import load_checkpoint, save_checkpoint
@@ -33,7 +33,9 @@ def digits_ebm(request, digits_splits):
 
     model_config, train_config = digits_dense(0, epochs=RECIPE_EPOCHS)
     key = hashlib.sha256(json.dumps([model_config, train_config.to_dict()], sort_keys=True).encode()).hexdigest()[:16]
-    path = request.config.cache.mkdir("analogeq-crossbar") / f"digits-dense-{key}.safetensors"
+    cache = getattr(request.config, "cache", None)  # absent under -p no:cacheprovider
+    folder = cache.mkdir("analogeq-crossbar") if cache is not None else tmp_path_factory.mktemp("analogeq-crossbar")
+    path = folder / f"digits-dense-{key}.safetensors"
     if path.exists():
         model, _ = load_checkpoint(path)
         return model.eval()
