@@ -19,14 +19,19 @@ SplitMix64 word (Steele, Lea & Flood 2014) of the pair ``p = n // 2``::
     z(2p)  = sqrt(-2 ln u1) cos(theta),   z(2p + 1) = sqrt(-2 ln u1) sin(theta)
 
 the Box-Muller transform (1958), exact in distribution. The logarithm, sine and cosine are
-evaluated in float32 with short polynomials (error below 1e-6 relative; ``ln u1`` is taken
-from ``1 - u1`` where u1 is near 1, so small radii keep full precision; the kernels vectorise),
-u1 and theta have 32-bit resolution, so |z| never exceeds sqrt(64 ln 2) = 6.66 (probability of
-exceeding it under N(0, 1): 3e-11). The generator's polynomials may use fused multiply-adds
-(Numba ``fastmath={"contract"}``, only there): its last bits may differ between CPUs with and
-without FMA, never between thread counts or runs on one machine. The DAC and ADC arithmetic is
-never contracted, so the numpy twins match bit for bit. :func:`counter_normals` returns the
-deviates of any range of streams, which lets the numpy reference reproduce a read exactly.
+evaluated in float32 with short fitted polynomials (errors at the float32 rounding level:
+|z - z_exact| < 2e-7 max(1, r); ``ln u1`` is taken from ``1 - u1`` where u1 is near 1, so small
+radii keep full precision; theta is split into its quadrant and an angle in [-pi/4, pi/4), see
+:func:`_box_muller_pair`; the loops vectorise), u1 and theta have 32-bit resolution, so |z|
+never exceeds sqrt(64 ln 2) = 6.66 (probability of exceeding it under N(0, 1): 3e-11). The
+generator's polynomials may use fused multiply-adds (Numba ``fastmath={"contract"}``, only
+there): its last bits may differ between CPUs with and without FMA, never between thread
+counts or runs on one machine. The DAC and ADC arithmetic is never contracted, so the numpy
+twins match bit for bit. :func:`counter_normals` returns the deviates of any range of
+streams, which lets the numpy reference reproduce a read exactly. Every consumer (the Numba
+reads, the fused settling kernels of ``analogeq.crossbar``, the torch reads through
+:func:`counter_normals`) draws through :func:`_box_muller_pair`: it is the one place that
+defines the numbers.
 """
 
 from __future__ import annotations
@@ -54,29 +59,28 @@ _S27 = np.uint64(27)
 _S31 = np.uint64(31)
 _S32 = np.uint64(32)
 _LOW32 = np.uint64(0xFFFFFFFF)
-_LOW30 = np.uint64((1 << 30) - 1)
 
 _F32 = np.float32
 _ONE = _F32(1.0)
 _TWO = _F32(2.0)
-_HALF = _F32(0.5)
 _QUARTER = _F32(0.25)
 _LN2 = _F32(math.log(2.0))
-_SQRT2 = _F32(math.sqrt(2.0))
-_SQRT_HALF = _F32(math.sqrt(0.5))
 _TWO_M32 = _F32(2.0**-32)
-_TWO_M30 = _F32(2.0**-30)
-_HALF_PI = _F32(math.pi / 2.0)
+_ANGLE_30 = _F32(math.pi / 2.0 * 2.0**-30)  # radians per unit of the low 30 bits of lo
+_QUARTER_PI = _F32(math.pi / 4.0)
 _MANT23 = np.int32((1 << 23) - 1)
-_EXP127 = np.int32(127 << 23)
+_SQRT_HALF_BITS = np.int32(0x3F3504F3)  # float32 bits of sqrt(1/2)
+_OCTAVE_SHIFT = np.int32(0x3F800000 - 0x3F3504F3)  # moves mantissas in [sqrt(1/2), 1) up one octave
 _S23 = np.int32(23)
 _BIAS = np.int32(127)
-_I1 = np.int32(1)
-# ln(m) = 2 atanh(t), t = (m - 1)/(m + 1), |t| <= 0.1716: odd series up to t^9 (error < 3e-9)
-_L3, _L5, _L7, _L9 = (_F32(1.0 / 3.0), _F32(1.0 / 5.0), _F32(1.0 / 7.0), _F32(1.0 / 9.0))
-# sin/cos Taylor series on [-pi/4, pi/4], up to x^9 and x^8 (errors < 2e-9 and 3e-8)
-_S3, _S5, _S7, _S9 = (_F32(-1.0 / 6.0), _F32(1.0 / 120.0), _F32(-1.0 / 5040.0), _F32(1.0 / 362880.0))
-_C2, _C4, _C6, _C8 = (_F32(-0.5), _F32(1.0 / 24.0), _F32(-1.0 / 720.0), _F32(1.0 / 40320.0))
+# Polynomials fitted (near-minimax, float64) on the ranges used; in float32 the errors are at
+# the rounding level (< 7e-8 absolute for sin/cos on [-pi/4, pi/4], < 1.2e-7 relative for ln):
+# ln(1 + f) = 2 atanh(t), t = f / (2 + f), |t| <= 0.1716:  atanh(t) / t = 1 + t^2 (L2 + t^2 (L4 + t^2 L6))
+_L2, _L4, _L6 = _F32(0.3333338696811693), _F32(0.1998889686028762), _F32(0.14932903941820394)
+# sin x = x + x^3 (S3 + x^2 (S5 + x^2 S7)),  cos x = 1 - x^2 / 2 + x^4 (C4 + x^2 (C6 + x^2 C8))
+_S3, _S5, _S7 = _F32(-0.1666665484853634), _F32(0.008332172380327251), _F32(-0.0001951657691194134)
+_C2 = _F32(-0.5)
+_C4, _C6, _C8 = _F32(0.04166664680643892), _F32(-0.0013887365224006247), _F32(2.443823661283844e-05)
 
 _PARALLEL_MIN_ELEMENTS = 1 << 15
 
@@ -105,46 +109,52 @@ def _mix64(z):
 _ZERO = _F32(0.0)
 _ALL32 = np.uint32(0xFFFFFFFF)
 _LOW30_32 = np.uint32((1 << 30) - 1)
-_S30_32 = np.uint32(30)
+_BIT30_32 = np.uint32(1 << 30)
+_SIGN_32 = np.uint32(0x80000000)
+_ONE_32 = np.uint32(1)
+_ZERO_32 = np.uint32(0)
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
 def _box_muller_pair(hi, lo):
     """(z0, z1) from the two 32-bit halves of a pair's word (float32 arithmetic).
 
-    u1 = (hi + 1) 2^-32; ln u1 from the exponent split of u1 and 2 atanh((m - 1)/(m + 1)), or,
-    where d = 1 - u1 = (2^32 - 1 - hi) 2^-32 < 1/4, from 2 atanh(-d / (2 - d)) so that radii
-    near 0 keep full precision; theta = 2 pi lo 2^-32 from its quadrant (top 2 bits) and
-    sin/cos polynomials of the remaining angle shifted to [-pi/4, pi/4).
+    u1 = (hi + 1) 2^-32 = 2^e m with m in [sqrt(1/2), sqrt(2)) (from the float's bits), and
+    ln u1 = e ln 2 + 2 atanh((m - 1)/(m + 1)); where d = 1 - u1 = (2^32 - 1 - hi) 2^-32 < 1/4
+    it is 2 atanh(-d / (2 - d)) instead, so that radii near 0 keep full precision.
+    theta = 2 pi lo 2^-32 = q pi/2 + pi/4 + x with the quadrant q (top 2 bits of lo) and
+    x in [-pi/4, pi/4); with c = cos x, s = sin x, r cos(pi/4 + x) = (c - s) r / sqrt(2) and
+    r sin(pi/4 + x) = (c + s) r / sqrt(2), r / sqrt(2) = sqrt(-ln u1); the quadrant swaps the
+    two (q odd) and sets their signs (cos < 0 for q = 1, 2; sin < 0 for q = 2, 3).
+    Integer steps are cast back to 32 bits: Numba would widen them to 64 and halve the
+    vector width.
     """
     u = (np.float32(hi) + _ONE) * _TWO_M32
     d = np.float32(_ALL32 - hi) * _TWO_M32
-    bits = np.float32(u).view(np.int32)
-    e = np.float32((bits >> _S23) - _BIAS)
-    m = np.int32((bits & _MANT23) | _EXP127).view(np.float32)  # [1, 2)
-    big = np.float32(m > _SQRT2)
-    m = m * (_ONE - _HALF * big)  # [sqrt(1/2), sqrt(2))
-    e = e + big
+    bits = np.int32(np.float32(u).view(np.int32) + _OCTAVE_SHIFT)
+    e = np.float32(np.int32(bits >> _S23) - _BIAS)
+    m = np.int32(np.int32(bits & _MANT23) + _SQRT_HALF_BITS).view(np.float32)  # [sqrt(1/2), sqrt(2))
     near = d < _QUARTER
-    num = -d if near else m - _ONE
-    den = _TWO - d if near else m + _ONE
+    f = -d if near else m - _ONE
     e = _ZERO if near else e
-    t = num / den
+    t = f / (f + _TWO)
     t2 = t * t
-    ln_u = _TWO * t * (_ONE + t2 * (_L3 + t2 * (_L5 + t2 * (_L7 + t2 * _L9)))) + e * _LN2
-    r = np.sqrt(-_TWO * ln_u)
-    q = np.int32(lo >> _S30_32)  # quadrant of theta
-    q_odd = np.float32(q & _I1)
-    q_high = np.float32(q >> _I1)
-    cos_q = (_ONE - q_odd) * (_ONE - _TWO * q_high)  # cos(q pi/2)
-    sin_q = q_odd * (_ONE - _TWO * q_high)  # sin(q pi/2)
-    x = (np.float32(np.int32(lo & _LOW30_32)) * _TWO_M30 - _HALF) * _HALF_PI  # [-pi/4, pi/4)
+    ln_u = _TWO * t * (_ONE + t2 * (_L2 + t2 * (_L4 + t2 * _L6))) + e * _LN2
+    r_half = np.sqrt(-ln_u)  # r / sqrt(2)
+    x = np.float32(np.int32(lo & _LOW30_32)) * _ANGLE_30 - _QUARTER_PI  # [-pi/4, pi/4)
     x2 = x * x
-    sx = x * (_ONE + x2 * (_S3 + x2 * (_S5 + x2 * (_S7 + x2 * _S9))))
+    sx = x + x * x2 * (_S3 + x2 * (_S5 + x2 * _S7))
     cx = _ONE + x2 * (_C2 + x2 * (_C4 + x2 * (_C6 + x2 * _C8)))
-    s = (sx + cx) * _SQRT_HALF  # sin(phi + pi/4), phi = theta - q pi/2 in [0, pi/2)
-    c = (cx - sx) * _SQRT_HALF
-    return r * (cos_q * c - sin_q * s), r * (sin_q * c + cos_q * s)
+    a = (cx - sx) * r_half  # r cos(pi/4 + x)
+    b = (cx + sx) * r_half  # r sin(pi/4 + x)
+    odd = np.uint32(lo & _BIT30_32) != _ZERO_32
+    c_abs = b if odd else a
+    s_abs = a if odd else b
+    c_sign = np.uint32(np.uint32(lo ^ np.uint32(lo << _ONE_32)) & _SIGN_32)  # q = 1, 2
+    s_sign = np.uint32(lo & _SIGN_32)  # q = 2, 3
+    z0 = np.uint32(np.float32(c_abs).view(np.uint32) ^ c_sign).view(np.float32)
+    z1 = np.uint32(np.float32(s_abs).view(np.uint32) ^ s_sign).view(np.float32)
+    return z0, z1
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
@@ -305,6 +315,50 @@ def dac_reference(x: np.ndarray, step: float, clip: float, dtype=np.float32):
 
 
 _ROWS_PER_CHUNK = 8
+_NO_NOISE, _TIA_NOISE, _READ_NOISE = 0, 1, 2
+
+
+def _make_adc_row(noise: int):
+    """The ADC of one row, specialised on the noise terms present: a loop per case vectorises
+    (one loop holding the cases as branches computed every term under masks, ~20% slower)."""
+
+    @numba.njit(cache=True, inline="always", error_model="numpy")
+    def value(mean, var, noise_var, sd, z, b, j):
+        if noise == _READ_NOISE:
+            return mean[b, j] + np.sqrt(var[b, j] + noise_var) * z[j]
+        if noise == _TIA_NOISE:
+            return mean[b, j] + sd * z[j]
+        return mean[b, j]
+
+    @numba.njit(cache=True, error_model="numpy")
+    def row(mean, var, noise_var, sd, z, b, step, clip, out, ob):
+        """out[ob, j] = step * rint(min(max(a_j, -clip), clip) / step) for row b (no rint where
+        step == 0), a_j = mean[b, j] + sqrt(var[b, j] + noise_var) z[j] (sd = sqrt(noise_var)
+        without var)."""
+        n = mean.shape[1]
+        if step > step - step:
+            for j in range(n):
+                out[ob, j] = np.rint(min(max(value(mean, var, noise_var, sd, z, b, j), -clip), clip) / step) * step
+        else:
+            for j in range(n):
+                out[ob, j] = min(max(value(mean, var, noise_var, sd, z, b, j), -clip), clip)
+
+    return row
+
+
+_adc_row_none = _make_adc_row(_NO_NOISE)
+_adc_row_tia = _make_adc_row(_TIA_NOISE)
+_adc_row_read = _make_adc_row(_READ_NOISE)
+
+
+@numba.njit(cache=True, inline="always")
+def _adc_row(has_var, noisy, mean, var, noise_var, sd, z, b, step, clip, out, ob):
+    if has_var:
+        _adc_row_read(mean, var, noise_var, sd, z, b, step, clip, out, ob)
+    elif noisy:
+        _adc_row_tia(mean, var, noise_var, sd, z, b, step, clip, out, ob)
+    else:
+        _adc_row_none(mean, var, noise_var, sd, z, b, step, clip, out, ob)
 
 
 def _make_adc(parallel: bool):
@@ -313,28 +367,24 @@ def _make_adc(parallel: bool):
         n_rows, n_cols = mean.shape
         zero = step - step
         noisy = has_var or noise_var > zero
+        sd = np.sqrt(noise_var)
         n_chunks = (n_rows + _ROWS_PER_CHUNK - 1) // _ROWS_PER_CHUNK
         for c in numba.prange(n_chunks):
             hi_a = np.empty(n_cols // 2 + 2, dtype=np.uint32)
             lo_a = np.empty(n_cols // 2 + 2, dtype=np.uint32)
             buf = np.empty(n_cols + 2, dtype=np.float32)
+            v_buf = np.empty((1, n_cols), dtype=mean.dtype)
             for b in range(c * _ROWS_PER_CHUNK, min(n_rows, (c + 1) * _ROWS_PER_CHUNK)):
                 if noisy:
                     z = _stream_normals_split(key, stream0 + b * row_stride, n_cols, hi_a, lo_a, buf)
                 else:
                     z = buf[:n_cols]
-                for j in range(n_cols):
-                    a = mean[b, j]
-                    if noisy:
-                        s2 = var[b, j] + noise_var if has_var else noise_var
-                        a = a + np.sqrt(s2) * z[j]
-                    a = min(max(a, -clip), clip)
-                    if step > zero:
-                        a = np.rint(a / step) * step
-                    if accumulate:
-                        y[b, j] = y[b, j] + a
-                    else:
-                        y[b, j] = a
+                if accumulate:  # partial sums of several input tiles: through a scratch row
+                    _adc_row(has_var, noisy, mean, var, noise_var, sd, z, b, step, clip, v_buf, 0)
+                    for j in range(n_cols):
+                        y[b, j] = y[b, j] + v_buf[0, j]
+                else:
+                    _adc_row(has_var, noisy, mean, var, noise_var, sd, z, b, step, clip, y, b)
 
     return kernel
 
