@@ -9,6 +9,7 @@ import pytest
 import torch
 from sklearn.datasets import load_digits
 from torch import nn
+from torch.nn import functional as F
 
 from analogeq.robustness.attacks import (
     APGD,
@@ -307,6 +308,40 @@ def test_eot_16_at_least_as_strong_as_1_on_noisy_substrate(mlp, batch):
     k16 = acc_over_draws(PGD(eps=0.1, steps=10, eot_samples=16, seed=0)(noisy, x, y).x_adv)
     assert k1 < clean
     assert k16 <= k1, (clean, k1, k16)
+
+
+def test_eot_draws_stacked_in_one_call_estimate_the_same_gradient(mlp, batch):
+    """EOT stacks K copies of the batch into one call (max_rows permitting): on a deterministic
+    substrate that is exactly the one-draw gradient; on a noisy one the copies are independent
+    draws, so K = 400 stacked draws and 400 separate calls estimate the same expected gradient."""
+    from analogeq.robustness.eot import loss_and_gradient
+
+    x, y = batch[0][:8], batch[1][:8]
+    loss_fn = lambda z: F.cross_entropy(z, y, reduction="none")  # noqa: E731
+    calls = []
+
+    class Counting(NoisySubstrate):
+        def attack_logits(self, x, gradient=GradientSpec()):
+            calls.append(x.shape[0])
+            return super().attack_logits(x, gradient) if self.sigma > 0 else mlp(x)
+
+    quiet = Counting(mlp, sigma=0.0)
+    l1, g1, z1 = loss_and_gradient(quiet, x, loss_fn, GradientSpec(), 1)
+    l3, g3, z3 = loss_and_gradient(quiet, x, loss_fn, GradientSpec(), 3)
+    assert calls == [8, 24]
+    assert torch.allclose(g1, g3, atol=1e-6) and torch.allclose(l1, l3, atol=1e-6) and torch.allclose(z1, z3, atol=1e-5)
+    calls.clear()
+    loss_and_gradient(quiet, x, loss_fn, GradientSpec(), 5, max_rows=16)
+    assert calls == [16, 16, 8]  # two copies per call, then the rest
+
+    noisy = Counting(mlp, sigma=0.3, seed=3)
+    _, g_stacked, _ = loss_and_gradient(noisy, x, loss_fn, GradientSpec(), 1000)
+    _, g_separate, _ = loss_and_gradient(noisy, x, loss_fn, GradientSpec(), 1000, max_rows=8)
+    _, g_one, _ = loss_and_gradient(noisy, x, loss_fn, GradientSpec(), 1)
+    err = float((g_stacked - g_separate).norm() / g_separate.norm())
+    err_one = float((g_one - g_separate).norm() / g_separate.norm())
+    assert err < 0.1, err  # Monte Carlo error of two 1000-draw means
+    assert err_one > 3 * err  # one draw is far noisier
 
 
 def test_noisy_substrate_attacks_are_reproducible_with_seed(mlp, batch):

@@ -18,8 +18,10 @@ Conventions (every substrate):
 * ``attack_logits(x, gradient)`` is the differentiable path for white-box attacks. The
   :class:`GradientSpec` says how the settling is differentiated; non-differentiable parts
   (DAC/ADC quantisation, spikes) are passed straight through (BPDA, Athalye et al. 2018) and
-  noise is reparameterised, so one call is one differentiable noise draw. Expectation over
-  transformation (EOT) is the harness's job: it averages K calls.
+  noise is reparameterised, so one call is one differentiable noise draw. On a stochastic
+  substrate the noise of every example in a batch is drawn independently (K copies of one image
+  in a batch are K independent draws). Expectation over transformation (EOT) is the harness's
+  job: it averages K draws (copies in one batch, :mod:`analogeq.robustness.eot`).
 * ``reseed(seed)`` makes the per-read noise reproducible: after ``reseed(s)`` the same calls
   give the same numbers.
 * ``describe()`` is a JSON-serialisable dict of what is emulated (kind, card, settling budget).
