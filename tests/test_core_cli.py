@@ -82,15 +82,22 @@ def test_demo_float_section_quick(tmp_path, monkeypatch):
 
     from analogeq.train import recipes
 
-    monkeypatch.setattr(demo, "SECTIONS", [("float", demo.section_float)])
+    from analogeq.demo import floating
+
+    monkeypatch.setattr(demo, "SECTIONS", [("float", floating.section_float)])
     # a smaller network than the recipe's, to keep the test short
     monkeypatch.setitem(recipes.DIGITS_DENSE_MODEL, "hidden_sizes", [64])
     monkeypatch.setitem(recipes.DIGITS_DENSE_MODEL, "free_steps", 20)
     monkeypatch.setitem(recipes.DIGITS_DENSE_MODEL, "nudge_steps", 6)
-    monkeypatch.setattr(demo, "QUICK_EPOCHS", 3)
+    monkeypatch.setattr(floating, "QUICK_EPOCHS", 3)
     res = demo.run_demo(tmp_path, quick=True, print_table=False)
     (row,) = res["rows"]
     assert row["section"] == "float" and 0.5 < row["accuracy"] <= 1.0
     assert row["model"] == "dense EBM 64-64-10 (mse)"
     model, meta = load_checkpoint(tmp_path / "dense_ebm_digits.safetensors")
     assert meta["test_accuracy"] == row["accuracy"] and meta["dataset"] == "digits"
+    # the report: the results table and the training curve (a real PNG)
+    report = (tmp_path / "report.md").read_text()
+    assert "## Substrates" in report and "![training curve](training_curve.png)" in report
+    assert (tmp_path / "training_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert res["report"]["tables"]["results"].endswith("table_results.csv")

@@ -364,7 +364,7 @@ def test_tiled_network_agrees_with_untiled(digits_ebm, digits_splits):
 # ----------------------------------------------------------------------------------- demo
 def test_demo_section_rows(digits_ebm, digits_splits, tmp_path):
     from analogeq.demo import DemoContext
-    from analogeq.demo_crossbar import section_crossbar
+    from analogeq.demo.crossbar import section_crossbar
 
     ctx = DemoContext(out_dir=tmp_path, quick=True)
     ctx.artifacts.update(dense_ebm=digits_ebm, digits=digits_splits)

@@ -12,6 +12,10 @@ missing it trains the recipe for a few epochs itself) and returns one row per su
   noise) read 3600 s after programming: accuracy mean and 95% interval over programming draws
   (3 in quick mode, 10 otherwise), one read-noise draw each.
 
+It also measures the PCM accuracy against the time since programming (:data:`DRIFT_TIMES_S`, 1 s
+to 1 year; with the card's global drift compensation and without it; mean over programming
+draws) and leaves it in ``ctx.artifacts["pcm_drift"]`` for the report's plot.
+
 Every row has ``energy_per_inference_uJ`` and ``latency_per_inference_us`` (one free-phase
 settle, :mod:`analogeq.crossbar.cost`, in microjoules and microseconds so that the demo table
 shows them), the mean settling steps and, in ``notes``, the settling time of the same network in
@@ -24,7 +28,10 @@ import math
 import time
 from typing import Any
 
-__all__ = ["section_crossbar"]
+__all__ = ["DRIFT_TIMES_S", "pcm_accuracy_vs_drift", "section_crossbar"]
+
+#: read times after programming of the drift curve [s]: 1 s, 1 min, 1 h, 1 day, 30 days, 1 year
+DRIFT_TIMES_S = (1.0, 60.0, 3600.0, 86400.0, 2.592e6, 3.1536e7)
 
 
 def _trained_ebm(ctx: Any) -> tuple[Any, Any]:
@@ -108,4 +115,29 @@ def section_crossbar(ctx: Any) -> list[dict[str, Any]]:
                   f"continuous-time (tau {continuous.tau_s:.1e} s): accuracy {ct_acc:.3f}, "
                   f"settles in {ct_cost['settle_time_s']:.2e} s"),
     })
+    ctx.artifacts["pcm_drift"] = pcm_accuracy_vs_drift(model, test, draws=2 if ctx.quick else 3, seed=ctx.seed)
     return rows
+
+
+def pcm_accuracy_vs_drift(model: Any, test: Any, *, draws: int = 3, seed: int = 0,
+                          times_s: tuple[float, ...] = DRIFT_TIMES_S) -> list[dict[str, Any]]:
+    """Test accuracy of ``model`` on the ``pcm`` card read ``t`` seconds after programming, with
+    the card's global drift compensation and with ``drift_compensation = "none"``: one dict per
+    (t, compensation) with ``t_s``, ``compensation``, ``accuracy`` (mean over ``draws``
+    programming draws), ``ci95`` and ``accuracies``."""
+    from hardware_models.cards import preset, with_value
+
+    from analogeq.crossbar.training import evaluate_substrate
+    from analogeq.substrates.base import mean_ci95
+    from analogeq.substrates.crossbar import CrossbarSubstrate
+
+    cards = {"global": preset("pcm"), "none": with_value(preset("pcm"), "drift_compensation", "none")}
+    out = []
+    for compensation, card in cards.items():
+        for t in times_s:
+            accs = [evaluate_substrate(CrossbarSubstrate(model, card, drift_time_s=t, seed=seed + 101 + k), test)
+                    for k in range(draws)]
+            mean, ci = mean_ci95(accs)
+            out.append({"t_s": t, "compensation": compensation, "accuracy": mean,
+                        "ci95": None if math.isnan(ci) else ci, "accuracies": accs})
+    return out
