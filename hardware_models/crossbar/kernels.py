@@ -36,6 +36,7 @@ defines the numbers.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numba
@@ -129,7 +130,7 @@ def _box_muller_pair(hi, lo):
     Integer steps are cast back to 32 bits: Numba would widen them to 64 and halve the
     vector width.
     """
-    u = (np.float32(hi) + _ONE) * _TWO_M32
+    u = np.float32(hi) * _TWO_M32 + _TWO_M32  # (fl32(hi) + 1) 2^-32, one rounding either way
     d = np.float32(_ALL32 - hi) * _TWO_M32
     bits = np.int32(np.float32(u).view(np.int32) + _OCTAVE_SHIFT)
     e = np.float32(np.int32(bits >> _S23) - _BIAS)
@@ -256,28 +257,78 @@ def counter_normals(key: int, shape: tuple[int, ...] | int, stream0: int = 0) ->
 # --------------------------------------------------------------------------------------------
 
 
-def _make_dac(parallel: bool):
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _dac_row(x, b, step, clip, xq, xq2):
+    """DAC of row b by the definition (float64 division); returns whether it holds NaN/inf."""
+    n_bad = 0
+    for i in range(x.shape[1]):
+        v = np.float64(x[b, i])
+        finite = abs(v) < np.inf  # False for NaN and +-inf
+        n_bad += np.int64(not finite)
+        v = min(max(v if finite else 0.0, -clip), clip)
+        if step > 0.0:
+            v = np.rint(v / step) * step
+        xq[b, i] = v
+        xq2[b, i] = v * v
+    return n_bad > 0
+
+
+#: float32 inputs take the quotient x * (1/step) in float32 where clip / step <= this bound
+_DAC_FAST_MAX_LEVELS = 1024.0
+_F32_INF = _F32(np.inf)
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _dac_row_f32(x, b, step, clip32, inv32, r_max, xq, xq2):
+    """DAC of row b of a float32 batch without a division; returns False where the row must be
+    redone by :func:`_dac_row` (it holds NaN/inf, or an element whose rounding is in doubt).
+
+    r = fl32(x * fl32(1 / step)) differs from the definition's quotient fl64(x / step) by less
+    than delta = (clip / step) 2^-22 (two float32 roundings of at most 2^-24 relative each, and
+    |x / step| <= clip / step), so where |r - rint(r)| <= r_max = 1/2 - delta both round to the
+    same integer k; then xq = fl32(k * step) and xq2 = fl32((k * step)^2) in float64, as the
+    definition."""
+    ok = True
+    for i in range(x.shape[1]):
+        v = x[b, i]
+        ok &= abs(v) < _F32_INF
+        r = min(max(v, -clip32), clip32) * inv32
+        q = np.rint(r)
+        ok &= abs(r - q) <= r_max
+        w = np.float64(q) * step
+        xq[b, i] = w
+        xq2[b, i] = w * w
+    return ok
+
+
+@functools.lru_cache(maxsize=64)
+def _dac_f32_constants(step: float, clip: float):
+    """(fl32(1 / step), 1/2 - delta rounded down) of the float32 DAC path, or (None, None) where
+    it does not apply (see :func:`_dac_row_f32`)."""
+    levels = clip / step if step > 0.0 else math.inf
+    if not (levels <= _DAC_FAST_MAX_LEVELS and float(np.float32(clip)) == clip):
+        return None, None
+    # an element within delta of a tie is never taken fast
+    return np.float32(1.0 / step), np.nextafter(np.float32(0.5 - levels * 2.0**-22), np.float32(0.0))
+
+
+def _make_dac(parallel: bool, f32_input: bool):
     @numba.njit(parallel=parallel, cache=True, error_model="numpy")
-    def kernel(x, step, clip, xq, xq2, bad_rows):
-        n_rows, n_cols = x.shape
-        for b in numba.prange(n_rows):
-            n_bad = 0
-            for i in range(n_cols):
-                v = np.float64(x[b, i])
-                finite = abs(v) < np.inf  # False for NaN and +-inf
-                n_bad += np.int64(not finite)
-                v = min(max(v if finite else 0.0, -clip), clip)
-                if step > 0.0:
-                    v = np.rint(v / step) * step
-                xq[b, i] = v
-                xq2[b, i] = v * v
-            bad_rows[b] = n_bad > 0
+    def kernel(x, step, clip, inv32, r_max, xq, xq2, bad_rows):
+        clip32 = np.float32(clip)
+        for b in numba.prange(x.shape[0]):
+            done = False
+            if f32_input:
+                done = _dac_row_f32(x, b, step, clip32, inv32, r_max, xq, xq2)
+            bad_rows[b] = False if done else _dac_row(x, b, step, clip, xq, xq2)
 
     return kernel
 
 
-_dac_serial = _make_dac(False)
-_dac_parallel = _make_dac(True)
+_dac_serial = _make_dac(False, False)
+_dac_parallel = _make_dac(True, False)
+_dac_serial_f32 = _make_dac(False, True)
+_dac_parallel_f32 = _make_dac(True, True)
 
 
 def dac_kernel(x: np.ndarray, step: float, clip: float, dtype=np.float32):
@@ -289,12 +340,23 @@ def dac_kernel(x: np.ndarray, step: float, clip: float, dtype=np.float32):
         xq2 = xq * xq
 
     NaN/inf inputs give 0 and ``bad_rows[b] = True`` for their row (the caller raises).
+    A float32 ``x`` with ``0 < step`` and ``clip / step <= 1024`` (DACs up to 11 bits) takes the
+    quotient in float32 without a division and redoes by the definition the rare rows where
+    that could round otherwise (see :func:`_dac_row_f32`): the results are the definition's,
+    bit for bit, either way.
     """
+    step, clip = float(step), float(clip)
     xq = np.empty(x.shape, dtype=dtype)
     xq2 = np.empty(x.shape, dtype=dtype)
     bad_rows = np.empty(x.shape[0], dtype=np.bool_)
-    kernel = _dac_parallel if use_parallel(x.size) else _dac_serial
-    kernel(x, float(step), float(clip), xq, xq2, bad_rows)
+    parallel = use_parallel(x.size)
+    inv32, r_max = _dac_f32_constants(step, clip) if x.dtype == np.float32 else (None, None)
+    if inv32 is not None:
+        kernel = _dac_parallel_f32 if parallel else _dac_serial_f32
+    else:
+        kernel = _dac_parallel if parallel else _dac_serial
+        inv32, r_max = _F32(0.0), _F32(0.0)
+    kernel(x, step, clip, inv32, r_max, xq, xq2, bad_rows)
     return xq, xq2, bad_rows
 
 
@@ -318,9 +380,11 @@ _ROWS_PER_CHUNK = 8
 _NO_NOISE, _TIA_NOISE, _READ_NOISE = 0, 1, 2
 
 
-def _make_adc_row(noise: int):
-    """The ADC of one row, specialised on the noise terms present: a loop per case vectorises
-    (one loop holding the cases as branches computed every term under masks, ~20% slower)."""
+def _make_adc_row(noise: int, in_place: bool):
+    """The ADC of one row, specialised on the noise terms present and on writing over ``mean``:
+    a loop per case vectorises (one loop holding the cases as branches computed every term under
+    masks, ~20% slower; writing through a second array that is ``mean`` would fail LLVM's
+    overlap check and run the scalar loop)."""
 
     @numba.njit(cache=True, inline="always", error_model="numpy")
     def value(mean, var, noise_var, sd, z, b, j):
@@ -332,28 +396,44 @@ def _make_adc_row(noise: int):
 
     @numba.njit(cache=True, error_model="numpy")
     def row(mean, var, noise_var, sd, z, b, step, clip, out, ob):
-        """out[ob, j] = step * rint(min(max(a_j, -clip), clip) / step) for row b (no rint where
-        step == 0), a_j = mean[b, j] + sqrt(var[b, j] + noise_var) z[j] (sd = sqrt(noise_var)
-        without var)."""
+        """out[ob, j] (mean[b, j] if in place) = step * rint(min(max(a_j, -clip), clip) / step)
+        for row b (no rint where step == 0), a_j = mean[b, j] + sqrt(var[b, j] + noise_var) z[j]
+        (sd = sqrt(noise_var) without var)."""
         n = mean.shape[1]
         if step > step - step:
             for j in range(n):
-                out[ob, j] = np.rint(min(max(value(mean, var, noise_var, sd, z, b, j), -clip), clip) / step) * step
+                a = np.rint(min(max(value(mean, var, noise_var, sd, z, b, j), -clip), clip) / step) * step
+                if in_place:
+                    mean[b, j] = a
+                else:
+                    out[ob, j] = a
         else:
             for j in range(n):
-                out[ob, j] = min(max(value(mean, var, noise_var, sd, z, b, j), -clip), clip)
+                a = min(max(value(mean, var, noise_var, sd, z, b, j), -clip), clip)
+                if in_place:
+                    mean[b, j] = a
+                else:
+                    out[ob, j] = a
 
     return row
 
 
-_adc_row_none = _make_adc_row(_NO_NOISE)
-_adc_row_tia = _make_adc_row(_TIA_NOISE)
-_adc_row_read = _make_adc_row(_READ_NOISE)
+_adc_rows = tuple(_make_adc_row(noise, in_place) for in_place in (False, True)
+                  for noise in (_NO_NOISE, _TIA_NOISE, _READ_NOISE))
+(_adc_row_none, _adc_row_tia, _adc_row_read, _adc_row_none_in_place, _adc_row_tia_in_place,
+ _adc_row_read_in_place) = _adc_rows
 
 
 @numba.njit(cache=True, inline="always")
-def _adc_row(has_var, noisy, mean, var, noise_var, sd, z, b, step, clip, out, ob):
-    if has_var:
+def _adc_row(has_var, noisy, in_place, mean, var, noise_var, sd, z, b, step, clip, out, ob):
+    if in_place:
+        if has_var:
+            _adc_row_read_in_place(mean, var, noise_var, sd, z, b, step, clip, out, ob)
+        elif noisy:
+            _adc_row_tia_in_place(mean, var, noise_var, sd, z, b, step, clip, out, ob)
+        else:
+            _adc_row_none_in_place(mean, var, noise_var, sd, z, b, step, clip, out, ob)
+    elif has_var:
         _adc_row_read(mean, var, noise_var, sd, z, b, step, clip, out, ob)
     elif noisy:
         _adc_row_tia(mean, var, noise_var, sd, z, b, step, clip, out, ob)
@@ -363,28 +443,30 @@ def _adc_row(has_var, noisy, mean, var, noise_var, sd, z, b, step, clip, out, ob
 
 def _make_adc(parallel: bool):
     @numba.njit(parallel=parallel, cache=True, error_model="numpy")
-    def kernel(mean, var, has_var, noise_var, key, stream0, row_stride, step, clip, y, accumulate):
+    def kernel(mean, var, has_var, noise_var, key, stream0, row_stride, step, clip, y, accumulate, in_place):
         n_rows, n_cols = mean.shape
         zero = step - step
         noisy = has_var or noise_var > zero
         sd = np.sqrt(noise_var)
-        n_chunks = (n_rows + _ROWS_PER_CHUNK - 1) // _ROWS_PER_CHUNK
+        # rows are split into chunks for the threads (each with its scratch); one chunk when serial
+        rows_per_chunk = _ROWS_PER_CHUNK if parallel else max(n_rows, 1)
+        n_chunks = (n_rows + rows_per_chunk - 1) // rows_per_chunk
         for c in numba.prange(n_chunks):
             hi_a = np.empty(n_cols // 2 + 2, dtype=np.uint32)
             lo_a = np.empty(n_cols // 2 + 2, dtype=np.uint32)
             buf = np.empty(n_cols + 2, dtype=np.float32)
             v_buf = np.empty((1, n_cols), dtype=mean.dtype)
-            for b in range(c * _ROWS_PER_CHUNK, min(n_rows, (c + 1) * _ROWS_PER_CHUNK)):
+            for b in range(c * rows_per_chunk, min(n_rows, (c + 1) * rows_per_chunk)):
                 if noisy:
                     z = _stream_normals_split(key, stream0 + b * row_stride, n_cols, hi_a, lo_a, buf)
                 else:
                     z = buf[:n_cols]
                 if accumulate:  # partial sums of several input tiles: through a scratch row
-                    _adc_row(has_var, noisy, mean, var, noise_var, sd, z, b, step, clip, v_buf, 0)
+                    _adc_row(has_var, noisy, False, mean, var, noise_var, sd, z, b, step, clip, v_buf, 0)
                     for j in range(n_cols):
                         y[b, j] = y[b, j] + v_buf[0, j]
                 else:
-                    _adc_row(has_var, noisy, mean, var, noise_var, sd, z, b, step, clip, y, b)
+                    _adc_row(has_var, noisy, in_place, mean, var, noise_var, sd, z, b, step, clip, y, b)
 
     return kernel
 
@@ -402,16 +484,20 @@ def adc_kernel(mean, var, noise_var, key, stream0, row_stride, step, clip, y, ac
         y[b, j] (+)= step * rint(min(max(a, -clip), clip) / step)
 
     No deviate is drawn (and ``a = mean``) when ``var`` is None and ``noise_var == 0``;
-    ``clip = inf`` and ``step = 0`` give an ideal ADC.
+    ``clip = inf`` and ``step = 0`` give an ideal ADC. ``y`` may be ``mean`` itself (written in
+    place, without ``accumulate``): a read then needs no separate output buffer.
     """
     dtype = mean.dtype.type
+    in_place = y is mean
+    if in_place and accumulate:
+        raise ValueError("adc_kernel: y is mean: in-place output cannot accumulate")
     has_var = var is not None
     if var is None:
         var = mean  # placeholder of the right type, never read
     kernel = _adc_parallel if use_parallel(mean.size) else _adc_serial
     kernel(
         mean, var, has_var, dtype(noise_var), _key(key), np.int64(stream0), np.int64(row_stride),
-        dtype(step), dtype(clip), y, bool(accumulate),
+        dtype(step), dtype(clip), y, bool(accumulate), in_place,
     )
 
 

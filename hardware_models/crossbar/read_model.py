@@ -55,20 +55,23 @@ from .converters import Quantizer
 __all__ = ["DIRECTIONS", "LinearReadModel", "check_read_input"]
 
 DIRECTIONS = ("forward", "backward")
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def check_read_input(x: np.ndarray, n_in: int, field: str = "x") -> tuple[np.ndarray, bool]:
     """Validate a read input: (B, n_in) or (n_in,) real array. Returns (2-D array, was_1d)."""
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{field} must be a numpy array of shape (batch, {n_in}), got {type(x).__name__}")
-    if x.dtype == np.bool_ or not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
+    if x.dtype not in _FLOAT_DTYPES and (
+        x.dtype == np.bool_ or not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer))
+    ):
         raise TypeError(f"{field} must be a real array, got dtype {x.dtype}")
     was_1d = x.ndim == 1
     if was_1d:
         x = x[None, :]
     if x.ndim != 2 or x.shape[1] != n_in:
         raise ValueError(f"{field} must have shape (batch, {n_in}) or ({n_in},), got {tuple(x.shape if not was_1d else x.shape[1:])}")
-    if x.dtype not in (np.float32, np.float64):
+    if x.dtype not in _FLOAT_DTYPES:
         x = x.astype(np.float64)
     return np.ascontiguousarray(x), was_1d
 
@@ -197,6 +200,13 @@ class LinearReadModel:
         xq, xq2, bad = kernels.dac_kernel(x, self.dac.step, self.dac.clip, self.dtype)
         self._raise_bad(bad)
         batch = x.shape[0]
+        if self.n_tiles == (1, 1):  # one tile: the ADC writes its output over the product
+            w_b, s_b = self._tiles[0][0]
+            y = xq @ w_b.T
+            var = None if s_b is None else xq2 @ s_b.T
+            kernels.adc_kernel(y, var, float(self.out_noise_std[0, 0]) ** 2, key, 0, self.n_out,
+                               float(self.adc_step[0, 0]), float(self.adc_clip[0, 0]), y, accumulate=False)
+            return y
         y = np.empty((batch, self.n_out), dtype=self.dtype)
         single_in = self.n_tiles[0] == 1
         for ti, to, i_sl, o_sl in self.tiles():
