@@ -118,8 +118,10 @@ def write_demo_report(ctx: Any, rows: Sequence[dict[str, Any]], timings: dict[st
                 "Headline radii: L_inf 0.1 and L2 1.0 on pixels in [0, 1]; `worst_linf` is the per-image worst of "
                 "every L_inf attack; `transfer_linf` uses PGD examples made on the float substrate; `gates` counts "
                 "the sanity gates passed (see each substrate's file for the failed ones and why). Stochastic "
-                "substrates are attacked with EOT and scored as the mean over evaluation draws. These are demo "
-                "budgets on few images: run `analogeq robustness --suite full` for numbers to report.", ""]
+                "substrates are attacked with EOT and scored as the mean over evaluation draws. Every substrate "
+                "uses the first test images (the hardware ones fewer than float), so compare them on the plot's "
+                "trend, not in the last digit. These are demo budgets on few images: run `analogeq robustness "
+                "--suite full` for numbers to report.", ""]
             for name in ("accuracy_vs_eps", "robustness_bars"):
                 if name in plots:
                     lines += [f"![{name}]({name}.png)", ""]

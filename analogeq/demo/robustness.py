@@ -37,33 +37,34 @@ logger = logging.getLogger(__name__)
 __all__ = ["DEMO_PLAN", "DEMO_SUITE", "DEMO_SUITE_HARDWARE", "DEMO_SUITE_SPIKING", "section_robustness"]
 
 #: the quick suite at demo budgets (float): PGD 10 steps (step 2.5 eps / 10) at L_inf 0.05-0.3 and
-#: L2 0.5, 1.0; Square 200 queries; convergence gate 20 steps x 2 restarts; 6 corruption types
+#: L2 0.5, 1.0; Square 150 queries; convergence gate 20 steps x 2 restarts; 6 corruption types
 #: at severities 1, 3, 5; randomized smoothing with n = 200 (largest certifiable radius
 #: 0.25 * PhiInv(0.001 ** (1/200)) ~ 0.38); the gradient modes (full, truncated 5 and 30, implicit).
 DEMO_SUITE = get_suite("quick").replace(
-    name="demo", linf_eps=(0.05, 0.1, 0.2, 0.3), l2_eps=(0.5, 1.0), pgd_steps=10, square_queries=200,
+    name="demo", linf_eps=(0.05, 0.1, 0.2, 0.3), l2_eps=(0.5, 1.0), pgd_steps=10, square_queries=150,
     convergence_steps=20, convergence_restarts=2, eot_samples=2, draws=3, truncated_steps=(5, 30),
     corruption_names=("gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "fog", "contrast"),
     corruption_severities=(1, 3, 5), corruption_examples=60, certify_examples=30, certify_n=200, certify_n0=50,
     certify_radii=(0.1, 0.25),
 )
 #: hardware substrates: one attack gradient of the PCM crossbar (150 noisy settling steps
-#: through the torch reads) costs about 10 float ones and a spiking forward pass about 100, so
-#: fewer radii (L_inf 0.1, 0.2, 0.3; L2 1.0), EOT K = 2 with 3 evaluation draws on stochastic
-#: substrates, the convergence gate at 20 steps x 1 restart, no gradient-mode comparison
+#: through the torch reads, each image x EOT draw a row) costs about 10 float ones and a spiking
+#: forward pass about 100, so fewer radii (L_inf 0.1, 0.2, 0.3; L2 1.0), EOT K = 2 with 3
+#: evaluation draws on stochastic substrates, the convergence gate at 20 steps x 1 restart,
+#: Square 100 queries, no gradient-mode comparison
 DEMO_SUITE_HARDWARE = DEMO_SUITE.replace(
-    name="demo-hardware", linf_eps=(0.1, 0.2, 0.3), l2_eps=(1.0,), convergence_restarts=1, gradient_modes=False,
-    certify_examples=16,
+    name="demo-hardware", linf_eps=(0.1, 0.2, 0.3), l2_eps=(1.0,), eot_samples=2, convergence_restarts=1,
+    gradient_modes=False, square_queries=100, certify_examples=16,
 )
-#: the spiking substrate: also Square with 100 queries and smoothing with n = 100 on 8 images
+#: the spiking substrate: also smoothing with n = 100 on 4 images
 DEMO_SUITE_SPIKING = DEMO_SUITE_HARDWARE.replace(
-    name="demo-spiking", square_queries=100, certify_examples=8, certify_n=100, certify_n0=20, corruption_examples=16,
+    name="demo-spiking", certify_examples=4, certify_n=100, certify_n0=20, corruption_examples=16,
 )
 
 #: substrate row name -> (suite, test images in the full demo, in the quick demo)
 DEMO_PLAN = {
-    "float": (DEMO_SUITE, 100, 40),
-    "crossbar pcm 1 h": (DEMO_SUITE_HARDWARE, 32, 16),
+    "float": (DEMO_SUITE, 80, 40),
+    "crossbar pcm 1 h": (DEMO_SUITE_HARDWARE, 16, 8),
     "spiking ideal": (DEMO_SUITE_SPIKING, 16, 8),
 }
 

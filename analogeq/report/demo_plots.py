@@ -33,7 +33,8 @@ def plot_training_curve(history: Mapping[str, Any], path: str, *, title: str = "
     ax.plot(e, [r["val_accuracy"] for r in epochs], marker="s", ms=3, label="validation")
     ax.set_xlabel("epoch")
     ax.set_ylabel("accuracy")
-    ax.set_ylim(min(0.8, min(r["val_accuracy"] for r in epochs) - 0.02), 1.005)
+    low = min(min(r["val_accuracy"], r["train_accuracy"]) for r in epochs)
+    ax.set_ylim(max(0.0, low - 0.02), 1.005)
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
     bx.plot(e, [r["train_cost"] for r in epochs], marker="o", ms=3, color="C2")
@@ -68,7 +69,8 @@ def plot_accuracy_vs_eps(results: Mapping[str, Mapping[str, Any]], path: str,
     for ax, (attack, label) in zip(axes, attacks):
         for i, (name, result) in enumerate(results.items()):
             xs, ys, cs = _eps_curve(result, attack)
-            ax.errorbar(xs, ys, yerr=cs, marker="o", ms=4, capsize=3, color=f"C{i}",
+            ax.errorbar(xs, ys, yerr=cs, marker="osd^v"[i % 5], ms=7 - 1.5 * i, capsize=3, color=f"C{i}",
+                        linestyle=("-", "--", ":", "-.")[i % 4], alpha=0.85,
                         label=f"{name} ({result['n_examples']} images)")
         ax.set_xlabel("eps (pixels in [0, 1])")
         ax.set_title(label)
@@ -96,10 +98,12 @@ def plot_accuracy_vs_drift(points: Sequence[Mapping[str, Any]], path: str,
     ax.set_xscale("log")
     ax.set_xlabel("time since programming [s]")
     ax.set_ylabel("test accuracy")
-    ax.set_ylim(-0.02, 1.02)
+    low = min(p["accuracy"] - (p.get("ci95") or 0.0) for p in points)
+    bottom = max(0.0, min(low - 0.02, 0.9))
+    ax.set_ylim(bottom, 1.0)
     for t, name in ((60, "1 min"), (3600, "1 h"), (86400, "1 day"), (3.1536e7, "1 yr")):
         ax.axvline(t, color="0.85", lw=0.8, zorder=0)
-        ax.text(t, 0.02, name, fontsize=7, color="0.4", ha="center")
+        ax.text(t, bottom + 0.005, name, fontsize=7, color="0.4", ha="center")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower left")
     ax.set_title(title)
