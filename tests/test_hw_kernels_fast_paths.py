@@ -3,6 +3,8 @@
 * the float32 DAC takes x * fl32(1 / step) in float32 instead of the float64 division and redoes
   by the definition every row holding an element whose rounding is in doubt: checked against
   the numpy twin on inputs crowded around every rounding tie;
+* the ADC takes a * fl(1 / step) instead of the division and redoes the rows where that could
+  round otherwise: checked on products crowded around every tie, in every output mode;
 * the ADC can write its output over the product (``y is mean``): checked against a separate
   output and the numpy twin, and through a one-tile ``LinearReadModel`` against its numpy
   backend;
@@ -99,6 +101,33 @@ def test_adc_in_place_equals_separate_output(dtype, with_var, noise_var, step, c
     K.adc_kernel(in_place, var, noise_var, 17, 11, 140, step, clip, in_place, False)
     np.testing.assert_array_equal(y, want)
     np.testing.assert_array_equal(in_place, want)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("levels", [3, 127, 2047, 1 << 15])
+@pytest.mark.parametrize("mode", ["write", "in place", "accumulate"])
+def test_adc_multiply_path_equals_definition_at_every_tie(dtype, levels, mode):
+    clip = 7.3
+    step = clip / levels
+    fast = K._adc_fast_constants(step, clip, dtype)[1] > 0
+    assert fast == (levels <= (1 << 14) or dtype == np.float64)
+    # products within +-60 ulps of ties (k + 1/2) step of a sample of k, and beyond the clip
+    k = np.unique(np.linspace(-levels - 1, levels, 300).astype(np.int64))
+    ties = ((k + 0.5) * dtype(step)).astype(dtype)
+    int_t = np.int32 if dtype == np.float32 else np.int64
+    offsets = np.arange(-60, 61, dtype=int_t)
+    mean = (ties.view(int_t)[:, None] + offsets[None, :]).ravel().view(dtype)
+    mean = np.concatenate([mean, np.array([2 * clip, -2 * clip, 0.0], dtype)])
+    mean = mean[: mean.size - mean.size % 121].reshape(-1, 121)
+    want = np.ones_like(mean) if mode == "accumulate" else np.empty_like(mean)
+    K.adc_reference(mean, None, 0.0, None, step, clip, want, mode == "accumulate")
+    if mode == "in place":
+        got = mean.copy()
+        K.adc_kernel(got, None, 0.0, 5, 0, 121, step, clip, got, False)
+    else:
+        got = np.ones_like(mean) if mode == "accumulate" else np.empty_like(mean)
+        K.adc_kernel(mean, None, 0.0, 5, 0, 121, step, clip, got, mode == "accumulate")
+    np.testing.assert_array_equal(got, want)
 
 
 def test_adc_in_place_cannot_accumulate():

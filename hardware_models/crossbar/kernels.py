@@ -174,8 +174,14 @@ def _box_muller(key, p0, out):
 
 @numba.njit(cache=True, error_model="numpy")
 def _hash_pairs(key, p0, hi_a, lo_a):
+    """The two halves of the words of pairs p0, p0 + 1, ... (the Weyl counter key + p * gamma
+    advanced by additions: the loop then needs two 64-bit multiplies per word, not three)."""
+    z = key + np.uint64(p0) * _GAMMA
     for k in range(hi_a.shape[0]):
-        hi_a[k], lo_a[k] = _word_halves(key, p0 + k)
+        w = _mix64(z)
+        hi_a[k] = np.uint32(w >> _S32)
+        lo_a[k] = np.uint32(w & _LOW32)
+        z += _GAMMA
 
 
 @numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
@@ -378,13 +384,15 @@ def dac_reference(x: np.ndarray, step: float, clip: float, dtype=np.float32):
 
 _ROWS_PER_CHUNK = 8
 _NO_NOISE, _TIA_NOISE, _READ_NOISE = 0, 1, 2
+_WRITE, _IN_PLACE, _ACCUMULATE = 0, 1, 2
 
 
-def _make_adc_row(noise: int, in_place: bool):
-    """The ADC of one row, specialised on the noise terms present and on writing over ``mean``:
-    a loop per case vectorises (one loop holding the cases as branches computed every term under
-    masks, ~20% slower; writing through a second array that is ``mean`` would fail LLVM's
-    overlap check and run the scalar loop)."""
+def _make_adc_rows(noise: int, mode: int):
+    """Noise + ADC of a range of rows, specialised on the noise terms present and on where the
+    result goes (``y``, over ``mean``, or added to ``y``): one loop per case vectorises (one loop
+    holding the cases as branches computed every term under masks, ~20% slower, and writing
+    through a second array that is ``mean`` would fail LLVM's overlap check and run scalar).
+    The rows are looped here, not by the caller: a call per row cost ~0.1 us."""
 
     @numba.njit(cache=True, inline="always", error_model="numpy")
     def value(mean, var, noise_var, sd, z, b, j):
@@ -395,84 +403,101 @@ def _make_adc_row(noise: int, in_place: bool):
         return mean[b, j]
 
     @numba.njit(cache=True, error_model="numpy")
-    def row(mean, var, noise_var, sd, z, b, step, clip, out, ob):
-        """out[ob, j] (mean[b, j] if in place) = step * rint(min(max(a_j, -clip), clip) / step)
-        for row b (no rint where step == 0), a_j = mean[b, j] + sqrt(var[b, j] + noise_var) z[j]
-        (sd = sqrt(noise_var) without var)."""
+    def rows(mean, var, noise_var, key, stream0, row_stride, b0, b1, step, clip, inv_step, r_max, y):
+        """For rows b0 .. b1 - 1: y[b, j] (=, or += with ACCUMULATE; mean[b, j] = IN_PLACE)
+        step * rint(min(max(a_j, -clip), clip) / step) (no rint where step == 0), with
+        a_j = mean[b, j] + sqrt(var[b, j] + noise_var) z(stream0 + b * row_stride + j).
+
+        Where ``r_max > 0`` the quotient is r = a_j * inv_step: the caller guarantees that it
+        differs from the definition's a_j / step by less than 1/2 - r_max, so both round to the
+        same integer wherever |r - rint(r)| <= r_max; a row holding an element beyond is redone
+        with the division from its a_j (kept in a scratch row)."""
         n = mean.shape[1]
-        if step > step - step:
-            for j in range(n):
-                a = np.rint(min(max(value(mean, var, noise_var, sd, z, b, j), -clip), clip) / step) * step
-                if in_place:
-                    mean[b, j] = a
-                else:
-                    out[ob, j] = a
-        else:
-            for j in range(n):
-                a = min(max(value(mean, var, noise_var, sd, z, b, j), -clip), clip)
-                if in_place:
-                    mean[b, j] = a
-                else:
-                    out[ob, j] = a
-
-    return row
-
-
-_adc_rows = tuple(_make_adc_row(noise, in_place) for in_place in (False, True)
-                  for noise in (_NO_NOISE, _TIA_NOISE, _READ_NOISE))
-(_adc_row_none, _adc_row_tia, _adc_row_read, _adc_row_none_in_place, _adc_row_tia_in_place,
- _adc_row_read_in_place) = _adc_rows
-
-
-@numba.njit(cache=True, inline="always")
-def _adc_row(has_var, noisy, in_place, mean, var, noise_var, sd, z, b, step, clip, out, ob):
-    if in_place:
-        if has_var:
-            _adc_row_read_in_place(mean, var, noise_var, sd, z, b, step, clip, out, ob)
-        elif noisy:
-            _adc_row_tia_in_place(mean, var, noise_var, sd, z, b, step, clip, out, ob)
-        else:
-            _adc_row_none_in_place(mean, var, noise_var, sd, z, b, step, clip, out, ob)
-    elif has_var:
-        _adc_row_read(mean, var, noise_var, sd, z, b, step, clip, out, ob)
-    elif noisy:
-        _adc_row_tia(mean, var, noise_var, sd, z, b, step, clip, out, ob)
-    else:
-        _adc_row_none(mean, var, noise_var, sd, z, b, step, clip, out, ob)
-
-
-def _make_adc(parallel: bool):
-    @numba.njit(parallel=parallel, cache=True, error_model="numpy")
-    def kernel(mean, var, has_var, noise_var, key, stream0, row_stride, step, clip, y, accumulate, in_place):
-        n_rows, n_cols = mean.shape
-        zero = step - step
-        noisy = has_var or noise_var > zero
         sd = np.sqrt(noise_var)
+        hi_a = np.empty(n // 2 + 2, dtype=np.uint32)
+        lo_a = np.empty(n // 2 + 2, dtype=np.uint32)
+        buf = np.empty(n + 2, dtype=np.float32)
+        v = np.empty((1, n), dtype=mean.dtype)  # the row's results (ACCUMULATE)
+        a_keep = np.empty(n, dtype=mean.dtype)
+        zero = step - step
+        fast = r_max > zero
+        quantise = step > zero
+        for b in range(b0, b1):
+            z = buf[:n]
+            if noise != _NO_NOISE:
+                z = _stream_normals_split(key, stream0 + b * row_stride, n, hi_a, lo_a, buf)
+            if fast:
+                doubt = False
+                for j in range(n):
+                    a = value(mean, var, noise_var, sd, z, b, j)
+                    a_keep[j] = a  # for a redo (in place, mean[b, j] is overwritten)
+                    r = min(max(a, -clip), clip) * inv_step
+                    q = np.rint(r)
+                    doubt |= abs(r - q) > r_max
+                    if mode == _IN_PLACE:
+                        mean[b, j] = q * step
+                    elif mode == _ACCUMULATE:
+                        v[0, j] = q * step
+                    else:
+                        y[b, j] = q * step
+                if doubt:
+                    for j in range(n):
+                        a = np.rint(min(max(a_keep[j], -clip), clip) / step) * step
+                        if mode == _IN_PLACE:
+                            mean[b, j] = a
+                        elif mode == _ACCUMULATE:
+                            v[0, j] = a
+                        else:
+                            y[b, j] = a
+            elif quantise:
+                for j in range(n):
+                    a = np.rint(min(max(value(mean, var, noise_var, sd, z, b, j), -clip), clip) / step) * step
+                    if mode == _IN_PLACE:
+                        mean[b, j] = a
+                    elif mode == _ACCUMULATE:
+                        v[0, j] = a
+                    else:
+                        y[b, j] = a
+            else:
+                for j in range(n):
+                    a = min(max(value(mean, var, noise_var, sd, z, b, j), -clip), clip)
+                    if mode == _IN_PLACE:
+                        mean[b, j] = a
+                    elif mode == _ACCUMULATE:
+                        v[0, j] = a
+                    else:
+                        y[b, j] = a
+            if mode == _ACCUMULATE:
+                for j in range(n):
+                    y[b, j] = y[b, j] + v[0, j]
+
+    return rows
+
+
+_adc_rows = {(noise, mode): _make_adc_rows(noise, mode)
+             for mode in (_WRITE, _IN_PLACE, _ACCUMULATE) for noise in (_NO_NOISE, _TIA_NOISE, _READ_NOISE)}
+
+
+def _make_adc(parallel: bool, noise: int, mode: int):
+    rows = _adc_rows[noise, mode]
+
+    @numba.njit(parallel=parallel, cache=True, error_model="numpy")
+    def kernel(mean, var, noise_var, key, stream0, row_stride, step, clip, inv_step, r_max, y):
         # rows are split into chunks for the threads (each with its scratch); one chunk when serial
+        n_rows = mean.shape[0]
         rows_per_chunk = _ROWS_PER_CHUNK if parallel else max(n_rows, 1)
         n_chunks = (n_rows + rows_per_chunk - 1) // rows_per_chunk
         for c in numba.prange(n_chunks):
-            hi_a = np.empty(n_cols // 2 + 2, dtype=np.uint32)
-            lo_a = np.empty(n_cols // 2 + 2, dtype=np.uint32)
-            buf = np.empty(n_cols + 2, dtype=np.float32)
-            v_buf = np.empty((1, n_cols), dtype=mean.dtype)
-            for b in range(c * rows_per_chunk, min(n_rows, (c + 1) * rows_per_chunk)):
-                if noisy:
-                    z = _stream_normals_split(key, stream0 + b * row_stride, n_cols, hi_a, lo_a, buf)
-                else:
-                    z = buf[:n_cols]
-                if accumulate:  # partial sums of several input tiles: through a scratch row
-                    _adc_row(has_var, noisy, False, mean, var, noise_var, sd, z, b, step, clip, v_buf, 0)
-                    for j in range(n_cols):
-                        y[b, j] = y[b, j] + v_buf[0, j]
-                else:
-                    _adc_row(has_var, noisy, in_place, mean, var, noise_var, sd, z, b, step, clip, y, b)
+            rows(mean, var, noise_var, key, stream0, row_stride, c * rows_per_chunk,
+                 min(n_rows, (c + 1) * rows_per_chunk), step, clip, inv_step, r_max, y)
 
     return kernel
 
 
-_adc_serial = _make_adc(False)
-_adc_parallel = _make_adc(True)
+#: _adc_kernels[parallel, noise, mode]
+_adc_kernels = {(parallel, noise, mode): _make_adc(parallel, noise, mode)
+                for parallel in (False, True) for noise in (_NO_NOISE, _TIA_NOISE, _READ_NOISE)
+                for mode in (_WRITE, _IN_PLACE, _ACCUMULATE)}
 
 
 def adc_kernel(mean, var, noise_var, key, stream0, row_stride, step, clip, y, accumulate):
@@ -486,19 +511,42 @@ def adc_kernel(mean, var, noise_var, key, stream0, row_stride, step, clip, y, ac
     No deviate is drawn (and ``a = mean``) when ``var`` is None and ``noise_var == 0``;
     ``clip = inf`` and ``step = 0`` give an ideal ADC. ``y`` may be ``mean`` itself (written in
     place, without ``accumulate``): a read then needs no separate output buffer.
+    Where ``clip / step <= 2**14`` (float32; ``2**43`` in float64) the quotient is taken as
+    ``a * (1 / step)``, and a row holding an element whose rounding could then differ is redone
+    with the division (see :func:`_adc_fast_constants`): the results are the definition's, bit
+    for bit, either way.
     """
     dtype = mean.dtype.type
     in_place = y is mean
     if in_place and accumulate:
         raise ValueError("adc_kernel: y is mean: in-place output cannot accumulate")
-    has_var = var is not None
+    if var is not None:
+        noise = _READ_NOISE
+    else:
+        noise = _TIA_NOISE if dtype(noise_var) > 0 else _NO_NOISE
     if var is None:
         var = mean  # placeholder of the right type, never read
-    kernel = _adc_parallel if use_parallel(mean.size) else _adc_serial
-    kernel(
-        mean, var, has_var, dtype(noise_var), _key(key), np.int64(stream0), np.int64(row_stride),
-        dtype(step), dtype(clip), y, bool(accumulate), in_place,
-    )
+    mode = _IN_PLACE if in_place else (_ACCUMULATE if accumulate else _WRITE)
+    kernel = _adc_kernels[use_parallel(mean.size), noise, mode]
+    inv_step, r_max = _adc_fast_constants(float(step), float(clip), dtype)
+    kernel(mean, var, dtype(noise_var), _key(key), np.int64(stream0), np.int64(row_stride), dtype(step), dtype(clip),
+           inv_step, r_max, y)
+
+
+@functools.lru_cache(maxsize=256)
+def _adc_fast_constants(step: float, clip: float, dtype):
+    """(fl(1 / step), r_max) of the ADC's multiply path in ``dtype``, r_max = 0 where it does not
+    apply. With L = clip / step, r = fl(a * fl(1 / step)) and the definition's fl(a / step)
+    differ by less than L 2^-22 (float32; L 2^-51 in float64) for |a| <= clip: where
+    |r - rint(r)| <= r_max = 1/2 - that bound (rounded down) both round to the same integer."""
+    step_, clip_ = dtype(step), dtype(clip)
+    if not (step_ > 0 and np.isfinite(clip_)):
+        return dtype(0.0), dtype(0.0)
+    levels = float(clip_) / float(step_)
+    bound = levels * (2.0**-22 if dtype == np.float32 else 2.0**-51)
+    if not bound <= 2.0**-8:  # beyond ~2^14 levels (float32) most rows would be redone
+        return dtype(0.0), dtype(0.0)
+    return dtype(1.0) / step_, np.nextafter(dtype(0.5 - bound), dtype(0.0))
 
 
 def adc_reference(mean, var, noise_var, z, step, clip, y, accumulate):
