@@ -15,6 +15,11 @@ headline ratios divide the best times, ``*_median`` the medians):
   ``x @ w`` with float32 numpy arrays of the same shapes.
 * ``irdrop_read_over_gemm``: the same tile with wire resistance (exact IR drop, effective
   conductances computed once before timing).
+* ``noisy_read_dac_over_gemm``, ``noisy_read_products_over_gemm``,
+  ``noisy_read_noise_adc_over_gemm``: where the noisy read's time goes, each step of the read
+  of ``noisy_read_over_gemm`` timed on its own (interleaved with the same ``x @ w``, best of the
+  repeats): the DAC kernel, the two products (mean ``xq @ W.T`` and variance ``xq^2 @ S.T``),
+  the kernel drawing the output noise and converting (ADC).
 * ``irdrop_precompute_seconds_256`` / ``_512``: computing the effective conductance matrix of one
   N x N physical array (structured solver), best of the repeats.
 * ``ngspice_max_rel_err``: max relative difference of the 32 column currents of a programmed
@@ -106,6 +111,35 @@ def time_reads(model, batch: int, repeats: int) -> dict:
     }
 
 
+def time_read_parts(model, batch: int, repeats: int) -> dict:
+    """Best times of the steps of one read (one tile), each over the best ``x @ w``, interleaved."""
+    from hardware_models.crossbar import kernels
+
+    rng = np.random.default_rng(1)
+    x = rng.uniform(-1, 1, (batch, model.n_in)).astype(np.float32)
+    w = np.ascontiguousarray(rng.standard_normal((model.n_in, model.n_out)).astype(np.float32))
+    w_eff, s2_eff = model.w_eff, model.sigma2_eff
+    noise_var = float(model.out_noise_std[0, 0]) ** 2
+    step, clip = float(model.adc_step[0, 0]), float(model.adc_clip[0, 0])
+    times = {"gemm": [], "dac": [], "products": [], "noise_adc": []}
+    for i in range(repeats + 3):
+        t0 = time.perf_counter()
+        _ = x @ w
+        t1 = time.perf_counter()
+        xq, xq2, _ = kernels.dac_kernel(x, model.dac.step, model.dac.clip, model.dtype)
+        t2 = time.perf_counter()
+        mean = xq @ w_eff.T
+        var = xq2 @ s2_eff.T
+        t3 = time.perf_counter()
+        kernels.adc_kernel(mean, var, noise_var, i, 0, model.n_out, step, clip, mean, accumulate=False)
+        t4 = time.perf_counter()
+        if i >= 3:  # warm-up
+            for name, t in zip(times, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+                times[name].append(t)
+    best_gemm = min(times.pop("gemm"))
+    return {name: min(t) / best_gemm for name, t in times.items()}
+
+
 def noisy_reads(quick: bool) -> dict:
     repeats = 40 if quick else 300
     out = {}
@@ -116,6 +150,9 @@ def noisy_reads(quick: bool) -> dict:
     out["noisy_read_over_gemm_median"] = res["ratio_median"]
     out["noisy_read_median_ms"] = 1e3 * res["read_median_s"]
     out["gemm_median_ms"] = 1e3 * res["gemm_median_s"]
+    assert plain.n_tiles == (1, 1)  # time_read_parts times a one-tile read
+    for name, ratio in time_read_parts(plain, 256, repeats // 2).items():
+        out[f"noisy_read_{name}_over_gemm"] = ratio
 
     t0 = time.perf_counter()
     ir_array = _pcm_array(512, seed=3, wires=WIRES)
