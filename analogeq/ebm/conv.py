@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from analogeq.ebm.config_dict import config_from_dict
 from analogeq.ebm.layered import READOUTS, LayeredEBM
 from analogeq.ebm.synapses import DenseSynapse
 
@@ -300,15 +301,7 @@ class ConvEBMConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ConvEBMConfig":
-        d = dict(d)
-        kind = d.pop("kind", "conv_ebm")
-        if kind != "conv_ebm":
-            raise ValueError(f"config kind must be 'conv_ebm' for ConvEBMConfig, got {kind!r}")
-        allowed = {f for f in cls.__dataclass_fields__ if f != "kind"}
-        unknown = set(d) - allowed
-        if unknown:
-            raise ValueError(f"unknown ConvEBMConfig field(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
-        return cls(**d)
+        return config_from_dict(cls, d, "conv_ebm")
 
 
 class ConvEBM(LayeredEBM):

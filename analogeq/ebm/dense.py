@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from analogeq.ebm.config_dict import config_from_dict
 from analogeq.ebm.layered import READOUTS, LayeredEBM
 from analogeq.ebm.synapses import DenseSynapse
 
@@ -80,15 +81,7 @@ class DenseEBMConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "DenseEBMConfig":
-        d = dict(d)
-        kind = d.pop("kind", "dense_ebm")
-        if kind != "dense_ebm":
-            raise ValueError(f"config kind must be 'dense_ebm' for DenseEBMConfig, got {kind!r}")
-        allowed = {f for f in cls.__dataclass_fields__ if f != "kind"}
-        unknown = set(d) - allowed
-        if unknown:
-            raise ValueError(f"unknown DenseEBMConfig field(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
-        return cls(**d)
+        return config_from_dict(cls, d, "dense_ebm")
 
 
 class DenseEBM(LayeredEBM):
