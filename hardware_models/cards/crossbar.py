@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from hardware_models.devices import (
@@ -15,8 +15,8 @@ from hardware_models.devices import (
     device_from_dict,
 )
 
-from .errors import CardError
-from .registry import register_card_type, validate_with_schema
+from .errors import section_error
+from .registry import card_to_dict, register_card_type, validate_with_schema
 from .sections import (
     ADCSection,
     CostSection,
@@ -123,26 +123,9 @@ class CrossbarCard:
 
     def to_dict(self) -> dict[str, Any]:
         """The card as a JSON-ready dict, in the canonical key order."""
-        out: dict[str, Any] = {"card_type": self.card_type, "schema_version": self.schema_version}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if hasattr(value, "to_dict"):
-                value = value.to_dict()
-            elif isinstance(value, tuple):
-                value = list(value)
-            out[f.name] = value
-        return out
+        return card_to_dict(self)
 
 
-def _section_error(section: str, exc: Exception) -> CardError:
-    field = getattr(exc, "field", None)
-    detail = getattr(exc, "detail", str(exc))
-    if field is None:
-        return CardError(f"$.{section}", detail)
-    # fields like "prog_noise_coeffs[1]" or "update.dg_min_up_S" already carry their sub-path
-    if section == "" or field.startswith(section + "."):
-        return CardError(f"$.{field}", detail)
-    return CardError(f"$.{section}.{field}", detail)
 
 
 def crossbar_card_from_dict(data: dict[str, Any]) -> CrossbarCard:
@@ -157,7 +140,7 @@ def crossbar_card_from_dict(data: dict[str, Any]) -> CrossbarCard:
     try:
         kwargs["device"] = device_from_dict(data["device"])
     except (ParameterError, ParameterTypeError) as exc:
-        raise _section_error("device", exc) from None
+        raise section_error("device", exc) from None
     for name, cls in _SECTION_TYPES.items():
         value = data[name]
         if name == "update" and value is None:
@@ -166,11 +149,11 @@ def crossbar_card_from_dict(data: dict[str, Any]) -> CrossbarCard:
         try:
             kwargs[name] = cls.from_dict(value)
         except (ParameterError, ParameterTypeError) as exc:
-            raise _section_error(name, exc) from None
+            raise section_error(name, exc) from None
     try:
         return CrossbarCard(**kwargs)
     except (ParameterError, ParameterTypeError) as exc:
-        raise _section_error("", exc) from None
+        raise section_error("", exc) from None
 
 
 register_card_type("crossbar", crossbar_card_from_dict, versions=("1.0",))

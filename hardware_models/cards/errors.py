@@ -21,3 +21,15 @@ class CardError(ValueError):
     def with_source(self, source: str) -> "CardError":
         """The same error, naming the file it came from."""
         return CardError(self.json_path, self.detail, source=source)
+
+
+def section_error(section: str, exc: Exception) -> CardError:
+    """A section constructor's error (``exc.field``, ``exc.detail`` where it has them) as a
+    CardError at ``$.section.field``; fields that already carry their section path keep it."""
+    field = getattr(exc, "field", None)
+    detail = getattr(exc, "detail", str(exc))
+    if field is None:
+        return CardError(f"$.{section}" if section else "$", detail)
+    if section == "" or field.startswith(section + "."):
+        return CardError(f"$.{field}", detail)
+    return CardError(f"$.{section}.{field}", detail)

@@ -147,3 +147,19 @@ def validate_with_schema(data: dict[str, Any], card_type: str, version: str) -> 
     if errors:
         best = jsonschema.exceptions.best_match(errors)
         raise _error_to_card_error(best, len(errors))
+
+
+def card_to_dict(card: Any) -> dict[str, Any]:
+    """A card dataclass as a JSON-ready dict in the canonical key order: ``card_type``,
+    ``schema_version``, then its fields (sections through their ``to_dict``, tuples as lists)."""
+    from dataclasses import fields
+
+    out: dict[str, Any] = {"card_type": card.card_type, "schema_version": card.schema_version}
+    for f in fields(card):
+        value = getattr(card, f.name)
+        if hasattr(value, "to_dict"):
+            value = value.to_dict()
+        elif isinstance(value, tuple):
+            value = list(value)
+        out[f.name] = value
+    return out

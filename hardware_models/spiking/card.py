@@ -44,8 +44,8 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
-from hardware_models.cards.errors import CardError
-from hardware_models.cards.registry import register_card_type, validate_with_schema
+from hardware_models.cards.errors import section_error
+from hardware_models.cards.registry import card_to_dict, register_card_type, validate_with_schema
 from hardware_models.devices._checks import ParameterError, ParameterTypeError, check_float, check_int
 from hardware_models.devices._serial import SectionDictMixin
 
@@ -256,25 +256,9 @@ class SpikingCard:
 
     def to_dict(self) -> dict[str, Any]:
         """The card as a JSON-ready dict, in the canonical key order."""
-        out: dict[str, Any] = {"card_type": self.card_type, "schema_version": self.schema_version}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if hasattr(value, "to_dict"):
-                value = value.to_dict()
-            elif isinstance(value, tuple):
-                value = list(value)
-            out[f.name] = value
-        return out
+        return card_to_dict(self)
 
 
-def _section_error(section: str, exc: Exception) -> CardError:
-    field = getattr(exc, "field", None)
-    detail = getattr(exc, "detail", str(exc))
-    if field is None:
-        return CardError(f"$.{section}" if section else "$", detail)
-    if section == "" or field.startswith(section + "."):
-        return CardError(f"$.{field}", detail)
-    return CardError(f"$.{section}.{field}", detail)
 
 
 def spiking_card_from_dict(data: dict[str, Any]) -> SpikingCard:
@@ -291,11 +275,11 @@ def spiking_card_from_dict(data: dict[str, Any]) -> SpikingCard:
         try:
             kwargs[name] = cls.from_dict(data[name])
         except (ParameterError, ParameterTypeError) as exc:
-            raise _section_error(name, exc) from None
+            raise section_error(name, exc) from None
     try:
         return SpikingCard(**kwargs)
     except (ParameterError, ParameterTypeError) as exc:
-        raise _section_error("", exc) from None
+        raise section_error("", exc) from None
 
 
 def as_spiking_card(card: Any) -> SpikingCard:
