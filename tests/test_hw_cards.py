@@ -108,9 +108,9 @@ def set_in(section, key, value):
 
 BAD_CARDS = [
     # (mutation, json_path, fragment of the message)
-    (set_in("adc", "bits", -3), "$.adc.bits", "-3 is less than the minimum of 1"),
-    (set_in("adc", "bits", 0), "$.adc.bits", "less than the minimum of 1"),
-    (set_in("dac", "bits", 0), "$.dac.bits", "less than the minimum of 1"),
+    (set_in("adc", "bits", -3), "$.adc.bits", "-3 is less than the minimum of 2"),
+    (set_in("adc", "bits", 1), "$.adc.bits", "1 is less than the minimum of 2"),
+    (set_in("dac", "bits", 1), "$.dac.bits", "1 is less than the minimum of 2"),
     (set_in("dac", "bits", 64), "$.dac.bits", "greater than the maximum of 32"),
     (set_in("adc", "bits", "8"), "$.adc.bits", "is not of type 'integer', 'null'"),
     (set_in("adc", "bits", True), "$.adc.bits", "is not of type"),
@@ -203,7 +203,7 @@ def test_load_card_error_names_file_and_field(tmp_path):
     path.write_text(json.dumps(mutate(set_in("adc", "bits", -3))))
     with pytest.raises(CardError) as info:
         load_card(path)
-    assert str(info.value) == f"{path}: $.adc.bits: -3 is less than the minimum of 1"
+    assert str(info.value) == f"{path}: $.adc.bits: -3 is less than the minimum of 2"
 
 
 def test_save_card_refuses_invalid_and_keeps_old_file(tmp_path):

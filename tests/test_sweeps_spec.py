@@ -98,7 +98,7 @@ def test_bad_ranges_name_the_path(rng, match):
         ('"adc.bits" = { start = 4, stop = 8, num = 3 }', '"adc.bits" = [4, 6.5]',
          r'axes\["adc.bits"\]\[1\] = 6.5: .*adc.bits.*integer'),
         ('"adc.bits" = { start = 4, stop = 8, num = 3 }', '"adc.bits" = [4, 0]',
-         r'axes\["adc.bits"\]\[1\] = 0: .*minimum of 1'),
+         r'axes\["adc.bits"\]\[1\] = 0: .*minimum of 2'),
         ('"adc.bits" = { start = 4, stop = 8, num = 3 }', '"faults.stuck_at_gmin_rate" = [0.1, 1.5]',
          r'axes\["faults.stuck_at_gmin_rate"\]\[1\] = 1.5'),
         ('"adc.bits" = { start = 4, stop = 8, num = 3 }', '"adc.bits" = []', r'axes\["adc.bits"\]: needs at least one value'),

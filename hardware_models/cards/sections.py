@@ -30,9 +30,9 @@ def _bits(obj, name):
     value = getattr(obj, name)
     if value is None:
         return
-    bits = check_int(type(obj).__name__, name, value, minimum=1)
+    bits = check_int(type(obj).__name__, name, value, minimum=2)
     if bits > MAX_CONVERTER_BITS:
-        raise ParameterError(type(obj).__name__, name, f"{bits} must be an integer in [1, {MAX_CONVERTER_BITS}] or None")
+        raise ParameterError(type(obj).__name__, name, f"{bits} must be an integer in [2, {MAX_CONVERTER_BITS}] or None")
     _set(obj, name, bits)
 
 
@@ -64,7 +64,8 @@ class MappingSection(SectionDictMixin):
 @dataclass(frozen=True)
 class DACSection(SectionDictMixin):
     """Input converter: inputs in [-1, 1] become voltages in [-v_read_V, +v_read_V] [V],
-    quantised to ``bits`` (None = ideal, else an integer in [1, 32])."""
+    quantised to ``bits`` (None = ideal, else an integer in [2, 32]: a signed mid-tread converter
+    with b bits has 2**b - 1 levels, so 1 bit would have only the level 0)."""
 
     bits: int | None
     v_read_V: float
