@@ -27,7 +27,7 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 #: what trains when no checkpoint is given: the core's digits recipe
-#: (:func:`analogeq.train.recipes.digits_dense`: dense EBM 64-256-10, squared-error output layer
+#: (:func:`analogeq.train.recipes.digits_dense`: dense EBM 64-512-10, squared-error output layer
 #: in the energy, symmetric EqProp, 30 epochs)
 DEFAULT_RECIPE = "analogeq.train.recipes.digits_dense"
 

@@ -1,7 +1,7 @@
 """``analogeq demo`` section ``float``: train the digits EBM and run it in floating point.
 
 :func:`section_float` trains the digits recipe (:func:`analogeq.train.recipes.digits_dense`:
-dense EBM 64-256-10, squared-error output layer, symmetric EqProp) on scikit-learn's bundled
+dense EBM 64-512-10, squared-error output layer, symmetric EqProp) on scikit-learn's bundled
 digits, evaluates it on the float substrate, saves the checkpoint
 ``dense_ebm_digits.safetensors`` in the demo folder and leaves for the later sections, in
 ``ctx.artifacts``: ``"digits"`` (the splits), ``"dense_ebm"`` (the trained model),
