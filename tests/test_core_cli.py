@@ -75,6 +75,14 @@ def test_demo_sections_and_table(tmp_path, monkeypatch):
         demo.run_demo(tmp_path, sections=["nope"], print_table=False)
 
 
+def test_demo_hardware_sections_need_the_float_section(tmp_path):
+    import analogeq.demo as demo
+
+    with pytest.raises(ValueError, match=r"\['crossbar', 'sweep'\] need the network .* add --section float"):
+        demo.run_demo(tmp_path / "out", sections=["crossbar", "sweep"], print_table=False)
+    assert not (tmp_path / "out").exists()  # refused before doing anything
+
+
 def test_demo_float_section_quick(tmp_path, monkeypatch):
     # the real float section in quick mode: trains, saves a loadable checkpoint, fills a row
     import analogeq.demo as demo

@@ -12,7 +12,7 @@ corruptions, randomized smoothing, sanity gates), runs a small resumable sweep (
 ADC bits) and prints the tables. ``--out`` (default ./demo-report) receives report.md with every
 table and the PNG plots, the tables as CSV, demo_results.json, each substrate's robustness
 result, the sweep's database and plots, and the trained checkpoint. About 3.5 minutes on two
-shared cores (``--quick``: about a minute less). Sections: float, crossbar, spiking, robustness,
+shared cores (``--quick``: fewer epochs, draws and images). Sections: float, crossbar, spiking, robustness,
 sweep (``--section`` runs a subset; the hardware sections need ``float``). Nothing is downloaded.
 """
 
