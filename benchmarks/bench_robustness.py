@@ -1,11 +1,12 @@
 """Robustness benchmark: the default digits EBM on every substrate that exists, one harness.
 
-    python benchmarks/bench_robustness.py --json            # quick suite, 100 test images (~80 min here)
+    python benchmarks/bench_robustness.py --json            # quick suite, 100 test images (~75 min here)
+    python benchmarks/bench_robustness.py --json --n-examples 40   # 30 min here (RESULTS.md)
     python benchmarks/bench_robustness.py --json --quick    # same keys, small budgets (see QUICK_BENCH)
     python benchmarks/bench_robustness.py --json --suite full --checkpoint ebm.safetensors
 
 The network is the core's digits recipe (:func:`analogeq.train.recipes.digits_dense`: dense EBM
-64-256-10, squared-error output layer in the energy, symmetric EqProp; 30 epochs, 8 with
+64-512-10, squared-error output layer in the energy, symmetric EqProp; 30 epochs, 8 with
 ``--quick`` as in bench_eqprop), or ``--checkpoint``. Each registered substrate kind (``float``,
 ``crossbar``, ``spiking``; kinds not registered are skipped) runs
 :func:`analogeq.robustness.evaluate.evaluate_robustness` on the same test images; hardware
