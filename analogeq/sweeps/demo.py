@@ -1,7 +1,7 @@
 """A small sweep with its plots, for ``analogeq demo`` and for trying the machinery out.
 
     from analogeq.sweeps.demo import run_demo_sweep
-    out = run_demo_sweep("demo-report/sweep", checkpoint="demo-report/ebm.safetensors")
+    out = run_demo_sweep("demo-report/sweep", checkpoint="demo-report/dense_ebm_digits.safetensors")
     out["plots"]   # PNG paths; out["report"] is a Markdown file with the tables and plots
 
 The sweep is read-noise scale x ADC bits on the PCM preset card, one hour after programming:
