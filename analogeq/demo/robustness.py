@@ -106,14 +106,25 @@ def section_robustness(ctx: Any) -> list[dict[str, Any]]:
         results[name] = result
         write_report(result, ctx.out_dir, stem=f"robustness_{stem}")
         rows.append(_row(name, result, n, time.perf_counter() - t0))
+        logger.info("robustness on %s: clean %.3f, PGD L_inf %.3f, worst L_inf %.3f (%.0f s)", name,
+                    rows[-1]["clean"], rows[-1]["pgd_linf_0.1"], rows[-1]["worst_linf"] or float("nan"), rows[-1]["eval_s"])
     ctx.artifacts["robustness"] = results
     return rows
 
 
 def _evaluate(substrate, x, y, suite, reference, seed):
+    """evaluate_robustness, with its one log line per attack shown only at DEBUG (``-v``): the
+    demo logs one line per substrate instead."""
     from analogeq.robustness.evaluate import evaluate_robustness
 
-    return evaluate_robustness(substrate, x, y, suite=suite, reference_substrate=reference, seed=seed)
+    attack_log = logging.getLogger("analogeq.robustness.evaluate")
+    previous = attack_log.level
+    if not logging.getLogger().isEnabledFor(logging.DEBUG):
+        attack_log.setLevel(logging.WARNING)
+    try:
+        return evaluate_robustness(substrate, x, y, suite=suite, reference_substrate=reference, seed=seed)
+    finally:
+        attack_log.setLevel(previous)
 
 
 def _row(name: str, result: dict[str, Any], n: int, seconds: float) -> dict[str, Any]:
