@@ -59,18 +59,3 @@ def check_input_shape(name: str, value: Any, ndim: int | None = None) -> tuple[i
     if ndim is not None and len(shape) != ndim:
         raise ValueError(f"{name} must have {ndim} entries (C, H, W), got {list(shape)}")
     return shape
-
-
-def config_from_dict(cls: type, d: Any, kind: str) -> Any:
-    """Build the frozen config ``cls`` from a JSON dict; ``kind`` (if present) must match."""
-    if not isinstance(d, dict):
-        raise TypeError(f"{cls.__name__}.from_dict needs a dict, got {type(d).__name__}")
-    d = dict(d)
-    got = d.pop("kind", kind)
-    if got != kind:
-        raise ValueError(f"config kind must be {kind!r} for {cls.__name__}, got {got!r}")
-    allowed = {f for f in cls.__dataclass_fields__ if f != "kind"}
-    unknown = set(d) - allowed
-    if unknown:
-        raise ValueError(f"unknown {cls.__name__} field(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
-    return cls(**d)

@@ -11,7 +11,7 @@ def config_from_dict(cls: type[T], d: dict[str, Any], kind: str) -> T:
     """``cls(**d)`` after checking ``d["kind"]`` (optional) is ``kind`` and that every other key
     is a field of ``cls``; the error names the unknown keys and the allowed ones."""
     if not isinstance(d, dict):
-        raise TypeError(f"{cls.__name__} must be read from a dict, got {type(d).__name__}")
+        raise TypeError(f"{cls.__name__}.from_dict needs a dict, got {type(d).__name__}")
     d = dict(d)
     got = d.pop("kind", kind)
     if got != kind:

@@ -23,9 +23,9 @@ from analogeq.baselines._checks import (
     check_input_shape,
     check_int,
     check_sizes,
-    config_from_dict,
 )
 from analogeq.baselines.models.common import ACTIVATIONS, make_activation, seeded_init
+from analogeq.ebm.config_dict import config_from_dict
 from analogeq.substrates.base import GradientSpec
 
 

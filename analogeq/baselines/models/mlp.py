@@ -16,7 +16,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from analogeq.baselines._checks import check_choice, check_input_shape, check_int, check_sizes, config_from_dict
+from analogeq.baselines._checks import check_choice, check_input_shape, check_int, check_sizes
+from analogeq.ebm.config_dict import config_from_dict
 from analogeq.baselines.models.common import ACTIVATIONS, make_activation, seeded_init
 from analogeq.substrates.base import GradientSpec
 

@@ -25,7 +25,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from analogeq.baselines._checks import check_input_shape, check_int, config_from_dict
+from analogeq.baselines._checks import check_input_shape, check_int
+from analogeq.ebm.config_dict import config_from_dict
 from analogeq.baselines.models.common import seeded_init
 from analogeq.substrates.base import GradientSpec
 
