@@ -402,6 +402,16 @@ def _make_adc_rows(noise: int, mode: int):
             return mean[b, j] + sd * z[j]
         return mean[b, j]
 
+    @numba.njit(cache=True, inline="always", error_model="numpy")
+    def store(mean, v, y, b, j, a):
+        """The result a of element (b, j) to where ``mode`` says (a compile-time branch)."""
+        if mode == _IN_PLACE:
+            mean[b, j] = a
+        elif mode == _ACCUMULATE:
+            v[0, j] = a
+        else:
+            y[b, j] = a
+
     @numba.njit(cache=True, error_model="numpy")
     def rows(mean, var, noise_var, key, stream0, row_stride, b0, b1, step, clip, inv_step, r_max, y):
         """For rows b0 .. b1 - 1: y[b, j] (=, or += with ACCUMULATE; mean[b, j] = IN_PLACE)
@@ -434,39 +444,17 @@ def _make_adc_rows(noise: int, mode: int):
                     r = min(max(a, -clip), clip) * inv_step
                     q = np.rint(r)
                     doubt |= abs(r - q) > r_max
-                    if mode == _IN_PLACE:
-                        mean[b, j] = q * step
-                    elif mode == _ACCUMULATE:
-                        v[0, j] = q * step
-                    else:
-                        y[b, j] = q * step
+                    store(mean, v, y, b, j, q * step)
                 if doubt:
                     for j in range(n):
-                        a = np.rint(min(max(a_keep[j], -clip), clip) / step) * step
-                        if mode == _IN_PLACE:
-                            mean[b, j] = a
-                        elif mode == _ACCUMULATE:
-                            v[0, j] = a
-                        else:
-                            y[b, j] = a
+                        store(mean, v, y, b, j, np.rint(min(max(a_keep[j], -clip), clip) / step) * step)
             elif quantise:
                 for j in range(n):
                     a = np.rint(min(max(value(mean, var, noise_var, sd, z, b, j), -clip), clip) / step) * step
-                    if mode == _IN_PLACE:
-                        mean[b, j] = a
-                    elif mode == _ACCUMULATE:
-                        v[0, j] = a
-                    else:
-                        y[b, j] = a
+                    store(mean, v, y, b, j, a)
             else:
                 for j in range(n):
-                    a = min(max(value(mean, var, noise_var, sd, z, b, j), -clip), clip)
-                    if mode == _IN_PLACE:
-                        mean[b, j] = a
-                    elif mode == _ACCUMULATE:
-                        v[0, j] = a
-                    else:
-                        y[b, j] = a
+                    store(mean, v, y, b, j, min(max(value(mean, var, noise_var, sd, z, b, j), -clip), clip))
             if mode == _ACCUMULATE:
                 for j in range(n):
                     y[b, j] = y[b, j] + v[0, j]
