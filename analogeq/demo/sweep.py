@@ -41,9 +41,7 @@ def section_sweep(ctx: Any) -> list[dict[str, Any]]:
     crossbar = [r for r in rows if r["evaluation"] == "clean_accuracy" and r["substrate"] == "crossbar"]
     physics = [r for r in rows if r["evaluation"] == "crossbar_read_error"]
     acc = {(g[NOISE_AXIS], g[BITS_AXIS]): g for g in aggregate(crossbar, "accuracy", [NOISE_AXIS, BITS_AXIS])}
-    err_metric = _read_error_metric(physics)
-    err = {(g[NOISE_AXIS], g[BITS_AXIS]): g for g in aggregate(physics, err_metric, [NOISE_AXIS, BITS_AXIS])} \
-        if err_metric else {}
+    err = {(g[NOISE_AXIS], g[BITS_AXIS]): g for g in aggregate(physics, "relative_error", [NOISE_AXIS, BITS_AXIS])}
     summary = out["summary"]
     table = []
     for key in sorted(set(acc) | set(err)):
@@ -56,17 +54,10 @@ def section_sweep(ctx: Any) -> list[dict[str, Any]]:
             "crossbar_accuracy": a["mean"] if a else None,
             "crossbar_accuracy_ci95": None if not a or math.isnan(a["ci95"]) else a["ci95"],
             "seeds": a["n"] if a else None,
-            err_metric or "read_error": e["mean"] if e else None,
+            "relative_error": e["mean"] if e else None,
         })
     if table:
         table[0]["notes"] = (f"{summary.get('planned', '?')} points planned, {summary.get('ran', '?')} run now "
                              f"in {seconds:.1f} s; spec {out['spec']}")
     return table
 
-
-def _read_error_metric(rows: list[dict[str, Any]]) -> str | None:
-    names = sorted({k for r in rows if r["status"] == "ok" for k in r["metrics"]})
-    for preferred in ("relative_rms_error", "rel_rms_error", "relative_error"):
-        if preferred in names:
-            return preferred
-    return next((n for n in names if "err" in n), None)

@@ -56,10 +56,10 @@ def loss_and_gradient(
         x_var = x.detach().repeat(k, *([1] * (x.dim() - 1))).requires_grad_(True)
         with torch.enable_grad():
             logits = substrate.attack_logits(x_var, gradient)
-            losses = [loss_fn(z) for z in logits.view(k, batch, -1)]  # loss_fn sees batches like x
-            (grad,) = torch.autograd.grad(torch.stack(losses).sum(), x_var)
+            losses = torch.stack([loss_fn(z) for z in logits.view(k, batch, -1)])  # loss_fn sees batches like x
+            (grad,) = torch.autograd.grad(losses.sum(), x_var)
         grad_total += grad.detach().view(k, *x.shape).sum(dim=0)
-        loss_total += torch.stack(losses).detach().sum(dim=0)
+        loss_total += losses.detach().sum(dim=0)
         z_sum = logits.detach().view(k, batch, -1).sum(dim=0)
         logits_total = z_sum if logits_total is None else logits_total + z_sum
         done += k
