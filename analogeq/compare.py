@@ -244,16 +244,10 @@ def _suite(dataset: str, settings: CompareSettings):
 
 
 def _build_substrate(kind: str, model, *, card, seed: int, device: str, drift_time_s: float | None):
-    from analogeq.substrates import build_substrate
+    from analogeq.substrates import build_substrate, substrate_options
 
-    if kind == "float":
-        return build_substrate("float", model, device=device)
-    options: dict[str, Any] = {"seed": seed}
-    if card is not None:
-        options["card"] = card
-    if drift_time_s is not None:
-        options["drift_time_s"] = drift_time_s
-    return build_substrate(kind, model, **options)
+    offered = {"card": card, "seed": seed, "device": device, "drift_time_s": drift_time_s}
+    return build_substrate(kind, model, substrate_options(kind, offered=offered))
 
 
 def _row(entry: CompareEntry, model, substrate_kind: str, card_name: str | None, report: dict[str, Any],

@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(name)s: %(message)s")
     torch.set_num_threads(args.threads)
 
-    from analogeq.commands.robustness import build_for, load_card_argument, train_default_ebm
+    from analogeq.commands.robustness import build_for, train_default_ebm
     from analogeq.robustness.evaluate import compare_markdown, evaluate_robustness
     from analogeq.substrates import substrate_kinds
 
@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     for kind in kinds:
         try:
             substrate = float_substrate if kind == "float" else build_for(
-                kind, model, card=load_card_argument(cards.get(kind)), seed=args.seed)
+                kind, model, card=cards.get(kind), seed=args.seed)
         except (ValueError, TypeError) as exc:
             out[kind] = {"skipped": f"could not build: {exc}"}
             continue

@@ -23,7 +23,7 @@ Keys (issue 5 contract):
   EqProp, 2 epochs; quick: 1 epoch on 100 images) on the digits upsampled to 28x28 (target <= 5).
 * ``spiking_eqprop_digits_accuracy``: digits test accuracy, read from the spiking substrate
   (spiking-ideal card), of a 64-256-10 dense EBM trained from scratch with EqProp whose free and
-  nudged phases all ran as spikes (:func:`analogeq.spiking.eqprop.train_spiking_eqprop`; training
+  nudged phases all ran as spikes (:func:`analogeq.train.spiking_eqprop.train_spiking_eqprop`; training
   card = spiking-ideal with a 20 ms free phase, 10 ms nudged phases, 5 ms decoding window;
   10 epochs at batch 20; quick: 64-64-10, 2 epochs on 320 images).
 * ``nir_roundtrip_max_abs_err``: export -> ``nir.write`` -> ``nir.read`` -> import of the digits
@@ -199,7 +199,7 @@ def train_784_500_10(splits: DataSplits, quick: bool, seed: int) -> DenseEBM:
 
 
 def spiking_eqprop(splits: DataSplits, quick: bool, seed: int, target: str, cache_dir) -> dict:
-    from analogeq.spiking.eqprop import train_spiking_eqprop
+    from analogeq.train.spiking_eqprop import train_spiking_eqprop
     from analogeq.train.config import TrainConfig
 
     train_card = card_with_timing("spiking-ideal", 0.02, 0.01, 0.005)

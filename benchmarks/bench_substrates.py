@@ -24,7 +24,7 @@ run, medians of interleaved repeats, every timing on ``--threads`` threads):
   (acc_hw_aware - acc_naive) / (acc_float - acc_naive), accuracies averaged over the same
   ``n_draws`` programming draws; hardware-aware = the float network fine-tuned for 10 epochs with
   EqProp on a fresh programmed draw per batch and weights clipped to +-2.5 std after each update
-  (:func:`analogeq.crossbar.training.train_hardware_aware`). ``hw_aware_clip_only_gap_recovered``
+  (:func:`analogeq.train.hardware_aware.train_hardware_aware`). ``hw_aware_clip_only_gap_recovered``
   is what the clipping alone (no training) recovers: most of it (see the report).
 * ``insitu_digits_accuracy``: test accuracy of the recipe's network trained from its random
   initialisation in situ on ``rram`` (pulsed, soft-bounded, asymmetric update with 30% cycle noise,
@@ -79,7 +79,7 @@ def machine() -> dict:
 
 
 def _accuracy(sub, test) -> float:
-    from analogeq.crossbar.training import evaluate_substrate
+    from analogeq.train.hardware_aware import evaluate_substrate
 
     return evaluate_substrate(sub, test)
 
@@ -161,8 +161,8 @@ def harsh_card():
 
 
 def hardware_aware(model, splits, float_acc: float, args, draw_seeds) -> dict:
-    from analogeq.crossbar.training import clip_weights, train_hardware_aware
-    from analogeq.substrates.base import mean_ci95
+    from analogeq.train.hardware_aware import clip_weights, train_hardware_aware
+    from analogeq.stats import mean_ci95
     from analogeq.substrates.crossbar import CrossbarSubstrate
     from analogeq.train.recipes import digits_dense
 
@@ -207,7 +207,7 @@ def hardware_aware(model, splits, float_acc: float, args, draw_seeds) -> dict:
 
 
 def in_situ(splits, args) -> dict:
-    from analogeq.crossbar.training import InSituConfig, train_in_situ
+    from analogeq.train.in_situ import InSituConfig, train_in_situ
     from analogeq.models import build_model
     from analogeq.substrates.crossbar import CrossbarSubstrate
     from analogeq.train.recipes import digits_dense
@@ -256,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from analogeq.data import load_dataset
     from analogeq.substrates import build_substrate
-    from analogeq.substrates.base import mean_ci95
+    from analogeq.stats import mean_ci95
     from analogeq.substrates.crossbar import CrossbarSubstrate
     from hardware_models.cards import preset, with_value
 

@@ -13,20 +13,21 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from analogeq.contract import weight_layers
 from analogeq.baselines import (
     BASELINE_KINDS,
     BaselineTrainConfig,
     baseline_config,
     build_baseline,
     build_defence,
-    mapped_layers,
     parameter_count,
     train_baseline,
 )
 from analogeq.baselines.models import CNN, MLP, CNNConfig, MLPConfig, ViT, ViTConfig, VIBConfig
 from analogeq.baselines.models.vit import Attention
-from analogeq.substrates.base import GradientSpec
-from analogeq.substrates.float import ClassifierModel, FloatSubstrate
+from analogeq.contract import GradientSpec
+from analogeq.contract import ClassifierModel
+from analogeq.substrates.float import FloatSubstrate
 
 
 @pytest.fixture(autouse=True)
@@ -76,7 +77,7 @@ def test_mlp_matches_the_dense_ebm_size():
 
 def test_cnn_has_the_conv_ebm_layer_shapes():
     cnn = CNN(CNNConfig())
-    shapes = [tuple(m.weight.shape) for _, m in mapped_layers(cnn)]
+    shapes = [tuple(m.weight.shape) for _, m in weight_layers(cnn)]
     assert shapes == [(16, 1, 3, 3), (32, 16, 3, 3), (10, 128)]
     assert parameter_count(cnn) == 16 * 9 + 16 + 32 * 16 * 9 + 32 + 128 * 10 + 10
 
@@ -88,11 +89,11 @@ def test_small_models_are_of_the_ebm_size():
 
 def test_mapped_layers_are_every_linear_and_conv():
     vit = ViT(ViTConfig(depth=2))
-    names = [n for n, _ in mapped_layers(vit)]
+    names = [n for n, _ in weight_layers(vit)]
     # patch embedding, per block qkv + proj + two MLP layers, head
     assert len(names) == 1 + 2 * 4 + 1
     assert names[0] == "patch_embed" and names[-1] == "head"
-    n_weights = sum(m.weight.numel() + m.bias.numel() for _, m in mapped_layers(vit))
+    n_weights = sum(m.weight.numel() + m.bias.numel() for _, m in weight_layers(vit))
     others = sum(p.numel() for n, p in vit.named_parameters() if "norm" in n or n in ("cls_token", "pos_embed"))
     assert n_weights + others == parameter_count(vit)
 

@@ -11,7 +11,7 @@ from analogeq.ebm.conv import ConvEBM, ConvEBMConfig, ConvPoolSynapse
 from analogeq.ebm.dense import DenseEBM, DenseEBMConfig
 from analogeq.ebm.settle import settle
 from analogeq.substrates import build_substrate
-from analogeq.substrates.base import GradientSpec
+from analogeq.contract import GradientSpec
 from analogeq.train import TrainConfig, build_optimizer, eqprop_gradients
 
 

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from analogeq.ebm.conv import ConvEBM, ConvEBMConfig
 from analogeq.ebm.dense import DenseEBM, DenseEBMConfig
 from analogeq.ebm.settle import settle
-from analogeq.substrates.base import GradientSpec
+from analogeq.contract import GradientSpec
 from analogeq.train.bptt import bptt_gradients
 from analogeq.train.eqprop import eqprop_gradients, eqprop_gradients_from_states, free_phase, nudged_phase
 

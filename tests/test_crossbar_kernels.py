@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from analogeq.crossbar import kernels as K
-from analogeq.crossbar.network import ProgrammedMatrices, pack_dense_network
-from analogeq.crossbar.reads import KeySource, KeyTable, TorchRead, draw_keys
+from analogeq.substrates.crossbar import fused_settle as K
+from analogeq.substrates.crossbar.programmed import ProgrammedMatrices, pack_dense_network
+from analogeq.substrates.crossbar.reads import KeySource, KeyTable, TorchRead, draw_keys
 from hardware_models.cards import preset, with_value
 
 

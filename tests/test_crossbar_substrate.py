@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from analogeq.substrates import build_substrate, substrate_kinds
-from analogeq.substrates.base import GradientSpec
+from analogeq.contract import GradientSpec
 from analogeq.substrates.crossbar import CrossbarSubstrate
 from hardware_models.cards import preset, with_value
 
@@ -141,7 +141,7 @@ def test_numba_settle_nudged_phase_equals_torch(digits_ebm, digits_splits):
 
 
 def test_same_numbers_whatever_the_thread_count(digits_ebm, digits_splits):
-    from analogeq.crossbar.kernels import settle_dense_kernel
+    from analogeq.substrates.crossbar.fused_settle import settle_dense_kernel
 
     sub = CrossbarSubstrate(digits_ebm, "pcm-harsh", drift_time_s=86400.0, seed=2)
     packed = sub._packed
@@ -237,7 +237,7 @@ def test_cost_equals_hardware_models_cost_of_one_read():
 
     torch.manual_seed(0)
     net = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
-    from analogeq.substrates.float import as_classifier
+    from analogeq.contract import as_classifier
 
     model = as_classifier(net, (1, 8, 8), 10)
     card = preset("pcm")
@@ -324,13 +324,13 @@ def test_conv_ebm_maps_kernels_as_matrices_on_unfolded_patches(digits_splits):
 def test_bad_input_errors(digits_ebm):
     with pytest.raises(ValueError, match="drift_time_s"):
         CrossbarSubstrate(digits_ebm, "pcm", drift_time_s=-1.0)
-    with pytest.raises(ValueError, match="card_type must be 'crossbar'"):
+    with pytest.raises(ValueError, match="a crossbar card is needed here, got card_type 'spiking'"):
         CrossbarSubstrate(digits_ebm, "spiking-ideal")
     broken = preset("pcm").to_dict()
     del broken["tile"], broken["neuron"]
     with pytest.raises(ValueError, match=r"missing the field\(s\) \['tile', 'neuron'\]"):
         CrossbarSubstrate(digits_ebm, broken)
-    with pytest.raises(ValueError, match="neither a preset nor a card file"):
+    with pytest.raises(ValueError, match="neither a card file .* nor a preset; presets:"):
         CrossbarSubstrate(digits_ebm, "no-such-card")
     with pytest.raises(ValueError, match="settle_mode"):
         CrossbarSubstrate(digits_ebm, "pcm", settle_mode="analog")

@@ -9,15 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from analogeq.crossbar.training import (
-    InSituConfig,
-    evaluate_substrate,
-    local_eqprop_updates,
-    pulses_for,
-    stochastic_round,
-    train_hardware_aware,
-    train_in_situ,
-)
+from analogeq.substrates.crossbar import CrossbarSubstrate
+from analogeq.train.hardware_aware import clip_weights, evaluate_substrate, train_hardware_aware
+from analogeq.train.in_situ import InSituConfig, local_eqprop_updates, pulses_for, stochastic_round, train_in_situ
 from analogeq.ebm.dense import DenseEBM, DenseEBMConfig
 from analogeq.train.config import TrainConfig
 from hardware_models.cards import preset, with_value
@@ -83,8 +77,6 @@ def test_in_situ_training_learns_within_the_device_bounds(digits_small):
         assert prog.g_prog_S.min() >= g_min and prog.g_prog_S.max() <= g_max
     assert evaluate_substrate(sub, digits_small.test) > 0.5
     # the trained arrays are read later like any programmed arrays (drift to one hour)
-    from analogeq.substrates.crossbar import CrossbarSubstrate
-
     later = CrossbarSubstrate(sub.model, card, drift_time_s=3600.0, programmed=sub.programmed)
     assert later.logits(digits_small.test.x[:8]).shape == (8, 10)
 
@@ -146,8 +138,6 @@ def test_training_bad_input(digits_small):
 
 
 def test_weight_clipping_bounds_every_matrix():
-    from analogeq.crossbar.training import clip_weights
-
     model = _small_ebm()
     with torch.no_grad():
         model.synapses[0].weight[0, 0] = 10.0  # an outlier

@@ -24,8 +24,9 @@ from analogeq.robustness.attacks.apgd import checkpoint_lengths
 from analogeq.robustness.attacks.common import dlr_loss, dlr_targeted_loss, margin, project
 from analogeq.robustness.attacks.square import fraction_schedule, pseudo_gaussian_rectangle, square_pattern
 from analogeq.substrates import build_substrate
-from analogeq.substrates.base import GradientSpec, Substrate, check_input
-from analogeq.substrates.float import as_classifier
+from analogeq.contract import GradientSpec, check_input
+from analogeq.substrates.base import Substrate
+from analogeq.contract import as_classifier
 
 torch.set_num_threads(1)  # tiny models: one thread is fastest on a shared machine
 

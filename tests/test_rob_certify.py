@@ -20,8 +20,10 @@ from analogeq.robustness.certify import (
     predict_smoothed,
     summarize,
 )
-from analogeq.substrates.base import GradientSpec, Substrate
-from analogeq.substrates.float import FloatSubstrate, as_classifier
+from analogeq.contract import GradientSpec
+from analogeq.substrates.base import Substrate
+from analogeq.substrates.float import FloatSubstrate
+from analogeq.contract import as_classifier
 
 SHAPE = (1, 4, 4)
 

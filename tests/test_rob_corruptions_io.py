@@ -17,7 +17,8 @@ from analogeq.robustness.corruptions import (
     mean_corruption_error,
     relative_mean_corruption_error,
 )
-from analogeq.substrates.float import FloatSubstrate, as_classifier
+from analogeq.substrates.float import FloatSubstrate
+from analogeq.contract import as_classifier
 
 # ------------------------------------------------------------------------------ reader
 

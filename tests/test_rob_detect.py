@@ -16,8 +16,10 @@ from analogeq.robustness.detect import (
     reduce_bit_depth,
     threshold_at_false_positive_rate,
 )
-from analogeq.substrates.base import GradientSpec, Substrate
-from analogeq.substrates.float import FloatSubstrate, as_classifier
+from analogeq.contract import GradientSpec
+from analogeq.substrates.base import Substrate
+from analogeq.substrates.float import FloatSubstrate
+from analogeq.contract import as_classifier
 
 
 class NearestMean(nn.Module):

@@ -13,8 +13,10 @@ from sklearn.metrics import roc_auc_score
 from torch import nn
 
 from analogeq.robustness.energy import EnergyComparison, auroc, energy, energy_comparison
-from analogeq.substrates.base import GradientSpec, Substrate
-from analogeq.substrates.float import FloatSubstrate, as_classifier
+from analogeq.contract import GradientSpec
+from analogeq.substrates.base import Substrate
+from analogeq.substrates.float import FloatSubstrate
+from analogeq.contract import as_classifier
 
 
 class NearestMean(nn.Module):

@@ -15,8 +15,8 @@ from torch import nn
 from analogeq.robustness.evaluate import SCHEMA, compare_markdown, eps_key, evaluate_robustness, to_markdown, write_report
 from analogeq.robustness.suite import FULL, QUICK, AttackSuite, get_suite
 from analogeq.substrates import build_substrate
-from analogeq.substrates.base import GradientSpec
-from analogeq.substrates.float import as_classifier
+from analogeq.contract import GradientSpec
+from analogeq.contract import as_classifier
 
 torch.set_num_threads(1)
 

@@ -12,8 +12,9 @@ from analogeq.robustness import gates as G
 from analogeq.robustness.evaluate import evaluate_robustness
 from analogeq.robustness.suite import QUICK
 from analogeq.substrates import build_substrate
-from analogeq.substrates.base import GradientSpec, Substrate, check_input
-from analogeq.substrates.float import as_classifier
+from analogeq.contract import GradientSpec, check_input
+from analogeq.substrates.base import Substrate
+from analogeq.contract import as_classifier
 
 torch.set_num_threads(1)
 

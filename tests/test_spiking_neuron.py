@@ -50,8 +50,8 @@ def card_for(steps: int, **changes):
 
 
 def brian_counts(mapped, card, steps: int, batch: int = 1) -> np.ndarray:
-    from analogeq.spiking.backend import resolve_backend
-    from analogeq.spiking.network import StackedSpikingNetwork
+    from analogeq.substrates.spiking.backend import resolve_backend
+    from analogeq.substrates.spiking.network import StackedSpikingNetwork
 
     net = StackedSpikingNetwork(mapped, card, batch, resolve_backend("numpy"))
     net.set_currents(np.tile(mapped.concat("biases"), (batch, 1)))
@@ -117,8 +117,8 @@ def test_stacked_copies_are_independent_and_identical():
 
 
 def test_membrane_noise_is_seeded():
-    from analogeq.spiking.backend import resolve_backend
-    from analogeq.spiking.network import StackedSpikingNetwork
+    from analogeq.substrates.spiking.backend import resolve_backend
+    from analogeq.substrates.spiking.network import StackedSpikingNetwork
 
     steps = 200
     card = with_value(card_for(steps), "noise.membrane_std", 0.2)

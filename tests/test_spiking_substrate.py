@@ -16,7 +16,7 @@ import torch
 
 from analogeq.ebm.dense import DenseEBM, DenseEBMConfig
 from analogeq.substrates import build_substrate, substrate_kinds
-from analogeq.substrates.base import GradientSpec
+from analogeq.contract import GradientSpec
 from analogeq.substrates.spiking import SpikingSubstrate
 from hardware_models import card_from_dict, preset, with_value
 
@@ -161,7 +161,7 @@ def test_ce_readout_runs_off_chip(digits_splits):
 def test_spiking_eqprop_gradient_matches_float_eqprop(digits_splits):
     """The EqProp estimate from spiking phases points where the float one does (untrained
     network: large gradients; cosine similarity > 0.95 per parameter)."""
-    from analogeq.spiking.eqprop import SpikingEqProp
+    from analogeq.train.spiking_eqprop import SpikingEqProp
     from analogeq.train.eqprop import eqprop_gradients
 
     model = DenseEBM(DenseEBMConfig(hidden_sizes=(48,), readout="mse", free_steps=200, nudge_steps=200, tol=1e-6, seed=1))
@@ -177,7 +177,7 @@ def test_spiking_eqprop_gradient_matches_float_eqprop(digits_splits):
 
 def test_bad_input(trained, digits_splits):
     from analogeq.ebm.conv import ConvEBM, ConvEBMConfig
-    from analogeq.spiking.eqprop import SpikingEqProp
+    from analogeq.train.spiking_eqprop import SpikingEqProp
 
     conv = ConvEBM(ConvEBMConfig(input_shape=(1, 8, 8), channels=(4,)))
     with pytest.raises(ValueError, match="dense EBMs only"):

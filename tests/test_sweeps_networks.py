@@ -135,11 +135,14 @@ def test_unavailable_substrate_is_skipped_then_runs_once_registered(tmp_path, mo
         def cost(self):
             return {"energy_per_inference_J": 2.5e-9, "latency_per_inference_s": None}
 
-    def stand_in(model, card, seed, drift_time_s):
-        received.append((type(card).__name__, seed, drift_time_s))
+    def stand_in(model, options):
+        received.append((type(options.card).__name__, options.seed, options.drift_time_s))
         return CostedFloat(model)
 
-    monkeypatch.setitem(substrates._BUILDERS, "crossbar", stand_in)
+    from analogeq.substrates import registry
+    from analogeq.substrates.crossbar import CrossbarOptions
+
+    monkeypatch.setitem(registry._KINDS, "crossbar", registry.SubstrateKind("crossbar", CrossbarOptions, stand_in))
     second = run_sweep(spec, db, progress=False, network_cache=shared_cache)
     assert (second.already_done, second.ran, second.ok) == (4, 4, 4)
     assert len(received) == 4 and {r[0] for r in received} == {"CrossbarCard"}

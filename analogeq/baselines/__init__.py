@@ -15,7 +15,6 @@ from analogeq.baselines.models import (
     BASELINE_KINDS,
     baseline_config,
     build_baseline,
-    mapped_layers,
     parameter_count,
     register_with_core,
 )
@@ -33,7 +32,6 @@ __all__ = [
     "build_baseline",
     "build_defence",
     "defence_from_dict",
-    "mapped_layers",
     "parameter_count",
     "register_with_core",
     "train_baseline",

@@ -41,7 +41,8 @@ from torch import nn
 from analogeq.baselines._checks import check_choice, check_float, check_int
 from analogeq.baselines.defences.awp import perturbed_weights, scale_to_relative_norm
 from analogeq.robustness.attacks import PGD
-from analogeq.substrates.base import GradientSpec, mean_ci95
+from analogeq.contract import GradientSpec
+from analogeq.stats import mean_ci95
 from analogeq.substrates.float import FloatSubstrate
 
 

@@ -29,7 +29,8 @@ from analogeq.baselines._checks import check_choice, check_float, check_int
 from analogeq.baselines.defences import DEFENCES, Standard
 from analogeq.baselines.defences.awp import add_to_weights
 from analogeq.data.base import ArrayDataset
-from analogeq.substrates.float import ClassifierModel, FloatSubstrate
+from analogeq.contract import ClassifierModel
+from analogeq.substrates.float import FloatSubstrate
 
 logger = logging.getLogger(__name__)
 

@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 from typing import Any
+
+from analogeq.substrates import build_substrate, substrate_kinds, substrate_options
+from hardware_models.cards import resolve_card
 
 logger = logging.getLogger(__name__)
 
@@ -74,50 +76,30 @@ def train_default_ebm(seed: int = 0, epochs: int | None = None, splits=None):
     return model.eval(), splits, history
 
 
-def load_card_argument(card: str | None):
-    """A card object from a file path or a preset name (None stays None)."""
-    if card is None:
-        return None
-    from hardware_models.cards import list_presets, load_card, preset
-
-    if os.path.exists(card):
-        return load_card(card)
-    if card in list_presets():
-        return preset(card)
-    raise FileNotFoundError(f"--card {card!r} is neither a card file nor a preset (presets: {list_presets()})")
-
-
 def build_for(kind: str, model, *, card=None, seed: int = 0, device: str = "cpu"):
-    """``build_substrate(kind, model, ...)`` with those of the options card, seed and device that
-    its builder names (:func:`analogeq.substrates.substrate_option_names`); a card given to a
-    kind that takes none is an error."""
-    from analogeq.substrates import build_substrate, substrate_kinds, substrate_option_names
-
-    if kind not in substrate_kinds():
-        raise ValueError(f"substrate kind {kind!r} is not available; registered kinds: {substrate_kinds()}")
-    names = substrate_option_names(kind)
-    offered = {"card": card, "seed": seed, "device": device}
-    options = {k: v for k, v in offered.items() if v is not None and (names is None or k in names)}
-    if card is not None and "card" not in options:
-        raise ValueError(f"substrate kind {kind!r} takes no device card (--card)")
-    return build_substrate(kind, model, **options)
+    """``build_substrate(kind, model, options)`` with the kind's options object: ``card`` (a
+    file path, preset name or card; None: the kind's default) must be an option of the kind,
+    ``seed`` and ``device`` go where the kind has them (:func:`analogeq.substrates.substrate_options`)."""
+    given = {} if card is None else {"card": card}
+    options = substrate_options(kind, given, offered={"seed": seed, "device": device})
+    return build_substrate(kind, model, options)
 
 
 def run(args: argparse.Namespace) -> int:
     from analogeq.robustness.evaluate import evaluate_robustness, to_markdown, write_report
     from analogeq.robustness.suite import get_suite
-    from analogeq.substrates.base import GradientSpec
+    from analogeq.contract import GradientSpec
 
     if args.n_examples < 1:
         raise ValueError(f"--n-examples must be >= 1, got {args.n_examples}")
     if args.seed < 0:
         raise ValueError(f"--seed must be >= 0, got {args.seed}")
     gradient = GradientSpec("truncated", args.truncated_steps) if args.gradient == "truncated" else GradientSpec(args.gradient)
-    from analogeq.substrates import substrate_kinds
-
     if args.substrate not in substrate_kinds():  # before any training
         raise ValueError(f"--substrate {args.substrate!r} is not available; registered kinds: {substrate_kinds()}")
-    card = load_card_argument(args.card)
+    # the options (card included) are resolved and validated before any training
+    options = substrate_options(args.substrate, {} if args.card is None else {"card": resolve_card(args.card)},
+                                offered={"seed": args.seed, "device": args.device})
 
     if args.checkpoint is not None:
         from analogeq.checkpoint import load_checkpoint
@@ -134,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         model, splits, history = train_default_ebm(seed=args.seed, epochs=args.epochs)
         logger.info("default EBM: validation accuracy %.3f", history["final_val_accuracy"])
 
-    substrate = build_for(args.substrate, model, card=card, seed=args.seed, device=args.device)
+    substrate = build_substrate(args.substrate, model, options)
     reference = None
     if not args.no_reference and args.substrate != "float":
         reference = build_for("float", model, device=args.device)

@@ -17,7 +17,7 @@ to 1 year; with the card's global drift compensation and without it; mean over p
 draws) and leaves it in ``ctx.artifacts["pcm_drift"]`` for the report's plot.
 
 Every row has ``energy_per_inference_uJ`` and ``latency_per_inference_us`` (one free-phase
-settle, :mod:`analogeq.crossbar.cost`, in microjoules and microseconds so that the demo table
+settle, :mod:`analogeq.substrates.crossbar.cost`, in microjoules and microseconds so that the demo table
 shows them), the mean settling steps and, in ``notes``, the settling time of the same network in
 the circuit's continuous-time mode (tau = r c of the card's neuron).
 """
@@ -54,9 +54,9 @@ def section_crossbar(ctx: Any) -> list[dict[str, Any]]:
     """Rows ``crossbar ideal`` and ``crossbar pcm 1 h`` (see the module docstring)."""
     import torch
 
-    from analogeq.crossbar.training import evaluate_substrate
+    from analogeq.train.hardware_aware import evaluate_substrate
     from analogeq.substrates import build_substrate
-    from analogeq.substrates.base import mean_ci95
+    from analogeq.stats import mean_ci95
     from analogeq.substrates.crossbar import CrossbarSubstrate
 
     model, splits = _trained_ebm(ctx)
@@ -127,8 +127,8 @@ def pcm_accuracy_vs_drift(model: Any, test: Any, *, draws: int = 3, seed: int = 
     programming draws), ``ci95`` and ``accuracies``."""
     from hardware_models.cards import preset, with_value
 
-    from analogeq.crossbar.training import evaluate_substrate
-    from analogeq.substrates.base import mean_ci95
+    from analogeq.train.hardware_aware import evaluate_substrate
+    from analogeq.stats import mean_ci95
     from analogeq.substrates.crossbar import CrossbarSubstrate
 
     cards = {"global": preset("pcm"), "none": with_value(preset("pcm"), "drift_compensation", "none")}

@@ -1,6 +1,6 @@
 """``analogeq demo`` section ``sweep``: a small noise-sensitivity sweep of the trained network.
 
-:func:`section_sweep` runs :func:`analogeq.sweeps.demo.run_demo_sweep` in ``<demo folder>/sweep``
+:func:`section_sweep` runs :func:`analogeq.demo.sweep_spec.run_demo_sweep` in ``<demo folder>/sweep``
 with the checkpoint the ``float`` section saved: read-noise scale (0, 1, 3 x the card's) x ADC
 bits (4, 6, 8) on the ``pcm`` card one hour after programming, 3 seeds (programming and read
 draws) per point, evaluations ``crossbar_read_error`` (a random 64 x 64 matrix, physics only)
@@ -28,7 +28,7 @@ BITS_AXIS = "adc.bits"
 def section_sweep(ctx: Any) -> list[dict[str, Any]]:
     """Run the demo sweep; one row per grid point (see the module docstring)."""
     from analogeq.report.grouping import aggregate
-    from analogeq.sweeps.demo import run_demo_sweep
+    from analogeq.demo.sweep_spec import run_demo_sweep
     from analogeq.sweeps.store import ResultStore
 
     t0 = time.perf_counter()

@@ -32,11 +32,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from analogeq.contract import CrossbarMatrix, MatrixRead
 from analogeq.ebm.config_dict import config_from_dict
 from analogeq.ebm.layered import READOUTS, LayeredEBM
 from analogeq.ebm.synapses import DenseSynapse
-
-MatrixRead = Callable[[torch.Tensor], torch.Tensor]
 
 
 class ConvPoolSynapse(nn.Module):
@@ -166,11 +165,44 @@ class ConvPoolSynapse(nn.Module):
         _, indices = self.pool(self.conv_with(pre, read))
         return self.conv_transpose_with(self.unpool(post, indices), read_t)
 
+    def crossbar_matrix(self, name: str) -> CrossbarMatrix:
+        """The kernel (C_out, C_in k^2) as a hardware substrate programs it: one row read per
+        output position of the convolution."""
+        return CrossbarMatrix(name, self.weight_matrix().detach(), "patches", self.conv_shape[1] * self.conv_shape[2])
+
+    def with_reads(self, read: MatrixRead, read_t: MatrixRead) -> "ConvReadSynapse":
+        """This synapse with its kernel products done by ``read`` and ``read_t``."""
+        return ConvReadSynapse(self, read, read_t)
+
     def extra_repr(self) -> str:
         return (
             f"in_shape={self.in_shape}, out_channels={self.out_channels}, kernel_size={self.kernel_size}, "
             f"padding={self.padding}, pool_size={self.pool_size}"
         )
+
+
+class ConvReadSynapse:
+    """A :class:`ConvPoolSynapse` whose kernel products are matrix reads on unfolded patches (one
+    row read per output position); the max-pool and its argmax stay as they are, the feedback is
+    the backward read of the same matrix folded back (a transposed convolution)."""
+
+    def __init__(self, synapse: ConvPoolSynapse, read: MatrixRead, read_t: MatrixRead):
+        self.synapse, self.read, self.read_t = synapse, read, read_t
+
+    def __call__(self, pre: torch.Tensor) -> torch.Tensor:
+        return self.forward(pre)
+
+    def forward(self, pre: torch.Tensor) -> torch.Tensor:
+        return self.synapse.forward_with(pre, self.read)
+
+    def adjoint(self, post: torch.Tensor, pre: torch.Tensor) -> torch.Tensor:
+        return self.synapse.adjoint_with(post, pre, self.read, self.read_t)
+
+    def forward_and_adjoint(self, pre: torch.Tensor, post: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Both reads of one step with one forward read (its argmax positions serve the feedback)."""
+        syn = self.synapse
+        pooled, indices = syn.pool(syn.conv_with(pre, self.read))
+        return pooled, syn.conv_transpose_with(syn.unpool(post, indices), self.read_t)
 
 
 def _int_tuple(name: str, value: Any, n: int) -> tuple[int, ...]:
@@ -344,4 +376,4 @@ class ConvEBM(LayeredEBM):
             self.readout_bias = None
 
 
-__all__ = ["ConvEBM", "ConvEBMConfig", "ConvPoolSynapse"]
+__all__ = ["ConvEBM", "ConvEBMConfig", "ConvPoolSynapse", "ConvReadSynapse"]

@@ -43,7 +43,7 @@ import torch
 from torch import nn
 
 from analogeq.ebm.settle import settle
-from analogeq.substrates.base import GradientSpec
+from analogeq.contract import GradientSpec
 
 logger = logging.getLogger(__name__)
 

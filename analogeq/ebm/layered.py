@@ -35,8 +35,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from analogeq.contract import CrossbarMatrix, GradientSpec, MatrixRead, check_input
 from analogeq.ebm.synapses import DenseSynapse
-from analogeq.substrates.base import GradientSpec, check_input
 
 READOUTS = ("mse", "ce")
 
@@ -76,6 +76,22 @@ class LayeredEBM(nn.Module):
         if self.readout is not None:
             syns.append(self.readout)
         return syns
+
+    def crossbar_matrices(self) -> list[CrossbarMatrix]:
+        """Every weight matrix a hardware substrate programs, in read order: ``layer1`` ...
+        ``layerN`` (synapse k joins layer k-1 to k), then ``readout`` (``ce`` only)."""
+        out = [syn.crossbar_matrix(f"layer{k + 1}") for k, syn in enumerate(self.synapses)]
+        if self.readout is not None:
+            out.append(self.readout.crossbar_matrix("readout"))
+        return out
+
+    def synapses_with_reads(self, reads: list[tuple[MatrixRead, MatrixRead]]) -> list:
+        """The synapses of :meth:`all_synapses` with their products done by the given
+        (forward, backward) matrix reads, one pair per matrix of :meth:`crossbar_matrices`."""
+        syns = self.all_synapses()
+        if len(reads) != len(syns):
+            raise ValueError(f"{len(reads)} read pairs for {len(syns)} matrices")
+        return [syn.with_reads(f, b) for syn, (f, b) in zip(syns, reads)]
 
     def init_states(self, x: torch.Tensor) -> list[torch.Tensor]:
         """States at zero, the start of every free phase."""
@@ -216,17 +232,4 @@ class LayeredEBM(nn.Module):
         return attack_scores(self, x, gradient)
 
 
-def check_labels(y: torch.Tensor, num_classes: int, batch: int) -> torch.Tensor:
-    """Validate integer labels of shape (batch,) in [0, num_classes)."""
-    if not isinstance(y, torch.Tensor):
-        raise TypeError(f"y must be a torch.Tensor of class indices, got {type(y).__name__}")
-    if y.dtype not in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8):
-        raise ValueError(f"y must hold integer class indices, got dtype {y.dtype}")
-    if y.shape != (batch,):
-        raise ValueError(f"y must have shape ({batch},) to match the inputs, got {tuple(y.shape)}")
-    if batch and (int(y.min()) < 0 or int(y.max()) >= num_classes):
-        raise ValueError(f"y must be in [0, {num_classes - 1}], got values from {int(y.min())} to {int(y.max())}")
-    return y.long()
-
-
-__all__ = ["LayeredEBM", "hard_sigmoid", "check_labels", "READOUTS", "DenseSynapse"]
+__all__ = ["LayeredEBM", "hard_sigmoid", "READOUTS", "DenseSynapse"]

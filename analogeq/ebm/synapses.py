@@ -22,6 +22,8 @@ import math
 import torch
 from torch import nn
 
+from analogeq.contract import CrossbarMatrix, MatrixRead
+
 
 class DenseSynapse(nn.Module):
     """Full connection ``A(pre) = pre_flat @ W^T`` with ``W`` of shape ``(n_post, n_pre)``.
@@ -52,5 +54,33 @@ class DenseSynapse(nn.Module):
         """Per-sample coupling <post, W pre>, shape (B,)."""
         return (self.forward(pre) * post).sum(dim=-1)
 
+    def crossbar_matrix(self, name: str) -> CrossbarMatrix:
+        """W (n_post, n_pre) as a hardware substrate programs it: one row read per sample."""
+        return CrossbarMatrix(name, self.weight.detach(), "dense", 1)
+
+    def with_reads(self, read: MatrixRead, read_t: MatrixRead) -> "DenseReadSynapse":
+        """This synapse with its two products done by ``read`` (W) and ``read_t`` (W^T)."""
+        return DenseReadSynapse(read, read_t, self.pre_shape)
+
     def extra_repr(self) -> str:
         return f"pre_shape={self.pre_shape}, n_post={self.n_post}"
+
+
+class DenseReadSynapse:
+    """A dense synapse whose products are matrix reads (e.g. the two read directions of one
+    crossbar array): ``forward(pre) = read(pre_flat)``, ``adjoint(post) = read_t(post)`` reshaped
+    to the pre layer."""
+
+    def __init__(self, read: MatrixRead, read_t: MatrixRead, pre_shape: tuple[int, ...]):
+        self.read, self.read_t = read, read_t
+        self.pre_shape = tuple(pre_shape)
+        self.n_pre = math.prod(self.pre_shape)
+
+    def __call__(self, pre: torch.Tensor) -> torch.Tensor:
+        return self.forward(pre)
+
+    def forward(self, pre: torch.Tensor) -> torch.Tensor:
+        return self.read(pre.reshape(pre.shape[0], self.n_pre))
+
+    def adjoint(self, post: torch.Tensor, pre: torch.Tensor | None = None) -> torch.Tensor:
+        return self.read_t(post).reshape(post.shape[0], *self.pre_shape)

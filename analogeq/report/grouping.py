@@ -11,7 +11,7 @@ import math
 import numbers
 from typing import Any, Iterable, Sequence
 
-from analogeq.substrates.base import mean_ci95
+from analogeq.stats import mean_ci95
 
 
 def substrate_label(substrate: str | None) -> str:

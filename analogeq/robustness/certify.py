@@ -52,7 +52,8 @@ import numpy as np
 import torch
 from scipy import stats
 
-from analogeq.substrates.base import Substrate, check_input
+from analogeq.substrates.base import Substrate
+from analogeq.contract import check_input
 
 #: prediction value of an abstention
 ABSTAIN = -1

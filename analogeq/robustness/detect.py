@@ -37,7 +37,8 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from analogeq.substrates.base import Substrate, check_input
+from analogeq.substrates.base import Substrate
+from analogeq.contract import check_input
 
 # ----------------------------------------------------------------------------- squeezers
 

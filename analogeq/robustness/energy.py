@@ -28,7 +28,8 @@ import numpy as np
 import torch
 from scipy import stats
 
-from analogeq.substrates.base import Substrate, check_input
+from analogeq.substrates.base import Substrate
+from analogeq.contract import check_input
 
 
 def _check_batch(substrate: Substrate, x: Any, field: str) -> None:

@@ -20,7 +20,8 @@ from typing import Callable
 
 import torch
 
-from analogeq.substrates.base import GradientSpec, Substrate
+from analogeq.contract import GradientSpec
+from analogeq.substrates.base import Substrate
 
 LossFn = Callable[[torch.Tensor], torch.Tensor]
 

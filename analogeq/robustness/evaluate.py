@@ -92,7 +92,9 @@ from analogeq.robustness.attacks import (
 from analogeq.robustness.attacks.common import check_batch, check_int, margin
 from analogeq.robustness.eot import loss_and_gradient
 from analogeq.robustness.suite import AttackSuite, get_suite
-from analogeq.substrates.base import GradientSpec, Substrate, mean_ci95
+from analogeq.contract import GradientSpec
+from analogeq.substrates.base import Substrate
+from analogeq.stats import mean_ci95
 
 logger = logging.getLogger(__name__)
 

@@ -33,7 +33,8 @@ from typing import Any, Sequence
 
 import torch
 
-from analogeq.substrates.base import GradientSpec, Substrate
+from analogeq.contract import GradientSpec
+from analogeq.substrates.base import Substrate
 
 #: how many example indices a gate lists in its detail
 MAX_LISTED = 20

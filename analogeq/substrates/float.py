@@ -1,60 +1,34 @@
 """The floating-point substrate: a trained network computed exactly, on CPU or GPU.
 
-Every network that runs on a substrate follows one small convention (:class:`ClassifierModel`):
-``forward(x)`` returns the class scores used for prediction (an EBM settles to its fixed point
-first), and ``forward_for_attack(x, gradient)`` returns scores differentiable with respect to
-``x`` the way :class:`~analogeq.substrates.base.GradientSpec` asks (a feed-forward network has no
-settling and returns ``forward(x)``). :func:`as_classifier` wraps any plain ``nn.Module``.
+The network is used through :class:`analogeq.contract.ClassifierModel` only: ``forward(x)``
+for prediction, ``forward_for_attack(x, gradient)`` for white-box attacks.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
-from torch import nn
 
-from analogeq.substrates.base import GradientSpec, Substrate, check_input
+from analogeq.contract import ClassifierModel, GradientSpec, check_input
+from analogeq.substrates.base import Substrate, check_device
+from analogeq.substrates.registry import SubstrateKind, register_substrate
 
-
-@runtime_checkable
-class ClassifierModel(Protocol):
-    """What a network offers to the substrates (see module docstring)."""
-
-    input_shape: tuple[int, ...]
-    num_classes: int
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor: ...
-
-    def forward_for_attack(self, x: torch.Tensor, gradient: GradientSpec) -> torch.Tensor: ...
+__all__ = ["FloatOptions", "FloatSubstrate"]
 
 
-class FeedForwardClassifier(nn.Module):
-    """A plain ``nn.Module`` (one pass, no settling) following the :class:`ClassifierModel` convention."""
+@dataclass(frozen=True)
+class FloatOptions:
+    """Options of the float substrate: ``device`` (torch device name, e.g. "cpu", "cuda")."""
 
-    def __init__(self, module: nn.Module, input_shape: tuple[int, ...], num_classes: int):
-        super().__init__()
-        if not isinstance(module, nn.Module):
-            raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
-        if num_classes < 2:
-            raise ValueError(f"num_classes must be >= 2, got {num_classes}")
-        self.module = module
-        self.input_shape = tuple(int(d) for d in input_shape)
-        self.num_classes = int(num_classes)
+    device: str = "cpu"
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.module(x)
+    def __post_init__(self) -> None:
+        check_device(self.device)
 
-    def forward_for_attack(self, x: torch.Tensor, gradient: GradientSpec = GradientSpec()) -> torch.Tensor:
-        # one pass: there is no settling, so every gradient mode is the exact gradient
-        return self.module(x)
-
-
-def as_classifier(module: nn.Module, input_shape: tuple[int, ...], num_classes: int) -> ClassifierModel:
-    """Wrap a plain feed-forward ``nn.Module`` mapping ``(B, *input_shape)`` to logits."""
-    if isinstance(module, ClassifierModel):
-        return module
-    return FeedForwardClassifier(module, input_shape, num_classes)
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 class FloatSubstrate(Substrate):
@@ -71,9 +45,7 @@ class FloatSubstrate(Substrate):
                 "model must follow the ClassifierModel convention (input_shape, num_classes, forward, "
                 f"forward_for_attack); wrap plain modules with as_classifier(), got {type(model).__name__}"
             )
-        self.device = torch.device(device)
-        if self.device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError("device='cuda' was asked for but torch.cuda.is_available() is False")
+        self.device = check_device(device)
         self.model = model.to(self.device).eval()
         self.input_shape = tuple(model.input_shape)
         self.num_classes = int(model.num_classes)
@@ -103,3 +75,9 @@ class FloatSubstrate(Substrate):
             "model": type(self.model).__name__,
             "model_config": config.to_dict() if hasattr(config, "to_dict") else None,
         }
+
+
+register_substrate(SubstrateKind(
+    "float", FloatOptions, lambda model, o: FloatSubstrate(model, device=o.device),
+    "the network in float32 on CPU or GPU (the reference)",
+))

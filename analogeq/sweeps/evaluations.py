@@ -216,13 +216,14 @@ class PointContext:
         return net.dataset()
 
     def substrate(self) -> Any:
-        """Build this point's substrate (``build_substrate(kind, model, **options)``).
+        """Build this point's substrate from the kind's options object
+        (:func:`analogeq.substrates.substrate_options`).
 
         Options offered: ``card``, ``seed`` (derived from the point seed, stream "substrate") and
-        the substrate parameters (``drift_time_s``); only those the kind's builder accepts are
-        passed, so a floating-point substrate simply gets none of them. A kind that is not
-        registered (not built yet) raises :class:`PointSkipped`."""
-        from analogeq.substrates import build_substrate, substrate_kinds
+        the substrate parameters (``drift_time_s``); only those the kind has are used, so a
+        floating-point substrate simply gets none of them. A kind that is not registered (not
+        built yet) raises :class:`PointSkipped`."""
+        from analogeq.substrates import build_substrate, substrate_kinds, substrate_options
 
         kind = self.substrate_kind
         if kind is None:
@@ -231,21 +232,9 @@ class PointContext:
             raise PointSkipped(f"substrate kind {kind!r} is not available (registered: {substrate_kinds()})")
         offered = {"card": self.card, "seed": derive_seed(self.seed, "substrate")}
         offered.update({k: self.params[k] for k in SUBSTRATE_PARAMS if k in self.params})
-        options = _accepted_options(kind, offered)
-        substrate = build_substrate(kind, self.network().model, **options)
+        substrate = build_substrate(kind, self.network().model, substrate_options(kind, offered=offered))
         substrate.reseed(derive_seed(self.seed, "reads"))
         return substrate
-
-
-def _accepted_options(kind: str, offered: dict[str, Any]) -> dict[str, Any]:
-    """The offered options the builder of ``kind`` declares by name (all of them if it takes
-    ``**options`` and names none)."""
-    from analogeq.substrates import substrate_option_names
-
-    names = substrate_option_names(kind)
-    if names is None:
-        return offered
-    return {k: v for k, v in offered.items() if k in names}
 
 
 # -- built-in evaluations -------------------------------------------------------------------------

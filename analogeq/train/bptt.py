@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from analogeq.ebm.layered import check_labels
+from analogeq.contract import check_labels
 from analogeq.ebm.settle import settle, validate_budget
 
 

@@ -19,7 +19,7 @@ from typing import Any, Callable
 import torch
 
 from analogeq.data.base import ArrayDataset, DataSplits
-from analogeq.ebm.layered import check_labels
+from analogeq.contract import check_labels
 from analogeq.ebm.settle import settle
 from analogeq.train.bptt import bptt_gradients
 from analogeq.train.config import TrainConfig

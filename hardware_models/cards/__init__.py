@@ -12,6 +12,7 @@ Schemas shipped with the package (``schemas/<card_type>-card.v<major>.json``), p
 from .crossbar import DRIFT_COMPENSATION_MODES, CrossbarCard, crossbar_card_from_dict
 from .errors import CardError
 from .io import card_from_dict, list_presets, load_card, parse_card_json, preset, save_card, with_value
+from .resolve import resolve_card
 from .registry import (
     PLUGIN_MODULES,
     card_types,
@@ -46,6 +47,7 @@ __all__ = [
     "TimingSection",
     "WiresSection",
     "card_from_dict",
+    "resolve_card",
     "crossbar_card_from_dict",
     "load_card",
     "save_card",

@@ -218,17 +218,22 @@ class CrossbarArray:
 
     @classmethod
     def from_card(cls, weights: np.ndarray, card: Any, *, seed: int | np.random.SeedSequence = 0,
-                  dtype: Any = np.float32, ir_method: str = "blocks") -> "CrossbarArray":
+                  dtype: Any = np.float32, ir_method: str = "blocks", w_max: float | None = None,
+                  program: Callable | None = None) -> "CrossbarArray":
         """Build from a crossbar card (reads ``device``, ``levels``, ``faults``, ``tile``,
         ``mapping``, ``dac``, ``adc``, ``tia``, ``wires``, ``drift_compensation``); programming
-        goes through :func:`hardware_models.devices.program_conductances` with the card."""
+        goes through :func:`hardware_models.devices.program_conductances` with the card.
+
+        Overrides: ``w_max`` replaces the card's ``mapping.w_max`` (e.g. a scale fixed before
+        training on the array); ``program(g_target, rng) -> g`` replaces the card's programming
+        (e.g. to re-read an array whose conductances were changed by pulses)."""
         from ..devices import program_conductances
 
         w = card.wires
         return cls(
             weights,
             card.device,
-            w_max=card.mapping.w_max,
+            w_max=card.mapping.w_max if w_max is None else w_max,
             dac_bits=card.dac.bits,
             v_read_V=card.dac.v_read_V,
             adc_bits=card.adc.bits,
@@ -239,7 +244,7 @@ class CrossbarArray:
             max_rows=card.tile.max_rows,
             max_cols=card.tile.max_cols,
             drift_compensation=card.drift_compensation,
-            program=functools.partial(program_conductances, card),
+            program=program if program is not None else functools.partial(program_conductances, card),
             seed=seed,
             dtype=dtype,
             ir_method=ir_method,

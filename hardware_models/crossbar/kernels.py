@@ -29,7 +29,7 @@ there): its last bits may differ between CPUs with and without FMA, never betwee
 counts or runs on one machine. The DAC and ADC arithmetic is never contracted, so the numpy
 twins match bit for bit. :func:`counter_normals` returns the deviates of any range of
 streams, which lets the numpy reference reproduce a read exactly. Every consumer (the Numba
-reads, the fused settling kernels of ``analogeq.crossbar``, the torch reads through
+reads, the fused settling kernels of ``analogeq.substrates.crossbar``, the torch reads through
 :func:`counter_normals`) draws through :func:`_box_muller_pair`: it is the one place that
 defines the numbers.
 """

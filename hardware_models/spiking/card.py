@@ -283,20 +283,13 @@ def spiking_card_from_dict(data: dict[str, Any]) -> SpikingCard:
 
 
 def as_spiking_card(card: Any) -> SpikingCard:
-    """A SpikingCard from a card object, a card dict or a preset name (e.g. ``"spiking-ideal"``)."""
+    """A SpikingCard from a card object, a card file path, a preset name (e.g. ``"spiking-ideal"``)
+    or a card dict: :func:`hardware_models.cards.resolve_card` with kind ``"spiking"``."""
     if isinstance(card, SpikingCard):
         return card
-    from hardware_models.cards.io import card_from_dict, preset
+    from hardware_models.cards.resolve import resolve_card
 
-    if isinstance(card, str):
-        result = preset(card)
-    elif isinstance(card, dict):
-        result = card_from_dict(card)
-    else:
-        raise TypeError(f"card must be a SpikingCard, a card dict or a preset name, got {type(card).__name__}")
-    if not isinstance(result, SpikingCard):
-        raise ValueError(f"card_type must be 'spiking' for a spiking substrate, got {getattr(result, 'card_type', None)!r}")
-    return result
+    return resolve_card(card, "spiking")
 
 
 register_card_type("spiking", spiking_card_from_dict, versions=("1.0",))

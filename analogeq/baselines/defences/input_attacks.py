@@ -22,7 +22,8 @@ from analogeq.baselines.defences.common import kl_divergence
 from analogeq.robustness.attacks import PGD
 from analogeq.robustness.attacks.common import ascent_direction, make_generator, project, randn_like
 from analogeq.robustness.eot import loss_and_gradient
-from analogeq.substrates.base import GradientSpec, Substrate
+from analogeq.contract import GradientSpec
+from analogeq.substrates.base import Substrate
 
 #: std of the TRADES start x + 0.001 N(0, I) (Zhang et al. 2019, their released code)
 TRADES_START_STD = 0.001

@@ -25,7 +25,7 @@ from typing import Any
 from torch import nn
 
 from analogeq.baselines.models.cnn import CNN, CNNConfig
-from analogeq.baselines.models.common import mapped_layers, parameter_count
+from analogeq.baselines.models.common import parameter_count
 from analogeq.baselines.models.mlp import MLP, MLPConfig
 from analogeq.baselines.models.vib import VIBClassifier, VIBConfig
 from analogeq.baselines.models.vit import ViT, ViTConfig
@@ -91,7 +91,6 @@ __all__ = [
     "ViTConfig",
     "baseline_config",
     "build_baseline",
-    "mapped_layers",
     "parameter_count",
     "register_with_core",
 ]

@@ -1,13 +1,13 @@
 """What the baseline models share: activations, initialisation seeding, parameter counts.
 
-Every baseline is a feed-forward ``nn.Module`` that follows the ClassifierModel convention of
-:mod:`analogeq.substrates.float`: attributes ``config``, ``input_shape``, ``num_classes``;
+Every baseline is a feed-forward ``nn.Module`` that follows
+:class:`analogeq.contract.ClassifierModel`: attributes ``config``, ``input_shape``, ``num_classes``;
 ``forward(x)`` maps images ``(B, *input_shape)`` to logits ``(B, num_classes)``; and
 ``forward_for_attack(x, gradient)`` is ``forward(x)`` (one pass, no settling, so every
-:class:`~analogeq.substrates.base.GradientSpec` is the exact gradient).
+:class:`~analogeq.contract.GradientSpec` is the exact gradient).
 
 Crossbar mapping: the weight reads of every baseline are plain ``nn.Linear`` and ``nn.Conv2d``
-modules (found with :func:`mapped_layers`); everything else (activations, pooling, LayerNorm,
+modules (found with :func:`analogeq.contract.weight_layers`); everything else (activations, pooling, LayerNorm,
 the attention products of the ViT, the VIB's split into mean and scale) is digital.
 """
 
@@ -51,12 +51,6 @@ def seeded_init(module: nn.Module, seed: int) -> None:
                 layer.weight.copy_(torch.rand(layer.weight.shape, generator=gen) * 2 * bound - bound)
                 if layer.bias is not None:
                     layer.bias.copy_(torch.rand(layer.bias.shape, generator=gen) * 2 * bound - bound)
-
-
-def mapped_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    """(name, module) of every ``nn.Linear`` and ``nn.Conv2d`` in ``model``: the weight reads a
-    crossbar substrate maps onto arrays, in the order they are registered."""
-    return [(name, m) for name, m in model.named_modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
 
 
 def parameter_count(model: nn.Module) -> int:

@@ -19,7 +19,7 @@ from torch import nn
 from analogeq.baselines._checks import check_choice, check_input_shape, check_int, check_sizes
 from analogeq.ebm.config_dict import config_from_dict
 from analogeq.baselines.models.common import ACTIVATIONS, make_activation, seeded_init
-from analogeq.substrates.base import GradientSpec
+from analogeq.contract import GradientSpec
 
 
 @dataclass(frozen=True)

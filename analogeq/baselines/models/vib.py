@@ -38,7 +38,7 @@ from analogeq.baselines._checks import (
 )
 from analogeq.baselines.models.common import ACTIVATIONS, make_activation, seeded_init
 from analogeq.ebm.config_dict import config_from_dict
-from analogeq.substrates.base import GradientSpec
+from analogeq.contract import GradientSpec
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from torch import nn
 from analogeq.baselines._checks import check_input_shape, check_int
 from analogeq.ebm.config_dict import config_from_dict
 from analogeq.baselines.models.common import seeded_init
-from analogeq.substrates.base import GradientSpec
+from analogeq.contract import GradientSpec
 
 
 @dataclass(frozen=True)

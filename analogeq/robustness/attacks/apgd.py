@@ -47,7 +47,8 @@ from analogeq.robustness.attacks.common import (
     random_start,
 )
 from analogeq.robustness.eot import loss_and_gradient
-from analogeq.substrates.base import GradientSpec, Substrate
+from analogeq.contract import GradientSpec
+from analogeq.substrates.base import Substrate
 
 
 def checkpoint_lengths(steps: int) -> tuple[int, int, int]:

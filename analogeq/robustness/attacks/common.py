@@ -16,7 +16,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from analogeq.substrates.base import GradientSpec, Substrate, check_input
+from analogeq.contract import GradientSpec, check_input
+from analogeq.substrates.base import Substrate
 
 NORMS = ("linf", "l2")
 

@@ -31,7 +31,8 @@ from analogeq.robustness.attacks.common import (
     finish,
     margin,
 )
-from analogeq.substrates.base import GradientSpec, Substrate
+from analogeq.contract import GradientSpec
+from analogeq.substrates.base import Substrate
 
 _C_UPPER_UNKNOWN = 1e10
 

@@ -27,7 +27,8 @@ from analogeq.robustness.attacks.common import (
     project,
 )
 from analogeq.robustness.eot import loss_and_gradient
-from analogeq.substrates.base import GradientSpec, Substrate
+from analogeq.contract import GradientSpec
+from analogeq.substrates.base import Substrate
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,8 @@ import torch
 
 from analogeq.robustness.corruptions.constants import SEVERITIES, check_severity
 from analogeq.robustness.corruptions.registry import CORRUPTION_NAMES, check_corruption_name, corrupt
-from analogeq.substrates.base import Substrate, check_input
+from analogeq.substrates.base import Substrate
+from analogeq.contract import check_input
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """A small sweep with its plots, for ``analogeq demo`` and for trying the machinery out.
 
-    from analogeq.sweeps.demo import run_demo_sweep
+    from analogeq.demo.sweep_spec import run_demo_sweep
     out = run_demo_sweep("demo-report/sweep", checkpoint="demo-report/dense_ebm_digits.safetensors")
     out["plots"]   # PNG paths; out["report"] is a Markdown file with the tables and plots
 

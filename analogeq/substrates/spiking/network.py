@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analogeq.spiking.backend import BrianBackend
+from analogeq.substrates.spiking.backend import BrianBackend
 
 logger = logging.getLogger(__name__)
 

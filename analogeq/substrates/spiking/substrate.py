@@ -1,6 +1,6 @@
 """The spiking substrate: a dense EBM settling as spikes on emulated neuromorphic hardware (Brian2).
 
-Mapping (see :mod:`analogeq.spiking.network` for the neuron update and
+Mapping (see :mod:`analogeq.substrates.spiking.network` for the neuron update and
 :mod:`hardware_models.spiking.card` for the card):
 
 * every state unit of the EBM is an integrate-and-fire neuron with reset by subtraction whose
@@ -28,7 +28,7 @@ Non-idealities from the card: per-neuron threshold and leak mismatch (drawn at b
 weight quantisation, refractory period. ``cost()`` gives the energy (spikes, synaptic events,
 neuron steps, mean over the inferences run so far) and the latency (``t_free_s``).
 
-White-box attacks: ``attack_logits`` runs the rate model (:mod:`analogeq.spiking.rate_model`),
+White-box attacks: ``attack_logits`` runs the rate model (:mod:`analogeq.substrates.spiking.rate_model`),
 the spiking network's mean field with the quantised weights and mismatch folded in; the spikes
 are passed straight through (BPDA). ``logits`` is the plain spiking forward (black-box attacks
 and evaluation).
@@ -48,71 +48,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from analogeq.substrates import register_substrate
-from analogeq.substrates.base import GradientSpec, Substrate, check_input
-from hardware_models.spiking import MappedSpikingNetwork, as_spiking_card, map_dense_network, spiking_inference_cost
+from analogeq.contract import GradientSpec, check_input
+from analogeq.substrates.base import Substrate, check_device
+from analogeq.substrates.spiking.backend import resolve_backend
+from analogeq.substrates.spiking.mapping import map_model
+from analogeq.substrates.spiking.network import PAD_CURRENT, StackedSpikingNetwork
+from analogeq.substrates.spiking.rate_model import SpikingRateModel
+from hardware_models.params import check_int
+from hardware_models.spiking import MappedSpikingNetwork, as_spiking_card, spiking_inference_cost
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_CARD = "spiking-ideal"
-
-
-def check_dense_ebm(model: Any) -> None:
-    """Raise TypeError/ValueError unless ``model`` is a layered EBM made of dense synapses only."""
-    from analogeq.ebm.layered import LayeredEBM
-    from analogeq.ebm.synapses import DenseSynapse
-
-    if not isinstance(model, LayeredEBM):
-        raise TypeError(
-            f"the spiking substrate runs layered energy-based networks (e.g. DenseEBM), got {type(model).__name__}"
-        )
-    for k, syn in enumerate(model.all_synapses()):
-        if not isinstance(syn, DenseSynapse):
-            raise ValueError(
-                f"the spiking substrate supports dense EBMs only: synapse {k + 1} of {type(model).__name__} is "
-                f"{type(syn).__name__}; allowed: DenseSynapse (use analogeq.ebm.dense.DenseEBM)"
-            )
-    for k, b in enumerate(model.biases):
-        if b.dim() != 1:
-            raise ValueError(f"the spiking substrate needs one bias per unit; bias {k + 1} has shape {tuple(b.shape)}")
-
-
-def float_parameters(model) -> dict[str, Any]:
-    """The float weights, biases and readout of a dense EBM as float64 numpy arrays."""
-    with torch.no_grad():
-        out = {
-            "weights": [s.weight.detach().cpu().double().numpy() for s in model.synapses],
-            "biases": [b.detach().cpu().double().numpy() for b in model.biases],
-            "readout_weight": None,
-            "readout_bias": None,
-        }
-        if model.readout is not None:
-            out["readout_weight"] = model.readout.weight.detach().cpu().double().numpy()
-            out["readout_bias"] = model.readout_bias.detach().cpu().double().numpy()
-    return out
-
-
-def map_model(model, card, seed: int) -> MappedSpikingNetwork:
-    """Map a dense EBM onto ``card``'s hardware (quantised weights, mismatch draw ``seed``)."""
-    check_dense_ebm(model)
-    p = float_parameters(model)
-    return map_dense_network(
-        p["weights"],
-        p["biases"],
-        input_shape=tuple(model.input_shape),
-        num_classes=int(model.num_classes),
-        readout=model.readout_kind,
-        card=card,
-        seed=seed,
-        readout_weight=p["readout_weight"],
-        readout_bias=p["readout_bias"],
-    )
-
-
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 class SpikingSubstrate(Substrate):
@@ -124,7 +71,7 @@ class SpikingSubstrate(Substrate):
     card: a SpikingCard, a card dict or a preset name.
     seed: seed of the membrane-noise stream (and, through :meth:`from_model`, of the mismatch draw).
     batch_size: stacked copies per Brian2 network (larger inputs run in chunks).
-    target, cache_dir: Brian2 code generation (see :mod:`analogeq.spiking.backend`).
+    target, cache_dir: Brian2 code generation (see :mod:`analogeq.substrates.spiking.backend`).
     device: torch device of the returned scores and of the surrogate.
     surrogate_steps, surrogate_step_size, surrogate_tol: settling budget of the rate model.
     """
@@ -146,20 +93,15 @@ class SpikingSubstrate(Substrate):
         surrogate_tol: float = 1e-5,
         model_config: dict[str, Any] | None = None,
     ):
-        from analogeq.spiking.backend import resolve_backend
-        from analogeq.spiking.rate_model import SpikingRateModel
-
         if not isinstance(mapped, MappedSpikingNetwork):
             raise TypeError(f"mapped must be a MappedSpikingNetwork (use SpikingSubstrate.from_model for an EBM), got {type(mapped).__name__}")
         self.card = as_spiking_card(card)
         self.mapped = mapped
-        self.batch_size = _check_int("batch_size", batch_size, 1)
-        self._seed = _check_int("seed", seed, 0)
+        self.batch_size = check_int("batch_size", batch_size, minimum=1)
+        self._seed = check_int("seed", seed, minimum=0)
         self._calls = 0
         self.backend = resolve_backend(target, cache_dir)
-        self.device = torch.device(device)
-        if self.device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError("device='cuda' was asked for but torch.cuda.is_available() is False")
+        self.device = check_device(device)
         self.input_shape = tuple(mapped.input_shape)
         self.num_classes = mapped.num_classes
         self.model_config = model_config
@@ -177,7 +119,7 @@ class SpikingSubstrate(Substrate):
         """Map a dense EBM onto ``card`` (mismatch drawn with ``seed``) and build the substrate.
         The surrogate settles with the model's own budget (``free_steps``, ``step_size``, ``tol``)."""
         card = as_spiking_card(card)
-        seed = _check_int("seed", seed, 0)
+        seed = check_int("seed", seed, minimum=0)
         mapped = map_model(model, card, seed)
         cfg = getattr(model, "config", None)
         if cfg is not None:
@@ -219,7 +161,7 @@ class SpikingSubstrate(Substrate):
         return self.card.stochastic
 
     def reseed(self, seed: int) -> None:
-        self._seed = _check_int("seed", seed, 0)
+        self._seed = check_int("seed", seed, minimum=0)
         self._calls = 0
         self._noise_gen = torch.Generator().manual_seed(self._seed)
 
@@ -231,8 +173,6 @@ class SpikingSubstrate(Substrate):
     def network(self, batch: int):
         """The Brian2 network holding at least ``batch`` copies (built on first use, grown when
         a larger chunk comes; smaller chunks run with silent padding copies)."""
-        from analogeq.spiking.network import StackedSpikingNetwork
-
         batch = min(batch, self.batch_size)
         if self._network is None or self._network.batch < batch:
             self._network = StackedSpikingNetwork(self.mapped, self.card, batch, self.backend)
@@ -241,8 +181,6 @@ class SpikingSubstrate(Substrate):
     def input_currents(self, x_flat: np.ndarray, capacity: int) -> np.ndarray:
         """Constant currents of every neuron (capacity, n): W_1 x + b_1 for layer 1, b_k elsewhere;
         padding copies (beyond the batch) get a negative current that keeps them silent."""
-        from analogeq.spiking.network import PAD_CURRENT
-
         m = self.mapped
         b = x_flat.shape[0]
         cur = np.full((capacity, m.n_neurons), PAD_CURRENT)
@@ -332,24 +270,4 @@ class SpikingSubstrate(Substrate):
         }
 
 
-def _spiking_builder(
-    model: Any,
-    card: Any = DEFAULT_CARD,
-    *,
-    seed: int = 0,
-    batch_size: int = 256,
-    target: str = "auto",
-    cache_dir: str | os.PathLike | None = None,
-    device: str | torch.device = "cpu",
-) -> SpikingSubstrate:
-    """``build_substrate("spiking", model, card=..., seed=..., batch_size=..., target=...,
-    cache_dir=..., device=...)``; ``model`` is a DenseEBM or a MappedSpikingNetwork."""
-    options = {"batch_size": batch_size, "target": target, "cache_dir": cache_dir, "device": device}
-    if isinstance(model, MappedSpikingNetwork):
-        return SpikingSubstrate(model, card, seed=seed, **options)
-    return SpikingSubstrate.from_model(model, card, seed=seed, **options)
-
-
-register_substrate("spiking", _spiking_builder)
-
-__all__ = ["DEFAULT_CARD", "SpikingSubstrate", "check_dense_ebm", "float_parameters", "map_model"]
+__all__ = ["DEFAULT_CARD", "SpikingSubstrate"]

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from analogeq.substrates.base import GradientSpec
+from analogeq.contract import GradientSpec
 
 
 class SpikingRateModel(nn.Module):

@@ -18,7 +18,7 @@ with z the counter-based normals of :mod:`hardware_models.crossbar.kernels` (its
 ``stream_normals``, in its two-pass form), so a read here gives the numbers of ``LinearReadModel.read(x, key=k)``
 up to the summation order of the products (float32). The key of the n-th read of matrix
 direction r by a sample in one call is ``keys[n, r]``: the same rule in the torch emulation
-(:mod:`analogeq.crossbar.reads`) gives the same numbers.
+(:mod:`analogeq.substrates.crossbar.reads`) gives the same numbers.
 
 The read of the first synapse on the clamped input x has the same mean and variance at every
 step (only its noise and ADC differ), so they are computed once per sample; nothing else is
@@ -30,7 +30,7 @@ depend only on its own inputs and on its stream indices, never on which thread r
 Convergence is checked per sample: a sample stops when max |s^{t+1} - s^t| <= ``tol``
 (``tol = 0`` runs the whole budget).
 
-Packed layout (built by :func:`analogeq.crossbar.network.pack_dense_network`)
+Packed layout (built by :func:`analogeq.substrates.crossbar.programmed.pack_dense_network`)
 ---------------------------------------------------------------------------
 ``meta`` (R, 10) int64 per read: n_in, n_out, w_off, s2_off (-1: no read noise), edge_in_off,
 n_ti, edge_out_off, n_to, tile_off, line_off. ``w_flat``/``s2_flat`` float32 hold each read's
@@ -362,7 +362,7 @@ _settle_parallel = _make_settle(True)
 
 def settle_dense_kernel(packed, x, states, labels, beta, eps, max_steps, tol, keys, *, parallel=None):
     """Run the fused settling on a batch; returns (states, logits, steps, residuals, energy_units,
-    read_counts). ``packed``: a :class:`~analogeq.crossbar.network.PackedDenseNetwork`;
+    read_counts). ``packed``: a :class:`~analogeq.substrates.crossbar.programmed.PackedDenseNetwork`;
     ``x`` (B, n_in) float32; ``states`` (B, n_state) float32 start; ``labels`` (B,) int64;
     ``keys`` (rows, R) uint64 with rows > the number of reads of one matrix direction."""
     batch = x.shape[0]

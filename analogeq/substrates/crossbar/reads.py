@@ -15,17 +15,15 @@ variance products, output + TIA noise, ADC, digital sum over input tiles), with:
   deviates of :func:`hardware_models.crossbar.kernels.counter_normals` at streams
   ``(ti * M + m) * n_out + j`` for row m of M.
 
-Synapses built on it (the objects :meth:`LayeredEBM.step` reads through ``synapses=``):
-:class:`HardwareDenseSynapse` (W from the forward read, W^T from the backward read of the
-same array), :class:`HardwareConvSynapse` (the kernel as a (C_out, C_in k k) matrix on unfolded
-patches, max-pool and its argmax in the digital periphery), and for feed-forward networks
-:class:`HardwareLinear` / :class:`HardwareConv2d` (with per-row abs-max input scaling, since
-their inputs are not confined to [0, 1]).
+A layered EBM settles through these reads by its own synapses
+(:meth:`analogeq.contract.SettlingModel.synapses_with_reads`: W from the forward read, W^T from
+the backward read of the same array); a feed-forward network through :class:`HardwareLinear` /
+:class:`HardwareConv2d` (with per-row abs-max input scaling, since their inputs are not confined
+to [0, 1]).
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -38,8 +36,6 @@ from hardware_models.crossbar.kernels import counter_normals
 
 __all__ = [
     "HardwareConv2d",
-    "HardwareConvSynapse",
-    "HardwareDenseSynapse",
     "HardwareLinear",
     "KeySource",
     "KeyTable",
@@ -127,7 +123,7 @@ def _ste(v: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
 class TorchRead:
     """One direction of one programmed matrix, read in torch (see the module docstring).
 
-    ``index`` is the read index r (:func:`analogeq.crossbar.network.read_index`); ``keys`` the
+    ``index`` is the read index r (:func:`analogeq.substrates.crossbar.programmed.read_index`); ``keys`` the
     substrate's :class:`KeySource` (or anything with ``key(r) -> int``);
     ``line_g`` the conductance on each driven line [S] (for :class:`ReadMeter`).
     """
@@ -204,50 +200,6 @@ class TorchRead:
             with torch.no_grad():
                 self.meter.add(self.index, rows, float((xq2.detach().double() @ self.line_g).sum()))
         return y
-
-
-class HardwareDenseSynapse:
-    """A :class:`~analogeq.ebm.synapses.DenseSynapse` read through a crossbar: ``forward`` is
-    the forward read of the array, ``adjoint`` the backward read of the same array."""
-
-    def __init__(self, read: TorchRead, read_t: TorchRead, pre_shape: tuple[int, ...]):
-        self.read, self.read_t = read, read_t
-        self.pre_shape = tuple(pre_shape)
-        self.n_pre = math.prod(self.pre_shape)
-
-    def __call__(self, pre: torch.Tensor) -> torch.Tensor:
-        return self.forward(pre)
-
-    def forward(self, pre: torch.Tensor) -> torch.Tensor:
-        return self.read(pre.reshape(pre.shape[0], self.n_pre))
-
-    def adjoint(self, post: torch.Tensor, pre: torch.Tensor | None = None) -> torch.Tensor:
-        return self.read_t(post).reshape(post.shape[0], *self.pre_shape)
-
-
-class HardwareConvSynapse:
-    """A :class:`~analogeq.ebm.conv.ConvPoolSynapse` read through a crossbar: the kernel is the
-    (C_out, C_in k^2) matrix of one array read on unfolded patches (one row read per output
-    position); the max-pool and its argmax are digital, the feedback is the backward read of
-    the same array folded back (transposed convolution)."""
-
-    def __init__(self, synapse: Any, read: TorchRead, read_t: TorchRead):
-        self.synapse, self.read, self.read_t = synapse, read, read_t
-
-    def __call__(self, pre: torch.Tensor) -> torch.Tensor:
-        return self.forward(pre)
-
-    def forward(self, pre: torch.Tensor) -> torch.Tensor:
-        return self.synapse.forward_with(pre, self.read)
-
-    def adjoint(self, post: torch.Tensor, pre: torch.Tensor) -> torch.Tensor:
-        return self.synapse.adjoint_with(post, pre, self.read, self.read_t)
-
-    def forward_and_adjoint(self, pre: torch.Tensor, post: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Both reads of one step with one forward read (its argmax positions serve the feedback)."""
-        syn = self.synapse
-        pooled, indices = syn.pool(syn.conv_with(pre, self.read))
-        return pooled, syn.conv_transpose_with(syn.unpool(post, indices), self.read_t)
 
 
 def _abs_max_read(read: TorchRead, rows: torch.Tensor) -> torch.Tensor:

@@ -1,19 +1,6 @@
-"""Training energy-based networks for crossbars: naive deployment, noise in the loop, in situ.
+"""In-situ EqProp on crossbars: the arrays themselves are trained with device pulses.
 
-Three ways to get an EBM onto a crossbar (issue 4, item 4):
-
-(a) **naive deployment**: train in floating point (:func:`analogeq.train.train`), program the
-    weights (:class:`~analogeq.substrates.crossbar.CrossbarSubstrate`); nothing else;
-
-(b) **hardware-aware EqProp** (:func:`train_hardware_aware`): the free and nudged phases run on
-    the emulated hardware, a freshly programmed draw of the card per batch (or per epoch), with
-    its programming noise, faults, drift to ``drift_time_s``, read and TIA noise and DAC/ADC
-    quantisation; the EqProp estimate is taken from those states and the float weights are
-    updated and programmed again. The network learns weights whose fixed point survives the
-    device (the EqProp analogue of aihwkit's hardware-aware training);
-
-(c) **in-situ EqProp** (:func:`train_in_situ`): the arrays themselves are trained. After the
-    phases on the arrays, every cell gets the local EqProp update
+After the phases on the arrays, every cell gets the local EqProp update
 
         dW_ij = lr / (2 beta) * mean_b( s+_i s+_j - s-_i s-_j )     (post i, pre j)
 
@@ -47,171 +34,28 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from analogeq.crossbar.cards import check_drift_time, resolve_card
-from analogeq.crossbar.network import ProgrammedMatrices, array_from_card
+from analogeq.contract import check_dense_settling, check_labels
+from analogeq.substrates.crossbar import CrossbarSubstrate
+from analogeq.substrates.crossbar.common import check_crossbar_card
+from analogeq.substrates.crossbar.programmed import ProgrammedMatrices
+from analogeq.train.hardware_aware import evaluate_substrate
+from hardware_models.crossbar import CrossbarArray
+from hardware_models.devices import ProgrammedConductances, program_conductances
+from hardware_models.params import Integer, OneOf, Real, validate_params
 
 logger = logging.getLogger(__name__)
 
-__all__ = [
-    "InSituConfig",
-    "clip_weights",
-    "local_eqprop_updates",
-    "pulses_for",
-    "stochastic_round",
-    "train_hardware_aware",
-    "train_in_situ",
-    "evaluate_substrate",
-]
+__all__ = ["InSituConfig", "local_eqprop_updates", "pulses_for", "stochastic_round", "train_in_situ"]
 
-REPROGRAM = ("batch", "epoch")
-
-
-def _check_dense_ebm(model: Any, what: str) -> None:
-    from analogeq.ebm.layered import LayeredEBM
-    from analogeq.ebm.synapses import DenseSynapse
-
-    if not isinstance(model, LayeredEBM):
-        raise TypeError(f"{what} trains layered EBMs, got {type(model).__name__}")
-    for k, syn in enumerate(model.all_synapses()):
-        if not isinstance(syn, DenseSynapse):
-            raise ValueError(f"{what} supports dense EBMs: synapse {k + 1} is a {type(syn).__name__}")
-
-
-@torch.no_grad()
-def evaluate_substrate(substrate: Any, dataset: Any, *, batch_size: int = 512) -> float:
-    """Accuracy of one draw of ``substrate.logits`` on ``dataset``."""
-    correct = 0
-    for x, y in dataset.batches(batch_size):
-        correct += int((substrate.logits(x).argmax(dim=-1) == y.to(substrate.device)).sum())
-    return correct / len(dataset)
-
-
-# --------------------------------------------------------------------------------------------
-# (b) hardware-aware EqProp
-# --------------------------------------------------------------------------------------------
-
-
-@torch.no_grad()
-def clip_weights(model: Any, sigma: float) -> None:
-    """Clip every weight matrix of ``model`` (its synapses and readout) to +-sigma std(W)."""
-    for syn in model.all_synapses():
-        bound = float(sigma) * float(syn.weight.std())
-        syn.weight.clamp_(-bound, bound)
-
-
-def train_hardware_aware(
-    model: Any,
-    splits: Any,
-    config: Any,
-    card: Any,
-    *,
-    drift_time_s: float = 3600.0,
-    reprogram: str = "batch",
-    seed: int = 0,
-    common_noise: bool = False,
-    weight_clip_sigma: float | None = None,
-    on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
-) -> dict[str, Any]:
-    """EqProp with the crossbar in the loop; trains ``model`` (a LayeredEBM) in place.
-
-    ``config`` is a :class:`~analogeq.train.config.TrainConfig` (algorithm "eqprop", nudging
-    "symmetric" or "one_sided"; lr, momentum, schedule, epochs, batch size as for float
-    training). Every batch (``reprogram="batch"``) or epoch (``"epoch"``) the current float
-    weights are programmed on ``card`` with a new programming draw (seeds from
-    ``SeedSequence(seed)``), read at ``drift_time_s``; the phases settle on those arrays. Each
-    phase draws its own read noise, as on the device; ``common_noise=True`` gives both nudged
-    phases of a batch the same draw (common random numbers: less variance, but with coarse
-    converters the nudge then often rounds away, while independent noise dithers it).
-    ``weight_clip_sigma`` = k clips every weight matrix to +-k std(W) after each update (aihwkit's
-    layer-Gaussian weight clipping): the mapping's w_max = max |W| then sits k standard
-    deviations out instead of at the largest outlier, so programming noise, stuck cells (a stuck
-    cell reads as +-w_max) and the ADC step (in units of w_max) are all smaller relative to the
-    typical weight.
-    Returns a history like :func:`analogeq.train.train` with ``val_accuracy`` measured on the
-    last programmed draw.
-    """
-    from analogeq.ebm.layered import check_labels
-    from analogeq.substrates.crossbar import CrossbarSubstrate
-    from analogeq.train.config import TrainConfig
-    from analogeq.train.eqprop import eqprop_gradients_from_states
-    from analogeq.train.optim import build_optimizer, build_scheduler
-
-    if not isinstance(config, TrainConfig):
-        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
-    if config.algorithm != "eqprop" or config.nudging not in ("symmetric", "one_sided"):
-        raise ValueError(
-            "hardware-aware training runs EqProp with symmetric or one_sided nudging; got "
-            f"algorithm={config.algorithm!r}, nudging={config.nudging!r}"
-        )
-    if reprogram not in REPROGRAM:
-        raise ValueError(f"reprogram must be one of {REPROGRAM}, got {reprogram!r}")
-    if weight_clip_sigma is not None and not (isinstance(weight_clip_sigma, (int, float))
-                                              and math.isfinite(weight_clip_sigma) and weight_clip_sigma > 0):
-        raise ValueError(f"weight_clip_sigma must be None or a finite number > 0, got {weight_clip_sigma!r}")
-    from analogeq.ebm.layered import LayeredEBM
-
-    if not isinstance(model, LayeredEBM):
-        raise TypeError(f"hardware-aware training trains layered EBMs, got {type(model).__name__}")
-    card = resolve_card(card)
-    drift_time_s = check_drift_time(drift_time_s)
-    optimizer = build_optimizer(model, config)
-    train_set = splits.train
-    steps_per_epoch = math.ceil(len(train_set) / config.batch_size)
-    scheduler = build_scheduler(optimizer, config, steps_per_epoch)
-    shuffle = torch.Generator().manual_seed(config.seed)
-    draw_rng = np.random.default_rng(np.random.SeedSequence(seed))
-    history: dict[str, Any] = {"config": config.to_dict(), "card": card.name, "drift_time_s": drift_time_s,
-                               "reprogram": reprogram, "epochs": []}
-    t_start = time.perf_counter()
-    sub = None
-    for epoch in range(1, config.epochs + 1):
-        t_epoch = time.perf_counter()
-        correct = 0
-        for b, (x, y) in enumerate(train_set.batches(config.batch_size, shuffle=True, generator=shuffle)):
-            check_labels(y, model.num_classes, x.shape[0])
-            if sub is None or reprogram == "batch" or b == 0:
-                sub = CrossbarSubstrate(model, card, drift_time_s=drift_time_s, seed=int(draw_rng.integers(0, 2**31)))
-            free = sub.settle(x, record=False)
-            if common_noise:  # both nudged phases see the same read-noise draw
-                phase_seed = int(draw_rng.integers(0, 2**31))
-                sub.reseed(phase_seed)
-            plus = sub.settle(x, beta=config.beta, y=y, states=free.states, record=False)
-            if config.nudging == "symmetric":
-                if common_noise:
-                    sub.reseed(phase_seed)
-                minus = sub.settle(x, beta=-config.beta, y=y, states=free.states, record=False)
-                eqprop_gradients_from_states(model, x, y, config.beta, plus.states, minus.states)
-            else:
-                eqprop_gradients_from_states(model, x, y, config.beta, plus.states, free.states, beta_minus=0.0)
-            for name, p in model.named_parameters():
-                if p.grad is not None and not bool(torch.isfinite(p.grad).all()):
-                    raise FloatingPointError(f"hardware-aware training diverged at epoch {epoch}, batch {b}: "
-                                             f"non-finite gradient in {name}; lower the learning rate or beta")
-            optimizer.step()
-            scheduler.step()
-            if weight_clip_sigma is not None:
-                clip_weights(model, weight_clip_sigma)
-            correct += int((free.logits.argmax(dim=-1) == y).sum())
-        sub = CrossbarSubstrate(model, card, drift_time_s=drift_time_s, seed=int(draw_rng.integers(0, 2**31)))
-        record = {
-            "epoch": epoch,
-            "train_accuracy": correct / len(train_set),
-            "val_accuracy": evaluate_substrate(sub, splits.val),
-            "seconds": time.perf_counter() - t_epoch,
-        }
-        history["epochs"].append(record)
-        logger.info("hardware-aware epoch %d/%d: train acc %.4f, val acc (one draw) %.4f, %.1f s", epoch,
-                    config.epochs, record["train_accuracy"], record["val_accuracy"], record["seconds"])
-        if on_epoch_end is not None:
-            on_epoch_end(record)
-    history["train_seconds"] = time.perf_counter() - t_start
-    history["final_val_accuracy"] = history["epochs"][-1]["val_accuracy"]
-    return history
-
-
-# --------------------------------------------------------------------------------------------
-# (c) in-situ EqProp with device pulses
-# --------------------------------------------------------------------------------------------
+_IN_SITU_CONSTRAINTS = {
+    "epochs": Integer(minimum=1),
+    "batch_size": Integer(minimum=1),
+    "beta": Real(minimum=0.0, exclusive_minimum=True),
+    "schedule": OneOf(("cosine", "constant")),
+    "w_max_factor": Real(minimum=1.0),
+    "read_time_s": Real(minimum=0.0),
+    "seed": Integer(minimum=0),
+}
 
 
 @dataclass(frozen=True)
@@ -239,24 +83,15 @@ class InSituConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"InSituConfig.{name} must be an integer >= 1, got {v!r}")
-        if isinstance(self.beta, bool) or not isinstance(self.beta, (int, float)) or not (self.beta > 0 and math.isfinite(self.beta)):
-            raise ValueError(f"InSituConfig.beta must be a finite number > 0, got {self.beta!r}")
+        values = validate_params({k: getattr(self, k) for k in _IN_SITU_CONSTRAINTS}, _IN_SITU_CONSTRAINTS,
+                                 owner="InSituConfig")
+        for key, value in values.items():
+            object.__setattr__(self, key, value)
         lrs = self.lr if isinstance(self.lr, (list, tuple)) else (self.lr,)
-        if isinstance(self.lr, list):
-            object.__setattr__(self, "lr", tuple(self.lr))
-        if not lrs or any(isinstance(v, bool) or not isinstance(v, (int, float)) or not (v > 0 and math.isfinite(v)) for v in lrs):
-            raise ValueError(f"InSituConfig.lr must be a number > 0 or a list of them, got {self.lr!r}")
-        if self.schedule not in ("cosine", "constant"):
-            raise ValueError(f"InSituConfig.schedule must be 'cosine' or 'constant', got {self.schedule!r}")
-        if not (isinstance(self.w_max_factor, (int, float)) and self.w_max_factor >= 1.0 and math.isfinite(self.w_max_factor)):
-            raise ValueError(f"InSituConfig.w_max_factor must be a finite number >= 1, got {self.w_max_factor!r}")
-        check_drift_time(self.read_time_s)
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"InSituConfig.seed must be an integer >= 0, got {self.seed!r}")
+        if not lrs:
+            raise ValueError(f"InSituConfig.lr: must be a number > 0 or a list of them, got {self.lr!r}")
+        checked = tuple(Real(minimum=0.0, exclusive_minimum=True)("lr", v, "InSituConfig") for v in lrs)
+        object.__setattr__(self, "lr", checked if isinstance(self.lr, (list, tuple)) else checked[0])
 
     def lr_per_matrix(self, n: int) -> list[float]:
         if not isinstance(self.lr, tuple):
@@ -312,8 +147,6 @@ class _Cells:
         self.g = np.array(programmed.g_prog_S, dtype=np.float64)
 
     def programmed(self) -> Any:
-        from hardware_models.devices import ProgrammedConductances
-
         st = self.state
         return ProgrammedConductances(g_prog_S=self.g.copy(), nu=st.nu, stuck=st.stuck, t0_s=st.t0_s,
                                       device=st.device, relax_S=st.relax_S)
@@ -330,17 +163,13 @@ def train_in_situ(model: Any, splits: Any, card: Any, config: InSituConfig = InS
     epoch: ``train_accuracy`` of the free phases, ``val_accuracy`` on the arrays, pulses
     applied, fraction of cells at a bound; ``train_seconds``).
     """
-    from hardware_models.devices import program_conductances
-    from analogeq.ebm.layered import check_labels
-    from analogeq.substrates.crossbar import CrossbarSubstrate
-
     if not isinstance(config, InSituConfig):
         raise TypeError(f"config must be an InSituConfig, got {type(config).__name__}")
-    _check_dense_ebm(model, "in-situ training")
+    check_dense_settling(model, "in-situ training")
     if model.readout is not None:
         raise ValueError("in-situ training supports readout='mse' EBMs (the output layer inside the energy); "
                          "got readout='ce'")
-    card = resolve_card(card)
+    card = check_crossbar_card(card)
     update = card.update
     if update is None:
         raise ValueError(f"card {card.name!r} has no update section (update: null); in-situ training needs the "
@@ -379,7 +208,7 @@ def train_in_situ(model: Any, splits: Any, card: Any, config: InSituConfig = InS
         for c, wm in zip(cells, w_max):
             prog = c.programmed()
             w_now = np.clip(wm * (prog.g_prog_S[0] - prog.g_prog_S[1]) / span, -wm, wm)
-            arrays.append(array_from_card(w_now, card, seed=0, w_max=wm, program=lambda g, rng, p=prog: p))
+            arrays.append(CrossbarArray.from_card(w_now, card, seed=0, w_max=wm, program=lambda g, rng, p=prog: p))
         return ProgrammedMatrices.from_arrays(names, arrays, card)
 
     def substrate_now(t_s: float, seed: int) -> Any:

@@ -7,54 +7,25 @@ in two directions from the same array: read ``r = 2 m`` is matrix m forward (``x
 time after programming.
 
 :func:`pack_dense_network` lays the read models of a dense layered EBM out as flat arrays for
-the fused settling kernel (:mod:`analogeq.crossbar.kernels`).
+the fused settling kernel (:mod:`analogeq.substrates.crossbar.fused_settle`).
 """
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from hardware_models.crossbar import CrossbarArray, LinearReadModel, WireResistances
+from hardware_models.crossbar import CrossbarArray, LinearReadModel
 
-__all__ = ["ProgrammedMatrices", "PackedDenseNetwork", "array_from_card", "pack_dense_network", "read_index"]
+__all__ = ["ProgrammedMatrices", "PackedDenseNetwork", "pack_dense_network", "read_index"]
 
 
 def read_index(matrix: int, direction: str) -> int:
     """Index of a read: 2 * matrix for ``"forward"``, 2 * matrix + 1 for ``"backward"``."""
     return 2 * matrix + (0 if direction == "forward" else 1)
-
-
-def array_from_card(weights: np.ndarray, card: Any, *, seed: Any, w_max: float | None = None,
-                    program: Callable | None = None) -> CrossbarArray:
-    """:meth:`CrossbarArray.from_card` with an optional fixed ``w_max`` (default: the card's
-    ``mapping.w_max``) and an optional ``program(g_target, rng)`` replacing the card's
-    programming (used to re-read arrays whose conductances were changed by pulses)."""
-    from hardware_models.devices import program_conductances
-
-    w = card.wires
-    return CrossbarArray(
-        weights,
-        card.device,
-        w_max=card.mapping.w_max if w_max is None else w_max,
-        dac_bits=card.dac.bits,
-        v_read_V=card.dac.v_read_V,
-        adc_bits=card.adc.bits,
-        adc_range_units=card.adc.range_units,
-        tia_gain_ohm=card.tia.gain_ohm,
-        tia_noise_units=card.tia.noise_units,
-        wires=WireResistances(w.r_row_segment_ohm, w.r_col_segment_ohm, w.r_source_ohm, w.r_sense_ohm),
-        max_rows=card.tile.max_rows,
-        max_cols=card.tile.max_cols,
-        drift_compensation=card.drift_compensation,
-        program=program if program is not None else functools.partial(program_conductances, card),
-        seed=seed,
-        dtype=np.float32,
-    )
 
 
 def _tiles_of(shape: tuple[int, int], card: Any) -> int:
@@ -70,7 +41,7 @@ class ProgrammedMatrices:
     names, weights:
         A name per matrix (e.g. ``"layer1"``, ``"readout"``) and the matrix (float64 numpy).
     card:
-        A crossbar card (:func:`analogeq.crossbar.cards.resolve_card`).
+        A crossbar card (:func:`analogeq.substrates.crossbar.common.check_crossbar_card`).
     seed:
         Seed of the programming draw: matrix m is programmed with child m of
         ``numpy.random.SeedSequence(seed)`` (same seed, same conductances).
@@ -104,7 +75,7 @@ class ProgrammedMatrices:
         self.names = list(names)
         self.max_tiles = max_tiles
         children = np.random.SeedSequence(self.seed).spawn(len(weights))
-        self.arrays = [array_from_card(np.asarray(w, dtype=np.float64), card, seed=c)
+        self.arrays = [CrossbarArray.from_card(np.asarray(w, dtype=np.float64), card, seed=c)
                        for w, c in zip(weights, children)]
         self.tiles_per_matrix = needed
 
@@ -152,7 +123,7 @@ class ProgrammedMatrices:
 
 @dataclass(frozen=True, eq=False)
 class PackedDenseNetwork:
-    """Flat arrays of a dense layered EBM's reads for :func:`~analogeq.crossbar.kernels.settle_dense_kernel`
+    """Flat arrays of a dense layered EBM's reads for :func:`~analogeq.substrates.crossbar.fused_settle.settle_dense_kernel`
     (layout in the kernels module docstring)."""
 
     meta: np.ndarray

@@ -27,8 +27,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from analogeq.spiking.backend import resolve_backend
-from analogeq.spiking.network import StackedSpikingNetwork
+from analogeq.substrates.spiking.backend import resolve_backend
+from analogeq.substrates.spiking.mapping import check_dense_ebm, map_model
+from analogeq.substrates.spiking.network import StackedSpikingNetwork
+from hardware_models.params import check_int
 from hardware_models.spiking import as_spiking_card
 
 logger = logging.getLogger(__name__)
@@ -54,13 +56,10 @@ class SpikingEqProp:
     """
 
     def __init__(self, model, card: Any = "spiking-ideal", *, seed: int = 0, batch_size: int = 32, target: str = "auto", cache_dir=None):
-        from analogeq.substrates.spiking import check_dense_ebm
-
         check_dense_ebm(model)
         if model.readout_kind != "mse":
             raise ValueError(f"spiking EqProp supports readout='mse' only (the nudge acts inside the network), got {model.readout_kind!r}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        batch_size = check_int("batch_size", batch_size, minimum=1)
         self.model = model
         self.card = as_spiking_card(card)
         self.seed = int(seed)
@@ -72,8 +71,6 @@ class SpikingEqProp:
 
     def sync(self) -> None:
         """Map the model's current float weights onto the hardware and load them."""
-        from analogeq.substrates.spiking import map_model
-
         self.mapped = map_model(self.model, self.card, self.seed)
         if self.network is None:
             self.network = StackedSpikingNetwork(self.mapped, self.card, self.batch_size, self.backend)
@@ -86,7 +83,7 @@ class SpikingEqProp:
 
     def phases(self, x: torch.Tensor, y: torch.Tensor, beta: float) -> SpikingPhases:
         """Free, +beta and -beta phases of a batch (B <= batch_size) on the current weights."""
-        from analogeq.spiking.network import PAD_CURRENT
+        from analogeq.substrates.spiking.network import PAD_CURRENT
 
         if self.network is None or self.mapped is None:
             self.sync()
@@ -141,7 +138,7 @@ def train_spiking_eqprop(model, splits, config, card: Any = "spiking-ideal", *, 
     schedule as in :func:`analogeq.train.loop.train`). Returns a history with per-epoch train
     accuracy (spiking free phase) and seconds; evaluation is left to the caller (e.g. a spiking
     substrate on the test set)."""
-    from analogeq.ebm.layered import check_labels
+    from analogeq.contract import check_labels
     from analogeq.train.config import TrainConfig
     from analogeq.train.loop import show_progress
     from analogeq.train.optim import build_optimizer, build_scheduler

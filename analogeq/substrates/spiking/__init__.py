@@ -1,0 +1,70 @@
+"""The spiking substrate: a dense EBM settling as spikes on emulated neuromorphic hardware (Brian2).
+
+Pieces: :mod:`.mapping` (EBM -> mapped spiking network, through the contract),
+:mod:`.substrate` (the :class:`SpikingSubstrate`), :mod:`.network` (the stacked Brian2 network),
+:mod:`.rate_model` (the differentiable mean field white-box attacks use), :mod:`.backend`
+(Brian2 code-generation target and cache). Brian2 is imported only when a network is built.
+
+    from analogeq.substrates import build_substrate
+    sub = build_substrate("spiking", model, card="spiking-mixed-signal", seed=0, target="auto")
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from analogeq.substrates.base import check_device
+from analogeq.substrates.registry import SubstrateKind, register_substrate
+from analogeq.substrates.spiking.backend import TARGETS
+from analogeq.substrates.spiking.mapping import check_dense_ebm, float_parameters, map_model
+from analogeq.substrates.spiking.substrate import DEFAULT_CARD, SpikingSubstrate
+from hardware_models.params import Integer, OneOf
+from hardware_models.spiking import MappedSpikingNetwork, as_spiking_card
+
+__all__ = [
+    "DEFAULT_CARD",
+    "SpikingOptions",
+    "SpikingSubstrate",
+    "check_dense_ebm",
+    "float_parameters",
+    "map_model",
+]
+
+
+@dataclass(frozen=True)
+class SpikingOptions:
+    """Options of the spiking substrate (meanings in :class:`SpikingSubstrate`). ``card`` is
+    resolved when the options are made (card object, file path, preset name or dict)."""
+
+    card: Any = DEFAULT_CARD
+    seed: int = 0
+    batch_size: int = 256
+    target: str = "auto"
+    cache_dir: str | None = None
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "card", as_spiking_card(self.card))
+        object.__setattr__(self, "seed", Integer(minimum=0)("seed", self.seed))
+        object.__setattr__(self, "batch_size", Integer(minimum=1)("batch_size", self.batch_size))
+        OneOf(TARGETS)("target", self.target)
+        if self.cache_dir is not None:
+            object.__setattr__(self, "cache_dir", os.fspath(self.cache_dir))
+        check_device(self.device)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"card": self.card.to_dict(), "seed": self.seed, "batch_size": self.batch_size,
+                "target": self.target, "cache_dir": self.cache_dir, "device": str(self.device)}
+
+
+def _build(model: Any, o: SpikingOptions) -> SpikingSubstrate:
+    options = {"batch_size": o.batch_size, "target": o.target, "cache_dir": o.cache_dir, "device": o.device}
+    if isinstance(model, MappedSpikingNetwork):
+        return SpikingSubstrate(model, o.card, seed=o.seed, **options)
+    return SpikingSubstrate.from_model(model, o.card, seed=o.seed, **options)
+
+
+register_substrate(SubstrateKind("spiking", SpikingOptions, _build,
+                                 "a dense EBM as integrate-and-fire neurons on an emulated spiking chip (Brian2)"))

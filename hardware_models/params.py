@@ -1,0 +1,196 @@
+"""Parameter constraints: the one place that validates scalar parameters.
+
+Every class and function of the package that takes a number, a choice or a flag checks it here,
+at construction (scikit-learn's habit), with one message style::
+
+    <owner>.<field>: must be <what is allowed>, got <value>       (owner omitted when None)
+
+A constraint is a small frozen object, callable as ``constraint(field, value, owner=None)``,
+returning the normalised value (``int``, ``float``, the choice, the flag) or raising
+:class:`ParameterError`. The functions ``check_int``, ``check_float``, ``check_one_of`` and
+``check_bool`` are the same constraints called once; :func:`validate_params` checks a whole
+mapping against a table of constraints (the declarative form, like scikit-learn's
+``_parameter_constraints``).
+
+:class:`ParameterError` is both a ``ValueError`` and a ``TypeError`` (as scikit-learn's
+``InvalidParameterError``): a wrong type and a wrong value are the same mistake for a user, and
+callers can catch either. ``field`` holds the field name so that a card loader can turn it into a
+JSON path (``$.device.g_max_S``).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+__all__ = [
+    "Boolean",
+    "Integer",
+    "OneOf",
+    "ParameterError",
+    "Real",
+    "check_bool",
+    "check_float",
+    "check_int",
+    "check_one_of",
+    "validate_params",
+]
+
+
+class ParameterError(ValueError, TypeError):
+    """A bad parameter: ``owner`` (class or section, may be None), ``field``, ``detail`` (what is
+    wrong and what is allowed)."""
+
+    def __init__(self, owner: str | None, field: str, detail: str):
+        self.owner = owner
+        self.field = field
+        self.detail = detail
+        where = f"{owner}.{field}" if owner else field
+        super().__init__(f"{where}: {detail}")
+
+
+def _short(value: Any) -> str:
+    """repr of a value, cut to 80 characters (a message stays one readable line)."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+@dataclass(frozen=True)
+class Integer:
+    """An integer (never a bool) in [minimum, maximum]; ``integral_float`` also accepts 8.0 (JSON)."""
+
+    minimum: int | None = None
+    maximum: int | None = None
+    integral_float: bool = False
+
+    def describe(self) -> str:
+        bounds = []
+        if self.minimum is not None:
+            bounds.append(f">= {self.minimum}")
+        if self.maximum is not None:
+            bounds.append(f"<= {self.maximum}")
+        return "an integer" + (" " + " and ".join(bounds) if bounds else "")
+
+    def __call__(self, field: str, value: Any, owner: str | None = None) -> int:
+        ok = False
+        if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+            value, ok = int(value), True
+        elif (self.integral_float and isinstance(value, numbers.Real) and not isinstance(value, bool)
+              and math.isfinite(float(value)) and float(value).is_integer()):
+            value, ok = int(value), True
+        if ok and self.minimum is not None and value < self.minimum:
+            ok = False
+        if ok and self.maximum is not None and value > self.maximum:
+            ok = False
+        if not ok:
+            raise ParameterError(owner, field, f"must be {self.describe()}, got {_short(value)}")
+        return value
+
+
+@dataclass(frozen=True)
+class Real:
+    """A finite real number (never a bool) within the bounds (``exclusive_*``: strict)."""
+
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusive_minimum: bool = False
+    exclusive_maximum: bool = False
+
+    def describe(self) -> str:
+        bounds = []
+        if self.minimum is not None:
+            bounds.append(f"{'>' if self.exclusive_minimum else '>='} {self.minimum:g}")
+        if self.maximum is not None:
+            bounds.append(f"{'<' if self.exclusive_maximum else '<='} {self.maximum:g}")
+        return "a finite number" + (" " + " and ".join(bounds) if bounds else "")
+
+    def __call__(self, field: str, value: Any, owner: str | None = None) -> float:
+        ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+        if ok:
+            try:
+                v = float(value)
+            except OverflowError:  # an int beyond the float range
+                ok = False
+            else:
+                ok = math.isfinite(v)
+        if ok and self.minimum is not None:
+            ok = v > self.minimum if self.exclusive_minimum else v >= self.minimum
+        if ok and self.maximum is not None:
+            ok = v < self.maximum if self.exclusive_maximum else v <= self.maximum
+        if not ok:
+            raise ParameterError(owner, field, f"must be {self.describe()}, got {_short(value)}")
+        return v
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """One of a fixed set of values (compared with ==; bools never match numbers)."""
+
+    allowed: tuple[Any, ...]
+
+    def describe(self) -> str:
+        return f"one of {list(self.allowed)}"
+
+    def __call__(self, field: str, value: Any, owner: str | None = None) -> Any:
+        for a in self.allowed:
+            try:
+                same = value == a and type(value) is not bool or value is a
+            except Exception:  # unhashable or odd comparisons: not a match
+                same = False
+            if same:
+                return a
+        raise ParameterError(owner, field, f"must be {self.describe()}, got {_short(value)}")
+
+
+@dataclass(frozen=True)
+class Boolean:
+    """True or False (not 0/1, not "yes")."""
+
+    def describe(self) -> str:
+        return "True or False"
+
+    def __call__(self, field: str, value: Any, owner: str | None = None) -> bool:
+        if not isinstance(value, bool):
+            raise ParameterError(owner, field, f"must be {self.describe()}, got {_short(value)}")
+        return value
+
+
+def check_int(field: str, value: Any, *, minimum: int | None = None, maximum: int | None = None,
+              integral_float: bool = False, owner: str | None = None) -> int:
+    """``value`` as an int in [minimum, maximum], or :class:`ParameterError`."""
+    return Integer(minimum, maximum, integral_float)(field, value, owner)
+
+
+def check_float(field: str, value: Any, *, minimum: float | None = None, maximum: float | None = None,
+                exclusive_minimum: bool = False, exclusive_maximum: bool = False, owner: str | None = None) -> float:
+    """``value`` as a finite float within the bounds, or :class:`ParameterError`."""
+    return Real(minimum, maximum, exclusive_minimum, exclusive_maximum)(field, value, owner)
+
+
+def check_one_of(field: str, value: Any, allowed: tuple[Any, ...] | list[Any], *, owner: str | None = None) -> Any:
+    """``value`` if it is one of ``allowed``, or :class:`ParameterError`."""
+    return OneOf(tuple(allowed))(field, value, owner)
+
+
+def check_bool(field: str, value: Any, *, owner: str | None = None) -> bool:
+    """``value`` if it is True or False, or :class:`ParameterError`."""
+    return Boolean()(field, value, owner)
+
+
+Constraint = Callable[..., Any]
+
+
+def validate_params(values: Mapping[str, Any], constraints: Mapping[str, Constraint], *,
+                    owner: str | None = None) -> dict[str, Any]:
+    """Check every entry of ``values`` whose name has a constraint; returns the normalised values.
+
+    Names of ``values`` without a constraint are left as they are; a constraint of ``None``
+    accepts anything. Unknown names are the caller's business (dataclass constructors reject them).
+    """
+    out = dict(values)
+    for name, constraint in constraints.items():
+        if name in out and constraint is not None:
+            out[name] = constraint(name, out[name], owner)
+    return out
