@@ -5,6 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+# fixtures shared by one family of test files live in their own module (names in its __all__)
+from fixtures_baselines import *  # noqa: E402,F401,F403
+from fixtures_robustness import *  # noqa: E402,F401,F403
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _one_torch_thread():
