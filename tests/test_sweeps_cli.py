@@ -4,31 +4,23 @@ from __future__ import annotations
 
 import csv
 import json
-import textwrap
 
 import pytest
+from fixtures_sweeps import spec_toml, write_spec
 
 from analogeq.commands.sweep import main
 from analogeq.sweeps import load_spec, run_sweep
 
-SPEC = """
-name = "cli"
-seeds = [0, 1]
-[card]
-preset = "pcm"
-[axes]
-"device.read_noise_scale" = [0.0, 2.0]
-drift_time_s = [10.0, 1000.0]
-[evaluations.conductance_error]
-n_cells = 256
-"""
+SPEC = spec_toml(
+    "cli", seeds="[0, 1]",
+    axes='"device.read_noise_scale" = [0.0, 2.0]\ndrift_time_s = [10.0, 1000.0]',
+    evaluations="[evaluations.conductance_error]\nn_cells = 256",
+)
 
 
 @pytest.fixture()
 def spec_path(tmp_path):
-    path = tmp_path / "spec.toml"
-    path.write_text(textwrap.dedent(SPEC))
-    return path
+    return write_spec(tmp_path, SPEC)
 
 
 def test_run_status_export_plot(tmp_path, spec_path, capsys):

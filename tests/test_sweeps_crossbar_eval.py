@@ -3,30 +3,15 @@
 from __future__ import annotations
 
 import math
-import textwrap
 
 import pytest
-
-from analogeq.sweeps import ResultStore, load_spec, run_sweep
+from fixtures_sweeps import spec_toml, sweep_rows
 
 
 def _rows(tmp_path, card: str, axes: str, params: str = "", seeds: str = "[0]"):
-    path = tmp_path / "spec.toml"
-    path.write_text(textwrap.dedent(f"""
-        name = "xbar"
-        seeds = {seeds}
-        [card]
-        preset = "{card}"
-        [axes]
-        {axes}
-        [evaluations.crossbar_read_error]
-        {params}
-    """))
-    db = tmp_path / "x.db"
-    summary = run_sweep(load_spec(path), db, progress=False)
-    assert summary.ok == summary.planned, summary.errors
-    with ResultStore(db) as store:
-        return store.point_rows()
+    text = spec_toml("xbar", seeds=seeds, card=card, axes=axes,
+                     evaluations=f"[evaluations.crossbar_read_error]\n{params}")
+    return sweep_rows(tmp_path, text, "x.db")
 
 
 def test_ideal_card_without_converters_reproduces_the_matrix_product(tmp_path):

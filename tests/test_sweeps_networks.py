@@ -7,9 +7,10 @@ import os
 import textwrap
 
 import pytest
+from fixtures_sweeps import load_spec_text, spec_toml
 
 import analogeq.substrates as substrates
-from analogeq.sweeps import ResultStore, expand_points, load_spec, network_cache_dir, run_sweep
+from analogeq.sweeps import ResultStore, expand_points, network_cache_dir, run_sweep
 from analogeq.sweeps.runner import plan_points
 
 TRAIN = """
@@ -33,24 +34,11 @@ def shared_cache(tmp_path_factory):
     return str(tmp_path_factory.mktemp("networks"))
 
 
-def _spec(tmp_path, body: str, name: str = "net.toml"):
-    path = tmp_path / name
-    path.write_text(textwrap.dedent(body))
-    return load_spec(path)
-
-
 def _accuracy_spec(tmp_path, substrates_line='["float"]', seeds="[0, 1]", name="net.toml", network=TRAIN):
-    return _spec(tmp_path, f"""
-        name = "acc"
-        seeds = {seeds}
-        substrates = {substrates_line}
-        [card]
-        preset = "pcm"
-        [axes]
-        "device.read_noise_scale" = [0.0, 1.0]
-        [evaluations.clean_accuracy]
-        n_test = 120
-    """ + textwrap.dedent(network), name)
+    text = spec_toml("acc", seeds=seeds, extra=f"substrates = {substrates_line}",
+                     axes='"device.read_noise_scale" = [0.0, 1.0]',
+                     evaluations="[evaluations.clean_accuracy]\nn_test = 120\n" + textwrap.dedent(network))
+    return load_spec_text(tmp_path, text, name)
 
 
 def test_network_is_trained_once_and_shared(tmp_path):
@@ -160,7 +148,7 @@ def test_unavailable_substrate_is_skipped_then_runs_once_registered(tmp_path, mo
 @pytest.mark.parametrize(
     "old, new, match",
     [
-        ("epochs = 1", "epochs = 0", r"network.train.training: epochs must be an integer >= 1"),
+        ("epochs = 1", "epochs = 0", r"network.train.training.epochs: must be an integer >= 1, got 0"),
         ("hidden_sizes = [16]", "hidden_sizez = [16]", r"network.train.model: unknown DenseEBMConfig field"),
         ('dataset = "digits"', 'dataset = "mnist"', r"network.train.dataset: a sweep trains only on \['digits'\]"),
         ("data_seed = 0", "data_seed = -1", r"network.train.data_seed: must be an integer >= 0"),
@@ -180,7 +168,7 @@ def test_network_keys_change_with_the_training_config(tmp_path):
 
 
 def test_robust_accuracy_agrees_with_clean_accuracy_and_orders_attacks(tmp_path, shared_cache):
-    spec = _spec(tmp_path, """
+    spec = load_spec_text(tmp_path, """
         name = "robust"
         seeds = [0]
         substrates = ["float"]

@@ -8,12 +8,13 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import textwrap
 import time
 
 import pytest
+from fixtures_sweeps import load_spec_text, ok_metrics, spec_toml, sweep_rows, write_spec
 
 from analogeq.sweeps import (
+    Param,
     PointSkipped,
     ResultStore,
     expand_points,
@@ -21,52 +22,31 @@ from analogeq.sweeps import (
     register_evaluation,
     run_sweep,
 )
+from hardware_models.params import OneOf
 
-SMALL = """
-name = "small"
-seeds = [0, 1]
-
-[card]
-preset = "pcm"
-
-[axes]
-"device.read_noise_scale" = [0.5, 2.0]
-"faults.stuck_at_gmin_rate" = [0.0, 0.05]
-drift_time_s = [10.0, 1000.0]
-
-[evaluations.conductance_error]
-n_cells = 512
-"""
+SMALL = spec_toml(
+    "small", seeds="[0, 1]",
+    axes="""
+    "device.read_noise_scale" = [0.5, 2.0]
+    "faults.stuck_at_gmin_rate" = [0.0, 0.05]
+    drift_time_s = [10.0, 1000.0]
+    """,
+    evaluations="[evaluations.conductance_error]\nn_cells = 512",
+)
 
 # the same grid plus crossbar reads (Numba kernels, counter-based noise) for the executor test
-SMALL_WITH_CROSSBAR = SMALL + """
-[evaluations.crossbar_read_error]
-n_in = 24
-n_out = 12
-batch = 4
-"""
-
-
-def _spec(tmp_path, text=SMALL, name="spec.toml"):
-    path = tmp_path / name
-    path.write_text(textwrap.dedent(text))
-    return load_spec(path)
-
-
-def _metrics(db) -> dict[str, dict]:
-    with ResultStore(db, create=False) as store:
-        return {r.key: r.metrics for r in store.results() if r.status == "ok"}
+SMALL_WITH_CROSSBAR = SMALL + "[evaluations.crossbar_read_error]\nn_in = 24\nn_out = 12\nbatch = 4\n"
 
 
 def test_inprocess_process_pool_and_dask_give_identical_results(tmp_path):
-    spec = _spec(tmp_path, SMALL_WITH_CROSSBAR)
+    spec = load_spec_text(tmp_path, SMALL_WITH_CROSSBAR)
     keys = {p.key for p in expand_points(spec)}
     results = {}
     for executor, workers in (("inprocess", None), ("processes", 2), ("dask", 2)):
         db = tmp_path / f"{executor}.db"
         summary = run_sweep(spec, db, executor=executor, workers=workers, progress=False)
         assert (summary.planned, summary.ran, summary.ok, summary.stored) == (32, 32, 32, 32), summary
-        results[executor] = _metrics(db)
+        results[executor] = ok_metrics(db)
         assert set(results[executor]) == keys
     # exactly the same numbers, not merely close
     assert results["processes"] == results["inprocess"]
@@ -77,7 +57,7 @@ def test_inprocess_process_pool_and_dask_give_identical_results(tmp_path):
 
 
 def test_rerun_skips_finished_points_and_resume_matches_a_clean_run(tmp_path):
-    spec = _spec(tmp_path)
+    spec = load_spec_text(tmp_path, SMALL)
     db = tmp_path / "s.db"
     first = run_sweep(spec, db, max_points=5, progress=False)
     assert (first.ran, first.already_done) == (5, 0)
@@ -88,7 +68,7 @@ def test_rerun_skips_finished_points_and_resume_matches_a_clean_run(tmp_path):
     assert (third.already_done, third.ran) == (16, 0)
     clean = tmp_path / "clean.db"
     run_sweep(spec, clean, progress=False)
-    assert _metrics(db) == _metrics(clean)
+    assert ok_metrics(db) == ok_metrics(clean)
 
 
 _CALLS = {"n": 0}
@@ -103,23 +83,15 @@ def _flaky(ctx):
     return {"value": float(ctx.seed)}
 
 
-from analogeq.sweeps.evaluations import Param, one_of  # noqa: E402
-
-register_evaluation("test_flaky", _flaky, params={"mode": Param("skip", one_of("skip", "fail"))})
+# a test evaluation, registered by name through the registry API (specs name it, never import it)
+register_evaluation("test_flaky", _flaky, params={"mode": Param("skip", OneOf(("skip", "fail")))})
 
 
 @pytest.mark.parametrize("mode, status", [("skip", "skipped"), ("fail", "error")])
 def test_skipped_and_failed_points_are_stored_and_retried(tmp_path, mode, status):
     _CALLS["n"] = 0
-    text = f"""
-    name = "flaky"
-    seeds = [0, 1]
-    [card]
-    preset = "ideal"
-    [evaluations.test_flaky]
-    mode = "{mode}"
-    """
-    spec = _spec(tmp_path, text)
+    spec = load_spec_text(tmp_path, spec_toml("flaky", seeds="[0, 1]", card="ideal",
+                                              evaluations=f'[evaluations.test_flaky]\nmode = "{mode}"'))
     db = tmp_path / "s.db"
     first = run_sweep(spec, db, progress=False)
     assert getattr(first, status) == 2 and first.ok == 0
@@ -136,21 +108,9 @@ def test_skipped_and_failed_points_are_stored_and_retried(tmp_path, mode, status
 
 
 def _physics(tmp_path, axes: str, seeds="[0]", n_cells=20000, card="ideal"):
-    text = f"""
-    name = "closed-form"
-    seeds = {seeds}
-    [card]
-    preset = "{card}"
-    [axes]
-    {axes}
-    [evaluations.conductance_error]
-    n_cells = {n_cells}
-    """
-    spec = _spec(tmp_path, text)
-    db = tmp_path / "phys.db"
-    run_sweep(spec, db, progress=False)
-    with ResultStore(db) as store:
-        return store.point_rows()
+    text = spec_toml("closed-form", seeds=seeds, card=card, axes=axes,
+                     evaluations=f"[evaluations.conductance_error]\nn_cells = {n_cells}")
+    return sweep_rows(tmp_path, text)
 
 
 def test_finite_levels_error_matches_the_uniform_quantisation_closed_form(tmp_path):
@@ -190,20 +150,11 @@ def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "analogeq", "sweep", *args]
 
 
-KILL_SPEC = """
-name = "killme"
-seeds = [0, 1, 2, 3]
-
-[card]
-preset = "pcm"
-
-[axes]
-"device.read_noise_scale" = [0.5, 1.0, 2.0]
-drift_time_s = [100.0, 10000.0]
-
-[evaluations.conductance_error]
-n_cells = 400000
-"""
+KILL_SPEC = spec_toml(
+    "killme", seeds="[0, 1, 2, 3]",
+    axes='"device.read_noise_scale" = [0.5, 1.0, 2.0]\ndrift_time_s = [100.0, 10000.0]',
+    evaluations="[evaluations.conductance_error]\nn_cells = 400000",
+)
 
 
 def _stored(db: str) -> int:
@@ -220,8 +171,7 @@ def _stored(db: str) -> int:
 
 
 def test_sweep_killed_with_sigkill_resumes_with_every_point_exactly_once(tmp_path):
-    spec_path = tmp_path / "kill.toml"
-    spec_path.write_text(textwrap.dedent(KILL_SPEC))
+    spec_path = write_spec(tmp_path, KILL_SPEC, "kill.toml")
     db = str(tmp_path / "kill.db")
     proc = subprocess.Popen(_cli("run", str(spec_path), "--db", db), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
@@ -252,8 +202,7 @@ def test_sweep_killed_with_sigkill_resumes_with_every_point_exactly_once(tmp_pat
 
 
 def test_two_sweeps_on_one_database_at_once_store_every_point_once(tmp_path):
-    spec_path = tmp_path / "twice.toml"
-    spec_path.write_text(textwrap.dedent(KILL_SPEC.replace("n_cells = 400000", "n_cells = 20000")))
+    spec_path = write_spec(tmp_path, KILL_SPEC.replace("n_cells = 400000", "n_cells = 20000"), "twice.toml")
     db = str(tmp_path / "twice.db")
     procs = [subprocess.Popen(_cli("run", str(spec_path), "--db", db), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
              for _ in range(2)]

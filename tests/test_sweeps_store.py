@@ -10,13 +10,8 @@ import sqlite3
 
 import pytest
 
-from analogeq.sweeps.store import (
-    APPLICATION_ID,
-    PlannedPoint,
-    PointResult,
-    ResultStore,
-    SweepDatabaseError,
-)
+from analogeq.sweeps.dbfile import APPLICATION_ID
+from analogeq.sweeps.store import PlannedPoint, PointResult, ResultStore, SweepDatabaseError
 
 
 def _result(key: str, status: str = "ok", value: float = 1.0) -> PointResult:
@@ -31,6 +26,15 @@ def _digest(path) -> str:
 
 def _listing(directory) -> list[str]:
     return sorted(os.listdir(directory))
+
+
+def _sqlite_file(path: str, *statements: str) -> None:
+    """A plain SQLite file (not ours) made by running ``statements``."""
+    conn = sqlite3.connect(path)
+    for statement in statements:
+        conn.execute(statement)
+    conn.commit()
+    conn.close()
 
 
 def test_new_database_is_marked_as_ours(tmp_path):
@@ -108,21 +112,14 @@ def _assert_refused_untouched(path, match: str) -> None:
 
 def test_foreign_sqlite_database_is_refused_and_not_modified(tmp_path):
     path = str(tmp_path / "other.db")
-    conn = sqlite3.connect(path)
-    conn.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
-    conn.execute("INSERT INTO customers (name) VALUES ('ada')")
-    conn.commit()
-    conn.close()
+    _sqlite_file(path, "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)",
+                 "INSERT INTO customers (name) VALUES ('ada')")
     _assert_refused_untouched(path, r"another application.*customers")
 
 
 def test_sqlite_database_with_our_id_but_no_tables_is_refused(tmp_path):
     path = str(tmp_path / "odd.db")
-    conn = sqlite3.connect(path)
-    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-    conn.execute("CREATE TABLE x (a)")
-    conn.commit()
-    conn.close()
+    _sqlite_file(path, f"PRAGMA application_id = {APPLICATION_ID}", "CREATE TABLE x (a)")
     _assert_refused_untouched(path, r"tables \[.*\] are missing")
 
 
@@ -187,16 +184,18 @@ def test_directory_is_refused(tmp_path):
 
 
 def test_bad_status_is_refused():
-    with pytest.raises(ValueError, match="status must be one of"):
+    with pytest.raises(ValueError, match=r"PointResult.status: must be one of \['ok', 'skipped', 'error'\], got 'done'"):
         PointResult(key="a", config={}, seed=0, evaluation="e", substrate=None, status="done")
+
+
+def test_bad_timeout_is_refused(tmp_path):
+    with pytest.raises(ValueError, match=r"ResultStore.timeout_s: must be a finite number > 0, got 0"):
+        ResultStore(tmp_path / "s.db", timeout_s=0)
+    assert _listing(tmp_path) == []
 
 
 def test_foreign_wal_database_gets_no_side_files(tmp_path):
     path = str(tmp_path / "other.db")
-    conn = sqlite3.connect(path)
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("CREATE TABLE t (a)")
-    conn.commit()
-    conn.close()
+    _sqlite_file(path, "PRAGMA journal_mode = WAL", "CREATE TABLE t (a)")
     assert _listing(tmp_path) == ["other.db"]
     _assert_refused_untouched(path, "another application")

@@ -10,12 +10,15 @@
 ``run`` skips the points the database already holds, so re-running a killed sweep finishes it.
 It shows a progress bar (points done, time left) on a terminal and is quiet otherwise; it exits
 with 1 if some point failed (the failures are stored with their message and retried next time).
+A spec names its evaluations (the built-in ones and those of installed plugins, entry-point
+group ``analogeq.sweep_evaluations``); it never names code to import.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from typing import Any
 
@@ -130,8 +133,6 @@ def _plot(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run only the sweep command (``python -m analogeq.commands.sweep run ...``)."""
-    import logging
-
     parser = argparse.ArgumentParser(prog="analogeq")
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command")

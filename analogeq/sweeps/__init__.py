@@ -4,34 +4,46 @@
     spec = load_spec("sweep.toml")                       # validated; see analogeq.sweeps.spec
     summary = run_sweep(spec, "sweep.db", executor="dask", workers=4)
 
-* :mod:`~analogeq.sweeps.spec`: the TOML spec, validated with errors naming the bad path;
+* :mod:`~analogeq.sweeps.spec`: the TOML spec, validated with errors naming the bad path
+  (its axes in :mod:`~analogeq.sweeps.axes`, its other sections in :mod:`~analogeq.sweeps.sections`);
 * :mod:`~analogeq.sweeps.points`: the cartesian product, each point keyed by the hash of its
-  canonical config and seed;
-* :mod:`~analogeq.sweeps.store`: the SQLite results database (resumable, concurrent-safe);
+  canonical config and seed (:mod:`~analogeq.sweeps.canonical`);
+* :mod:`~analogeq.sweeps.store`: the SQLite results database (resumable, concurrent-safe); the
+  file itself, its schema and checks: :mod:`~analogeq.sweeps.dbfile`;
 * :mod:`~analogeq.sweeps.executors`: in process, process pool, Dask (and dask-jobqueue);
-* :mod:`~analogeq.sweeps.evaluations`: the registry of what a point measures;
+* :mod:`~analogeq.sweeps.evaluations`: the registry of what a point measures, by name (plugins:
+  entry points of group ``analogeq.sweep_evaluations``); :mod:`~analogeq.sweeps.context`: what
+  an evaluation sees; :mod:`~analogeq.sweeps.builtin_evaluations`: the built-in ones;
 * :mod:`~analogeq.sweeps.networks`: trained networks shared through a cache beside the database;
-* :mod:`~analogeq.sweeps.runner`: the driver; :mod:`~analogeq.sweeps.export`: CSV;
-* :mod:`~analogeq.sweeps.demo`: a small sweep with its plots, for ``analogeq demo``.
+* :mod:`~analogeq.sweeps.runner`: the driver; :mod:`~analogeq.sweeps.export`: CSV.
+
+The demo sweep is :mod:`analogeq.demo.sweep_spec`.
 """
 
+from analogeq.sweeps.context import PointContext, PointSkipped
 from analogeq.sweeps.evaluations import (
+    ENTRY_POINT_GROUP,
     Evaluation,
     Param,
-    PointContext,
-    PointSkipped,
     evaluation_names,
     get_evaluation,
     register_evaluation,
 )
+from analogeq.sweeps.axes import Axis
+from analogeq.sweeps.dbfile import SweepDatabaseError
 from analogeq.sweeps.executors import EXECUTOR_KINDS, Executor, make_executor
 from analogeq.sweeps.points import Point, expand_points
 from analogeq.sweeps.runner import SweepSummary, network_cache_dir, plan_points, run_point, run_sweep
-from analogeq.sweeps.spec import Axis, NetworkSpec, SweepSpec, load_spec, spec_from_dict
-from analogeq.sweeps.store import PointResult, ResultStore, SweepDatabaseError, open_store
+from analogeq.sweeps.sections import NetworkSpec
+from analogeq.sweeps.spec import SweepSpec, load_spec, spec_from_dict
+from analogeq.sweeps.store import PointResult, ResultStore, open_store
+
+# the built-in evaluations register themselves on import
+from analogeq.sweeps import builtin_evaluations as _builtin_evaluations  # noqa: E402,F401
 
 __all__ = [
     "Axis",
+    "ENTRY_POINT_GROUP",
     "EXECUTOR_KINDS",
     "Evaluation",
     "Executor",

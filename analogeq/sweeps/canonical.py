@@ -2,50 +2,30 @@
 
 A point's identity is the SHA-256 of its canonical JSON: keys sorted, no whitespace, ASCII only,
 floats written by Python's shortest round-trip ``repr``, NaN and infinities refused. Two configs
-that mean the same thing therefore hash the same, on any machine.
+that mean the same thing therefore hash the same, on any machine. Values become JSON through
+:func:`hardware_models.jsonable.to_jsonable` (with ``nonfinite="error"``), the package's one
+converter.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 from typing import Any
 
-import numpy as np
-
-
-def to_plain(value: Any, *, path: str = "value") -> Any:
-    """A JSON-ready copy of ``value``: numpy scalars become Python numbers, tuples become lists.
-
-    Raises ValueError naming ``path`` for NaN/inf and TypeError for values JSON cannot hold.
-    """
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        v = float(value)
-        if not math.isfinite(v):
-            raise ValueError(f"{path}: {v!r} is not a finite number; sweep configs must be finite")
-        return v
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, dict):
-        out = {}
-        for k, v in value.items():
-            if not isinstance(k, str):
-                raise TypeError(f"{path}: keys must be strings, got {k!r}")
-            out[k] = to_plain(v, path=f"{path}.{k}")
-        return out
-    if isinstance(value, (list, tuple)):
-        return [to_plain(v, path=f"{path}[{i}]") for i, v in enumerate(value)]
-    raise TypeError(f"{path}: {type(value).__name__} cannot be stored in a sweep config (JSON values only)")
+from hardware_models.jsonable import to_jsonable
 
 
 def canonical_json(value: Any) -> str:
-    """The canonical JSON text of ``value`` (sorted keys, no spaces, ASCII, finite numbers)."""
-    return json.dumps(to_plain(value), sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+    """The canonical JSON text of ``value`` (sorted keys, no spaces, ASCII, finite numbers).
+
+    ``value`` goes through :func:`hardware_models.jsonable.to_jsonable` (numpy scalars become
+    Python numbers, tuples lists; NaN and infinities are a ValueError naming their path). For
+    plain JSON values that conversion changes nothing, so the text, and with it every key and
+    hash stored in a sweep database, is the same as before it was used here (tests pin a hash).
+    """
+    plain = to_jsonable(value, nonfinite="error")
+    return json.dumps(plain, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
 
 
 def sha256_hex(text: str | bytes) -> str:
@@ -62,11 +42,3 @@ def point_key(config: dict[str, Any], seed: int) -> str:
     """The key of one sweep point: SHA-256 of the canonical JSON of ``{"config": ..., "seed": ...}``."""
     return config_hash({"config": config, "seed": int(seed)})
 
-
-def file_sha256(path: str) -> str:
-    """SHA-256 (hex) of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()

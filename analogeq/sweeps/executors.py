@@ -44,6 +44,8 @@ import multiprocessing
 import os
 from typing import Any, Callable, Iterator, Sequence
 
+from hardware_models.params import check_int, check_one_of
+
 logger = logging.getLogger(__name__)
 
 EXECUTOR_KINDS = ("inprocess", "processes", "dask")
@@ -88,9 +90,7 @@ class InProcessExecutor(Executor):
 def _check_workers(workers: int | None) -> int:
     if workers is None:
         return max(1, os.cpu_count() or 1)
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
-    return workers
+    return check_int("workers", workers, minimum=1)
 
 
 class ProcessPoolExecutor(Executor):
@@ -188,8 +188,7 @@ def make_executor(kind: str = "inprocess", *, workers: int | None = None, schedu
     ``workers`` is the pool size (processes, Dask LocalCluster; default: the CPU count);
     ``scheduler`` an existing Dask scheduler's address (only with ``kind="dask"``).
     """
-    if kind not in EXECUTOR_KINDS:
-        raise ValueError(f"executor must be one of {EXECUTOR_KINDS}, got {kind!r}")
+    check_one_of("executor", kind, EXECUTOR_KINDS)
     if scheduler is not None and kind != "dask":
         raise ValueError(f"scheduler={scheduler!r} needs executor='dask', got executor={kind!r}")
     if kind == "inprocess":

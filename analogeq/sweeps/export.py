@@ -8,6 +8,7 @@ import os
 from typing import Any
 
 from analogeq.sweeps.store import ResultStore
+from hardware_models.files import atomic_output
 
 _LEAD = ["sweep", "key", "evaluation", "substrate", "seed"]
 _TAIL = ["status", "reason", "eval_time_s", "point_time_s"]
@@ -39,21 +40,15 @@ def export_rows(rows: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, A
 
 def export_csv(db_path: str | os.PathLike, csv_path: str | os.PathLike) -> int:
     """Write every planned point of the database (with its result, if any) to ``csv_path``
-    (atomically). Returns the number of lines written (without the header)."""
+    (atomically, through ``hardware_models.files.atomic_output``). Returns the number of lines
+    written (without the header)."""
     with ResultStore(db_path, create=False) as store:
         rows = store.point_rows()
     columns, lines = export_rows(rows)
-    csv_path = os.fspath(csv_path)
-    os.makedirs(os.path.dirname(os.path.abspath(csv_path)), exist_ok=True)
-    tmp = f"{csv_path}.{os.getpid()}.tmp"
-    try:
+    with atomic_output(csv_path) as tmp:
         with open(tmp, "w", newline="", encoding="utf-8") as f:
             writer = csv.DictWriter(f, fieldnames=columns, extrasaction="raise")
             writer.writeheader()
             for line in lines:
                 writer.writerow({k: ("" if v is None else v) for k, v in line.items()})
-        os.replace(tmp, csv_path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return len(lines)

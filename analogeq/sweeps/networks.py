@@ -26,30 +26,34 @@ The point config carries the network's identity: the SHA-256 of the canonical tr
 or of a checkpoint's architecture and weights (:func:`weights_sha256`: moving or re-saving the
 file changes nothing; other weights make new points), plus the dataset and split seed whose test
 set is evaluated.
+
+The torch-based modules (``analogeq.models``, ``train``, ``checkpoint``, ``data``; 1-3 s to
+import) are imported inside the functions that handle a network, so that a physics-only sweep
+and its workers never load torch.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
-import numbers
 import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from analogeq.sweeps.canonical import config_hash
+from analogeq.sweeps.canonical import canonical_json, config_hash
+from hardware_models.params import ParameterError, check_int
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: no lock
+    fcntl = None
 
 logger = logging.getLogger(__name__)
 
 TRAIN_KEYS = ("dataset", "data_seed", "model", "training")
 #: datasets a sweep trains on by itself (others: train with ``analogeq train``, give the checkpoint)
 TRAINABLE_DATASETS = ("digits",)
-
-
-def _check_data_seed(value: Any, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-        raise ValueError(f"{where}: must be an integer >= 0, got {value!r}")
-    return int(value)
 
 
 def resolve_train_config(train: dict[str, Any]) -> dict[str, Any]:
@@ -68,7 +72,7 @@ def resolve_train_config(train: dict[str, Any]) -> dict[str, Any]:
             f"dataset: a sweep trains only on {list(TRAINABLE_DATASETS)}, got {dataset!r}; "
             "train other datasets with `analogeq train` and give [network] checkpoint = ..."
         )
-    data_seed = _check_data_seed(train.get("data_seed", 0), "data_seed")
+    data_seed = check_int("data_seed", train.get("data_seed", 0), minimum=0)
     model = train.get("model", {})
     training = train.get("training", {})
     if not isinstance(model, dict):
@@ -81,6 +85,8 @@ def resolve_train_config(train: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"model: {exc}") from None
     try:
         training_cfg = TrainConfig.from_dict(dict(training)).to_dict()
+    except ParameterError as exc:  # "training.epochs: must be ...", the path of the key in the spec
+        raise ValueError(f"training.{exc.field}: {exc.detail}") from None
     except (ValueError, TypeError) as exc:
         raise ValueError(f"training: {exc}") from None
     return {"dataset": dataset, "data_seed": data_seed, "model": model_cfg, "training": training_cfg}
@@ -105,37 +111,27 @@ def network_identity(network: Any, base_dir: str) -> dict[str, Any]:
     if data_seed is None:
         data_seed = metadata.get("data_seed", metadata.get("split_seed", 0))
     return {"weights_sha256": weights_sha256(config, tensors), "dataset": str(dataset),
-            "data_seed": _check_data_seed(data_seed, "network.data_seed")}
+            "data_seed": check_int("network.data_seed", data_seed, minimum=0)}
 
 
 def weights_sha256(model_config: dict[str, Any], tensors: dict[str, Any]) -> str:
     """SHA-256 of a network's architecture and weights: the canonical model config, then every
     tensor (name, dtype, shape, bytes) in name order. Unlike the file's bytes (safetensors writes
     its header in no fixed order) it is the same for every save of the same network."""
-    import hashlib
-
-    from analogeq.sweeps.canonical import canonical_json
+    import torch  # a network is there (see the module docstring)
 
     h = hashlib.sha256(canonical_json(model_config).encode("utf-8"))
     for name in sorted(tensors):
         t = tensors[name].detach().cpu().contiguous()
         h.update(f"\0{name}\0{t.dtype}\0{tuple(t.shape)}\0".encode("utf-8"))
-        h.update(t.reshape(-1).view(torch_uint8()).numpy().tobytes())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
-
-
-def torch_uint8():
-    import torch
-
-    return torch.uint8
 
 
 @contextlib.contextmanager
 def _exclusive(lock_path: str):
     """An exclusive advisory lock on ``lock_path`` (POSIX ``flock``; no lock elsewhere)."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not POSIX
+    if fcntl is None:  # pragma: no cover - not POSIX
         yield
         return
     with open(lock_path, "a") as f:

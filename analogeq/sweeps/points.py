@@ -23,9 +23,11 @@ import itertools
 from dataclasses import dataclass
 from typing import Any
 
-from analogeq.sweeps.canonical import point_key, to_plain
+from analogeq.sweeps.canonical import point_key
 from analogeq.sweeps.evaluations import get_evaluation
 from analogeq.sweeps.spec import SweepSpec
+from hardware_models import cards
+from hardware_models.jsonable import to_jsonable
 
 
 @dataclass(frozen=True)
@@ -47,9 +49,9 @@ class Point:
 def card_to_dict(card: Any) -> dict[str, Any]:
     """The JSON dict of a card object (``hardware_models.cards``)."""
     if hasattr(card, "to_dict"):
-        return to_plain(card.to_dict(), path="card")
+        return to_jsonable(card.to_dict(), nonfinite="error", path="card")
     if isinstance(card, dict):
-        return to_plain(card, path="card")
+        return to_jsonable(card, nonfinite="error", path="card")
     raise TypeError(f"cannot turn a {type(card).__name__} into a card dict")
 
 
@@ -66,8 +68,6 @@ def expand_points(spec: SweepSpec, network_identity: dict[str, Any] | None = Non
     Combinations of card-axis values that the card schema rejects (e.g. two fault rates summing
     past 1) raise ValueError naming the axes and values.
     """
-    from hardware_models import cards
-
     needs_network = [e for e in spec.evaluations if get_evaluation(e).needs_network]
     if needs_network and network_identity is None:
         raise ValueError(f"expand_points: evaluations {needs_network} need network_identity")

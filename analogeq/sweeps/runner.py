@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import importlib
 import logging
 import os
 import socket
@@ -24,12 +23,19 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
+from tqdm import tqdm
+
+import analogeq
 from analogeq.sweeps.canonical import canonical_json
-from analogeq.sweeps.evaluations import PointContext, PointSkipped, get_evaluation
+from analogeq.sweeps.context import PointContext, PointSkipped
+from analogeq.sweeps.evaluations import get_evaluation
 from analogeq.sweeps.executors import Executor, make_executor
+from analogeq.sweeps.networks import load_network_cached, network_identity, prepare_network
 from analogeq.sweeps.points import Point, expand_points
 from analogeq.sweeps.spec import SweepSpec
 from analogeq.sweeps.store import PlannedPoint, PointResult, ResultStore
+from hardware_models.cards import card_from_dict
+from hardware_models.params import check_int
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +47,6 @@ _CARD_CACHE_SIZE = 64
 def _card_from_dict_cached(card_dict: dict[str, Any]) -> Any:
     """``card_from_dict`` with a small per-process cache (validating a card against its schema
     costs ~10 ms; consecutive points mostly share their card). Cards are immutable."""
-    from hardware_models.cards import card_from_dict
-
     key = canonical_json(card_dict)
     card = _CARDS.get(key)
     if card is None:
@@ -66,7 +70,7 @@ def _single_threaded_torch(active: bool):
     if not active:
         yield
         return
-    import torch
+    import torch  # network points only (3 s to import; physics-only workers never load it)
 
     before = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -77,8 +81,9 @@ def _single_threaded_torch(active: bool):
 
 
 def run_point(payload: dict[str, Any]) -> dict[str, Any]:
-    """Evaluate one point. ``payload``: ``key``, ``config``, ``seed``, ``imports`` (modules to
-    import first), ``network_path`` (checkpoint file or None), ``executor`` (its name).
+    """Evaluate one point. ``payload``: ``key``, ``config``, ``seed``, ``network_path``
+    (checkpoint file or None), ``executor`` (its name). The evaluation is looked up by name
+    (:func:`~analogeq.sweeps.evaluations.get_evaluation`: built in, or an installed plugin).
 
     Returns a :class:`PointResult` as a dict. ``eval_time_s`` is the time inside the evaluation
     function (after the card is built and the network loaded); ``point_time_s`` the whole call.
@@ -90,14 +95,10 @@ def run_point(payload: dict[str, Any]) -> dict[str, Any]:
     metrics: dict[str, Any] = {}
     reason = None
     try:
-        for module in payload.get("imports", ()):
-            importlib.import_module(module)
         evaluation = get_evaluation(config["evaluation"])
         card = _card_from_dict_cached(config["card"])
         loader = None
         if config.get("network") is not None:
-            from analogeq.sweeps.networks import load_network_cached
-
             path, identity = payload["network_path"], config["network"]
             loader = lambda: load_network_cached(path, identity)  # noqa: E731
         ctx = PointContext(card=card, params=dict(config["params"]), seed=seed,
@@ -114,8 +115,6 @@ def run_point(payload: dict[str, Any]) -> dict[str, Any]:
     except Exception as exc:  # a failing point is a result, not a crash of the sweep
         status, reason = "error", f"{type(exc).__name__}: {exc}"
         logger.debug("point %s failed:\n%s", payload["key"], traceback.format_exc())
-    import analogeq
-
     return PointResult(
         key=payload["key"],
         config=config,
@@ -168,8 +167,6 @@ def network_cache_dir(db_path: str | os.PathLike) -> str:
 
 def plan_points(spec: SweepSpec) -> list[Point]:
     """Every point of ``spec`` (see :func:`analogeq.sweeps.points.expand_points`)."""
-    from analogeq.sweeps.networks import network_identity
-
     identity = network_identity(spec.network, spec.base_dir) if spec.network is not None else None
     return expand_points(spec, identity)
 
@@ -212,13 +209,9 @@ def run_sweep(
         missing = [p for p in unique.values() if p.key not in done]
         todo = missing
         if max_points is not None:
-            if isinstance(max_points, bool) or not isinstance(max_points, int) or max_points < 0:
-                raise ValueError(f"max_points must be an integer >= 0, got {max_points!r}")
-            todo = missing[:max_points]
+            todo = missing[:check_int("max_points", max_points, minimum=0)]
         network_path = None
         if any(p.config["network"] is not None for p in todo):
-            from analogeq.sweeps.networks import prepare_network
-
             cache = os.fspath(network_cache) if network_cache is not None else network_cache_dir(db_path)
             network_path = prepare_network(spec.network, spec.base_dir, cache, progress=progress)
         store.record_sweep(
@@ -235,8 +228,7 @@ def run_sweep(
         ex = make_executor(executor, workers=workers, scheduler=scheduler) if own_executor else executor
         summary.executor = ex.describe()
         payloads = [
-            {"key": p.key, "config": p.config, "seed": p.seed, "imports": list(spec.imports),
-             "network_path": network_path, "executor": ex.kind}
+            {"key": p.key, "config": p.config, "seed": p.seed, "network_path": network_path, "executor": ex.kind}
             for p in todo
         ]
         bar = _progress_bar(len(unique), summary.already_done, spec.name, progress)
@@ -270,6 +262,4 @@ def _progress_bar(total: int, initial: int, name: str, progress: bool | None):
         progress = sys.stderr.isatty()
     if not progress:
         return None
-    from tqdm import tqdm
-
     return tqdm(total=total, initial=initial, desc=name, unit="point", dynamic_ncols=True, file=sys.stderr)
