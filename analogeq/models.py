@@ -9,12 +9,17 @@ which is what checkpoints store.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any, Callable
+
+from analogeq.ebm.conv import ConvEBM, ConvEBMConfig
+from analogeq.ebm.dense import DenseEBM, DenseEBMConfig
 
 _KINDS: dict[str, tuple[type, Callable[[Any], Any]]] = {}
 
 #: imported before a lookup so that their ``register_model_kind`` calls have run
-#: (``analogeq.baselines`` registers the feed-forward baselines in its ``__init__``)
+#: (``analogeq.baselines`` registers the feed-forward baselines in its ``__init__``; it imports
+#: this module, hence the import on first lookup instead of at the top)
 PLUGIN_MODULES = ["analogeq.baselines"]
 
 
@@ -33,16 +38,10 @@ def register_model_kind(kind: str, config_cls: type, model_cls: Callable[[Any], 
     _KINDS[kind] = (config_cls, model_cls)
 
 
-def _load_builtin() -> None:
-    if "dense_ebm" not in _KINDS:
-        from analogeq.ebm.conv import ConvEBM, ConvEBMConfig
-        from analogeq.ebm.dense import DenseEBM, DenseEBMConfig
-
-        register_model_kind("dense_ebm", DenseEBMConfig, DenseEBM)
-        register_model_kind("conv_ebm", ConvEBMConfig, ConvEBM)
+def _load_plugins() -> None:
     for module in PLUGIN_MODULES:  # packages that register their kinds when imported
         try:
-            __import__(module)
+            importlib.import_module(module)
         except ModuleNotFoundError as exc:
             if exc.name != module:
                 raise
@@ -50,7 +49,7 @@ def _load_builtin() -> None:
 
 def model_kinds() -> list[str]:
     """The registered model kinds."""
-    _load_builtin()
+    _load_plugins()
     return sorted(_KINDS)
 
 
@@ -58,7 +57,7 @@ def config_from_dict(config: dict[str, Any]):
     """The validated config object of ``config["kind"]``."""
     if not isinstance(config, dict):
         raise TypeError(f"model config must be a dict with a 'kind' field, got {type(config).__name__}")
-    _load_builtin()
+    _load_plugins()
     kind = config.get("kind")
     if kind not in _KINDS:
         raise ValueError(f"unknown model kind {kind!r}; allowed: {sorted(_KINDS)}")
@@ -67,7 +66,7 @@ def config_from_dict(config: dict[str, Any]):
 
 def build_model(config: dict[str, Any] | Any):
     """Build a model from a config dict (with ``kind``) or from a config object of a registered kind."""
-    _load_builtin()
+    _load_plugins()
     if not isinstance(config, dict):
         for config_cls, model_cls in _KINDS.values():
             if isinstance(config, config_cls):
@@ -76,5 +75,8 @@ def build_model(config: dict[str, Any] | Any):
     cfg = config_from_dict(config)
     return _KINDS[config["kind"]][1](cfg)
 
+
+register_model_kind("dense_ebm", DenseEBMConfig, DenseEBM)
+register_model_kind("conv_ebm", ConvEBMConfig, ConvEBM)
 
 __all__ = ["build_model", "config_from_dict", "model_kinds", "register_model_kind"]

@@ -8,20 +8,18 @@ import json
 import pytest
 import torch
 
+import analogeq.substrates as substrates
+from analogeq.checkpoint import load_checkpoint
+from analogeq.cli import main
 from analogeq.compare import CompareSettings, compare, default_entries, select_entries, to_markdown
+from analogeq.data import load_dataset
+from analogeq.robustness.attacks import PGD
+from analogeq.substrates.float import FloatSubstrate
 
 TINY_SUITE = dict(fgsm=False, pgd_steps=3, square_queries=20, convergence_steps=0, convergence_restarts=0,
                   gradient_modes=False, transfer=False, corruption_names=("gaussian_noise",), corruption_severities=(3,),
                   corruption_examples=10, certify_n0=10, certify_n=20, certify_examples=5, certify_radii=(0.25,))
 TINY = CompareSettings(n_examples=30, baseline_epochs=2, ebm_epochs=1, attack_train_steps=2, suite=TINY_SUITE)
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_default_entries_cover_the_issue_rows():
@@ -39,11 +37,6 @@ def test_default_entries_cover_the_issue_rows():
 
 
 def test_rows_match_an_independent_evaluation(tmp_path):
-    from analogeq.checkpoint import load_checkpoint
-    from analogeq.data import load_dataset
-    from analogeq.robustness.attacks import PGD
-    from analogeq.substrates.float import FloatSubstrate
-
     result = compare(models=["mlp", "mlp_awp"], substrates=("float",), settings=TINY, checkpoint_dir=tmp_path / "ckpt",
                      out_dir=tmp_path / "out")
     assert [r["model"] for r in result["rows"]] == ["MLP", "MLP+AWP"]
@@ -78,8 +71,6 @@ def test_checkpoints_are_reused_only_when_they_match(tmp_path):
 
 
 def test_unregistered_hardware_substrate_is_skipped_with_a_note(monkeypatch):
-    import analogeq.substrates as substrates
-
     monkeypatch.setattr(substrates, "substrate_kinds", lambda: ["float"])
     result = compare(models=["mlp"], substrates=("float", "crossbar"), settings=TINY)
     assert [r["substrate"] for r in result["rows"]] == ["float"]
@@ -88,8 +79,6 @@ def test_unregistered_hardware_substrate_is_skipped_with_a_note(monkeypatch):
 
 
 def test_cli_writes_the_table(tmp_path, capsys):
-    from analogeq.cli import main
-
     code = main(["compare", "--models", "mlp", "--substrates", "float", "--quick", "--n-examples", "20",
                  "--out", str(tmp_path), "--threads", "1", "--json"])
     assert code == 0
@@ -119,7 +108,5 @@ def test_select_entries_keeps_the_order():
 
 
 def test_cli_bad_model_name_is_one_line_error(capsys):
-    from analogeq.cli import main
-
     assert main(["compare", "--models", "mlp,foo", "--substrates", "float"]) == 2
     assert "unknown compare model(s) ['foo']" in capsys.readouterr().err

@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from analogeq.baselines.defences import (
     AWP,
@@ -17,27 +17,20 @@ from analogeq.baselines.defences import (
     Standard,
     build_defence,
     defence_from_dict,
+    kl_divergence,
     weat_weights,
 )
 from analogeq.baselines.defences.awp import perturbed_weights
 from analogeq.baselines.models import MLP, CNN, CNNConfig, MLPConfig, VIBClassifier, VIBConfig
 from analogeq.baselines.train import training_step
+from analogeq.robustness.attacks import PGD
 from analogeq.substrates.float import FloatSubstrate
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run fastest on one thread, and the machine is shared: avoid oversubscription."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def _batch(n=12, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    x = torch.rand((n, 1, 8, 8), generator=g)
-    y = torch.randint(0, 10, (n,), generator=g)
+@pytest.fixture
+def batch(image_batch):
+    """12 images, a copy of them moved by at most 0.1 per pixel (L_inf, clipped to [0, 1]) and labels."""
+    x, y, g = image_batch(12)
     delta = 0.1 * (2 * torch.rand(x.shape, generator=g) - 1)
     x_adv = (x + delta).clamp(0, 1)
     return x, x_adv, y
@@ -74,16 +67,16 @@ def model():
     return m
 
 
-def test_standard_and_pgd_at_losses_are_cross_entropies(model):
-    x, x_adv, y = _batch()
+def test_standard_and_pgd_at_losses_are_cross_entropies(model, batch):
+    x, x_adv, y = batch
     loss, _ = Standard().loss(model, x, None, y)
     assert float(loss.detach()) == pytest.approx(_np_ce(_logits(model, x), y.numpy()).mean(), rel=1e-5)
     loss, _ = PGDAT(eps=0.1).loss(model, x, x_adv, y)
     assert float(loss.detach()) == pytest.approx(_np_ce(_logits(model, x_adv), y.numpy()).mean(), rel=1e-5)
 
 
-def test_trades_loss_is_ce_plus_beta_kl(model):
-    x, x_adv, y = _batch()
+def test_trades_loss_is_ce_plus_beta_kl(model, batch):
+    x, x_adv, y = batch
     z, z_adv = _logits(model, x), _logits(model, x_adv)
     kl = _np_kl(z, z_adv)
     assert kl.mean() > 1e-3  # the KL term is not trivially zero on this batch
@@ -94,22 +87,19 @@ def test_trades_loss_is_ce_plus_beta_kl(model):
         assert stats["kl"] == pytest.approx(kl.mean(), rel=1e-4)
 
 
-def test_trades_kl_gradient_flows_through_both_branches(model):
+def test_trades_kl_gradient_flows_through_both_branches(model, batch):
     """TRADES backpropagates through p(x) and p(x'): dL/dw differs from CE + beta KL with p(x) detached."""
-    x, x_adv, y = _batch()
+    x, x_adv, y = batch
     loss, _ = TRADES(beta=6.0).loss(model, x, x_adv, y)
     g_full = torch.autograd.grad(loss, model.layers[1].weight)[0]
-    from analogeq.baselines.defences import kl_divergence
-    import torch.nn.functional as F
-
     z = model(x)
     detached = F.cross_entropy(z, y) + 6.0 * kl_divergence(z.detach(), model(x_adv)).mean()
     g_det = torch.autograd.grad(detached, model.layers[1].weight)[0]
     assert not torch.allclose(g_full, g_det)
 
 
-def test_weat_weights_and_loss_match_the_equation(model):
-    x, x_adv, y = _batch()
+def test_weat_weights_and_loss_match_the_equation(model, batch):
+    x, x_adv, y = batch
     z, z_adv = _logits(model, x), _logits(model, x_adv)
     energy = -np.log(np.exp(z).sum(axis=1))
     w = 1.0 / np.log1p(np.exp(np.abs(energy)))
@@ -129,9 +119,9 @@ def test_weat_default_beta_per_variant():
     assert WEAT(variant="nat").beta == 6.0
 
 
-def test_vib_loss_matches_closed_form_kl_and_reparameterised_ce():
+def test_vib_loss_matches_closed_form_kl_and_reparameterised_ce(batch):
     model = VIBClassifier(VIBConfig(hidden_sizes=(16,), latent_dim=4, sigma_offset=0.0, seed=1))
-    x, _, y = _batch()
+    x, _, y = batch
     beta = 0.5
     gen = torch.Generator().manual_seed(11)
     loss, stats = VIB(beta=beta, train_samples=3).loss(model, x, None, y, gen)
@@ -146,9 +136,9 @@ def test_vib_loss_matches_closed_form_kl_and_reparameterised_ce():
     assert float(loss.detach()) == pytest.approx(ce + beta * float(kl.mean()), rel=1e-5)
 
 
-def test_vib_prediction_is_the_posterior_mean():
+def test_vib_prediction_is_the_posterior_mean(batch):
     model = VIBClassifier(VIBConfig(seed=2)).eval()
-    x, _, _ = _batch()
+    x, _, _ = batch
     with torch.no_grad():
         mu, _ = model.encode(x)
         torch.testing.assert_close(model(x), model.decode(mu))
@@ -157,9 +147,9 @@ def test_vib_prediction_is_the_posterior_mean():
 
 @pytest.mark.parametrize("gamma", [5e-3, 0.05])
 @pytest.mark.parametrize("base", [PGDAT(eps=0.1), TRADES(beta=6.0)])
-def test_awp_per_layer_norm_is_gamma_times_weight_norm(gamma, base):
+def test_awp_per_layer_norm_is_gamma_times_weight_norm(gamma, base, batch):
     model = CNN(CNNConfig(channels=(4, 8), hidden_sizes=(16,), seed=0))
-    x, x_adv, y = _batch()
+    x, x_adv, y = batch
     v = AWP(gamma=gamma, base=base).weight_perturbation(model, x, x_adv, y)
     weights = perturbed_weights(model)
     # every Linear / Conv2d weight, and nothing else (no biases)
@@ -175,11 +165,11 @@ def test_awp_per_layer_norm_is_gamma_times_weight_norm(gamma, base):
         assert float(cos) == pytest.approx(1.0, abs=1e-5)
 
 
-def test_awp_step_takes_the_gradient_at_perturbed_weights_and_restores_them():
+def test_awp_step_takes_the_gradient_at_perturbed_weights_and_restores_them(batch):
     """SGD without momentum: w_new = w - lr * grad L(w + v), and no trace of v remains."""
     torch.manual_seed(0)
     model = MLP(MLPConfig(hidden_sizes=(16,), seed=4))
-    x, _, y = _batch()
+    x, _, y = batch
     defence = AWP(gamma=0.05, base=PGDAT(eps=0.1, steps=3))
     substrate = FloatSubstrate(model)
     w0 = {n: p.detach().clone() for n, p in model.named_parameters()}
@@ -199,15 +189,15 @@ def test_awp_step_takes_the_gradient_at_perturbed_weights_and_restores_them():
         torch.testing.assert_close(p.detach(), w0[n] - lr * ref_grads[n], rtol=1e-5, atol=1e-6)
 
 
-def test_awp_gamma_zero_is_the_base_defence():
+def test_awp_gamma_zero_is_the_base_defence(batch):
     model = MLP(MLPConfig(hidden_sizes=(8,), seed=0))
-    x, x_adv, y = _batch()
+    x, x_adv, y = batch
     v = AWP(gamma=0.0).weight_perturbation(model, x, x_adv, y)
     assert all(float(t.abs().max()) == 0.0 for t in v.values())
 
 
-def test_trades_inner_maximisation_stays_in_the_ball_and_raises_the_kl(model):
-    x, _, y = _batch()
+def test_trades_inner_maximisation_stays_in_the_ball_and_raises_the_kl(model, batch):
+    x, _, y = batch
     substrate = FloatSubstrate(model)
     for norm, eps in (("linf", 0.1), ("l2", 0.5)):
         d = TRADES(eps=eps, norm=norm, steps=5)
@@ -225,10 +215,8 @@ def test_trades_inner_maximisation_stays_in_the_ball_and_raises_the_kl(model):
         torch.testing.assert_close(x_adv, d.perturb_inputs(substrate, x, y, seed=1))
 
 
-def test_pgd_at_uses_the_harness_pgd(model):
-    from analogeq.robustness.attacks import PGD
-
-    x, _, y = _batch()
+def test_pgd_at_uses_the_harness_pgd(model, batch):
+    x, _, y = batch
     substrate = FloatSubstrate(model)
     d = PGDAT(eps=0.1, steps=4)
     expected = PGD(eps=0.1, steps=4, step_size=2.5 * 0.1 / 4, seed=3)(substrate, x, y).x_adv
@@ -246,9 +234,9 @@ def test_round_trip_through_dicts():
 @pytest.mark.parametrize("call, match", [
     (lambda: build_defence("madry"), "unknown defence 'madry'"),
     (lambda: build_defence("awp", gamma=-0.1), "AWP.gamma"),
-    (lambda: AWP(gamma=-1e-3), "AWP.gamma must be a finite number >= 0"),
+    (lambda: AWP(gamma=-1e-3), "AWP.gamma: must be a finite number >= 0"),
     (lambda: AWP(gamma=float("nan")), "AWP.gamma"),
-    (lambda: TRADES(beta=-1.0), "TRADES.beta must be a finite number >= 0, got -1.0"),
+    (lambda: TRADES(beta=-1.0), "TRADES.beta: must be a finite number >= 0, got -1.0"),
     (lambda: build_defence("trades", beta=-6), "TRADES.beta"),
     (lambda: WEAT(beta=-1.0), "WEAT.beta"),
     (lambda: WEAT(variant="both"), "WEAT.variant"),
@@ -272,7 +260,7 @@ def test_awp_base_must_be_an_input_defence():
         AWP(base=VIB())
 
 
-def test_vib_defence_needs_a_vib_model(model):
-    x, _, y = _batch()
+def test_vib_defence_needs_a_vib_model(model, batch):
+    x, _, y = batch
     with pytest.raises(TypeError, match="vib_mlp"):
         VIB().loss(model, x, None, y, torch.Generator())

@@ -8,6 +8,7 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from sklearn.datasets import load_digits
 
 from analogeq.data import load_dataset
 from analogeq.data.readers import read_idx, write_cifar_pickle, write_idx
@@ -27,8 +28,6 @@ def test_digits_split_sizes_layout_and_stratification(digits_splits):
         counts = torch.bincount(part.y, minlength=10).float()
         assert float((counts / len(part) - 0.1).abs().max()) < 0.01
     # values are the sklearn pixels / 16
-    from sklearn.datasets import load_digits
-
     raw = load_digits()
     all_x = torch.cat([d.train.x, d.val.x, d.test.x]).reshape(-1, 64) * 16
     assert set(np.unique(all_x.numpy()).astype(int)) <= set(range(17))

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
 import torch
 
+from analogeq.contract import GradientSpec
 from analogeq.ebm.conv import ConvEBM, ConvEBMConfig, ConvPoolSynapse
 from analogeq.ebm.dense import DenseEBM, DenseEBMConfig
 from analogeq.ebm.settle import settle
 from analogeq.substrates import build_substrate
-from analogeq.contract import GradientSpec
 from analogeq.train import TrainConfig, build_optimizer, eqprop_gradients
 
 
@@ -169,9 +170,9 @@ def test_bad_conv_configs_and_budgets():
     with pytest.raises(ValueError, match="unknown ConvEBMConfig"):
         ConvEBMConfig.from_dict({"kind": "conv_ebm", "chanels": [4]})
     model = DenseEBM(DenseEBMConfig(hidden_sizes=(4,)))
-    with pytest.raises(ValueError, match="step budget"):
+    with pytest.raises(ValueError, match="max_steps: must be an integer >= 1, got -3"):
         settle(model, torch.rand(1, 1, 8, 8), max_steps=-3)
-    with pytest.raises(ValueError, match="tolerance"):
+    with pytest.raises(ValueError, match="tol: must be a finite number >= 0, got nan"):
         settle(model, torch.rand(1, 1, 8, 8), max_steps=3, tol=float("nan"))
 
 
@@ -179,8 +180,6 @@ def test_config_round_trip():
     for cfg in (DenseEBMConfig(hidden_sizes=(5, 3), readout="ce"), ConvEBMConfig.cifar10(seed=3)):
         d = cfg.to_dict()
         assert type(cfg).from_dict(d) == cfg
-        import json
-
         assert json.loads(json.dumps(d)) == d
 
 

@@ -13,12 +13,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from analogeq.contract import GradientSpec
 from analogeq.ebm.conv import ConvEBM, ConvEBMConfig
 from analogeq.ebm.dense import DenseEBM, DenseEBMConfig
 from analogeq.ebm.settle import settle
-from analogeq.contract import GradientSpec
+from analogeq.models import build_model
+from analogeq.train import train
 from analogeq.train.bptt import bptt_gradients
 from analogeq.train.eqprop import eqprop_gradients, eqprop_gradients_from_states, free_phase, nudged_phase
+from analogeq.train.recipes import digits_dense
 
 
 def _grads(model) -> dict[str, torch.Tensor]:
@@ -163,10 +166,6 @@ def test_saturated_outputs_do_not_mask_the_gradient(digits_splits):
     plain gradient vanishes for many inputs (gradient masking; not exactly zero with the damped
     step, whose (1 - eps)^k memory of the approach to the rail leaves ~1e-28). The attack scores
     keep the value of the prediction and pass the gradient straight through the output clip."""
-    from analogeq.models import build_model
-    from analogeq.train import train
-    from analogeq.train.recipes import digits_dense
-
     model_config, train_config = digits_dense(0, epochs=10)  # saturation grows with training (~7 s)
     model = build_model(model_config)
     train(model, digits_splits, train_config, progress=False)

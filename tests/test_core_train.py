@@ -73,7 +73,7 @@ def test_eqprop_functions_reject_zero_beta_and_unknown_nudging(digits_small):
         eqprop_gradients(model, x, y.float(), 0.5)
     with pytest.raises(ValueError, match=r"shape \(4,\)"):
         bptt_gradients(model, x, y[:3], 5)
-    with pytest.raises(ValueError, match="step budget"):
+    with pytest.raises(ValueError, match="steps: must be an integer >= 1, got 0"):
         bptt_gradients(model, x, y, 0)
 
 

@@ -9,11 +9,14 @@ import numpy as np
 import pytest
 import torch
 
+from analogeq.ebm.dense import DenseEBM, DenseEBMConfig
+from analogeq.substrates import build_substrate
 from analogeq.substrates.crossbar import CrossbarSubstrate
+from analogeq.train import train
+from analogeq.train.config import TrainConfig
+from analogeq.train.eqprop import eqprop_gradients_from_states
 from analogeq.train.hardware_aware import clip_weights, evaluate_substrate, train_hardware_aware
 from analogeq.train.in_situ import InSituConfig, local_eqprop_updates, pulses_for, stochastic_round, train_in_situ
-from analogeq.ebm.dense import DenseEBM, DenseEBMConfig
-from analogeq.train.config import TrainConfig
 from hardware_models.cards import preset, with_value
 
 
@@ -33,8 +36,6 @@ def _rram_without_wires():
 def test_local_rule_is_the_eqprop_gradient():
     """dW = lr/(2 beta) mean(post+ pre+^T - post- pre-^T) (only the two neurons a synapse joins)
     equals -lr times the EqProp estimate from autograd of Phi (a second method)."""
-    from analogeq.train.eqprop import eqprop_gradients_from_states
-
     torch.manual_seed(0)
     model = _small_ebm()
     x = torch.rand(6, 1, 8, 8)
@@ -81,11 +82,9 @@ def test_in_situ_training_learns_within_the_device_bounds(digits_small):
     assert later.logits(digits_small.test.x[:8]).shape == (8, 10)
 
 
-def test_in_situ_keeps_stuck_cells():
+def test_in_situ_keeps_stuck_cells(digits_splits):
     card = with_value(_rram_without_wires(), "faults.stuck_at_gmax_rate", 0.05)
-    from analogeq.data import load_dataset
-
-    splits = load_dataset("digits", seed=0).subset(n_train=40, n_val=20, n_test=20, seed=0)
+    splits = digits_splits.subset(n_train=40, n_val=20, n_test=20, seed=0)
     sub, _ = train_in_situ(_small_ebm(), splits, card, InSituConfig(epochs=1, batch_size=20, seed=2))
     prog = sub.programmed.arrays[0].programmed
     assert prog.stuck is not None and prog.stuck.any()
@@ -95,8 +94,6 @@ def test_in_situ_keeps_stuck_cells():
 def test_hardware_aware_on_an_exact_card_is_float_eqprop(digits_small):
     """With an ideal device and ideal converters the crossbar computes the float network, so
     hardware-aware EqProp must give the weights of float EqProp (same batches and seeds)."""
-    from analogeq.train import train
-
     exact = with_value(with_value(preset("ideal"), "adc.bits", None), "dac.bits", None)
     config = TrainConfig(epochs=1, batch_size=50, beta=0.5, lr=(0.1, 0.05), momentum=0.0, schedule="constant")
     a, b = _small_ebm(tol=0.0), _small_ebm(tol=0.0)
@@ -104,8 +101,6 @@ def test_hardware_aware_on_an_exact_card_is_float_eqprop(digits_small):
     history = train_hardware_aware(b, digits_small, config, exact, drift_time_s=0.0, seed=0)
     for (name, pa), pb in zip(a.named_parameters(), b.parameters()):
         assert torch.allclose(pa, pb, atol=2e-5), name
-    from analogeq.substrates import build_substrate
-
     float_val = evaluate_substrate(build_substrate("float", b), digits_small.val)
     assert history["epochs"][0]["val_accuracy"] == pytest.approx(float_val, abs=0.02)
 

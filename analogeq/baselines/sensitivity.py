@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -38,25 +38,41 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from analogeq.baselines._checks import check_choice, check_float, check_int
 from analogeq.baselines.defences.awp import perturbed_weights, scale_to_relative_norm
-from analogeq.robustness.attacks import PGD
 from analogeq.contract import GradientSpec
+from analogeq.ebm.config_dict import JSONConfig, check_fields
+from analogeq.robustness.attacks import PGD
+from analogeq.robustness.attacks.common import NORMS
 from analogeq.stats import mean_ci95
 from analogeq.substrates.float import FloatSubstrate
+from hardware_models.cards import with_value
+from hardware_models.crossbar.mapping import differential_targets, resolve_w_max
+from hardware_models.devices import program_conductances
+from hardware_models.params import Integer, OneOf, ParameterError, Real
+
+_SENSITIVITY_CONSTRAINTS = {
+    "random_draws": Integer(minimum=1),
+    "adversarial_steps": Integer(minimum=1),
+    "eps": Real(minimum=0.0),
+    "norm": OneOf(NORMS),
+    "pgd_steps": Integer(minimum=1),
+    "device_draws": Integer(minimum=1),
+    "seed": Integer(minimum=0),
+}
 
 
-def _check_tuple(name: str, values: Any, *, minimum: float, strict: bool = False) -> tuple[float, ...]:
+def _non_negative_list(field: str, values: Any) -> tuple[float, ...]:
+    """A non-empty list of finite numbers >= 0 as a tuple of floats (entries named by index)."""
     if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
-        raise ValueError(f"{name} must be a list of numbers, got {values!r}")
-    out = tuple(check_float(f"{name}[{i}]", v, minimum=minimum, strict=strict) for i, v in enumerate(values))
+        raise ParameterError("SensitivityConfig", field, f"must be a non-empty list of numbers >= 0, got {values!r}")
+    out = tuple(Real(minimum=0.0)(f"{field}[{i}]", v, "SensitivityConfig") for i, v in enumerate(values))
     if not out:
-        raise ValueError(f"{name} must not be empty")
+        raise ParameterError("SensitivityConfig", field, "must be a non-empty list of numbers >= 0, got []")
     return out
 
 
 @dataclass(frozen=True)
-class SensitivityConfig:
+class SensitivityConfig(JSONConfig):
     """gammas (>= 0): relative perturbation sizes; random_draws; adversarial_steps (1 = AWP);
     eps, norm, pgd_steps: the harness PGD of the robust loss (step 2.5 * eps / pgd_steps);
     programming_noise_scales (>= 0): multipliers of the card's programming noise;
@@ -73,22 +89,10 @@ class SensitivityConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "gammas", _check_tuple("SensitivityConfig.gammas", self.gammas, minimum=0.0))
+        object.__setattr__(self, "gammas", _non_negative_list("gammas", self.gammas))
         object.__setattr__(self, "programming_noise_scales",
-                           _check_tuple("SensitivityConfig.programming_noise_scales", self.programming_noise_scales, minimum=0.0))
-        check_int("SensitivityConfig.random_draws", self.random_draws, 1)
-        check_int("SensitivityConfig.adversarial_steps", self.adversarial_steps, 1)
-        check_float("SensitivityConfig.eps", self.eps, minimum=0.0)
-        check_choice("SensitivityConfig.norm", self.norm, ("linf", "l2"))
-        check_int("SensitivityConfig.pgd_steps", self.pgd_steps, 1)
-        check_int("SensitivityConfig.device_draws", self.device_draws, 1)
-        check_int("SensitivityConfig.seed", self.seed, 0)
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["gammas"] = list(self.gammas)
-        d["programming_noise_scales"] = list(self.programming_noise_scales)
-        return d
+                           _non_negative_list("programming_noise_scales", self.programming_noise_scales))
+        check_fields(self, _SENSITIVITY_CONSTRAINTS)
 
 
 # --------------------------------------------------------------------------- measurements
@@ -163,9 +167,6 @@ def adversarial_offsets(model: nn.Module, snapshot: _Weights, x: torch.Tensor, y
 def programmed_weights(weights: dict[str, torch.Tensor], card: Any, rng: np.random.Generator) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
     """One programming draw of every weight matrix on ``card`` (see module docstring):
     W_hat per layer and the relative error ||W_hat - W|| / ||W|| per layer."""
-    from hardware_models.crossbar.mapping import differential_targets, resolve_w_max
-    from hardware_models.devices import program_conductances
-
     device = card.device
     span = device.g_max_S - device.g_min_S
     card_w_max = getattr(getattr(card, "mapping", None), "w_max", None)
@@ -222,11 +223,11 @@ def sensitivity_report(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
             rows.append({"gamma": gamma, "random": _summarise(random_points), "adversarial": adversarial})
         device_rows = None
         if card is not None:
-            from hardware_models.cards import with_value
-
             device_rows = []
             for scale in config.programming_noise_scales:
                 scaled = with_value(card, "device.programming_noise_scale", float(scale))
+                # the stream of a scale is keyed by (seed, scale in 1e-6 units), not derive_seed:
+                # kept, so that the reported device-noise numbers stay those measured before
                 rng = np.random.default_rng([config.seed, int(round(scale * 1e6))])
                 points, layer_errors = [], []
                 for _ in range(config.device_draws):

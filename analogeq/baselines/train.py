@@ -16,33 +16,38 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
 
-from analogeq.baselines._checks import check_choice, check_float, check_int
 from analogeq.baselines.defences import DEFENCES, Standard
 from analogeq.baselines.defences.awp import add_to_weights
-from analogeq.data.base import ArrayDataset
 from analogeq.contract import ClassifierModel
+from analogeq.data.base import ArrayDataset
+from analogeq.ebm.config_dict import JSONConfig, check_fields
 from analogeq.substrates.float import FloatSubstrate
+from analogeq.train.config import LOOP_CONSTRAINTS, POSITIVE, SGD_CONSTRAINTS, check_device_name
+from analogeq.train.loop import check_finite_grads, progress_bar, resolve_device
+from analogeq.train.optim import build_scheduler
+from hardware_models.params import OneOf
 
 logger = logging.getLogger(__name__)
 
 OPTIMIZERS = ("adam", "sgd")
-SCHEDULES = ("cosine", "constant")
+
+_BASELINE_TRAIN_CONSTRAINTS = {**LOOP_CONSTRAINTS, **SGD_CONSTRAINTS, "optimizer": OneOf(OPTIMIZERS), "lr": POSITIVE}
 
 
 @dataclass(frozen=True)
-class BaselineTrainConfig:
+class BaselineTrainConfig(JSONConfig):
     """epochs, batch_size; optimizer "adam" (default; Madry et al. used Adam on MNIST) or "sgd"
     (with ``momentum``); lr > 0; weight_decay >= 0; schedule "cosine" (annealed to 0 over all
     steps) or "constant"; seed (batch order, attack starts, VIB noise); device; eval_batch_size.
+    The fields the EBM's :class:`~analogeq.train.config.TrainConfig` has too are checked by the
+    same rules (:data:`~analogeq.train.config.LOOP_CONSTRAINTS`, ``SGD_CONSTRAINTS``).
 
     :meth:`cifar10` gives the usual CIFAR-10 adversarial-training recipe (SGD 0.1, momentum 0.9,
     weight decay 5e-4, batch 128; Rice et al. 2020 / Wu et al. 2020)."""
@@ -59,33 +64,14 @@ class BaselineTrainConfig:
     eval_batch_size: int = 512
 
     def __post_init__(self) -> None:
-        check_int("BaselineTrainConfig.epochs", self.epochs, 1)
-        check_int("BaselineTrainConfig.batch_size", self.batch_size, 1)
-        check_choice("BaselineTrainConfig.optimizer", self.optimizer, OPTIMIZERS)
-        check_float("BaselineTrainConfig.lr", self.lr, minimum=0.0, strict=True)
-        check_float("BaselineTrainConfig.momentum", self.momentum, minimum=0.0, maximum=1.0, max_strict=True)
-        check_float("BaselineTrainConfig.weight_decay", self.weight_decay, minimum=0.0)
-        check_choice("BaselineTrainConfig.schedule", self.schedule, SCHEDULES)
-        check_int("BaselineTrainConfig.seed", self.seed, 0)
-        check_int("BaselineTrainConfig.eval_batch_size", self.eval_batch_size, 1)
-        if not isinstance(self.device, str):
-            raise ValueError(f"BaselineTrainConfig.device must be a string like 'cpu' or 'cuda', got {self.device!r}")
+        check_fields(self, _BASELINE_TRAIN_CONSTRAINTS)
+        check_device_name(self.device, "BaselineTrainConfig")
 
     @classmethod
     def cifar10(cls, **changes: Any) -> "BaselineTrainConfig":
         base = dict(epochs=200, batch_size=128, optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=5e-4)
         base.update(changes)
         return cls(**base)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "BaselineTrainConfig":
-        unknown = set(d) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"unknown BaselineTrainConfig field(s) {sorted(unknown)}; allowed: {sorted(cls.__dataclass_fields__)}")
-        return cls(**d)
 
 
 @dataclass
@@ -99,16 +85,6 @@ class TrainResult:
     train_time_s: float = 0.0
     config: dict[str, Any] = field(default_factory=dict)
     defence: dict[str, Any] = field(default_factory=dict)
-
-
-def resolve_device(device: str) -> torch.device:
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}") from exc
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} was asked for but torch.cuda.is_available() is False")
-    return dev
 
 
 @torch.no_grad()
@@ -127,18 +103,6 @@ def _optimizer(model: nn.Module, config: BaselineTrainConfig) -> torch.optim.Opt
     return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
 
 
-def _show_progress(progress: bool | None) -> bool:
-    if progress is not None:
-        return bool(progress)
-    return bool(getattr(sys.stderr, "isatty", lambda: False)()) and not os.environ.get("CI")
-
-
-def _check_finite_grads(model: nn.Module, epoch: int) -> None:
-    for name, p in model.named_parameters():
-        if p.grad is not None and not bool(torch.isfinite(p.grad).all()):
-            raise FloatingPointError(f"training diverged in epoch {epoch + 1}: non-finite gradient in {name}; lower the learning rate")
-
-
 def training_step(model: nn.Module, substrate: FloatSubstrate, defence: Any, optimizer: torch.optim.Optimizer,
                   x: torch.Tensor, y: torch.Tensor, *, seed: int, generator: torch.Generator,
                   epoch: int = 0) -> tuple[torch.Tensor, dict[str, float]]:
@@ -155,7 +119,7 @@ def training_step(model: nn.Module, substrate: FloatSubstrate, defence: Any, opt
     loss.backward()
     if offsets:
         add_to_weights(model, offsets, -1.0)
-    _check_finite_grads(model, epoch)
+    check_finite_grads(model, f"training diverged in epoch {epoch + 1}", "lower the learning rate")
     optimizer.step()
     return loss.detach(), stats
 
@@ -192,18 +156,15 @@ def train_baseline(
     substrate = FloatSubstrate(model, device=device)  # shares the module; used for input attacks
     optimizer = _optimizer(model, config)
     steps_per_epoch = math.ceil(len(train) / config.batch_size)
-    total_steps = config.epochs * steps_per_epoch
-    scheduler = (torch.optim.lr_scheduler.LambdaLR(optimizer, lambda t: 0.5 * (1.0 + math.cos(math.pi * min(t, total_steps) / total_steps)))
-                 if config.schedule == "cosine" else None)
+    scheduler = build_scheduler(optimizer, config, steps_per_epoch)
+    # seeds of the named streams: seed + 7919 (VIB noise) and seed * 1_000_003 + t (attack start
+    # of step t) are kept rather than derive_seed, because they fix the trained baselines of the
+    # compare recipes (PGD-AT, TRADES, AWP, WEAT, VIB) and the measured numbers of the tests
     order_gen = torch.Generator().manual_seed(config.seed)
     noise_gen = torch.Generator().manual_seed(config.seed + 7919)
     result = TrainResult(model=model, config=config.to_dict(), defence=defence.to_dict())
-    show = _show_progress(progress)
-    bar = None
-    if show:
-        from tqdm import tqdm
-
-        bar = tqdm(total=total_steps, desc=f"train {type(model).__name__}+{defence.name}", leave=False)
+    bar = progress_bar(progress, config.epochs * steps_per_epoch, f"train {type(model).__name__}+{defence.name}",
+                       leave=False)
     started = time.perf_counter()
     t = 0
     for epoch in range(config.epochs):
@@ -213,8 +174,7 @@ def train_baseline(
             x, y = x.to(device), y.to(device)
             loss, stats = training_step(model, substrate, defence, optimizer, x, y,
                                         seed=config.seed * 1_000_003 + t, generator=noise_gen, epoch=epoch)
-            if scheduler is not None:
-                scheduler.step()
+            scheduler.step()
             loss_sum += float(loss.detach()) * x.shape[0]
             n_seen += x.shape[0]
             for k, v in stats.items():

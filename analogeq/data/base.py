@@ -14,6 +14,8 @@ from typing import Iterator
 import numpy as np
 import torch
 
+from hardware_models.params import check_int
+
 
 @dataclass(frozen=True)
 class ArrayDataset:
@@ -43,8 +45,7 @@ class ArrayDataset:
 
     def subset(self, n: int, seed: int = 0) -> "ArrayDataset":
         """``n`` samples drawn without replacement (seeded); the whole set if n >= len."""
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"subset size n must be an integer >= 1, got {n!r}")
+        check_int("n", n, minimum=1, owner="ArrayDataset.subset")
         if n >= len(self):
             return self
         idx = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:n]
@@ -58,8 +59,7 @@ class ArrayDataset:
         self, batch_size: int, *, shuffle: bool = False, generator: torch.Generator | None = None
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Yield ``(x, y)`` mini-batches (the last one may be smaller)."""
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        check_int("batch_size", batch_size, minimum=1)
         n = len(self)
         if shuffle:
             order = torch.randperm(n, generator=generator).to(self.x.device)
@@ -89,7 +89,11 @@ class DataSplits:
         return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
 
     def subset(self, n_train: int | None = None, n_val: int | None = None, n_test: int | None = None, seed: int = 0) -> "DataSplits":
-        """A smaller copy (None keeps a split whole); for quick runs and tests."""
+        """A smaller copy (None keeps a split whole); for quick runs and tests.
+
+        The three draws are seeded ``seed``, ``seed + 1`` and ``seed + 2`` (train, val, test), not
+        :func:`~hardware_models.seeds.derive_seed`: kept, since the subsets (and with them every
+        number measured on them, the test fixtures' included) depend on these seeds."""
         return DataSplits(
             name=self.name,
             train=self.train if n_train is None else self.train.subset(n_train, seed),

@@ -20,6 +20,7 @@ import numpy as np
 
 from analogeq.data.base import ArrayDataset, DataSplits, stratified_split, to_dataset
 from analogeq.data.readers import read_cifar10, read_cifar100, read_mnist
+from hardware_models.params import check_int
 
 DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10", "cifar100")
 
@@ -29,7 +30,7 @@ DIGITS_FRACTIONS = (0.7, 0.1, 0.2)
 
 def load_digits_splits(seed: int = 0) -> DataSplits:
     """scikit-learn's bundled digits, split 70/10/20 stratified with ``seed`` (see module doc)."""
-    from sklearn.datasets import load_digits
+    from sklearn.datasets import load_digits  # here, not at the top: scikit-learn takes ~1 s to import
 
     bunch = load_digits()
     images = bunch.images.reshape(-1, 1, 8, 8)
@@ -57,8 +58,7 @@ def load_dataset(name: str = "digits", root: str | Path | None = None, seed: int
 
     ``root`` is the directory holding the files of a file-based dataset (ignored for digits).
     """
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    check_int("seed", seed, minimum=0)
     key = str(name).lower().replace("-", "_")
     if key == "digits":
         return load_digits_splits(seed)

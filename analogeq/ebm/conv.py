@@ -25,17 +25,16 @@ Hardware substrates read a convolution as a matrix ``weight_matrix()`` of shape
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from analogeq.contract import CrossbarMatrix, MatrixRead
-from analogeq.ebm.config_dict import config_from_dict
-from analogeq.ebm.layered import READOUTS, LayeredEBM
-from analogeq.ebm.synapses import DenseSynapse
+from analogeq.ebm.config_dict import JSONConfig, check_fields, check_shape, check_sizes, per_layer
+from analogeq.ebm.layered import LAYERED_CONSTRAINTS, LayeredEBM, dense_sizes, dense_stack
 
 
 class ConvPoolSynapse(nn.Module):
@@ -205,37 +204,53 @@ class ConvReadSynapse:
         return pooled, syn.conv_transpose_with(syn.unpool(post, indices), self.read_t)
 
 
-def _int_tuple(name: str, value: Any, n: int) -> tuple[int, ...]:
-    """Broadcast an int to n entries or check a sequence has n entries."""
-    if isinstance(value, bool):
-        raise ValueError(f"{name} must be an integer or a list of {n} integers, got {value!r}")
-    if isinstance(value, int):
-        return (value,) * n
-    try:
-        out = tuple(value)
-    except TypeError:
-        raise ValueError(f"{name} must be an integer or a list of {n} integers, got {value!r}") from None
-    if len(out) != n or any(isinstance(v, bool) or not isinstance(v, int) for v in out):
-        raise ValueError(f"{name} must have one integer per convolutional layer ({n}), got {value!r}")
-    return out
+#: the conv stack of Laborieux et al. (2021) for 32x32x3 images, the seed study's shape (arXiv
+#: 2401.11543): channels 128-256-512-512, 3x3 kernels, paddings 1,1,1,0, a 2x2 max-pool after each
+CIFAR10_CONV_STACK: dict[str, Any] = dict(
+    input_shape=(3, 32, 32),
+    channels=(128, 256, 512, 512),
+    kernel_sizes=3,
+    paddings=(1, 1, 1, 0),
+    pool_sizes=2,
+)
+
+
+def conv_pool_shapes(owner: str, input_shape: tuple[int, ...], channels: tuple[int, ...], kernel_sizes: tuple[int, ...],
+                     paddings: tuple[int, ...], pool_sizes: tuple[int, ...]) -> list[tuple[int, int, int]]:
+    """Shape (C_l, H_l, W_l) after each conv + pool layer l of a stack on (C, H, W) inputs:
+
+        H_l = (H_{l-1} + 2 p_l - k_l + 1) // q_l      (stride-1 convolution, then a q_l x q_l max-pool)
+
+    and the same for W; a layer whose convolution output is smaller than its pooling window raises
+    ``ValueError`` naming ``owner``, the layer and its input size."""
+    shape = tuple(input_shape)
+    shapes = []
+    for i, (c, k, p, q) in enumerate(zip(channels, kernel_sizes, paddings, pool_sizes)):
+        h, w = shape[1] + 2 * p - k + 1, shape[2] + 2 * p - k + 1
+        if h < q or w < q or h < 1 or w < 1:
+            raise ValueError(
+                f"{owner}: conv layer {i}: kernel {k}, padding {p}, pool {q} do not fit its {shape[1]}x{shape[2]} input"
+            )
+        shape = (c, h // q, w // q)
+        shapes.append(shape)
+    return shapes
 
 
 @dataclass(frozen=True)
-class ConvEBMConfig:
-    """Configuration of a convolutional EBM (JSON-serialisable through ``to_dict``).
+class ConvStackConfig:
+    """The fields of a stack of conv + pool layers followed by dense layers, shared by the
+    convolutional EBM (:class:`ConvEBMConfig`) and its feed-forward twin
+    (:class:`~analogeq.baselines.models.CNNConfig`); the digits defaults give both the same
+    layer shapes.
 
     input_shape: (C, H, W) of one input image.
     channels: output channels of each conv + pool layer (at least one).
-    kernel_sizes, paddings, pool_sizes: one per conv layer (an int is broadcast).
+    kernel_sizes (>= 1), paddings (>= 0), pool_sizes (>= 1; 1 = no pooling): one per conv layer
+        (an int is broadcast to every layer).
     hidden_sizes: dense hidden layers after the last conv layer (may be empty).
-    num_classes, readout, free_steps, nudge_steps, tol, step_size, init_gain, seed: as in
-        :class:`~analogeq.ebm.dense.DenseEBMConfig`. The budgets default to the seed study's
-        T1 = 250 free and T2 = 30 nudged steps. Convolutional EBMs settle more slowly than dense
-        ones (measured on a small net trained on digits: 98 % of samples within 1e-4 after 320
-        steps at step_size 0.5); step_size 1 (Laborieux et al.'s plain update) is about twice as
-        fast but left a sample in a period-2 oscillation (residual 1.0), hence 0.5 by default.
+    num_classes: number of classes.
 
-    :meth:`cifar10` gives the shape of Laborieux et al. (2021) used by the seed study.
+    Checked and normalised (tuples of ints) at construction; a layer that does not fit raises.
     """
 
     input_shape: tuple[int, ...] = (1, 8, 8)
@@ -245,6 +260,41 @@ class ConvEBMConfig:
     pool_sizes: tuple[int, ...] | int = 2
     hidden_sizes: tuple[int, ...] = ()
     num_classes: int = 10
+
+    def __post_init__(self) -> None:
+        owner = type(self).__name__
+        set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
+        set_("input_shape", check_shape(owner, "input_shape", self.input_shape, ndim=3))
+        set_("channels", check_sizes(owner, "channels", self.channels, allow_empty=False))
+        n = len(self.channels)
+        set_("kernel_sizes", per_layer(owner, "kernel_sizes", self.kernel_sizes, n, minimum=1))
+        set_("paddings", per_layer(owner, "paddings", self.paddings, n, minimum=0))
+        set_("pool_sizes", per_layer(owner, "pool_sizes", self.pool_sizes, n, minimum=1))
+        set_("hidden_sizes", check_sizes(owner, "hidden_sizes", self.hidden_sizes, allow_empty=True))
+        self.conv_shapes()  # raises if a kernel or pool does not fit
+
+    def conv_shapes(self) -> list[tuple[int, int, int]]:
+        """(C, H, W) after every conv + pool layer (:func:`conv_pool_shapes`)."""
+        return conv_pool_shapes(type(self).__name__, self.input_shape, self.channels, self.kernel_sizes,
+                                self.paddings, self.pool_sizes)
+
+
+@dataclass(frozen=True)
+class ConvEBMConfig(ConvStackConfig, JSONConfig):
+    """Configuration of a convolutional EBM (JSON-serialisable through ``to_dict``).
+
+    input_shape, channels, kernel_sizes, paddings, pool_sizes, hidden_sizes, num_classes: the
+        layers (:class:`ConvStackConfig`).
+    readout, free_steps, nudge_steps, tol, step_size, init_gain, seed: as in
+        :class:`~analogeq.ebm.dense.DenseEBMConfig`. The budgets default to the seed study's
+        T1 = 250 free and T2 = 30 nudged steps. Convolutional EBMs settle more slowly than dense
+        ones (measured on a small net trained on digits: 98 % of samples within 1e-4 after 320
+        steps at step_size 0.5); step_size 1 (Laborieux et al.'s plain update) is about twice as
+        fast but left a sample in a period-2 oscillation (residual 1.0), hence 0.5 by default.
+
+    :meth:`cifar10` gives the shape of Laborieux et al. (2021) used by the seed study.
+    """
+
     readout: str = "ce"
     free_steps: int = 250
     nudge_steps: int = 30
@@ -255,85 +305,22 @@ class ConvEBMConfig:
     kind: str = field(default="conv_ebm", init=False)
 
     def __post_init__(self) -> None:
-        set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
-        set_("input_shape", tuple(int(d) for d in self.input_shape))
-        set_("channels", tuple(int(d) for d in self.channels))
-        set_("hidden_sizes", tuple(int(d) for d in self.hidden_sizes))
-        n = len(self.channels)
-        if len(self.input_shape) != 3 or any(d < 1 for d in self.input_shape):
-            raise ValueError(f"input_shape must be (C, H, W) with positive sizes, got {self.input_shape}")
-        if n < 1 or any(c < 1 for c in self.channels):
-            raise ValueError(f"channels must be a non-empty list of positive channel counts, got {self.channels}")
-        set_("kernel_sizes", _int_tuple("kernel_sizes", self.kernel_sizes, n))
-        set_("paddings", _int_tuple("paddings", self.paddings, n))
-        set_("pool_sizes", _int_tuple("pool_sizes", self.pool_sizes, n))
-        if any(k < 1 for k in self.kernel_sizes):
-            raise ValueError(f"kernel_sizes must be >= 1, got {self.kernel_sizes}")
-        if any(p < 0 for p in self.paddings):
-            raise ValueError(f"paddings must be >= 0, got {self.paddings}")
-        if any(p < 1 for p in self.pool_sizes):
-            raise ValueError(f"pool_sizes must be >= 1 (1 = no pooling), got {self.pool_sizes}")
-        if any(h < 1 for h in self.hidden_sizes):
-            raise ValueError(f"hidden_sizes must all be >= 1, got {self.hidden_sizes}")
-        if self.num_classes < 2:
-            raise ValueError(f"num_classes must be >= 2, got {self.num_classes}")
-        if self.readout not in READOUTS:
-            raise ValueError(f"readout must be one of {READOUTS}, got {self.readout!r}")
-        for name in ("free_steps", "nudge_steps"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} (step budget) must be an integer >= 1, got {v!r}")
-        if not (0.0 < self.step_size <= 1.0):
-            raise ValueError(f"step_size must be in (0, 1], got {self.step_size}")
-        if not (self.tol >= 0.0):
-            raise ValueError(f"tol must be >= 0, got {self.tol}")
-        if not (self.init_gain > 0.0 and math.isfinite(self.init_gain)):
-            raise ValueError(f"init_gain must be a finite number > 0, got {self.init_gain}")
-        self.layer_shapes()  # raises if a kernel or pool does not fit
+        super().__post_init__()
+        check_fields(self, LAYERED_CONSTRAINTS)
 
     def layer_shapes(self) -> list[tuple[int, ...]]:
         """State shape of every conv layer, computed (and checked) from the configuration."""
-        shape = self.input_shape
-        shapes = []
-        for i, (c, k, p, q) in enumerate(zip(self.channels, self.kernel_sizes, self.paddings, self.pool_sizes)):
-            h, w = shape[1] + 2 * p - k + 1, shape[2] + 2 * p - k + 1
-            if h < q or w < q or h < 1 or w < 1:
-                raise ValueError(
-                    f"conv layer {i}: kernel {k}, padding {p}, pool {q} do not fit its {shape[1]}x{shape[2]} input"
-                )
-            shape = (c, h // q, w // q)
-            shapes.append(shape)
-        return shapes
+        return self.conv_shapes()
 
     @classmethod
     def cifar10(cls, **overrides: Any) -> "ConvEBMConfig":
-        """Laborieux et al. (2021) CIFAR-10 shape (arXiv 2401.11543 uses it too): channels
-        128-256-512-512, 3x3 kernels, padding 1,1,1,0, 2x2 max-pool after each, 512 -> 10 ce
-        readout; 250 free steps, 30 nudged steps (T1, T2 of the seed study)."""
-        base: dict[str, Any] = dict(
-            input_shape=(3, 32, 32),
-            channels=(128, 256, 512, 512),
-            kernel_sizes=3,
-            paddings=(1, 1, 1, 0),
-            pool_sizes=2,
-            hidden_sizes=(),
-            num_classes=10,
-            readout="ce",
-            free_steps=250,
-            nudge_steps=30,
-        )
+        """Laborieux et al. (2021) CIFAR-10 shape (arXiv 2401.11543 uses it too):
+        :data:`CIFAR10_CONV_STACK`, 512 -> 10 ce readout; 250 free steps, 30 nudged steps (T1, T2
+        of the seed study)."""
+        base: dict[str, Any] = dict(CIFAR10_CONV_STACK, hidden_sizes=(), num_classes=10, readout="ce",
+                                    free_steps=250, nudge_steps=30)
         base.update(overrides)
         return cls(**base)
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        for key in ("input_shape", "channels", "kernel_sizes", "paddings", "pool_sizes", "hidden_sizes"):
-            d[key] = list(getattr(self, key))
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ConvEBMConfig":
-        return config_from_dict(cls, d, "conv_ebm")
 
 
 class ConvEBM(LayeredEBM):
@@ -341,12 +328,7 @@ class ConvEBM(LayeredEBM):
 
     def __init__(self, config: ConvEBMConfig):
         super().__init__()
-        self.config = config
-        self.input_shape = config.input_shape
-        self.num_classes = config.num_classes
-        self.readout_kind = config.readout
-        self.step_size = float(config.step_size)
-        gen = torch.Generator().manual_seed(config.seed)
+        gen = self._init_from_config(config)
         synapses: list[nn.Module] = []
         biases: list[nn.Parameter] = []
         shapes: list[tuple[int, ...]] = []
@@ -357,23 +339,16 @@ class ConvEBM(LayeredEBM):
             biases.append(nn.Parameter(torch.zeros(c, 1, 1)))
             shapes.append(syn.out_shape)
             pre_shape = syn.out_shape
-        dense_sizes = list(config.hidden_sizes)
-        if config.readout == "mse":
-            dense_sizes.append(config.num_classes)
-        for n in dense_sizes:
-            synapses.append(DenseSynapse(pre_shape, n, gain=config.init_gain, generator=gen))
-            biases.append(nn.Parameter(torch.zeros(n)))
-            shapes.append((n,))
-            pre_shape = (n,)
-        self.synapses = nn.ModuleList(synapses)
-        self.biases = nn.ParameterList(biases)
-        self.state_shapes = shapes
-        if config.readout == "ce":
-            self.readout = DenseSynapse(pre_shape, config.num_classes, gain=config.init_gain, generator=gen)
-            self.readout_bias = nn.Parameter(torch.zeros(config.num_classes))
-        else:
-            self.readout = None
-            self.readout_bias = None
+        dense = dense_stack(pre_shape, dense_sizes(config), config.init_gain, gen)
+        self._set_layers(synapses + dense[0], biases + dense[1], shapes + dense[2], gen)
 
 
-__all__ = ["ConvEBM", "ConvEBMConfig", "ConvPoolSynapse", "ConvReadSynapse"]
+__all__ = [
+    "CIFAR10_CONV_STACK",
+    "ConvEBM",
+    "ConvEBMConfig",
+    "ConvPoolSynapse",
+    "ConvReadSynapse",
+    "ConvStackConfig",
+    "conv_pool_shapes",
+]

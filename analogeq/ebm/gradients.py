@@ -1,6 +1,6 @@
 """Differentiating an EBM's prediction with respect to its input, for white-box attacks.
 
-Modes (:class:`~analogeq.substrates.base.GradientSpec`):
+Modes (:class:`~analogeq.contract.GradientSpec`):
 
 * ``full``: backpropagation through every settling step used for prediction (same budget
   and tolerance as ``forward``).
@@ -42,8 +42,8 @@ import math
 import torch
 from torch import nn
 
-from analogeq.ebm.settle import settle
 from analogeq.contract import GradientSpec
+from analogeq.ebm.settle import settle
 
 logger = logging.getLogger(__name__)
 

@@ -36,14 +36,48 @@ import torch.nn.functional as F
 from torch import nn
 
 from analogeq.contract import CrossbarMatrix, GradientSpec, MatrixRead, check_input
+from analogeq.ebm.config_dict import CLASSIFIER_CONSTRAINTS
+from analogeq.ebm.gradients import attack_scores
+from analogeq.ebm.settle import settle
 from analogeq.ebm.synapses import DenseSynapse
+from hardware_models.params import Integer, OneOf, Real
 
 READOUTS = ("mse", "ce")
+
+#: constraints of the fields every layered EBM config has (see
+#: :class:`~analogeq.ebm.dense.DenseEBMConfig` for their meaning)
+LAYERED_CONSTRAINTS = {
+    **CLASSIFIER_CONSTRAINTS,
+    "readout": OneOf(READOUTS),
+    "free_steps": Integer(minimum=1),
+    "nudge_steps": Integer(minimum=1),
+    "tol": Real(minimum=0.0),
+    "step_size": Real(minimum=0.0, exclusive_minimum=True, maximum=1.0),
+    "init_gain": Real(minimum=0.0, exclusive_minimum=True),
+}
 
 
 def hard_sigmoid(s: torch.Tensor) -> torch.Tensor:
     """rho(s) = clip(s, 0, 1)."""
     return s.clamp(0.0, 1.0)
+
+
+def dense_sizes(config) -> list[int]:
+    """Widths of the dense state layers of an EBM config: the hidden sizes, then the
+    ``num_classes`` output units for ``readout="mse"`` (a ``ce`` readout sits outside)."""
+    return [*config.hidden_sizes, *([config.num_classes] if config.readout == "mse" else [])]
+
+
+def dense_stack(pre_shape: tuple[int, ...], sizes: list[int], gain: float, generator: torch.Generator):
+    """Dense synapses pre_shape -> sizes[0] -> ... -> sizes[-1] (Glorot uniform, drawn in this
+    order from ``generator``), their zero biases and the state shapes ``(n,)``."""
+    synapses, biases, shapes = [], [], []
+    for n in sizes:
+        synapses.append(DenseSynapse(pre_shape, n, gain=gain, generator=generator))
+        biases.append(nn.Parameter(torch.zeros(n)))
+        shapes.append((n,))
+        pre_shape = (n,)
+    return synapses, biases, shapes
 
 
 class LayeredEBM(nn.Module):
@@ -70,6 +104,31 @@ class LayeredEBM(nn.Module):
     step_size: float = 1.0
 
     # ----------------------------------------------------------------- structure
+    def _init_from_config(self, config) -> torch.Generator:
+        """Set ``config``, ``input_shape``, ``num_classes``, ``readout_kind`` and ``step_size``
+        from a config; returns the generator of the initialisation, seeded with ``config.seed``."""
+        self.config = config
+        self.input_shape = config.input_shape
+        self.num_classes = config.num_classes
+        self.readout_kind = config.readout
+        self.step_size = float(config.step_size)
+        return torch.Generator().manual_seed(config.seed)
+
+    def _set_layers(self, synapses: list[nn.Module], biases: list[nn.Parameter],
+                    state_shapes: list[tuple[int, ...]], generator: torch.Generator) -> None:
+        """Set the layers, then the ``ce`` readout W_out (num_classes, n_N) drawn from
+        ``generator`` after the synapses (None for ``mse``)."""
+        self.synapses = nn.ModuleList(synapses)
+        self.biases = nn.ParameterList(biases)
+        self.state_shapes = list(state_shapes)
+        cfg = self.config
+        if cfg.readout == "ce":
+            self.readout = DenseSynapse(self.state_shapes[-1], cfg.num_classes, gain=cfg.init_gain, generator=generator)
+            self.readout_bias = nn.Parameter(torch.zeros(cfg.num_classes))
+        else:
+            self.readout = None
+            self.readout_bias = None
+
     def all_synapses(self) -> list[nn.Module]:
         """Synapses in read order: the energy synapses, then the readout (``ce`` only)."""
         syns = list(self.synapses)
@@ -205,7 +264,7 @@ class LayeredEBM(nn.Module):
         return groups
 
     def check_input(self, x: torch.Tensor) -> torch.Tensor:
-        """:func:`~analogeq.substrates.base.check_input` plus the model's dtype and device."""
+        """:func:`~analogeq.contract.check_input` plus the model's dtype and device."""
         check_input(x, self.input_shape)
         p = self.biases[0]
         if x.dtype != p.dtype:
@@ -217,8 +276,6 @@ class LayeredEBM(nn.Module):
     # ----------------------------------------------------------------- prediction (ClassifierModel)
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Class scores after a free phase settled to ``config.tol`` within ``config.free_steps``."""
-        from analogeq.ebm.settle import settle
-
         self.check_input(x)
         with torch.no_grad():
             result = settle(self, x, max_steps=self.config.free_steps, tol=self.config.tol)
@@ -226,10 +283,8 @@ class LayeredEBM(nn.Module):
 
     def forward_for_attack(self, x: torch.Tensor, gradient: GradientSpec = GradientSpec()) -> torch.Tensor:
         """Class scores differentiable with respect to ``x`` (see :mod:`analogeq.ebm.gradients`)."""
-        from analogeq.ebm.gradients import attack_scores
-
         self.check_input(x)
         return attack_scores(self, x, gradient)
 
 
-__all__ = ["LayeredEBM", "hard_sigmoid", "READOUTS", "DenseSynapse"]
+__all__ = ["LAYERED_CONSTRAINTS", "LayeredEBM", "READOUTS", "DenseSynapse", "dense_sizes", "dense_stack", "hard_sigmoid"]

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from hardware_models.params import check_float, check_int
+
 
 @dataclass
 class SettleResult:
@@ -44,11 +46,10 @@ class SettleResult:
 
 
 def validate_budget(max_steps: int, tol: float) -> None:
-    """Raise ValueError for a nonsensical step budget or tolerance."""
-    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
-        raise ValueError(f"max_steps (step budget) must be an integer >= 1, got {max_steps!r}")
-    if not (isinstance(tol, (int, float)) and tol >= 0.0 and tol == tol):
-        raise ValueError(f"tol (settling tolerance) must be a number >= 0, got {tol!r}")
+    """Raise :class:`~hardware_models.params.ParameterError` (a ValueError) unless the step budget
+    ``max_steps`` is an integer >= 1 and the settling tolerance ``tol`` a finite number >= 0."""
+    check_int("max_steps", max_steps, minimum=1)
+    check_float("tol", tol, minimum=0.0)
 
 
 def settle(
@@ -69,8 +70,7 @@ def settle(
     that many steps (each check synchronises with the GPU); the last step is always checked.
     """
     validate_budget(max_steps, tol)
-    if isinstance(check_every, bool) or not isinstance(check_every, int) or check_every < 1:
-        raise ValueError(f"check_every must be an integer >= 1, got {check_every!r}")
+    check_int("check_every", check_every, minimum=1)
     s = states if states is not None else model.init_states(x)
     residual = float("inf")
     sample_residual = None

@@ -15,7 +15,8 @@ import torch
 from torch import nn
 
 from analogeq.contract import check_labels
-from analogeq.ebm.settle import settle, validate_budget
+from analogeq.ebm.settle import settle
+from hardware_models.params import check_int
 
 
 @dataclass
@@ -30,7 +31,7 @@ def bptt_gradients(
     model, x: torch.Tensor, y: torch.Tensor, steps: int, synapses: list[nn.Module] | None = None
 ) -> BPTTResult:
     """Fill ``p.grad`` of every parameter with d<C(s_steps)>/dtheta (overwriting existing values)."""
-    validate_budget(steps, 0.0)
+    check_int("steps", steps, minimum=1)
     check_labels(y, model.num_classes, x.shape[0])
     params = [p for p in model.parameters() if p.requires_grad]
     with torch.enable_grad():

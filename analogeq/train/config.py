@@ -1,21 +1,83 @@
-"""``TrainConfig``: every training hyperparameter, validated at construction, JSON round trip."""
+"""``TrainConfig``: every training hyperparameter, validated at construction, JSON round trip.
+
+The constraints the training configs of the package share live here too
+(:data:`LOOP_CONSTRAINTS`, :data:`SGD_CONSTRAINTS`, :func:`check_learning_rates`,
+:func:`lr_per_group`, :func:`check_device_name`): :class:`TrainConfig`,
+:class:`~analogeq.train.in_situ.InSituConfig` and
+:class:`~analogeq.baselines.train.BaselineTrainConfig` check them with the same rules and messages
+(``TrainConfig.epochs: must be an integer >= 1, got 0``).
+"""
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
+
+from analogeq.ebm.config_dict import JSONConfig, check_fields
+from analogeq.train.eqprop import NUDGINGS
+from hardware_models.params import Integer, OneOf, ParameterError, Real, check_int
 
 ALGORITHMS = ("eqprop", "bptt")
 SCHEDULES = ("cosine", "constant")
 
+#: a learning rate, a nudging strength beta: finite and > 0
+POSITIVE = Real(minimum=0.0, exclusive_minimum=True)
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
+#: what every training loop has: passes over the data, mini-batch size, learning-rate schedule
+#: (cosine annealing to 0 per batch, or constant), seed of the batch order
+LOOP_CONSTRAINTS = {
+    "epochs": Integer(minimum=1),
+    "batch_size": Integer(minimum=1),
+    "schedule": OneOf(SCHEDULES),
+    "seed": Integer(minimum=0),
+}
+
+#: what every SGD-style loop adds: momentum in [0, 1), L2 weight decay >= 0, validation batch size
+SGD_CONSTRAINTS = {
+    "momentum": Real(minimum=0.0, maximum=1.0, exclusive_maximum=True),
+    "weight_decay": Real(minimum=0.0),
+    "eval_batch_size": Integer(minimum=1),
+}
+
+_TRAIN_CONSTRAINTS = {
+    **LOOP_CONSTRAINTS,
+    **SGD_CONSTRAINTS,
+    "algorithm": OneOf(ALGORITHMS),
+    "nudging": OneOf(NUDGINGS),
+    "beta": POSITIVE,
+}
+
+
+def check_learning_rates(lr: Any, owner: str) -> tuple[float, ...]:
+    """The learning rates in ``lr`` (one number > 0, or a non-empty list or tuple of them) as
+    floats; entries of a list are named by index (``TrainConfig.lr[1]``)."""
+    if isinstance(lr, (list, tuple)):
+        if not lr:
+            raise ParameterError(owner, "lr", f"must be a finite number > 0 or a non-empty list of them, got {lr!r}")
+        return tuple(POSITIVE(f"lr[{i}]", v, owner) for i, v in enumerate(lr))
+    return (POSITIVE("lr", lr, owner),)
+
+
+def lr_per_group(lr: float | tuple[float, ...], n: int, owner: str, groups: str) -> list[float]:
+    """One learning rate per parameter group (``groups`` names them in the error): a single
+    ``lr`` is broadcast to ``n`` groups, a tuple must have ``n`` entries."""
+    if not isinstance(lr, tuple):
+        return [float(lr)] * n
+    if len(lr) != n:
+        raise ValueError(f"{owner}.lr has {len(lr)} values but the model has {n} {groups}; give one lr or {n}")
+    return [float(v) for v in lr]
+
+
+def check_device_name(device: Any, owner: str) -> str:
+    """A non-empty device name ("cpu", "cuda", "cuda:1"); whether it exists is checked when
+    training starts (:func:`analogeq.train.loop.resolve_device`)."""
+    if not isinstance(device, str) or not device:
+        raise ParameterError(owner, "device", f"must be a string such as 'cpu' or 'cuda', got {device!r}")
+    return device
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(JSONConfig):
     """How to train a layered EBM.
 
     algorithm: "eqprop" (Equilibrium Propagation) or "bptt" (backpropagation through the
@@ -50,56 +112,27 @@ class TrainConfig:
     eval_batch_size: int = 512
 
     def __post_init__(self) -> None:
-        if self.algorithm not in ALGORITHMS:
-            raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {self.algorithm!r}")
-        from analogeq.train.eqprop import NUDGINGS
-
-        if self.nudging not in NUDGINGS:
-            raise ValueError(f"nudging must be one of {NUDGINGS}, got {self.nudging!r}")
-        if isinstance(self.beta, bool) or not isinstance(self.beta, (int, float)) or not math.isfinite(self.beta) or self.beta <= 0:
-            raise ValueError(f"beta (nudging strength) must be a finite number > 0, got {self.beta!r}")
-        for name in ("epochs", "batch_size", "eval_batch_size"):
-            v = getattr(self, name)
-            if not _is_int(v) or v < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
-        lrs = self.lr if isinstance(self.lr, (list, tuple)) else (self.lr,)
+        check_fields(self, _TRAIN_CONSTRAINTS)
+        check_learning_rates(self.lr, "TrainConfig")
         if isinstance(self.lr, list):
             object.__setattr__(self, "lr", tuple(self.lr))
-        if not lrs or any(isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0 for v in lrs):
-            raise ValueError(f"lr must be a finite number > 0 or a non-empty list of them, got {self.lr!r}")
-        if isinstance(self.momentum, bool) or not isinstance(self.momentum, (int, float)) or not (0.0 <= self.momentum < 1.0):
-            raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
-        if isinstance(self.weight_decay, bool) or not isinstance(self.weight_decay, (int, float)) or not (
-            math.isfinite(self.weight_decay) and self.weight_decay >= 0
-        ):
-            raise ValueError(f"weight_decay must be a finite number >= 0, got {self.weight_decay!r}")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
-        if self.bptt_steps is not None and (not _is_int(self.bptt_steps) or self.bptt_steps < 1):
-            raise ValueError(f"bptt_steps (step budget) must be None or an integer >= 1, got {self.bptt_steps!r}")
-        if not _is_int(self.seed) or self.seed < 0:
-            raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
-        if not isinstance(self.device, str) or not self.device:
-            raise ValueError(f"device must be a string such as 'cpu' or 'cuda', got {self.device!r}")
+        if self.bptt_steps is not None:  # None: the model's free_steps
+            check_int("bptt_steps", self.bptt_steps, minimum=1, owner="TrainConfig")
+        check_device_name(self.device, "TrainConfig")
 
     def lr_per_layer(self, n_layers: int) -> list[float]:
         """One learning rate per layer group (a single lr is broadcast)."""
-        if not isinstance(self.lr, tuple):
-            return [float(self.lr)] * n_layers
-        if len(self.lr) != n_layers:
-            raise ValueError(f"lr has {len(self.lr)} values but the model has {n_layers} layer groups; give one lr or {n_layers}")
-        return [float(v) for v in self.lr]
+        return lr_per_group(self.lr, n_layers, "TrainConfig", "layer groups")
 
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        if isinstance(self.lr, tuple):
-            d["lr"] = list(self.lr)
-        return d
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
-        allowed = set(cls.__dataclass_fields__)
-        unknown = set(d) - allowed
-        if unknown:
-            raise ValueError(f"unknown TrainConfig field(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
-        return cls(**d)
+__all__ = [
+    "ALGORITHMS",
+    "LOOP_CONSTRAINTS",
+    "POSITIVE",
+    "SCHEDULES",
+    "SGD_CONSTRAINTS",
+    "TrainConfig",
+    "check_device_name",
+    "check_learning_rates",
+    "lr_per_group",
+]

@@ -25,7 +25,6 @@ the phases then run on the emulated hardware while the estimate is computed from
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -33,21 +32,27 @@ from torch import nn
 
 from analogeq.contract import check_labels
 from analogeq.ebm.settle import SettleResult, settle
+from hardware_models.params import ParameterError, check_float, check_one_of
 
 NUDGINGS = ("symmetric", "one_sided", "random_sign")
 
 
 def check_beta(beta: float, name: str = "beta") -> float:
-    """beta must be a finite, non-zero number (beta = 0 gives no learning signal)."""
-    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not math.isfinite(beta) or beta == 0.0:
-        raise ValueError(f"{name} (nudging strength) must be a finite non-zero number, got {beta!r}")
-    return float(beta)
+    """beta (the signed nudging strength of a phase) must be a finite, non-zero number
+    (beta = 0 gives no learning signal)."""
+    value = check_float(name, beta)
+    if value == 0.0:
+        raise ParameterError(None, name, f"must be a finite non-zero number (the nudging strength), got {beta!r}")
+    return value
+
+
+def check_positive_beta(beta: float) -> float:
+    """The nudging strength of a scheme, > 0 (the scheme sets the signs of the phases)."""
+    return check_float("beta", beta, minimum=0.0, exclusive_minimum=True)
 
 
 def check_nudging(nudging: str) -> str:
-    if nudging not in NUDGINGS:
-        raise ValueError(f"nudging must be one of {NUDGINGS}, got {nudging!r}")
-    return nudging
+    return check_one_of("nudging", nudging, NUDGINGS)
 
 
 @torch.no_grad()
@@ -92,9 +97,9 @@ def eqprop_gradients_from_states(
     parameter name (the raw weight update is ``-lr * grad``).
     """
     check_beta(beta)
-    b_minus = -float(beta) if beta_minus is None else float(beta_minus)
-    if not math.isfinite(b_minus) or b_minus == beta:
-        raise ValueError(f"beta_minus must be finite and differ from beta ({beta}), got {beta_minus!r}")
+    b_minus = -float(beta) if beta_minus is None else check_float("beta_minus", beta_minus)
+    if b_minus == beta:
+        raise ParameterError(None, "beta_minus", f"must differ from beta ({beta}), got {beta_minus!r}")
     x = x.detach()
     s_plus = [s.detach() for s in s_plus]
     s_minus = [s.detach() for s in s_minus]
@@ -137,9 +142,7 @@ def eqprop_gradients(
     ``beta`` > 0 is the nudging strength; ``nudging`` one of :data:`NUDGINGS`; ``generator``
     draws the sign for ``random_sign`` (CPU generator; default: torch's global one).
     """
-    check_beta(beta)
-    if beta < 0:
-        raise ValueError(f"beta must be > 0 (the nudging scheme sets the signs), got {beta}")
+    check_positive_beta(beta)
     check_nudging(nudging)
     free = free_phase(model, x, synapses)
     if nudging == "symmetric":
@@ -159,6 +162,8 @@ __all__ = [
     "NUDGINGS",
     "EqPropPhases",
     "check_beta",
+    "check_nudging",
+    "check_positive_beta",
     "eqprop_gradients",
     "eqprop_gradients_from_states",
     "free_phase",

@@ -30,6 +30,7 @@ from analogeq.substrates.crossbar import CrossbarSubstrate
 from analogeq.substrates.crossbar.common import check_crossbar_card
 from analogeq.train.config import TrainConfig
 from analogeq.train.eqprop import eqprop_gradients_from_states
+from analogeq.train.loop import check_finite_grads
 from analogeq.train.optim import build_optimizer, build_scheduler
 from hardware_models.params import Real, check_float, check_one_of
 
@@ -136,10 +137,7 @@ def train_hardware_aware(
                 eqprop_gradients_from_states(model, x, y, config.beta, plus.states, minus.states)
             else:
                 eqprop_gradients_from_states(model, x, y, config.beta, plus.states, free.states, beta_minus=0.0)
-            for name, p in model.named_parameters():
-                if p.grad is not None and not bool(torch.isfinite(p.grad).all()):
-                    raise FloatingPointError(f"hardware-aware training diverged at epoch {epoch}, batch {b}: "
-                                             f"non-finite gradient in {name}; lower the learning rate or beta")
+            check_finite_grads(model, f"hardware-aware training diverged at epoch {epoch}, batch {b}")
             optimizer.step()
             scheduler.step()
             if weight_clip_sigma is not None:

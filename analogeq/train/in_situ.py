@@ -28,38 +28,37 @@ import copy
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 import torch
 
 from analogeq.contract import check_dense_settling, check_labels
+from analogeq.ebm.config_dict import JSONConfig
 from analogeq.substrates.crossbar import CrossbarSubstrate
 from analogeq.substrates.crossbar.common import check_crossbar_card
 from analogeq.substrates.crossbar.programmed import ProgrammedMatrices
+from analogeq.train.config import LOOP_CONSTRAINTS, POSITIVE, check_learning_rates, lr_per_group
 from analogeq.train.hardware_aware import evaluate_substrate
 from hardware_models.crossbar import CrossbarArray
 from hardware_models.devices import ProgrammedConductances, program_conductances
-from hardware_models.params import Integer, OneOf, Real, validate_params
+from hardware_models.params import Real, validate_params
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["InSituConfig", "local_eqprop_updates", "pulses_for", "stochastic_round", "train_in_situ"]
 
 _IN_SITU_CONSTRAINTS = {
-    "epochs": Integer(minimum=1),
-    "batch_size": Integer(minimum=1),
-    "beta": Real(minimum=0.0, exclusive_minimum=True),
-    "schedule": OneOf(("cosine", "constant")),
+    **LOOP_CONSTRAINTS,
+    "beta": POSITIVE,
     "w_max_factor": Real(minimum=1.0),
     "read_time_s": Real(minimum=0.0),
-    "seed": Integer(minimum=0),
 }
 
 
 @dataclass(frozen=True)
-class InSituConfig:
+class InSituConfig(JSONConfig):
     """In-situ EqProp settings (JSON round trip through ``to_dict``).
 
     epochs, batch_size, beta, lr (one per weight matrix, or one for all; cosine-annealed to 0
@@ -83,28 +82,17 @@ class InSituConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        # the normalised values are stored (ints become floats where a float is asked for)
         values = validate_params({k: getattr(self, k) for k in _IN_SITU_CONSTRAINTS}, _IN_SITU_CONSTRAINTS,
                                  owner="InSituConfig")
         for key, value in values.items():
             object.__setattr__(self, key, value)
-        lrs = self.lr if isinstance(self.lr, (list, tuple)) else (self.lr,)
-        if not lrs:
-            raise ValueError(f"InSituConfig.lr: must be a number > 0 or a list of them, got {self.lr!r}")
-        checked = tuple(Real(minimum=0.0, exclusive_minimum=True)("lr", v, "InSituConfig") for v in lrs)
-        object.__setattr__(self, "lr", checked if isinstance(self.lr, (list, tuple)) else checked[0])
+        rates = check_learning_rates(self.lr, "InSituConfig")
+        object.__setattr__(self, "lr", rates if isinstance(self.lr, (list, tuple)) else rates[0])
 
     def lr_per_matrix(self, n: int) -> list[float]:
-        if not isinstance(self.lr, tuple):
-            return [float(self.lr)] * n
-        if len(self.lr) != n:
-            raise ValueError(f"InSituConfig.lr has {len(self.lr)} values for {n} weight matrices")
-        return [float(v) for v in self.lr]
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        if isinstance(self.lr, tuple):
-            d["lr"] = list(self.lr)
-        return d
+        """One learning rate per weight matrix (a single lr is broadcast)."""
+        return lr_per_group(self.lr, n, "InSituConfig", "weight matrices")
 
 
 def local_eqprop_updates(x: torch.Tensor, s_plus: list[torch.Tensor], s_minus: list[torch.Tensor], beta: float,

@@ -23,7 +23,10 @@ def build_optimizer(model, config: TrainConfig) -> torch.optim.SGD:
 
 
 def build_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, steps_per_epoch: int):
-    """Per-batch schedule: cosine from each group's lr to 0 over all batches, or constant."""
+    """Per-batch schedule of a training config with ``epochs`` and ``schedule`` (a TrainConfig
+    or a :class:`~analogeq.baselines.train.BaselineTrainConfig`): with T = epochs * steps_per_epoch
+    batches, lr_t = lr_0 * 0.5 (1 + cos(pi min(t, T) / T)) ("cosine", from each group's lr to 0)
+    or lr_t = lr_0 ("constant")."""
     total = max(1, config.epochs * steps_per_epoch)
     if config.schedule == "constant":
         return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)

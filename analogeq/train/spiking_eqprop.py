@@ -27,9 +27,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from analogeq.contract import check_labels
 from analogeq.substrates.spiking.backend import resolve_backend
 from analogeq.substrates.spiking.mapping import check_dense_ebm, map_model
-from analogeq.substrates.spiking.network import StackedSpikingNetwork
+from analogeq.substrates.spiking.network import PAD_CURRENT, StackedSpikingNetwork
+from analogeq.train.config import TrainConfig
+from analogeq.train.eqprop import check_positive_beta, eqprop_gradients_from_states
+from analogeq.train.loop import progress_bar
+from analogeq.train.optim import build_optimizer, build_scheduler
 from hardware_models.params import check_int
 from hardware_models.spiking import as_spiking_card
 
@@ -83,8 +88,6 @@ class SpikingEqProp:
 
     def phases(self, x: torch.Tensor, y: torch.Tensor, beta: float) -> SpikingPhases:
         """Free, +beta and -beta phases of a batch (B <= batch_size) on the current weights."""
-        from analogeq.substrates.spiking.network import PAD_CURRENT
-
         if self.network is None or self.mapped is None:
             self.sync()
         net, m, t = self.network, self.mapped, self.card.timing
@@ -120,12 +123,9 @@ class SpikingEqProp:
         return SpikingPhases(free=rates(free), plus=rates(results[0]), minus=rates(results[1]), spikes=spikes)
 
     def gradients(self, x: torch.Tensor, y: torch.Tensor, beta: float) -> SpikingPhases:
-        """Fill ``p.grad`` of the model's parameters with the EqProp estimate from spiking phases."""
-        from analogeq.train.eqprop import check_beta, eqprop_gradients_from_states
-
-        check_beta(beta)
-        if beta < 0:
-            raise ValueError(f"beta must be > 0 (symmetric nudging uses +beta and -beta), got {beta}")
+        """Fill ``p.grad`` of the model's parameters with the EqProp estimate from spiking phases
+        (symmetric nudging: +beta and -beta, beta > 0)."""
+        check_positive_beta(beta)
         ph = self.phases(x, y, beta)
         as_t = lambda rs: [torch.as_tensor(r, dtype=torch.float32) for r in rs]  # noqa: E731
         eqprop_gradients_from_states(self.model, x.cpu().float(), y.cpu(), beta, as_t(ph.plus), as_t(ph.minus))
@@ -138,11 +138,6 @@ def train_spiking_eqprop(model, splits, config, card: Any = "spiking-ideal", *, 
     schedule as in :func:`analogeq.train.loop.train`). Returns a history with per-epoch train
     accuracy (spiking free phase) and seconds; evaluation is left to the caller (e.g. a spiking
     substrate on the test set)."""
-    from analogeq.contract import check_labels
-    from analogeq.train.config import TrainConfig
-    from analogeq.train.loop import show_progress
-    from analogeq.train.optim import build_optimizer, build_scheduler
-
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
     if config.algorithm != "eqprop" or config.nudging != "symmetric":
@@ -155,11 +150,7 @@ def train_spiking_eqprop(model, splits, config, card: Any = "spiking-ideal", *, 
     scheduler = build_scheduler(optimizer, config, steps_per_epoch)
     gen = torch.Generator().manual_seed(config.seed)
     history: dict[str, Any] = {"config": config.to_dict(), "card": runner.card.name, "epochs": []}
-    bar = None
-    if show_progress(progress):
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=config.epochs * steps_per_epoch, desc="train spiking eqprop", unit="batch")
+    bar = progress_bar(progress, config.epochs * steps_per_epoch, "train spiking eqprop", unit="batch")
     t_start = time.perf_counter()
     try:
         for epoch in range(1, config.epochs + 1):

@@ -24,9 +24,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from analogeq.baselines._checks import check_float, check_int
+from analogeq.baselines.defences.common import Defence
 from analogeq.baselines.defences.pgd_at import PGDAT
 from analogeq.baselines.defences.trades import TRADES
+from hardware_models.params import check_float, check_int
 
 #: keeps g / ||g|| finite where a layer's gradient vanishes
 _TINY = 1e-20
@@ -56,7 +57,7 @@ def add_to_weights(model: nn.Module, offsets: dict[str, torch.Tensor], sign: flo
 
 
 @dataclass(frozen=True)
-class AWP:
+class AWP(Defence):
     """gamma (>= 0): relative radius of the per-layer weight perturbation; base: PGDAT or TRADES
     (the input attack and loss that AWP perturbs); warmup_epochs: epochs trained with the base
     defence alone before AWP starts (the paper's code has this option, 0 for CIFAR-10 AT-AWP)."""
@@ -68,10 +69,10 @@ class AWP:
     name = "awp"
 
     def __post_init__(self) -> None:
-        check_float("AWP.gamma", self.gamma, minimum=0.0)
+        check_float("gamma", self.gamma, minimum=0.0, owner="AWP")
         if not isinstance(self.base, (PGDAT, TRADES)):
             raise TypeError(f"AWP.base must be a PGDAT or TRADES defence, got {type(self.base).__name__}")
-        check_int("AWP.warmup_epochs", self.warmup_epochs, 0)
+        check_int("warmup_epochs", self.warmup_epochs, minimum=0, owner="AWP")
 
     def perturb_inputs(self, substrate, x: torch.Tensor, y: torch.Tensor, seed: int) -> torch.Tensor:
         return self.base.perturb_inputs(substrate, x, y, seed)

@@ -19,15 +19,38 @@ weights, so the tests can check it on a fixed batch and a fixed perturbation.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from analogeq.baselines._checks import check_choice, check_float, check_int
+from analogeq.robustness.attacks.common import NORMS
+from hardware_models.params import Integer, OneOf, Real, validate_params
 
-NORMS = ("linf", "l2")
+#: the constraints of the input attack of an adversarial-training defence (PGD-AT, TRADES, WEAT):
+#: radius eps >= 0 in ``norm``, steps >= 1; step_size (None: the harness default) is checked apart
+ATTACK_CONSTRAINTS = {
+    "eps": Real(minimum=0.0),
+    "norm": OneOf(NORMS),
+    "steps": Integer(minimum=1),
+}
+
+
+class Defence:
+    """What a defence does unless it says otherwise: it trains on clean inputs
+    (``perturb_inputs`` returns None) at the unperturbed weights (``weight_perturbation`` returns
+    None); ``to_dict`` names it. Subclasses are frozen dataclasses with a class attribute ``name``."""
+
+    name = ""
+
+    def perturb_inputs(self, substrate, x: torch.Tensor, y: torch.Tensor, seed: int) -> torch.Tensor | None:
+        return None
+
+    def weight_perturbation(self, model, x, x_adv, y, generator=None, epoch=None) -> dict[str, torch.Tensor] | None:
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"defence": self.name}
 
 
 def kl_divergence(logits_p: torch.Tensor, logits_q: torch.Tensor) -> torch.Tensor:
@@ -43,12 +66,10 @@ def energy(logits: torch.Tensor) -> torch.Tensor:
 
 
 def check_attack_fields(owner: str, eps: Any, norm: Any, steps: Any, step_size: Any) -> None:
-    """eps >= 0, norm in (linf, l2), steps >= 1, step_size None or > 0."""
-    check_float(f"{owner}.eps", eps, minimum=0.0)
-    check_choice(f"{owner}.norm", norm, NORMS)
-    check_int(f"{owner}.steps", steps, 1)
+    """eps >= 0, norm in (linf, l2), steps >= 1, step_size None or > 0 (messages name ``owner``)."""
+    validate_params({"eps": eps, "norm": norm, "steps": steps}, ATTACK_CONSTRAINTS, owner=owner)
     if step_size is not None:
-        check_float(f"{owner}.step_size", step_size, minimum=0.0, strict=True)
+        Real(minimum=0.0, exclusive_minimum=True)("step_size", step_size, owner)
 
 
 def effective_step_size(eps: float, steps: int, step_size: float | None) -> float:
@@ -60,7 +81,3 @@ def check_finite_loss(name: str, loss: torch.Tensor) -> torch.Tensor:
     if not bool(torch.isfinite(loss).all()):
         raise FloatingPointError(f"the {name} loss is not finite ({float(loss.detach())}); lower the learning rate")
     return loss
-
-
-def is_finite_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)

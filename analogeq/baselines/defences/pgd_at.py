@@ -17,31 +17,17 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from analogeq.baselines.defences.common import check_attack_fields, check_finite_loss, effective_step_size
-from analogeq.baselines.defences.input_attacks import pgd_inputs
+from analogeq.baselines.defences.common import check_finite_loss
+from analogeq.baselines.defences.input_attacks import PGDInputs
 
 
 @dataclass(frozen=True)
-class PGDAT:
+class PGDAT(PGDInputs):
     """eps (>= 0, the radius in ``norm``), norm ("linf" or "l2"), steps, step_size (None:
-    2.5 * eps / steps)."""
-
-    eps: float = 0.1
-    norm: str = "linf"
-    steps: int = 10
-    step_size: float | None = None
+    2.5 * eps / steps): the fields of
+    :class:`~analogeq.baselines.defences.input_attacks.InputAttackDefence`."""
 
     name = "pgd_at"
-
-    def __post_init__(self) -> None:
-        check_attack_fields("PGDAT", self.eps, self.norm, self.steps, self.step_size)
-
-    def perturb_inputs(self, substrate, x: torch.Tensor, y: torch.Tensor, seed: int) -> torch.Tensor:
-        return pgd_inputs(substrate, x, y, eps=self.eps, norm=self.norm, steps=self.steps,
-                          step_size=effective_step_size(self.eps, self.steps, self.step_size), seed=seed)
-
-    def weight_perturbation(self, model, x, x_adv, y, generator=None, epoch=None) -> None:
-        return None
 
     def loss(self, model, x: torch.Tensor, x_adv: torch.Tensor, y: torch.Tensor, generator=None) -> tuple[torch.Tensor, dict[str, float]]:
         """CE(f(x'), y), mean over the batch."""
@@ -49,5 +35,4 @@ class PGDAT:
         return check_finite_loss(self.name, loss), {"ce_adv": float(loss.detach())}
 
     def to_dict(self) -> dict[str, Any]:
-        return {"defence": self.name, "eps": self.eps, "norm": self.norm, "steps": self.steps,
-                "step_size": self.step_size, "effective_step_size": effective_step_size(self.eps, self.steps, self.step_size)}
+        return {"defence": self.name, **self.attack_dict()}

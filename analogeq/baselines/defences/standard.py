@@ -8,24 +8,15 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from analogeq.baselines.defences.common import check_finite_loss
+from analogeq.baselines.defences.common import Defence, check_finite_loss
 
 
 @dataclass(frozen=True)
-class Standard:
+class Standard(Defence):
     """Empirical risk minimisation with the cross-entropy (no defence)."""
 
     name = "standard"
 
-    def perturb_inputs(self, substrate, x, y, seed: int) -> None:
-        return None
-
-    def weight_perturbation(self, model, x, x_adv, y, generator=None, epoch=None) -> None:
-        return None
-
     def loss(self, model, x: torch.Tensor, x_adv: Any, y: torch.Tensor, generator=None) -> tuple[torch.Tensor, dict[str, float]]:
         loss = F.cross_entropy(model(x), y)
         return check_finite_loss(self.name, loss), {"ce": float(loss.detach())}
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"defence": self.name}

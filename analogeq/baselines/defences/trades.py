@@ -18,14 +18,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from analogeq.baselines._checks import check_float
-from analogeq.baselines.defences.common import (
-    check_attack_fields,
-    check_finite_loss,
-    effective_step_size,
-    kl_divergence,
-)
-from analogeq.baselines.defences.input_attacks import trades_inputs
+from analogeq.baselines.defences.common import check_finite_loss, kl_divergence
+from analogeq.baselines.defences.input_attacks import TRADESInputs
+from hardware_models.params import check_float
 
 
 def trades_loss(logits_clean: torch.Tensor, logits_adv: torch.Tensor, y: torch.Tensor, beta: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -36,32 +31,21 @@ def trades_loss(logits_clean: torch.Tensor, logits_adv: torch.Tensor, y: torch.T
 
 
 @dataclass(frozen=True)
-class TRADES:
-    """beta (>= 0, weight of the KL term), eps, norm, steps, step_size (None: 2.5 * eps / steps)."""
+class TRADES(TRADESInputs):
+    """beta (>= 0, weight of the KL term); eps, norm, steps, step_size (None: 2.5 * eps / steps):
+    the fields of :class:`~analogeq.baselines.defences.input_attacks.InputAttackDefence`."""
 
     beta: float = 6.0
-    eps: float = 0.1
-    norm: str = "linf"
-    steps: int = 10
-    step_size: float | None = None
 
     name = "trades"
 
     def __post_init__(self) -> None:
-        check_float("TRADES.beta", self.beta, minimum=0.0)
-        check_attack_fields("TRADES", self.eps, self.norm, self.steps, self.step_size)
-
-    def perturb_inputs(self, substrate, x: torch.Tensor, y: torch.Tensor, seed: int) -> torch.Tensor:
-        return trades_inputs(substrate, x, eps=self.eps, norm=self.norm, steps=self.steps,
-                             step_size=effective_step_size(self.eps, self.steps, self.step_size), seed=seed)
-
-    def weight_perturbation(self, model, x, x_adv, y, generator=None, epoch=None) -> None:
-        return None
+        check_float("beta", self.beta, minimum=0.0, owner="TRADES")
+        super().__post_init__()
 
     def loss(self, model, x: torch.Tensor, x_adv: torch.Tensor, y: torch.Tensor, generator=None) -> tuple[torch.Tensor, dict[str, float]]:
         loss, ce, kl = trades_loss(model(x), model(x_adv), y, self.beta)
         return check_finite_loss(self.name, loss), {"ce": float(ce.detach()), "kl": float(kl.detach())}
 
     def to_dict(self) -> dict[str, Any]:
-        return {"defence": self.name, "beta": self.beta, "eps": self.eps, "norm": self.norm, "steps": self.steps,
-                "step_size": self.step_size, "effective_step_size": effective_step_size(self.eps, self.steps, self.step_size)}
+        return {"defence": self.name, "beta": self.beta, **self.attack_dict()}

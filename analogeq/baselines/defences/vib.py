@@ -19,8 +19,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from analogeq.baselines._checks import check_float, check_int
-from analogeq.baselines.defences.common import check_finite_loss
+from analogeq.baselines.defences.common import Defence, check_finite_loss
+from hardware_models.params import Integer, Real, validate_params
+
+_VIB_CONSTRAINTS = {"beta": Real(minimum=0.0), "train_samples": Integer(minimum=1)}
 
 
 def gaussian_kl_to_standard(mu: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
@@ -29,7 +31,7 @@ def gaussian_kl_to_standard(mu: torch.Tensor, sigma: torch.Tensor) -> torch.Tens
 
 
 @dataclass(frozen=True)
-class VIB:
+class VIB(Defence):
     """beta (>= 0): weight of the KL term; train_samples (>= 1): reparameterised draws per example."""
 
     beta: float = 1e-3
@@ -38,14 +40,7 @@ class VIB:
     name = "vib"
 
     def __post_init__(self) -> None:
-        check_float("VIB.beta", self.beta, minimum=0.0)
-        check_int("VIB.train_samples", self.train_samples, 1)
-
-    def perturb_inputs(self, substrate, x, y, seed: int) -> None:
-        return None
-
-    def weight_perturbation(self, model, x, x_adv, y, generator=None, epoch=None) -> None:
-        return None
+        validate_params({"beta": self.beta, "train_samples": self.train_samples}, _VIB_CONSTRAINTS, owner="VIB")
 
     def loss(self, model, x: torch.Tensor, x_adv: Any, y: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, float]]:
         if not (hasattr(model, "encode") and hasattr(model, "decode")):

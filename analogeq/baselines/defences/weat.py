@@ -25,15 +25,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from analogeq.baselines._checks import check_choice, check_float
-from analogeq.baselines.defences.common import (
-    check_attack_fields,
-    check_finite_loss,
-    effective_step_size,
-    energy,
-    kl_divergence,
-)
-from analogeq.baselines.defences.input_attacks import trades_inputs
+from analogeq.baselines.defences.common import check_finite_loss, energy, kl_divergence
+from analogeq.baselines.defences.input_attacks import TRADESInputs
+from hardware_models.params import check_float, check_one_of
 
 WEAT_VARIANTS = ("adv", "nat")
 #: beta of the authors' code per variant
@@ -54,38 +48,25 @@ def weat_loss(logits_clean: torch.Tensor, logits_adv: torch.Tensor, y: torch.Ten
 
 
 @dataclass(frozen=True)
-class WEAT:
+class WEAT(TRADESInputs):
     """variant ("adv": CE on x', the paper's WEAT_adv; "nat": CE on x); beta (>= 0; None: 7 for
     adv, 6 for nat, the authors' values); eps, norm, steps, step_size of the TRADES inner problem."""
 
     variant: str = "adv"
     beta: float | None = None
-    eps: float = 0.1
-    norm: str = "linf"
-    steps: int = 10
-    step_size: float | None = None
 
     name = "weat"
 
     def __post_init__(self) -> None:
-        check_choice("WEAT.variant", self.variant, WEAT_VARIANTS)
+        check_one_of("variant", self.variant, WEAT_VARIANTS, owner="WEAT")
         if self.beta is None:
             object.__setattr__(self, "beta", WEAT_DEFAULT_BETA[self.variant])
-        check_float("WEAT.beta", self.beta, minimum=0.0)
-        check_attack_fields("WEAT", self.eps, self.norm, self.steps, self.step_size)
-
-    def perturb_inputs(self, substrate, x: torch.Tensor, y: torch.Tensor, seed: int) -> torch.Tensor:
-        return trades_inputs(substrate, x, eps=self.eps, norm=self.norm, steps=self.steps,
-                             step_size=effective_step_size(self.eps, self.steps, self.step_size), seed=seed)
-
-    def weight_perturbation(self, model, x, x_adv, y, generator=None, epoch=None) -> None:
-        return None
+        check_float("beta", self.beta, minimum=0.0, owner="WEAT")
+        super().__post_init__()
 
     def loss(self, model, x: torch.Tensor, x_adv: torch.Tensor, y: torch.Tensor, generator=None) -> tuple[torch.Tensor, dict[str, float]]:
         loss, w = weat_loss(model(x), model(x_adv), y, float(self.beta), self.variant)
         return check_finite_loss(self.name, loss), {"mean_weight": float(w.mean())}
 
     def to_dict(self) -> dict[str, Any]:
-        return {"defence": self.name, "variant": self.variant, "beta": self.beta, "eps": self.eps, "norm": self.norm,
-                "steps": self.steps, "step_size": self.step_size,
-                "effective_step_size": effective_step_size(self.eps, self.steps, self.step_size)}
+        return {"defence": self.name, "variant": self.variant, "beta": self.beta, **self.attack_dict()}

@@ -13,9 +13,9 @@ vit        ViTConfig        ViT                patch 2, D 32, depth 2, 4 heads (
 vib_mlp    VIBConfig        VIBClassifier      64-128-(2x32), 32 -> 10 (16 906)
 =========  ===============  =================  ===============================================
 
-``build_baseline(config)`` builds one from a config object or its JSON dict; importing this
-package also registers the kinds with the core model registry (``analogeq.models``) where that
-exists, so checkpoints of baselines load through ``analogeq.models.build_model``.
+``build_baseline(config)`` builds one from a config object or its JSON dict; importing
+``analogeq.baselines`` also registers the kinds with the core model registry
+(``analogeq.models``), so checkpoints of baselines load through ``analogeq.models.build_model``.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from analogeq.baselines.models.common import parameter_count
 from analogeq.baselines.models.mlp import MLP, MLPConfig
 from analogeq.baselines.models.vib import VIBClassifier, VIBConfig
 from analogeq.baselines.models.vit import ViT, ViTConfig
+from analogeq.models import register_model_kind
 
 #: kind -> (config class, model class)
 BASELINE_KINDS: dict[str, tuple[type, type]] = {
@@ -60,22 +61,10 @@ def build_baseline(config: Any) -> nn.Module:
 
 
 def register_with_core() -> bool:
-    """Register every baseline kind with ``analogeq.models.register_model_kind`` (core registry).
-
-    Returns False (and does nothing) while the core registry does not exist yet."""
-    import importlib
-
-    try:
-        core_models = importlib.import_module("analogeq.models")
-    except ModuleNotFoundError as exc:
-        if exc.name == "analogeq.models":
-            return False
-        raise
-    register = getattr(core_models, "register_model_kind", None)
-    if register is None:
-        return False
+    """Register every baseline kind with the core registry
+    (:func:`analogeq.models.register_model_kind`); returns True."""
     for kind, (config_cls, model_cls) in BASELINE_KINDS.items():
-        register(kind, config_cls, model_cls)
+        register_model_kind(kind, config_cls, model_cls)
     return True
 
 

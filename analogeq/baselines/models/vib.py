@@ -21,28 +21,28 @@ Digits default: 64 - 128 - (2 x 32) encoder, 32 -> 10 decoder: 16 906 parameters
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from analogeq.baselines._checks import (
-    check_choice,
-    check_float,
-    check_input_shape,
-    check_int,
-    check_sizes,
+from analogeq.baselines.models.common import (
+    ACTIVATED_CONSTRAINTS,
+    BaselineClassifier,
+    check_mlp_config,
+    flat_mlp,
+    seeded_init,
 )
-from analogeq.baselines.models.common import ACTIVATIONS, make_activation, seeded_init
-from analogeq.ebm.config_dict import config_from_dict
-from analogeq.contract import GradientSpec
+from analogeq.ebm.config_dict import JSONConfig
+from hardware_models.params import Integer, Real, check_int
+
+#: VIBConfig's constraints: those of the MLP, a latent dimension K >= 1, any finite sigma_offset
+_VIB_CONSTRAINTS = {**ACTIVATED_CONSTRAINTS, "latent_dim": Integer(minimum=1), "sigma_offset": Real()}
 
 
 @dataclass(frozen=True)
-class VIBConfig:
+class VIBConfig(JSONConfig):
     """input_shape; hidden_sizes of the encoder MLP; latent_dim K; num_classes; activation;
     sigma_offset (sigma = softplus(s - sigma_offset)); seed."""
 
@@ -56,42 +56,18 @@ class VIBConfig:
     kind: str = field(default="vib_mlp", init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "input_shape", check_input_shape("VIBConfig.input_shape", self.input_shape))
-        object.__setattr__(self, "hidden_sizes", check_sizes("VIBConfig.hidden_sizes", self.hidden_sizes, allow_empty=True))
-        check_int("VIBConfig.latent_dim", self.latent_dim, 1)
-        check_int("VIBConfig.num_classes", self.num_classes, 2)
-        check_choice("VIBConfig.activation", self.activation, ACTIVATIONS)
-        check_float("VIBConfig.sigma_offset", self.sigma_offset)
-        check_int("VIBConfig.seed", self.seed, 0)
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["input_shape"] = list(self.input_shape)
-        d["hidden_sizes"] = list(self.hidden_sizes)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "VIBConfig":
-        return config_from_dict(cls, d, "vib_mlp")
+        check_mlp_config(self, _VIB_CONSTRAINTS)
 
 
-class VIBClassifier(nn.Module):
+class VIBClassifier(BaselineClassifier):
     """``encoder`` (nn.Sequential ending in Linear(h, 2K)) and ``decoder`` (nn.Linear(K, classes))."""
 
+    config_class = VIBConfig
+
     def __init__(self, config: VIBConfig):
-        super().__init__()
-        if not isinstance(config, VIBConfig):
-            raise TypeError(f"config must be a VIBConfig, got {type(config).__name__}")
-        self.config = config
-        self.input_shape = config.input_shape
-        self.num_classes = config.num_classes
+        super().__init__(config)
         self.latent_dim = config.latent_dim
-        sizes = [math.prod(config.input_shape), *config.hidden_sizes]
-        layers: list[nn.Module] = [nn.Flatten()]
-        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-            layers += [nn.Linear(n_in, n_out), make_activation(config.activation)]
-        layers.append(nn.Linear(sizes[-1], 2 * config.latent_dim))
-        self.encoder = nn.Sequential(*layers)
+        self.encoder = flat_mlp(config, 2 * config.latent_dim)
         self.decoder = nn.Linear(config.latent_dim, config.num_classes)
         seeded_init(self, config.seed)
 
@@ -108,7 +84,7 @@ class VIBClassifier(nn.Module):
         """Logits of ``samples`` reparameterised draws z = mu + sigma * eps: (samples, B, classes).
 
         eps is drawn on the CPU from ``generator`` (same seed, same draws on any device)."""
-        check_int("samples", samples, 1)
+        check_int("samples", samples, minimum=1)
         mu, sigma = self.encode(x)
         eps = torch.randn((samples, *mu.shape), generator=generator).to(mu.device, mu.dtype)
         return self.decode(mu.unsqueeze(0) + sigma.unsqueeze(0) * eps)
@@ -116,6 +92,3 @@ class VIBClassifier(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         mu, _ = self.encode(x)
         return self.decode(mu)  # test time: the posterior mean (deterministic)
-
-    def forward_for_attack(self, x: torch.Tensor, gradient: GradientSpec = GradientSpec()) -> torch.Tensor:
-        return self.forward(x)  # one pass: no settling

@@ -19,20 +19,25 @@ the position embedding (additions).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
 
-from analogeq.baselines._checks import check_input_shape, check_int
-from analogeq.ebm.config_dict import config_from_dict
-from analogeq.baselines.models.common import seeded_init
-from analogeq.contract import GradientSpec
+from analogeq.baselines.models.common import BaselineClassifier, seeded_init
+from analogeq.ebm.config_dict import CLASSIFIER_CONSTRAINTS, JSONConfig, check_fields, check_shape
+from hardware_models.params import Integer, ParameterError
+
+#: ViTConfig's constraints: every size >= 1, num_classes >= 2, seed >= 0
+_VIT_CONSTRAINTS = {
+    **{name: Integer(minimum=1) for name in ("patch_size", "dim", "depth", "heads", "mlp_dim")},
+    **CLASSIFIER_CONSTRAINTS,
+}
 
 
 @dataclass(frozen=True)
-class ViTConfig:
+class ViTConfig(JSONConfig):
     """input_shape (C, H, W); patch_size divides H and W; dim D (divisible by heads); depth:
     transformer blocks; heads; mlp_dim: hidden units of each block's MLP; num_classes; seed."""
 
@@ -47,15 +52,13 @@ class ViTConfig:
     kind: str = field(default="vit", init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "input_shape", check_input_shape("ViTConfig.input_shape", self.input_shape, ndim=3))
-        for name, minimum in (("patch_size", 1), ("dim", 1), ("depth", 1), ("heads", 1), ("mlp_dim", 1),
-                              ("num_classes", 2), ("seed", 0)):
-            check_int(f"ViTConfig.{name}", getattr(self, name), minimum)
+        object.__setattr__(self, "input_shape", check_shape("ViTConfig", "input_shape", self.input_shape, ndim=3))
+        check_fields(self, _VIT_CONSTRAINTS)
         _, h, w = self.input_shape
         if h % self.patch_size or w % self.patch_size:
-            raise ValueError(f"ViTConfig.patch_size must divide the image size {h}x{w}, got {self.patch_size}")
+            raise ParameterError("ViTConfig", "patch_size", f"must divide the image size {h}x{w}, got {self.patch_size}")
         if self.dim % self.heads:
-            raise ValueError(f"ViTConfig.dim must be divisible by heads ({self.heads}), got {self.dim}")
+            raise ParameterError("ViTConfig", "dim", f"must be divisible by heads ({self.heads}), got {self.dim}")
 
     @property
     def num_patches(self) -> int:
@@ -67,15 +70,6 @@ class ViTConfig:
         base = dict(input_shape=(3, 32, 32), patch_size=4, dim=192, depth=6, heads=3, mlp_dim=384)
         base.update(changes)
         return cls(**base)
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["input_shape"] = list(self.input_shape)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ViTConfig":
-        return config_from_dict(cls, d, "vit")
 
 
 class Attention(nn.Module):
@@ -109,16 +103,13 @@ class Block(nn.Module):
         return t + self.mlp(self.norm2(t))
 
 
-class ViT(nn.Module):
+class ViT(BaselineClassifier):
     """See the module docstring; ``patch_embed``, ``blocks``, ``norm``, ``head``."""
 
+    config_class = ViTConfig
+
     def __init__(self, config: ViTConfig):
-        super().__init__()
-        if not isinstance(config, ViTConfig):
-            raise TypeError(f"config must be a ViTConfig, got {type(config).__name__}")
-        self.config = config
-        self.input_shape = config.input_shape
-        self.num_classes = config.num_classes
+        super().__init__(config)
         c, p, d = config.input_shape[0], config.patch_size, config.dim
         self.patch_embed = nn.Linear(c * p * p, d)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, d))
@@ -127,6 +118,8 @@ class ViT(nn.Module):
         self.norm = nn.LayerNorm(d)
         self.head = nn.Linear(d, config.num_classes)
         seeded_init(self, config.seed)
+        # seed + 1 (not derive_seed): kept, since it fixes the initial class token and positions of
+        # every ViT built from a seed (the compare recipes' ViT included)
         gen = torch.Generator().manual_seed(config.seed + 1)
         with torch.no_grad():  # small random class token and positions (std 0.02, as in ViT)
             self.cls_token.copy_(0.02 * torch.randn(self.cls_token.shape, generator=gen))
@@ -144,6 +137,3 @@ class ViT(nn.Module):
         t = torch.cat([self.cls_token.expand(t.shape[0], -1, -1), t], dim=1) + self.pos_embed
         t = self.blocks(t)
         return self.head(self.norm(t[:, 0]))
-
-    def forward_for_attack(self, x: torch.Tensor, gradient: GradientSpec = GradientSpec()) -> torch.Tensor:
-        return self.forward(x)  # one pass: no settling
