@@ -38,6 +38,7 @@ __all__ = [
     "check_dense_settling",
     "check_input",
     "check_labels",
+    "resolve_device",
     "weight_layers",
 ]
 
@@ -81,6 +82,18 @@ class GradientSpec:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def resolve_device(device: Any, field: str = "device") -> torch.device:
+    """The torch device ``device`` names ("cpu", "cuda", "cuda:N" or a torch.device), with one
+    clear error when the name is not a device or CUDA is asked for where it is not available."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ParameterError(None, field, f"must be 'cpu', 'cuda' or 'cuda:N', got {device!r}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ParameterError(None, field, f"{str(device)!r} was asked for but torch.cuda.is_available() is False")
+    return dev
 
 
 def check_input(x: Any, input_shape: tuple[int, ...], *, name: str = "x") -> torch.Tensor:

@@ -7,7 +7,8 @@
 
 from __future__ import annotations
 
-from analogeq.substrates.base import Substrate, check_device
+from analogeq.contract import resolve_device
+from analogeq.substrates.base import Substrate
 from analogeq.substrates.registry import (
     SubstrateKind,
     build_substrate,
@@ -26,7 +27,6 @@ __all__ = [
     "Substrate",
     "SubstrateKind",
     "build_substrate",
-    "check_device",
     "register_substrate",
     "substrate_kind",
     "substrate_kinds",

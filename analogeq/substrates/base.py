@@ -37,21 +37,8 @@ from typing import Any
 import torch
 
 from analogeq.contract import GradientSpec
-from hardware_models.params import ParameterError
 
-__all__ = ["Substrate", "check_device"]
-
-
-def check_device(device: Any, field: str = "device") -> torch.device:
-    """A torch device that exists here: a name torch parses ("cpu", "cuda", "cuda:1"), and
-    for CUDA a machine where ``torch.cuda.is_available()``."""
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ParameterError(None, field, f"must be a torch device name such as 'cpu' or 'cuda', got {device!r}") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ParameterError(None, field, f"{device!r} was asked for but torch.cuda.is_available() is False")
-    return dev
+__all__ = ["Substrate"]
 
 
 class Substrate(abc.ABC):

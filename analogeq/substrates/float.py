@@ -6,14 +6,14 @@ for prediction, ``forward_for_attack(x, gradient)`` for white-box attacks.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from analogeq.contract import ClassifierModel, GradientSpec, check_input
-from analogeq.substrates.base import Substrate, check_device
-from analogeq.substrates.registry import SubstrateKind, register_substrate
+from analogeq.contract import ClassifierModel, GradientSpec, check_input, resolve_device
+from analogeq.substrates.base import Substrate
+from analogeq.substrates.registry import SubstrateKind, device_option, register_substrate, validate_options
 
 __all__ = ["FloatOptions", "FloatSubstrate"]
 
@@ -22,13 +22,13 @@ __all__ = ["FloatOptions", "FloatSubstrate"]
 class FloatOptions:
     """Options of the float substrate: ``device`` (torch device name, e.g. "cpu", "cuda")."""
 
-    device: str = "cpu"
+    device: Any = "cpu"
 
     def __post_init__(self) -> None:
-        check_device(self.device)
+        validate_options(self, {"device": device_option})
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"device": str(self.device)}
 
 
 class FloatSubstrate(Substrate):
@@ -45,7 +45,7 @@ class FloatSubstrate(Substrate):
                 "model must follow the ClassifierModel convention (input_shape, num_classes, forward, "
                 f"forward_for_attack); wrap plain modules with as_classifier(), got {type(model).__name__}"
             )
-        self.device = check_device(device)
+        self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
         self.input_shape = tuple(model.input_shape)
         self.num_classes = int(model.num_classes)

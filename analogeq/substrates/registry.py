@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import Any, Callable, Mapping
 
+from analogeq.contract import resolve_device
 from analogeq.substrates.base import Substrate
 from hardware_models.params import ParameterError
 
@@ -30,6 +31,8 @@ __all__ = [
     "substrate_kind",
     "substrate_kinds",
     "substrate_options",
+    "device_option",
+    "validate_options",
 ]
 
 ENTRY_POINT_GROUP = "analogeq.substrates"
@@ -46,6 +49,26 @@ class SubstrateKind:
 
     def option_names(self) -> list[str]:
         return [f.name for f in dataclasses.fields(self.options)]
+
+
+def validate_options(options: Any, constraints: Mapping[str, Callable[[str, Any], Any]]) -> None:
+    """Check the fields of a frozen options dataclass and store the normalised values.
+
+    ``constraints`` maps a field to a callable ``(field, value) -> normalised value`` that
+    raises with a message naming the field: a :mod:`hardware_models.params` constraint, or a
+    small function for the fields that need more (a card, a device). A field whose value is
+    None and whose default is None is optional and left alone."""
+    defaults = {f.name: f.default for f in dataclasses.fields(options)}
+    for name, check in constraints.items():
+        value = getattr(options, name)
+        if value is None and defaults.get(name) is None:
+            continue
+        object.__setattr__(options, name, check(name, value))
+
+
+def device_option(field: str, value: Any) -> Any:
+    """Constraint of a ``device`` option: a torch device that exists here."""
+    return resolve_device(value, field)
 
 
 _KINDS: dict[str, SubstrateKind] = {}
@@ -98,7 +121,7 @@ def substrate_options(kind: str, given: Mapping[str, Any] | None = None, *,
     values = {k: v for k, v in (offered or {}).items() if k in names and v is not None}
     for key, value in (given or {}).items():
         if key not in names:
-            raise ParameterError(None, key, f"is not an option of the {kind} substrate; its options: {names}")
+            raise ParameterError(None, key, f"is not an option of the {kind} substrate (got {value!r}); its options: {names}")
         values[key] = value
     return spec.options(**values)
 

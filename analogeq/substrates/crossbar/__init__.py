@@ -19,12 +19,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from analogeq.substrates.base import check_device
 from analogeq.substrates.crossbar.common import DEFAULT_CARD, CrossbarSubstrate, check_crossbar_card
 from analogeq.substrates.crossbar.ebm import BACKENDS, SETTLE_MODES, CrossbarEBMSubstrate, CrossbarSettle
 from analogeq.substrates.crossbar.feedforward import CrossbarFeedForwardSubstrate
-from analogeq.substrates.registry import SubstrateKind, register_substrate
-from hardware_models.params import Integer, OneOf, Real, validate_params
+from analogeq.substrates.registry import SubstrateKind, device_option, register_substrate, validate_options
+from hardware_models.params import Integer, OneOf, Real
 
 __all__ = [
     "BACKENDS",
@@ -38,11 +37,14 @@ __all__ = [
 ]
 
 _CONSTRAINTS = {
+    "card": lambda field, value: check_crossbar_card(value),
     "drift_time_s": Real(minimum=0.0),
     "seed": Integer(minimum=0),
     "settle_mode": OneOf(SETTLE_MODES),
     "dt_over_tau": Real(minimum=0.0, maximum=2.0, exclusive_minimum=True),
     "backend": OneOf(BACKENDS),
+    "max_tiles": Integer(minimum=1),
+    "device": device_option,
 }
 
 
@@ -59,16 +61,10 @@ class CrossbarOptions:
     dt_over_tau: float = 0.25
     backend: str = "auto"
     max_tiles: int | None = None
-    device: str = "cpu"
+    device: Any = "cpu"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "card", check_crossbar_card(self.card))
-        checked = validate_params({k: getattr(self, k) for k in _CONSTRAINTS}, _CONSTRAINTS, owner=None)
-        for key, value in checked.items():
-            object.__setattr__(self, key, value)
-        if self.max_tiles is not None:
-            object.__setattr__(self, "max_tiles", Integer(minimum=1)("max_tiles", self.max_tiles))
-        check_device(self.device)
+        validate_options(self, _CONSTRAINTS)
 
     def to_dict(self) -> dict[str, Any]:
         return {"card": self.card.to_dict(), "drift_time_s": self.drift_time_s, "seed": self.seed,

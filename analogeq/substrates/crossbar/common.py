@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from analogeq.contract import ClassifierModel
+from analogeq.contract import ClassifierModel, resolve_device
 from analogeq.substrates.base import Substrate
 from analogeq.substrates.crossbar.cost import inference_cost, upper_bound_energy_units
 from analogeq.substrates.crossbar.programmed import ProgrammedMatrices
@@ -61,8 +61,8 @@ def check_crossbar_card(card: Any) -> Any:
 class CrossbarSubstrate(Substrate):
     """A network on emulated crossbars (see the module docstring and the two paths).
 
-    Parameters (both paths)
-    -----------------------
+    Parameters
+    ----------
     model:
         A trained network following :class:`~analogeq.contract.ClassifierModel`. A copy is
         taken: later changes of ``model`` do not reach the programmed arrays.
@@ -74,6 +74,9 @@ class CrossbarSubstrate(Substrate):
         Programming draw (every matrix, from ``SeedSequence(seed)``) and initial read-noise seed.
     max_tiles:
         Physical tiles available (None: as many as the network needs); more needed is an error.
+    settle_mode, dt_over_tau, backend:
+        How a layered EBM settles (:class:`~.ebm.CrossbarEBMSubstrate`); a feed-forward network
+        takes only the defaults.
     device:
         Torch device of the torch reads.
     programmed:
@@ -93,6 +96,24 @@ class CrossbarSubstrate(Substrate):
             cls = CrossbarEBMSubstrate if isinstance(model, SettlingModel) else CrossbarFeedForwardSubstrate
         return super().__new__(cls)
 
+    def __init__(
+        self,
+        model: nn.Module,
+        card: Any = DEFAULT_CARD,
+        *,
+        drift_time_s: float = 3600.0,
+        seed: int = 0,
+        settle_mode: str = "discrete",
+        dt_over_tau: float = 0.25,
+        backend: str = "auto",
+        max_tiles: int | None = None,
+        device: str | torch.device = "cpu",
+        programmed: ProgrammedMatrices | None = None,
+    ):
+        self._check_path_options(model, settle_mode, dt_over_tau, backend)
+        self._setup(model, card, drift_time_s, seed, max_tiles, device, programmed)
+        self._bind_reads(backend)
+
     def _setup(self, model: nn.Module, card: Any, drift_time_s: float, seed: int, max_tiles: int | None,
                device: str | torch.device, programmed: ProgrammedMatrices | None) -> None:
         if not isinstance(model, nn.Module) or not isinstance(model, ClassifierModel):
@@ -103,9 +124,7 @@ class CrossbarSubstrate(Substrate):
         self.card = check_crossbar_card(card)
         self.drift_time_s = check_float("drift_time_s", drift_time_s, minimum=0.0)
         self.seed = check_int("seed", seed, minimum=0)
-        self.device = torch.device(device)
-        if self.device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError("device: 'cuda' was asked for but torch.cuda.is_available() is False")
+        self.device = resolve_device(device)
         self.model = copy.deepcopy(model).to(self.device).float().eval()
         for p in self.model.parameters():
             p.requires_grad_(False)
@@ -132,6 +151,14 @@ class CrossbarSubstrate(Substrate):
         self.reset_cost()
 
     # ------------------------------------------------------------------ what each path says
+    @abc.abstractmethod
+    def _check_path_options(self, model: Any, settle_mode: str, dt_over_tau: float, backend: str) -> None:
+        """Validate (and keep) the options that only this path uses, before anything is built."""
+
+    @abc.abstractmethod
+    def _bind_reads(self, backend: str) -> None:
+        """Wire the network's products to ``self.torch_reads`` (and pick the backend)."""
+
     @abc.abstractmethod
     def _matrices(self) -> tuple[list[str], list[np.ndarray]]:
         """Names and (n_out, n_in) float64 matrices of every weight read, in read order."""

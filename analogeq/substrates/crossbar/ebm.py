@@ -41,9 +41,9 @@ from torch import nn
 from analogeq.contract import GradientSpec, SettlingModel, check_input, check_labels
 from analogeq.ebm.gradients import attack_scores
 from analogeq.ebm.settle import settle as settle_torch
-from analogeq.substrates.crossbar.common import DEFAULT_CARD, CrossbarSubstrate
+from analogeq.substrates.crossbar.common import CrossbarSubstrate
 from analogeq.substrates.crossbar.fused_settle import settle_dense_kernel
-from analogeq.substrates.crossbar.programmed import ProgrammedMatrices, pack_dense_network, read_index
+from analogeq.substrates.crossbar.programmed import pack_dense_network, read_index
 from hardware_models.params import check_float, check_one_of
 
 __all__ = ["BACKENDS", "CrossbarEBMSubstrate", "CrossbarSettle", "SETTLE_MODES"]
@@ -79,7 +79,7 @@ class CrossbarSettle:
 
 
 class CrossbarEBMSubstrate(CrossbarSubstrate):
-    """A layered EBM settling on crossbars (parameters of :class:`CrossbarSubstrate`, plus):
+    """A layered EBM settling on crossbars (parameters of :class:`CrossbarSubstrate`; here):
 
     settle_mode:
         ``"discrete"`` or ``"continuous"`` (module docstring).
@@ -90,33 +90,21 @@ class CrossbarEBMSubstrate(CrossbarSubstrate):
         matrices only) or ``"torch"``.
     """
 
-    def __init__(
-        self,
-        model: nn.Module,
-        card: Any = DEFAULT_CARD,
-        *,
-        drift_time_s: float = 3600.0,
-        seed: int = 0,
-        settle_mode: str = "discrete",
-        dt_over_tau: float = 0.25,
-        backend: str = "auto",
-        max_tiles: int | None = None,
-        device: str | torch.device = "cpu",
-        programmed: ProgrammedMatrices | None = None,
-    ):
+    def _check_path_options(self, model: Any, settle_mode: str, dt_over_tau: float, backend: str) -> None:
         if not isinstance(model, SettlingModel):
             raise TypeError(f"model must be a SettlingModel (a layered EBM), got {type(model).__name__}")
         self.settle_mode = check_one_of("settle_mode", settle_mode, SETTLE_MODES)
         self.dt_over_tau = check_float("dt_over_tau", dt_over_tau, minimum=0.0, maximum=2.0, exclusive_minimum=True)
         check_one_of("backend", backend, BACKENDS)
-        self._setup(model, card, drift_time_s, seed, max_tiles, device, programmed)
+
+    def _bind_reads(self, backend: str) -> None:
         self.dense = all(m.read == "dense" for m in self.model.crossbar_matrices()) and all(
             b.dim() == 1 for b in self.model.biases
         )
         if backend == "numba" and not self.dense:
             raise ValueError(
                 "backend: 'numba' runs layered EBMs whose matrices are all dense reads and whose biases are "
-                f"vectors; {type(model).__name__} needs backend='torch' or 'auto'"
+                f"vectors; {type(self.model).__name__} needs backend='torch' or 'auto'"
             )
         self.backend = ("numba" if self.dense else "torch") if backend == "auto" else backend
         self.tau_s = float(self.card.neuron.r_ohm * self.card.neuron.c_F)

@@ -18,8 +18,8 @@ import torch
 from torch import nn
 
 from analogeq.contract import GradientSpec, check_input, weight_layers
-from analogeq.substrates.crossbar.common import DEFAULT_CARD, CrossbarSubstrate
-from analogeq.substrates.crossbar.programmed import ProgrammedMatrices, read_index
+from analogeq.substrates.crossbar.common import CrossbarSubstrate
+from analogeq.substrates.crossbar.programmed import read_index
 from analogeq.substrates.crossbar.reads import HardwareConv2d, HardwareLinear
 
 __all__ = ["CrossbarFeedForwardSubstrate"]
@@ -28,32 +28,20 @@ __all__ = ["CrossbarFeedForwardSubstrate"]
 class CrossbarFeedForwardSubstrate(CrossbarSubstrate):
     """A one-pass network on crossbars (parameters of :class:`CrossbarSubstrate`).
 
-    ``settle_mode`` and ``backend`` are accepted for a uniform call and must be ``"discrete"``
-    and ``"auto"``/``"torch"``: a feed-forward network does not settle.
+    ``settle_mode`` must be ``"discrete"`` and ``backend`` ``"auto"`` or ``"torch"``: a
+    feed-forward network does not settle.
     """
 
-    def __init__(
-        self,
-        model: nn.Module,
-        card: Any = DEFAULT_CARD,
-        *,
-        drift_time_s: float = 3600.0,
-        seed: int = 0,
-        settle_mode: str = "discrete",
-        dt_over_tau: float = 0.25,
-        backend: str = "auto",
-        max_tiles: int | None = None,
-        device: str | torch.device = "cpu",
-        programmed: ProgrammedMatrices | None = None,
-    ):
+    def _check_path_options(self, model: Any, settle_mode: str, dt_over_tau: float, backend: str) -> None:
         if settle_mode != "discrete":
             raise ValueError("settle_mode: 'continuous' needs a layered EBM; a feed-forward network does not settle")
         if backend not in ("auto", "torch"):
             raise ValueError(
                 f"backend: {backend!r} runs layered EBMs only; {type(model).__name__} needs backend='torch' or 'auto'"
             )
+
+    def _bind_reads(self, backend: str) -> None:
         self.backend = "torch"
-        self._setup(model, card, drift_time_s, seed, max_tiles, device, programmed)
         hw = copy.deepcopy(self.model)
         for m, (name, layer) in enumerate(weight_layers(hw)):
             read = self.torch_reads[read_index(m, "forward")]

@@ -15,8 +15,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from analogeq.substrates.base import check_device
-from analogeq.substrates.registry import SubstrateKind, register_substrate
+from analogeq.substrates.registry import SubstrateKind, device_option, register_substrate, validate_options
 from analogeq.substrates.spiking.backend import TARGETS
 from analogeq.substrates.spiking.mapping import check_dense_ebm, float_parameters, map_model
 from analogeq.substrates.spiking.substrate import DEFAULT_CARD, SpikingSubstrate
@@ -33,6 +32,16 @@ __all__ = [
 ]
 
 
+_CONSTRAINTS = {
+    "card": lambda field, value: as_spiking_card(value),
+    "seed": Integer(minimum=0),
+    "batch_size": Integer(minimum=1),
+    "target": OneOf(TARGETS),
+    "cache_dir": lambda field, value: os.fspath(value),
+    "device": device_option,
+}
+
+
 @dataclass(frozen=True)
 class SpikingOptions:
     """Options of the spiking substrate (meanings in :class:`SpikingSubstrate`). ``card`` is
@@ -43,16 +52,10 @@ class SpikingOptions:
     batch_size: int = 256
     target: str = "auto"
     cache_dir: str | None = None
-    device: str = "cpu"
+    device: Any = "cpu"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "card", as_spiking_card(self.card))
-        object.__setattr__(self, "seed", Integer(minimum=0)("seed", self.seed))
-        object.__setattr__(self, "batch_size", Integer(minimum=1)("batch_size", self.batch_size))
-        OneOf(TARGETS)("target", self.target)
-        if self.cache_dir is not None:
-            object.__setattr__(self, "cache_dir", os.fspath(self.cache_dir))
-        check_device(self.device)
+        validate_options(self, _CONSTRAINTS)
 
     def to_dict(self) -> dict[str, Any]:
         return {"card": self.card.to_dict(), "seed": self.seed, "batch_size": self.batch_size,

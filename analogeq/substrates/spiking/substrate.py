@@ -49,7 +49,8 @@ import numpy as np
 import torch
 
 from analogeq.contract import GradientSpec, check_input
-from analogeq.substrates.base import Substrate, check_device
+from analogeq.contract import resolve_device
+from analogeq.substrates.base import Substrate
 from analogeq.substrates.spiking.backend import resolve_backend
 from analogeq.substrates.spiking.mapping import map_model
 from analogeq.substrates.spiking.network import PAD_CURRENT, StackedSpikingNetwork
@@ -101,7 +102,7 @@ class SpikingSubstrate(Substrate):
         self._seed = check_int("seed", seed, minimum=0)
         self._calls = 0
         self.backend = resolve_backend(target, cache_dir)
-        self.device = check_device(device)
+        self.device = resolve_device(device)
         self.input_shape = tuple(mapped.input_shape)
         self.num_classes = mapped.num_classes
         self.model_config = model_config
