@@ -19,6 +19,9 @@ import numpy as np
 import pytest
 
 from hardware_models.crossbar import kernels as K
+from hardware_models.crossbar.adc_kernels import _adc_fast_constants
+from hardware_models.crossbar.dac_kernels import _dac_f32_constants
+from hardware_models.crossbar.normals import _transform_pairs
 from hardware_models.crossbar.converters import Quantizer
 from hardware_models.crossbar.read_model import LinearReadModel
 
@@ -39,7 +42,7 @@ def test_float32_dac_equals_definition_at_every_tie(bits, dtype):
     levels = (1 << (bits - 1)) - 1
     step = 1.0 / levels
     x = _around_ties(levels)
-    assert K._dac_f32_constants(step, 1.0)[0] is not None  # the float32 path is taken
+    assert _dac_f32_constants(step, 1.0)[0] is not None  # the float32 path is taken
     got = K.dac_kernel(x, step, 1.0, dtype)
     want = K.dac_reference(x, step, 1.0, dtype)
     for g, w in zip(got, want):
@@ -49,8 +52,8 @@ def test_float32_dac_equals_definition_at_every_tie(bits, dtype):
 
 def test_float32_dac_outside_its_range_uses_the_division():
     # 16 bits (32767 levels) and a clip that float32 cannot hold take the float64 path
-    assert K._dac_f32_constants(1.0 / 32767, 1.0) == (None, None)
-    assert K._dac_f32_constants(0.1 / 127, 0.1) == (None, None)
+    assert _dac_f32_constants(1.0 / 32767, 1.0) == (None, None)
+    assert _dac_f32_constants(0.1 / 127, 0.1) == (None, None)
     x = np.random.default_rng(1).uniform(-1.2, 1.2, (40, 300)).astype(np.float32)
     for step, clip in ((1.0 / 32767, 1.0), (0.1 / 127, 0.1), (0.0, 1.0)):
         for g, w in zip(K.dac_kernel(x, step, clip), K.dac_reference(x, step, clip)):
@@ -109,7 +112,7 @@ def test_adc_in_place_equals_separate_output(dtype, with_var, noise_var, step, c
 def test_adc_multiply_path_equals_definition_at_every_tie(dtype, levels, mode):
     clip = 7.3
     step = clip / levels
-    fast = K._adc_fast_constants(step, clip, dtype)[1] > 0
+    fast = _adc_fast_constants(step, clip, dtype)[1] > 0
     assert fast == (levels <= (1 << 14) or dtype == np.float64)
     # products within +-60 ulps of ties (k + 1/2) step of a sample of k, and beyond the clip
     k = np.unique(np.linspace(-levels - 1, levels, 300).astype(np.int64))
@@ -160,7 +163,7 @@ def test_box_muller_quadrant_edges_match_float64():
              (3 << 30) - 1, 3 << 30, (3 << 30) + 1, 2**32 - 1]
     lo = np.tile(np.array(edges, dtype=np.uint32), 6)
     out = np.empty(2 * hi.size, np.float32)
-    K._transform_pairs(hi, lo, out)
+    _transform_pairs(hi, lo, out)
     u1 = (hi.astype(np.float64) + 1.0) * 2.0**-32
     theta = 2.0 * np.pi * lo.astype(np.float64) * 2.0**-32
     r = np.sqrt(-2.0 * np.log(u1))
