@@ -11,7 +11,7 @@ loading cannot run code):
   tensor (name, dtype, shape and bytes, in name order). Loading recomputes it, so a modified
   or corrupted file fails with a clear error instead of loading wrong weights.
 
-Files are written atomically (a temporary file in the same directory, then ``os.replace``).
+Files are written atomically (:func:`hardware_models.files.atomic_write`).
 ``load_checkpoint(path)`` needs nothing but the file: the model is rebuilt from its config
 through :func:`analogeq.models.build_model`.
 """
@@ -22,11 +22,12 @@ import hashlib
 import json
 import os
 import platform
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from hardware_models.files import atomic_write
 
 FORMAT = "analogeq-checkpoint"
 FORMAT_VERSION = "1"
@@ -93,20 +94,7 @@ def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, metadata: d
         "sha256": _digest(config_json, metadata_json, tensors),
     }
     data = save(tensors, metadata=header)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return atomic_write(path, data)
 
 
 def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, Any], dict[str, torch.Tensor]]:

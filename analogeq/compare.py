@@ -44,13 +44,14 @@ import logging
 import math
 import os
 import re
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from hardware_models.files import atomic_write
 
 logger = logging.getLogger(__name__)
 
@@ -469,25 +470,13 @@ def to_markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def write_compare(result: dict[str, Any], out_dir: str | Path) -> tuple[Path, Path]:
     """Write ``compare.json`` and ``compare.md`` into ``out_dir`` (atomically)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     json_path, md_path = out / "compare.json", out / "compare.md"
-    _atomic_write(json_path, json.dumps(result, indent=2, allow_nan=False) + "\n")
-    _atomic_write(md_path, to_markdown(result))
+    atomic_write(json_path, json.dumps(result, indent=2, allow_nan=False) + "\n")
+    atomic_write(md_path, to_markdown(result))
     return json_path, md_path
 
 

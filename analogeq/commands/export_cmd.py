@@ -29,6 +29,8 @@ import os
 import re
 from typing import Any
 
+from hardware_models.files import atomic_output, atomic_write
+
 FORMATS = ("spice", "aihwkit", "crosssim", "nir")
 CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth", ".ckpt", ".npy", ".npz")
 
@@ -72,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
             from hardware_models.export.crosssim import card_to_crosssim
 
             data = card_to_crosssim(obj, allow_loss=args.allow_loss, rp_normalized=not args.rp_ohms)
-        write_text_atomic(args.out, json.dumps(data, indent=2, allow_nan=False) + "\n")
+        atomic_write(args.out, json.dumps(data, indent=2, allow_nan=False) + "\n")
         print(f"wrote {args.fmt} parameters of card {obj.name!r} to {args.out}")
         return 0
     if kind != "checkpoint":
@@ -251,7 +253,7 @@ def _export_spice(args: argparse.Namespace) -> int:
     t_s = args.t_s if args.t_s is not None else float(array.programmed.t0_s)
     manifest = write_layer_netlist(array, x, args.out, t_s=t_s, title=f"{args.source}:{name} on card {card.name}")
     manifest.update({"checkpoint": args.source, "layer": name, "card": card.name, "seed": args.seed})
-    write_text_atomic(args.out + ".json", json.dumps(manifest, indent=2, allow_nan=False) + "\n")
+    atomic_write(args.out + ".json", json.dumps(manifest, indent=2, allow_nan=False) + "\n")
     rows, cols = array.n_tiles
     print(f"wrote layer {name!r} {tuple(array.shape)} as {rows}x{cols} tile(s) to {args.out} (description: {args.out}.json)")
     if args.run:
@@ -297,34 +299,9 @@ def _export_nir(args: argparse.Namespace) -> int:
         "surrogate_step_size": float(config.step_size),
         "surrogate_tol": float(config.tol),
     }
-    import tempfile
-
-    directory = os.path.dirname(os.path.abspath(args.out))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".export-", suffix=".nir")
-    os.close(fd)
-    try:
+    with atomic_output(args.out, suffix=".nir") as tmp:
         export_nir(mapped, card, tmp, settle=settle)
-        os.replace(tmp, args.out)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     sizes = "-".join(str(n) for n in mapped.layer_sizes)
     print(f"wrote NIR graph of {args.source} ({sizes}) on spiking card {card.name!r} (mismatch seed {args.seed}) to {args.out}")
     return 0
 
-
-def write_text_atomic(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    import tempfile
-
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".export-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

@@ -23,6 +23,8 @@ import argparse
 import json
 from typing import Any
 
+from hardware_models.files import atomic_write
+
 FORMATS = ("aihwkit", "crosssim", "csv")
 
 
@@ -92,7 +94,7 @@ def _from_csv(args: argparse.Namespace) -> Any:
         card = fit.apply_to_card(base, name=args.name or f"{base.name}-measured-drift")
     print(fit.summary())
     if args.report:
-        _write_json_atomic(args.report, fit.to_dict())
+        atomic_write(args.report, json.dumps(fit.to_dict(), indent=2, allow_nan=False) + "\n")
         print(f"wrote fit report to {args.report}")
     return card
 
@@ -140,19 +142,3 @@ def _read_json(path: str, fmt: str) -> Any:
         raise ValueError(f"{path} is already an analogeq device card; --from {fmt} expects {fmt} parameters")
     return data
 
-
-def _write_json_atomic(path: str, data: Any) -> None:
-    import os
-    import tempfile
-
-    text = json.dumps(data, indent=2, allow_nan=False) + "\n"
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".import-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

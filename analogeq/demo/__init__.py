@@ -33,11 +33,12 @@ import importlib
 import json
 import logging
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
+
+from hardware_models.files import atomic_write
 
 logger = logging.getLogger(__name__)
 
@@ -140,18 +141,6 @@ def format_table(rows: list[dict[str, Any]], *, hide: tuple[str, ...] = REPORT_O
     return "\n\n".join(parts)
 
 
-def _write_json_atomic(path: Path, obj: Any) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(obj, fh, indent=2, default=str)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _header(rows: list[dict[str, Any]]) -> str:
     first = next((r for r in rows if "model" in r and "dataset" in r), None)
     return f"{first['model']} on {first['dataset']}" if first else ""
@@ -204,7 +193,7 @@ def run_demo(
         "out_dir": str(out), "table": table, "quick": quick, "seed": seed, "device": device,
         "report": report_info,
     }
-    _write_json_atomic(out / "demo_results.json", results)
+    atomic_write(out / "demo_results.json", json.dumps(results, indent=2, default=str))
     if print_table:
         if header:
             print(header + "\n")

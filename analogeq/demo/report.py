@@ -17,11 +17,14 @@ Sections that did not run leave no plot and no table; nothing here trains or eva
 from __future__ import annotations
 
 import csv
+import io
 import os
 import platform
 import time
 from pathlib import Path
 from typing import Any, Sequence
+
+from hardware_models.files import atomic_write
 
 __all__ = ["write_demo_report"]
 
@@ -44,13 +47,12 @@ def _columns(rows: Sequence[dict[str, Any]]) -> list[str]:
 
 
 def _write_csv(path: Path, rows: Sequence[dict[str, Any]], cols: Sequence[str]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(cols), extrasaction="ignore")
-        writer.writeheader()
-        for r in rows:
-            writer.writerow({c: r.get(c) for c in cols})
-    os.replace(tmp, path)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=list(cols), extrasaction="ignore")
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({c: r.get(c) for c in cols})
+    atomic_write(path, text.getvalue())
 
 
 def _plots(ctx: Any, rows: Sequence[dict[str, Any]]) -> dict[str, str]:
@@ -137,8 +139,5 @@ def write_demo_report(ctx: Any, rows: Sequence[dict[str, Any]], timings: dict[st
             for p in sweep.get("plots", [])[:4]:
                 lines += [f"![{Path(p).stem}]({rel(p)})", ""]
     lines += ["## Terminal table", "", "```", table_text, "```", ""]
-    report = out / "report.md"
-    tmp = out / f".report.md.{os.getpid()}.tmp"
-    tmp.write_text("\n".join(lines), encoding="utf-8")
-    os.replace(tmp, report)
+    report = atomic_write(out / "report.md", "\n".join(lines))
     return {"report": str(report), "plots": plots, "tables": tables}

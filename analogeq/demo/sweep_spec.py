@@ -21,6 +21,8 @@ from __future__ import annotations
 import os
 from typing import Any, Sequence
 
+from hardware_models.files import atomic_write
+
 
 def demo_spec_toml(
     *,
@@ -99,10 +101,7 @@ def run_demo_sweep(
     os.makedirs(out_dir, exist_ok=True)
     spec_path = os.path.join(out_dir, "sweep.toml")
     text = demo_spec_toml(checkpoint=checkpoint, quick=quick, substrates=substrates, robust=robust)
-    tmp = f"{spec_path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, spec_path)
+    atomic_write(spec_path, text)
     db = os.path.join(out_dir, "sweep.db")
     summary = run_sweep(load_spec(spec_path), db, executor=executor, workers=workers, progress=progress)
     csv_path = os.path.join(out_dir, "sweep.csv")

@@ -1,7 +1,7 @@
 """Plots of sweep results (matplotlib, Agg canvas: no display, no global backend change).
 
 * :func:`plot_metric_vs_axis`: a metric against one axis, mean over seeds with its 95% band
-  (Student t, :func:`analogeq.substrates.base.mean_ci95`), one panel per substrate side by side
+  (Student t, :func:`analogeq.stats.mean_ci95`), one panel per substrate side by side
   on a shared y scale, one line per combination of the other axes.
 * :func:`plot_heatmap`: the seed mean of a metric over two axes, one panel per substrate with a
   shared colour scale, every cell annotated.
@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
 from typing import Any, Sequence
 
 import numpy as np
 
 from analogeq.report.grouping import aggregate, axis_values, substrate_label
+from hardware_models.files import atomic_output
 
 #: more combinations of the other axes than this: the extra axes are held at their first value
 MAX_LINES = 8
@@ -35,15 +35,9 @@ def _figure(n_panels: int, height: float = 3.6):
 
 
 def _save(fig, path: str) -> str:
-    """Write atomically (temporary file in the same folder, then rename)."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    try:
+    """Write the PNG atomically (:func:`hardware_models.files.atomic_output`); returns ``path``."""
+    with atomic_output(path) as tmp:
         fig.savefig(tmp, format="png")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 

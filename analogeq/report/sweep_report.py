@@ -3,7 +3,8 @@
 :func:`write_sweep_report` makes, for every recorded sweep and every evaluation in it, and for
 each of the evaluation's main metrics: one plot of the metric against every axis (95% bands over
 seeds, substrates side by side), one heat map for every pair of axes, and a Markdown table of
-the seed means with their confidence intervals. The files are written atomically.
+the seed means with their confidence intervals. The files are written atomically
+(:mod:`hardware_models.files`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any, Sequence
 from analogeq.report.grouping import aggregate, numeric_metrics, substrate_label
 from analogeq.report.plots import plot_heatmap, plot_metric_vs_axis
 from analogeq.report.tables import markdown_table
+from hardware_models.files import atomic_write
 
 
 def _slug(text: str) -> str:
@@ -105,8 +107,5 @@ def write_sweep_report(
                 tables[f"{sweep['name']}/{evaluation}/{metric}"] = table
                 lines += [table, ""]
     report = os.path.join(out_dir, report_name)
-    tmp = f"{report}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write("\n".join(lines).rstrip() + "\n")
-    os.replace(tmp, report)
+    atomic_write(report, "\n".join(lines).rstrip() + "\n")
     return {"report": report, "plots": plots, "tables": tables}
