@@ -8,6 +8,13 @@ collaborators on a shared machine can read it), then renamed over the target wit
 at most a temporary file named ``.<name>.<random>.tmp``, which :func:`remove_stale_temporaries`
 clears on a later run.
 
+With ``overwrite=False`` the target is never replaced: the finished temporary file is
+hard-linked to the target name (``os.link`` fails if the name exists, atomically, so of two
+writers racing for one new file exactly one wins) and the temporary name is then unlinked; a
+target that exists raises ``FileExistsError`` and is left as it was. On a filesystem without
+hard links the file is moved into place only if the target does not exist at that moment (best
+effort: the check and the move are two steps).
+
     atomic_write("report.md", text)
     with atomic_output("model.safetensors") as tmp:   # for libraries that write to a path
         save_file(tensors, str(tmp))
@@ -16,6 +23,7 @@ clears on a later run.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 import threading
@@ -38,9 +46,12 @@ def default_file_mode() -> int:
 
 
 @contextlib.contextmanager
-def atomic_output(path: str | os.PathLike, *, suffix: str = TEMP_SUFFIX) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on normal exit it replaces ``path``, on an
-    exception it is removed and ``path`` is left as it was. The parent folder is created."""
+def atomic_output(path: str | os.PathLike, *, suffix: str = TEMP_SUFFIX, overwrite: bool = True) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on normal exit it becomes ``path``, on an
+    exception it is removed and ``path`` is left as it was. The parent folder is created.
+
+    ``overwrite=False``: raise ``FileExistsError`` (after removing the temporary file) instead of
+    replacing a ``path`` that exists when the block ends (see the module docstring)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=suffix)
@@ -49,17 +60,42 @@ def atomic_output(path: str | os.PathLike, *, suffix: str = TEMP_SUFFIX) -> Iter
     try:
         yield tmp
         os.chmod(tmp, default_file_mode())
-        os.replace(tmp, target)
+        if overwrite:
+            os.replace(tmp, target)
+        else:
+            _link_new(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
 
 
-def atomic_write(path: str | os.PathLike, data: str | bytes, *, encoding: str = "utf-8") -> Path:
-    """Write ``data`` (text or bytes) to ``path`` atomically (see the module docstring); returns the path."""
+#: errors of ``os.link`` that mean "this filesystem has no hard links", not "the name exists"
+_NO_HARD_LINKS = {errno.EPERM, errno.EXDEV, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP}
+
+
+def _link_new(tmp: Path, target: Path) -> None:
+    """Give ``tmp``'s file the name ``target`` unless ``target`` exists (``FileExistsError``)."""
+    try:
+        os.link(tmp, target)
+    except FileExistsError:
+        raise FileExistsError(errno.EEXIST, "file exists; not replaced (overwrite=False)", str(target)) from None
+    except OSError as exc:
+        if exc.errno not in _NO_HARD_LINKS:
+            raise
+        if target.exists():
+            raise FileExistsError(errno.EEXIST, "file exists; not replaced (overwrite=False)", str(target)) from None
+        os.replace(tmp, target)
+        return
+    tmp.unlink()
+
+
+def atomic_write(path: str | os.PathLike, data: str | bytes, *, encoding: str = "utf-8",
+                 overwrite: bool = True) -> Path:
+    """Write ``data`` (text or bytes) to ``path`` atomically (see the module docstring); returns
+    the path. ``overwrite=False``: ``FileExistsError`` if ``path`` exists (it is left as it was)."""
     target = Path(path)
-    with atomic_output(target) as tmp:
+    with atomic_output(target, overwrite=overwrite) as tmp:
         with open(tmp, "wb") as f:
             f.write(data.encode(encoding) if isinstance(data, str) else data)
             f.flush()

@@ -16,11 +16,10 @@ eval_time_s, point_time_s, host, executor, analogeq_version, finished_at)``
     One row per point key (``PRIMARY KEY``): ``status`` is ``"ok"``, ``"skipped"`` or ``"error"``
     (see :mod:`analogeq.sweeps.store` for what each means and which rows are replaced).
 
-* A new file is built under a temporary name (``.<name>.<random>.tmp``, the pattern of
-  :mod:`hardware_models.files`) and hard-linked into place, so a database path never holds a
-  half-initialised file, and a database another sweep created meanwhile is kept, not replaced
-  (``hardware_models.files.atomic_output`` replaces its target, which would drop that sweep's
-  rows; hence this one creation path of its own).
+* A new file is built under a temporary name and hard-linked into place
+  (``hardware_models.files.atomic_output(path, overwrite=False)``), so a database path never
+  holds a half-initialised file, and a database another sweep created meanwhile is kept, not
+  replaced (replacing it would drop that sweep's rows).
 * An existing file that is not an analogeq sweep database (not SQLite, another application's
   SQLite file, a corrupted file, a newer schema) raises :class:`SweepDatabaseError` before
   anything is written, and the file keeps its bytes (side files SQLite made are removed).
@@ -34,11 +33,11 @@ import logging
 import os
 import socket
 import sqlite3
-import uuid
+from pathlib import Path
 from urllib.parse import quote
 
 import analogeq
-from hardware_models.files import TEMP_SUFFIX
+from hardware_models.files import atomic_output
 
 __all__ = [
     "APPLICATION_ID",
@@ -202,36 +201,31 @@ def _uri_path(path: str) -> str:
 def create_database(path: str) -> None:
     """Build a new database under a temporary name, then link it into ``path`` unless a file
     appeared there meanwhile (another sweep created it: then that file is used)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.{uuid.uuid4().hex[:8]}{TEMP_SUFFIX}")
+    tmp: Path | None = None
     try:
-        # the temporary file is invisible to other processes: no transaction is needed here
-        conn = sqlite3.connect(tmp, isolation_level=None)
-        try:
-            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            conn.executescript(_SCHEMA)
-            conn.executemany(
-                "INSERT INTO analogeq_meta (name, value) VALUES (?, ?)",
-                [
-                    ("format", DB_FORMAT),
-                    ("schema_version", str(SCHEMA_VERSION)),
-                    ("created_at", now_iso()),
-                    ("created_by", f"analogeq {analogeq.__version__} on {socket.gethostname()}"),
-                ],
-            )
-            conn.execute("PRAGMA journal_mode = WAL")
-        finally:
-            conn.close()
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            logger.debug("%s appeared while creating it; using the existing file", path)
-        except OSError:  # a filesystem without hard links: best effort
-            if not os.path.exists(path):
-                os.replace(tmp, path)
+        with atomic_output(path, overwrite=False) as tmp:
+            # the temporary file is invisible to other processes: no transaction is needed here
+            conn = sqlite3.connect(tmp, isolation_level=None)
+            try:
+                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                conn.executescript(_SCHEMA)
+                conn.executemany(
+                    "INSERT INTO analogeq_meta (name, value) VALUES (?, ?)",
+                    [
+                        ("format", DB_FORMAT),
+                        ("schema_version", str(SCHEMA_VERSION)),
+                        ("created_at", now_iso()),
+                        ("created_by", f"analogeq {analogeq.__version__} on {socket.gethostname()}"),
+                    ],
+                )
+                conn.execute("PRAGMA journal_mode = WAL")
+            finally:
+                conn.close()
+    except FileExistsError:
+        logger.debug("%s appeared while creating it; using the existing file", path)
     finally:
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp + suffix)
+        if tmp is not None:  # side files SQLite may leave beside the temporary database
+            for suffix in ("-wal", "-shm", "-journal"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(f"{tmp}{suffix}")

@@ -6,12 +6,13 @@ from __future__ import annotations
 import copy
 import json
 import os
-import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from hardware_models.files import atomic_write
 
 from .errors import CardError
 from .registry import get_card_type
@@ -91,24 +92,10 @@ def _card_dict(card: Any) -> dict[str, Any]:
 
 def save_card(card: Any, path: str | os.PathLike) -> Path:
     """Validate ``card`` (a card object or dict) and write it as indented JSON, atomically
-    (temporary file in the same directory, then ``os.replace``). Returns the path."""
+    (:func:`hardware_models.files.atomic_write`). Returns the path."""
     data = _card_dict(card)
     text = json.dumps(data, indent=2, allow_nan=False) + "\n"
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return target
+    return atomic_write(path, text)
 
 
 def _presets_dir():

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from ..crossbar.ir_drop import WireResistances, _check_conductances, _check_wires
+from ..files import atomic_write
 
 __all__ = [
     "crossbar_netlist",
@@ -140,15 +141,7 @@ def write_netlist(
         sources.extend(f"v{prefix.lower()}sense{j}" for j in range(np.shape(g)[1]))
     lines.extend(_control_block(sources))
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write("\n".join(lines) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, "\n".join(lines) + "\n")
     return path
 
 
