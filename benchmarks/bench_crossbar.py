@@ -32,19 +32,19 @@ headline ratios divide the best times, ``*_median`` the medians):
 
 from __future__ import annotations
 
-import argparse
-import importlib.metadata
-import json
-import os
-import platform
 import statistics
 import sys
 import time
 
+from common import bench_parser, emit, interleaved_times, load_average, machine, parse_args
+
 import numba
 import numpy as np
+from threadpoolctl import threadpool_limits
 
-from hardware_models.crossbar import CrossbarArray, WireResistances, effective_conductance, solve_column_currents
+from hardware_models.crossbar import (
+    CrossbarArray, WireResistances, effective_conductance, kernels, solve_column_currents,
+)
 from hardware_models.devices import PCMDevice
 from hardware_models.export.spice import crossbar_netlist, find_ngspice, run_ngspice
 
@@ -54,26 +54,14 @@ WIRES = WireResistances(r_row_segment_ohm=0.1, r_col_segment_ohm=0.1, r_source_o
 T_READ_S = 20.0  # the PCM drift reference time: read noise on, drift factor 1
 
 
-def _version(name: str) -> str | None:
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def machine() -> dict:
-    return {
-        "cpu_count": os.cpu_count(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "scipy": _version("scipy"),
-        "numba": numba.__version__,
-        "torch": _version("torch"),  # version only; hardware_models never imports torch
-        "numba_threads": numba.get_num_threads(),
-        "numba_threading_layer_requested": numba.config.THREADING_LAYER,
-        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-    }
+def crossbar_machine() -> dict:
+    """The machine and the versions behind the timings (torch: version only, never imported)."""
+    return machine(
+        ("numpy", "scipy", "numba", "torch"),
+        numba_threads=numba.get_num_threads(),
+        numba_threading_layer_requested=numba.config.THREADING_LAYER,
+        load_average=load_average(),
+    )
 
 
 def _pcm_array(n: int, seed: int, wires: WireResistances | None) -> CrossbarArray:
@@ -91,18 +79,9 @@ def time_reads(model, batch: int, repeats: int) -> dict:
     x = rng.uniform(-1, 1, (batch, model.n_in)).astype(np.float32)
     w = np.ascontiguousarray(rng.standard_normal((model.n_in, model.n_out)).astype(np.float32))
     read_rng = np.random.default_rng(2)
-    for _ in range(3):  # warm-up (compilation, caches)
-        model.read(x, read_rng)
-        _ = x @ w
-    t_read, t_gemm = [], []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        _ = x @ w
-        t1 = time.perf_counter()
-        model.read(x, read_rng)
-        t2 = time.perf_counter()
-        t_gemm.append(t1 - t0)
-        t_read.append(t2 - t1)
+    # 3 warm-up rounds: compilation, caches
+    times = interleaved_times({"gemm": lambda: x @ w, "read": lambda: model.read(x, read_rng)}, repeats, warmup=3)
+    t_read, t_gemm = times["read"], times["gemm"]
     return {
         "ratio_median": statistics.median(t_read) / statistics.median(t_gemm),
         "ratio_min": min(t_read) / min(t_gemm),
@@ -113,8 +92,6 @@ def time_reads(model, batch: int, repeats: int) -> dict:
 
 def time_read_parts(model, batch: int, repeats: int) -> dict:
     """Best times of the steps of one read (one tile), each over the best ``x @ w``, interleaved."""
-    from hardware_models.crossbar import kernels
-
     rng = np.random.default_rng(1)
     x = rng.uniform(-1, 1, (batch, model.n_in)).astype(np.float32)
     w = np.ascontiguousarray(rng.standard_normal((model.n_in, model.n_out)).astype(np.float32))
@@ -170,12 +147,8 @@ def precompute(quick: bool) -> dict:
     out = {}
     for n, repeats in ((256, 1 if quick else 3), (512, 1 if quick else 2)):
         g = np.random.default_rng(n).uniform(0.0, 25e-6, (n, n))
-        times = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            effective_conductance(g, WIRES)
-            times.append(time.perf_counter() - t0)
-        out[f"irdrop_precompute_seconds_{n}"] = min(times)
+        times = interleaved_times({"g_eff": lambda: effective_conductance(g, WIRES)}, repeats, warmup=0)
+        out[f"irdrop_precompute_seconds_{n}"] = min(times["g_eff"])
     return out
 
 
@@ -201,15 +174,11 @@ def ngspice(quick: bool) -> dict:
     t0 = time.perf_counter()
     spice = run_ngspice(netlist)
     t_spice = time.perf_counter() - t0
-    ours_times, geff_times = [], []
-    for _ in range(3 if quick else 7):
-        t0 = time.perf_counter()
-        ours = solve_column_currents(g, v, WIRES)
-        t1 = time.perf_counter()
-        ours_geff = v @ effective_conductance(g, WIRES)
-        t2 = time.perf_counter()
-        ours_times.append(t1 - t0)
-        geff_times.append(t2 - t1)
+    times = interleaved_times({"sparse_lu": lambda: solve_column_currents(g, v, WIRES),
+                               "g_eff": lambda: v @ effective_conductance(g, WIRES)}, 3 if quick else 7, warmup=0)
+    geff_times, ours_times = times["g_eff"], times["sparse_lu"]
+    ours = solve_column_currents(g, v, WIRES)
+    ours_geff = v @ effective_conductance(g, WIRES)
     out["ngspice_seconds_64"] = t_spice
     out["ours_seconds_64"] = statistics.median(geff_times)
     out["ngspice_speedup_64"] = t_spice / statistics.median(geff_times)
@@ -220,29 +189,19 @@ def ngspice(quick: bool) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--quick", action="store_true", help="fewer repeats (same keys, under a minute)")
-    parser.add_argument("--threads", type=int, default=1, help="BLAS and Numba threads for every timing (default 1)")
-    args = parser.parse_args(argv)
-    if args.threads < 1:
-        parser.error("--threads must be >= 1")
-    from threadpoolctl import threadpool_limits
-
+    parser = bench_parser(__doc__, quick_help="fewer repeats (same keys, under a minute)", description="line",
+                          threads_help="BLAS and Numba threads for every timing (default 1)")
+    args = parse_args(parser, argv)
     t_start = time.perf_counter()
     threads = min(args.threads, numba.config.NUMBA_NUM_THREADS)
     numba.set_num_threads(threads)
     with threadpool_limits(limits=args.threads, user_api="blas"):
-        result = {"benchmark": "crossbar", "quick": bool(args.quick), "threads": args.threads, "machine": machine()}
+        result = {"benchmark": "crossbar", "quick": bool(args.quick), "threads": args.threads, "machine": crossbar_machine()}
         result.update(noisy_reads(args.quick))
         result.update(precompute(args.quick))
         result.update(ngspice(args.quick))
     result["wall_seconds"] = time.perf_counter() - t_start
-    if args.json:
-        print(json.dumps(result, indent=None, sort_keys=True))
-    else:
-        for key, value in result.items():
-            print(f"{key}: {value}")
+    emit(result, args)
     return 0
 
 

@@ -30,37 +30,31 @@ Prints ONE JSON object (with ``--json``; a short summary otherwise). Keys (issue
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import platform
+import copy
+import dataclasses
 import statistics
 import sys
-import time
 
-import numpy as np
+# common first: it imports hardware_models, which sets the OpenMP wait policy before torch loads
+from common import bench_parser, emit, interleaved_times, load_average, machine, parse_args, ratio_of_medians
+from digits import digits_splits, train_recipe
+
 import torch
 import torch.nn.functional as F
 
+from analogeq.ebm.conv import ConvEBM, ConvEBMConfig
+from analogeq.ebm.dense import DenseEBM, DenseEBMConfig
+from analogeq.train import bptt_gradients, eqprop_gradients, evaluate
 
-def machine() -> dict:
-    load = os.getloadavg() if hasattr(os, "getloadavg") else None
-    return {
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "cuda": torch.cuda.is_available(),
-        "load_average_1min": load[0] if load else None,
-    }
+
+def eqprop_machine() -> dict:
+    load = load_average()
+    return machine(("torch", "numpy"), torch_threads=torch.get_num_threads(), cuda=torch.cuda.is_available(),
+                   load_average_1min=load[0] if load else None)
 
 
 def cosines(model, x, y, beta: float) -> dict[str, float]:
     """Per-parameter cosine between the symmetric EqProp estimate and BPTT (2x the free steps)."""
-    from analogeq.train import bptt_gradients, eqprop_gradients
-
     phases = eqprop_gradients(model, x, y, beta, "symmetric")
     ep = {n: p.grad.clone() for n, p in model.named_parameters()}
     bptt_gradients(model, x, y, 2 * phases.free.steps)
@@ -70,16 +64,12 @@ def cosines(model, x, y, beta: float) -> dict[str, float]:
 
 
 def dense_cosines(splits) -> dict[str, float]:
-    from analogeq.ebm.dense import DenseEBM, DenseEBMConfig
-
     cfg = DenseEBMConfig(hidden_sizes=(64, 32), init_gain=0.5, free_steps=4000, nudge_steps=4000, tol=1e-12)
     model = DenseEBM(cfg).double()
     return cosines(model, splits.train.x[:32].double(), splits.train.y[:32], 0.001)
 
 
 def conv_cosines() -> dict[str, float]:
-    from analogeq.ebm.conv import ConvEBM, ConvEBMConfig
-
     cfg = ConvEBMConfig(channels=(8, 16), init_gain=0.5, free_steps=4000, nudge_steps=4000, tol=1e-12)
     model = ConvEBM(cfg).double()
     g = torch.Generator().manual_seed(0)
@@ -89,9 +79,6 @@ def conv_cosines() -> dict[str, float]:
 
 
 def trained_cosines(model, splits) -> dict[str, float]:
-    import copy
-    import dataclasses
-
     m = copy.deepcopy(model).double()
     m.config = dataclasses.replace(m.config, free_steps=4000, nudge_steps=4000, tol=1e-12)
     return cosines(m, splits.train.x[:32].double(), splits.train.y[:32], 0.001)
@@ -99,39 +86,23 @@ def trained_cosines(model, splits) -> dict[str, float]:
 
 def batch_time_ratio(model, splits, repeats: int = 5) -> float:
     """EqProp gradient time over BPTT gradient time, same batch, BPTT through free_steps."""
-    from analogeq.train import bptt_gradients, eqprop_gradients
-
     x, y = splits.train.x[:32], splits.train.y[:32]
     cfg = model.config
-    ep, bp = [], []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        eqprop_gradients(model, x, y, 0.5, "symmetric")
-        t1 = time.perf_counter()
-        bptt_gradients(model, x, y, cfg.free_steps)
-        bp.append(time.perf_counter() - t1)
-        ep.append(t1 - t0)
-    return statistics.median(ep) / statistics.median(bp)
+    times = interleaved_times({"eqprop": lambda: eqprop_gradients(model, x, y, 0.5, "symmetric"),
+                               "bptt": lambda: bptt_gradients(model, x, y, cfg.free_steps)}, repeats, warmup=0)
+    return ratio_of_medians(times, "eqprop", "bptt")
 
 
 def run(quick: bool, seeds: int, epochs: int | None, threads: int) -> dict:
-    from analogeq.data import load_dataset
-    from analogeq.models import build_model
-    from analogeq.train import evaluate, train
-    from analogeq.train.recipes import digits_dense
-
     torch.set_num_threads(threads)
-    info = machine()
-    splits = load_dataset("digits", seed=0)
+    info = eqprop_machine()
+    splits = digits_splits()
     n_epochs = epochs if epochs is not None else (8 if quick else None)
     per_seed = []
     first_model = None
     for seed in range(seeds):
-        model_config, train_config = digits_dense(seed, epochs=n_epochs)
-        model = build_model(model_config)
-        cpu0 = time.process_time()
-        history = train(model, splits, train_config, progress=False)
-        cpu_seconds = time.process_time() - cpu0
+        trained = train_recipe(seed, splits, epochs=n_epochs)
+        model, history = trained.model, trained.history
         test = evaluate(model, splits.test)
         per_seed.append(
             {
@@ -139,7 +110,7 @@ def run(quick: bool, seeds: int, epochs: int | None, threads: int) -> dict:
                 "test_accuracy": test["accuracy"],
                 "val_accuracy": history["final_val_accuracy"],
                 "train_seconds": history["train_seconds"],
-                "train_cpu_seconds": cpu_seconds,
+                "train_cpu_seconds": trained.cpu_seconds,
                 "test_mean_settle_steps": test["mean_settle_steps"],
                 "test_converged_fraction": test["converged_fraction"],
                 "test_max_residual": test["max_residual"],
@@ -149,24 +120,24 @@ def run(quick: bool, seeds: int, epochs: int | None, threads: int) -> dict:
             first_model = model
     dense = dense_cosines(splits)
     conv = conv_cosines()
-    trained = trained_cosines(first_model, splits)
-    info_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    info["load_average_1min_after"] = info_after
+    trained_cos = trained_cosines(first_model, splits)
+    load = load_average()
+    info["load_average_1min_after"] = load[0] if load else None
     return {
         "digits_test_accuracy": statistics.mean(r["test_accuracy"] for r in per_seed),
         "digits_train_seconds": statistics.median(r["train_seconds"] for r in per_seed),
         "digits_train_cpu_seconds": statistics.median(r["train_cpu_seconds"] for r in per_seed),
         "ep_vs_bptt_cosine_min": min(dense.values()),
         "conv_ep_vs_bptt_cosine_min": min(conv.values()),
-        "trained_ep_vs_bptt_cosine_min": min(trained.values()),
+        "trained_ep_vs_bptt_cosine_min": min(trained_cos.values()),
         "eqprop_over_bptt_batch_time": batch_time_ratio(first_model, splits),
         "digits_test_accuracy_per_seed": [r["test_accuracy"] for r in per_seed],
         "digits_val_accuracy_mean": statistics.mean(r["val_accuracy"] for r in per_seed),
         "per_seed": per_seed,
         "ep_vs_bptt_cosines": dense,
         "conv_ep_vs_bptt_cosines": conv,
-        "trained_ep_vs_bptt_cosines": trained,
-        "recipe": {"model": model_config, "train": train_config.to_dict()},
+        "trained_ep_vs_bptt_cosines": trained_cos,
+        "recipe": {"model": trained.model_config, "train": trained.train_config.to_dict()},
         "quick": quick,
         "seeds": seeds,
         "machine": info,
@@ -174,24 +145,23 @@ def run(quick: bool, seeds: int, epochs: int | None, threads: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--quick", action="store_true", help="one seed and 8 epochs (under a minute)")
+    parser = bench_parser(__doc__, quick_help="one seed and 8 epochs (under a minute)",
+                          threads_help="torch CPU threads (default 1: small matrices)")
     parser.add_argument("--seeds", type=int, default=None, help="number of model seeds (default 3, quick 1)")
     parser.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: small matrices)")
-    args = parser.parse_args(argv)
+    args = parse_args(parser, argv)
     seeds = args.seeds if args.seeds is not None else (1 if args.quick else 3)
-    if seeds < 1 or args.threads < 1:
-        parser.error("--seeds and --threads must be >= 1")
+    if seeds < 1:
+        parser.error("--seeds must be >= 1")
     result = run(args.quick, seeds, args.epochs, args.threads)
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        for key in ("digits_test_accuracy", "digits_train_seconds", "ep_vs_bptt_cosine_min", "conv_ep_vs_bptt_cosine_min",
-                    "trained_ep_vs_bptt_cosine_min", "eqprop_over_bptt_batch_time"):
-            print(f"{key}: {result[key]:.4f}")
+    emit(result, args, summary_text_4f(result))
     return 0
+
+
+def summary_text_4f(result: dict) -> str:
+    keys = ("digits_test_accuracy", "digits_train_seconds", "ep_vs_bptt_cosine_min", "conv_ep_vs_bptt_cosine_min",
+            "trained_ep_vs_bptt_cosine_min", "eqprop_over_bptt_batch_time")
+    return "\n".join(f"{key}: {result[key]:.4f}" for key in keys)
 
 
 if __name__ == "__main__":

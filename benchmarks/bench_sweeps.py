@@ -30,10 +30,7 @@ machine description.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import platform
 import signal
 import sqlite3
 import subprocess
@@ -41,7 +38,11 @@ import sys
 import tempfile
 import textwrap
 import time
-from importlib import metadata
+
+from common import bench_parser, emit, machine, parse_args
+
+from analogeq.sweeps import ResultStore, load_spec, plan_points, run_sweep
+from analogeq.sweeps.executors import DaskExecutor, ProcessPoolExecutor
 
 SPEC = """
 name = "bench-sweeps"
@@ -67,29 +68,7 @@ def _write_spec(folder: str, *, seeds: int, n_times: int, n_cells: int, name: st
     return path
 
 
-def _version(dist: str) -> str | None:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None
-
-
-def _machine() -> dict:
-    return {
-        "cpu_count": os.cpu_count(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "numpy": _version("numpy"),
-        "torch": _version("torch"),
-        "dask": _version("dask"),
-        "distributed": _version("distributed"),
-        "sqlite": sqlite3.sqlite_version,
-    }
-
-
 def _throughput(spec, folder: str, label: str, executor) -> dict:
-    from analogeq.sweeps import run_sweep
-
     db = os.path.join(folder, f"{label}.db")
     summary = run_sweep(spec, db, executor=executor, progress=False)
     if summary.ran != summary.planned or summary.ok != summary.planned:
@@ -103,8 +82,6 @@ def _throughput(spec, folder: str, label: str, executor) -> dict:
 
 
 def _results(db: str) -> dict:
-    from analogeq.sweeps import ResultStore
-
     with ResultStore(db, create=False) as store:
         return {r.key: r.metrics for r in store.results()}
 
@@ -123,8 +100,6 @@ def _stored_keys(db: str) -> list[str]:
 
 
 def _kill_and_resume(folder: str, spec_path: str, kill_after: int) -> dict:
-    from analogeq.sweeps import load_spec, plan_points, run_sweep
-
     db = os.path.join(folder, "killed.db")
     cmd = [sys.executable, "-m", "analogeq", "sweep", "run", spec_path, "--db", db, "--no-progress"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -154,14 +129,7 @@ def _kill_and_resume(folder: str, spec_path: str, kill_after: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--quick", action="store_true", help="a smaller sweep, same keys")
-    args = parser.parse_args(argv)
-
-    from analogeq.sweeps import load_spec
-    from analogeq.sweeps.executors import DaskExecutor, ProcessPoolExecutor
-
+    args = parse_args(bench_parser(__doc__, quick_help="a smaller sweep, same keys", description="paragraph"), argv)
     size = dict(seeds=2, n_times=2, n_cells=20_000) if args.quick else dict(seeds=4, n_times=4, n_cells=100_000)
     out: dict = {"quick": args.quick, "evaluation": "conductance_error", "n_cells": size["n_cells"]}
     with tempfile.TemporaryDirectory(prefix="bench-sweeps-") as folder:
@@ -198,13 +166,8 @@ def main(argv: list[str] | None = None) -> int:
 
         kill_spec = _write_spec(folder, **size, name="kill.toml")
         out.update(_kill_and_resume(folder, kill_spec, kill_after=max(3, n // 4)))
-    out["machine"] = _machine()
-
-    if args.json:
-        print(json.dumps(out, indent=2, sort_keys=True))
-    else:
-        for k, v in out.items():
-            print(f"{k}: {v}")
+    out["machine"] = machine(("numpy", "torch", "dask", "distributed"), sqlite=sqlite3.sqlite_version)
+    emit(out, args)
     return 0 if out["resume_duplicates"] == 0 and out["identical_results_across_executors"] else 1
 
 
