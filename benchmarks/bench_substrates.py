@@ -36,87 +36,58 @@ run, medians of interleaved repeats, every timing on ``--threads`` threads):
 
 from __future__ import annotations
 
-import argparse
 import copy
-import importlib.metadata
-import json
 import logging
-import os
-import platform
 import statistics
 import sys
 import time
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle OpenMP workers must not spin on a shared machine
+# common first: it imports hardware_models, which sets OMP_WAIT_POLICY=PASSIVE before torch and
+# Numba load OpenMP (idle OpenMP workers must not spin on a shared machine)
+from common import bench_parser, emit, interleaved_times, load_average, machine, parse_args, summary_text
+from digits import digits_splits, train_recipe
 
-import numba  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numba
+import torch
 
-logger = logging.getLogger("bench_substrates")
+from analogeq.checkpoint import load_checkpoint
+from analogeq.ebm.settle import settle
+from analogeq.models import build_model
+from analogeq.stats import mean_ci95
+from analogeq.substrates import build_substrate
+from analogeq.substrates.crossbar import CrossbarSubstrate
+from analogeq.train.hardware_aware import clip_weights, evaluate_substrate, train_hardware_aware
+from analogeq.train.in_situ import InSituConfig, train_in_situ
+from analogeq.train.recipes import digits_dense
+from hardware_models.cards import preset, with_value
 
-
-def _version(name: str) -> str | None:
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def machine() -> dict:
-    return {
-        "cpu_count": os.cpu_count(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "torch": torch.__version__,
-        "numba": numba.__version__,
-        "scipy": _version("scipy"),
-        "torch_threads": torch.get_num_threads(),
-        "numba_threads": numba.get_num_threads(),
-        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-    }
+SUMMARY_KEYS = ("crossbar_ideal_agreement", "crossbar_pcm_1h_accuracy_mean", "crossbar_pcm_1h_accuracy_ci95",
+                "crossbar_settle_over_float", "numba_over_torch_emulation", "hw_aware_gap_recovered",
+                "insitu_digits_accuracy", "energy_per_inference_J", "latency_per_inference_s", "wall_seconds")
 
 
-def _accuracy(sub, test) -> float:
-    from analogeq.train.hardware_aware import evaluate_substrate
-
-    return evaluate_substrate(sub, test)
+def substrates_machine() -> dict:
+    return machine(("numpy", "torch", "numba", "scipy"), torch_threads=torch.get_num_threads(),
+                   numba_threads=numba.get_num_threads(), load_average=load_average())
 
 
 def _train_float(args, splits):
-    from analogeq.checkpoint import load_checkpoint
-    from analogeq.models import build_model
-    from analogeq.train import train
-    from analogeq.train.recipes import digits_dense
-
     if args.checkpoint:
         model, _ = load_checkpoint(args.checkpoint)
         return model.eval(), {"checkpoint": args.checkpoint}
-    model_config, train_config = digits_dense(args.seed, epochs=2 if args.quick else None)
-    model = build_model(model_config)
-    history = train(model, splits, train_config, progress=False)
-    return model.eval(), {"epochs": train_config.epochs, "train_seconds": history["train_seconds"],
-                          "model_config": model_config}
+    trained = train_recipe(args.seed, splits, epochs=2 if args.quick else None)
+    return trained.model.eval(), {"epochs": trained.train_config.epochs,
+                                  "train_seconds": trained.history["train_seconds"],
+                                  "model_config": trained.model_config}
 
 
-def _time_interleaved(fns: dict, repeats: int) -> dict:
+def _median_times(fns: dict, repeats: int) -> dict:
     """Median wall time of each function, called in turn ``repeats`` times after one warm-up."""
-    for fn in fns.values():
-        fn()
-    times = {k: [] for k in fns}
-    for _ in range(repeats):
-        for k, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            times[k].append(time.perf_counter() - t0)
-    return {k: statistics.median(v) for k, v in times.items()}
+    return {k: statistics.median(v) for k, v in interleaved_times(fns, repeats, warmup=1).items()}
 
 
 def speed(model, test, pcm8, quick: bool) -> dict:
     """Float settle vs Numba emulated settle vs torch emulated settle, batch 256, same budget."""
-    from analogeq.ebm.settle import settle
-    from analogeq.substrates.crossbar import CrossbarSubstrate
 
     x = test.x[:256]
     budget = model.config.free_steps
@@ -134,8 +105,8 @@ def speed(model, test, pcm8, quick: bool) -> dict:
     def torch_settle():
         sub.settle(x, backend="torch", record=False)
 
-    t = _time_interleaved({"float": float_settle, "numba": numba_settle}, 3 if quick else 9)
-    t2 = _time_interleaved({"numba": numba_settle, "torch": torch_settle}, 1 if quick else 3)
+    t = _median_times({"float": float_settle, "numba": numba_settle}, 3 if quick else 9)
+    t2 = _median_times({"numba": numba_settle, "torch": torch_settle}, 1 if quick else 3)
     return {
         "crossbar_settle_over_float": t["numba"] / t["float"],
         "numba_over_torch_emulation": t2["numba"] / t2["torch"],
@@ -154,17 +125,11 @@ def harsh_card():
     What hurts this network is stuck cells (a cell stuck at g_max reads as +-w_max); 6% stuck
     cells is a stress setting within the few-percent defect rates reported for fresh RRAM and
     PCM arrays."""
-    from hardware_models.cards import preset, with_value
-
     card = with_value(preset("pcm-harsh"), "faults.stuck_at_gmax_rate", 0.03)
     return with_value(card, "faults.stuck_at_gmin_rate", 0.03)
 
 
 def hardware_aware(model, splits, float_acc: float, args, draw_seeds) -> dict:
-    from analogeq.train.hardware_aware import clip_weights, train_hardware_aware
-    from analogeq.stats import mean_ci95
-    from analogeq.substrates.crossbar import CrossbarSubstrate
-    from analogeq.train.recipes import digits_dense
 
     card = harsh_card()
     _, recipe = digits_dense(args.seed)
@@ -181,7 +146,7 @@ def hardware_aware(model, splits, float_acc: float, args, draw_seeds) -> dict:
     clip_weights(clipped, clip_sigma)
 
     def on_card(net):
-        return [_accuracy(CrossbarSubstrate(net, card, drift_time_s=3600.0, seed=s), splits.test) for s in draw_seeds]
+        return [evaluate_substrate(CrossbarSubstrate(net, card, drift_time_s=3600.0, seed=s), splits.test) for s in draw_seeds]
 
     naive, aware, clip_only = on_card(model), on_card(hw), on_card(clipped)
     n_mean, n_ci = mean_ci95(naive)
@@ -199,7 +164,7 @@ def hardware_aware(model, splits, float_acc: float, args, draw_seeds) -> dict:
             "naive_accuracy_mean": n_mean, "naive_accuracy_ci95": n_ci,
             "aware_accuracy_mean": a_mean, "aware_accuracy_ci95": a_ci,
             "clip_only_accuracy_mean": c_mean, "clip_only_accuracy_ci95": c_ci,
-            "aware_float_accuracy": _accuracy(CrossbarSubstrate(hw, "ideal", drift_time_s=0.0), splits.test),
+            "aware_float_accuracy": evaluate_substrate(CrossbarSubstrate(hw, "ideal", drift_time_s=0.0), splits.test),
             "naive_per_draw": naive, "aware_per_draw": aware,
             "history_val_accuracy": [e["val_accuracy"] for e in history["epochs"]],
         },
@@ -207,11 +172,6 @@ def hardware_aware(model, splits, float_acc: float, args, draw_seeds) -> dict:
 
 
 def in_situ(splits, args) -> dict:
-    from analogeq.train.in_situ import InSituConfig, train_in_situ
-    from analogeq.models import build_model
-    from analogeq.substrates.crossbar import CrossbarSubstrate
-    from analogeq.train.recipes import digits_dense
-    from hardware_models.cards import preset, with_value
 
     card = preset("rram")
     for f in ("r_row_segment_ohm", "r_col_segment_ohm", "r_source_ohm", "r_sense_ohm"):
@@ -223,13 +183,13 @@ def in_situ(splits, args) -> dict:
     t0 = time.perf_counter()
     sub, history = train_in_situ(model, splits, card, config)
     seconds = time.perf_counter() - t0
-    acc = _accuracy(sub, splits.test)
+    acc = evaluate_substrate(sub, splits.test)
     later = CrossbarSubstrate(sub.model, card, drift_time_s=3600.0, seed=1, programmed=sub.programmed)
     return {
         "insitu_digits_accuracy": acc,
         "insitu": {
             "card": "rram (wires 0)", "config": config.to_dict(), "train_seconds": seconds,
-            "accuracy_1h_after_training": _accuracy(later, splits.test),
+            "accuracy_1h_after_training": evaluate_substrate(later, splits.test),
             "pulses_per_epoch": [e["pulses"] for e in history["epochs"]],
             "val_accuracy": [e["val_accuracy"] for e in history["epochs"]],
             "w_max": history["w_max"],
@@ -238,34 +198,23 @@ def in_situ(splits, args) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--quick", action="store_true", help="fewer epochs and repeats (same keys, under a minute)")
-    parser.add_argument("--threads", type=int, default=1, help="torch and Numba threads (default 1)")
+    parser = bench_parser(__doc__, quick_help="fewer epochs and repeats (same keys, under a minute)",
+                          threads_help="torch and Numba threads (default 1)", seed=True, description="line")
     parser.add_argument("--draws", type=int, default=10, help="programming draws for accuracies (>= 10)")
     parser.add_argument("--checkpoint", default=None, help="a trained digits EBM checkpoint instead of training one")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    if args.threads < 1:
-        parser.error("--threads must be >= 1")
+    args = parse_args(parser, argv)
     if args.draws < 2:
         parser.error("--draws must be >= 2")
     logging.basicConfig(level=logging.WARNING if args.json else logging.INFO)
     torch.set_num_threads(args.threads)
     numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
 
-    from analogeq.data import load_dataset
-    from analogeq.substrates import build_substrate
-    from analogeq.stats import mean_ci95
-    from analogeq.substrates.crossbar import CrossbarSubstrate
-    from hardware_models.cards import preset, with_value
-
     t_start = time.perf_counter()
-    splits = load_dataset("digits", seed=0)
+    splits = digits_splits()
     test = splits.test
     model, model_info = _train_float(args, splits)
     result: dict = {"benchmark": "substrates", "quick": bool(args.quick), "threads": args.threads,
-                    "machine": machine(), "network": model_info}
+                    "machine": substrates_machine(), "network": model_info}
 
     float_pred = build_substrate("float", model).predict(test.x)
     float_acc = float((float_pred == test.y).float().mean())
@@ -279,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     accs, first = [], None
     for s in draw_seeds:
         sub = CrossbarSubstrate(model, pcm8, drift_time_s=3600.0, seed=s)
-        accs.append(_accuracy(sub, test))
+        accs.append(evaluate_substrate(sub, test))
         first = first or sub
     mean, ci = mean_ci95(accs)
     result["crossbar_pcm_1h_accuracy_mean"] = mean
@@ -292,20 +241,14 @@ def main(argv: list[str] | None = None) -> int:
     result["cost_pcm_1h"] = cost
     continuous = CrossbarSubstrate(model, pcm8, drift_time_s=3600.0, seed=draw_seeds[0], settle_mode="continuous")
     result["continuous_time_pcm_1h"] = {
-        "accuracy": _accuracy(continuous, test), "tau_s": continuous.tau_s,
+        "accuracy": evaluate_substrate(continuous, test), "tau_s": continuous.tau_s,
         "dt_over_tau": continuous.dt_over_tau, "cost": continuous.cost(),
     }
     result.update(speed(model, test, pcm8, args.quick))
     result.update(hardware_aware(model, splits, float_acc, args, draw_seeds))
     result.update(in_situ(splits, args))
     result["wall_seconds"] = time.perf_counter() - t_start
-    if args.json:
-        print(json.dumps(result, indent=2, default=float))
-    else:
-        for key in ("crossbar_ideal_agreement", "crossbar_pcm_1h_accuracy_mean", "crossbar_pcm_1h_accuracy_ci95",
-                    "crossbar_settle_over_float", "numba_over_torch_emulation", "hw_aware_gap_recovered",
-                    "insitu_digits_accuracy", "energy_per_inference_J", "latency_per_inference_s", "wall_seconds"):
-            print(f"{key:34s} {result[key]}")
+    emit(result, args, summary_text(result, SUMMARY_KEYS))
     return 0
 
 
