@@ -50,8 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, TypeError) as exc:
-        # bad input: one clear line, no traceback (use -v for the traceback)
+    except (ValueError, FileNotFoundError, TypeError, ModuleNotFoundError) as exc:
+        # bad input or a missing optional package: one clear line, no traceback (use -v for the traceback)
         if args.verbose:
             raise
         print(f"analogeq {args.command}: error: {exc}", file=sys.stderr)

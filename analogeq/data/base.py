@@ -88,6 +88,17 @@ class DataSplits:
     def sizes(self) -> dict[str, int]:
         return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
 
+    def check_fits(self, input_shape: tuple[int, ...], num_classes: int, *, source: str, trained_on: str | None = None) -> None:
+        """Refuse, in one line that says what to do, a model whose input shape or class count
+        differs from this dataset's (``source`` names the model, e.g. the checkpoint path)."""
+        want, have = tuple(int(d) for d in input_shape), tuple(self.input_shape)
+        if want == have and int(num_classes) == self.num_classes:
+            return
+        hint = f"evaluate it on the dataset it was trained on ({trained_on!r})" if trained_on else \
+            "evaluate it on a dataset of that shape"
+        raise ValueError(f"{source}: the model takes inputs {want} with {num_classes} classes, but dataset "
+                         f"{self.name!r} has {have} with {self.num_classes} classes; {hint}, e.g. --dataset {trained_on or 'digits'}")
+
     def subset(self, n_train: int | None = None, n_val: int | None = None, n_test: int | None = None, seed: int = 0) -> "DataSplits":
         """A smaller copy (None keeps a split whole); for quick runs and tests.
 

