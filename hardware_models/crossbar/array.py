@@ -37,17 +37,18 @@ from __future__ import annotations
 
 import functools
 import logging
-import math
 from collections import OrderedDict
 from typing import Any, Callable
 
 import numpy as np
 
 from ..devices.base import DeviceModel, ProgrammedConductances
+from ..params import check_float, check_int
 from .converters import Quantizer, adc_quantizer, check_bits, dac_quantizer
-from .ir_drop import WireResistances, effective_conductance
 from .mapping import check_weights, differential_targets, resolve_w_max
 from .read_model import DIRECTIONS, LinearReadModel
+from .tiles import drift_alpha, tile_edges, unit_response
+from .wires import WireResistances, check_wires
 
 __all__ = ["CrossbarArray", "DRIFT_COMPENSATIONS"]
 
@@ -57,37 +58,6 @@ DRIFT_COMPENSATIONS = ("global", "none")
 _CACHE_SIZE = 4
 
 ProgramFn = Callable[[np.ndarray, np.random.Generator], ProgrammedConductances]
-
-
-def _positive_float(value: Any, field: str, *, allow_zero: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-        raise TypeError(f"{field} must be a real number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value) or value < 0.0 or (value == 0.0 and not allow_zero):
-        allowed = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{field} must be finite and {allowed}, got {value!r}")
-    return value
-
-
-def _positive_int(value: Any, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{field} must be an integer >= 1, got {value!r}")
-    if int(value) < 1:
-        raise ValueError(f"{field} must be an integer >= 1, got {value!r}")
-    return int(value)
-
-
-def _edges(size: int, block: int) -> np.ndarray:
-    return np.unique(np.append(np.arange(0, size, block), size)).astype(np.int64)
-
-
-def check_t(t_s: Any) -> float:
-    if isinstance(t_s, bool) or not isinstance(t_s, (int, float, np.floating, np.integer)):
-        raise TypeError(f"t_s must be a real number of seconds >= 0, got {t_s!r}")
-    t = float(t_s)
-    if not math.isfinite(t) or t < 0.0:
-        raise ValueError(f"t_s must be finite and >= 0 s, got {t_s!r}")
-    return t
 
 
 class CrossbarArray:
@@ -153,26 +123,22 @@ class CrossbarArray:
         self._weights = check_weights(weights)
         if not isinstance(device, DeviceModel):
             raise TypeError(f"device must implement the DeviceModel protocol, got {type(device).__name__}")
-        g_min = _positive_float(device.g_min_S, "device.g_min_S", allow_zero=True)
-        g_max = _positive_float(device.g_max_S, "device.g_max_S")
+        g_min = check_float("device.g_min_S", device.g_min_S, minimum=0.0)
+        g_max = check_float("device.g_max_S", device.g_max_S, minimum=0.0, exclusive_minimum=True)
         if g_max <= g_min:
             raise ValueError(f"device.g_max_S ({g_max!r}) must be > device.g_min_S ({g_min!r})")
         self.device = device
         self.g_min_S, self.g_max_S = g_min, g_max
         self.w_max = resolve_w_max(self._weights, w_max)
         self.dac_bits = check_bits(dac_bits, "dac.bits")
-        self.v_read_V = _positive_float(v_read_V, "dac.v_read_V")
+        self.v_read_V = check_float("dac.v_read_V", v_read_V, minimum=0.0, exclusive_minimum=True)
         self.adc_bits = check_bits(adc_bits, "adc.bits")
-        self.adc_range_units = _positive_float(adc_range_units, "adc.range_units")
-        self.tia_gain_ohm = _positive_float(tia_gain_ohm, "tia.gain_ohm")
-        self.tia_noise_units = _positive_float(tia_noise_units, "tia.noise_units", allow_zero=True)
-        if wires is None:
-            wires = WireResistances()
-        if not isinstance(wires, WireResistances):
-            raise TypeError(f"wires must be a WireResistances or None, got {type(wires).__name__}")
-        self.wires = wires
-        self.max_rows = _positive_int(max_rows, "tile.max_rows")
-        self.max_cols = _positive_int(max_cols, "tile.max_cols")
+        self.adc_range_units = check_float("adc.range_units", adc_range_units, minimum=0.0, exclusive_minimum=True)
+        self.tia_gain_ohm = check_float("tia.gain_ohm", tia_gain_ohm, minimum=0.0, exclusive_minimum=True)
+        self.tia_noise_units = check_float("tia.noise_units", tia_noise_units, minimum=0.0)
+        self.wires = check_wires(wires)
+        self.max_rows = check_int("tile.max_rows", max_rows, minimum=1)
+        self.max_cols = check_int("tile.max_cols", max_cols, minimum=1)
         if drift_compensation not in DRIFT_COMPENSATIONS:
             raise ValueError(f"drift_compensation must be one of {DRIFT_COMPENSATIONS}, got {drift_compensation!r}")
         self.drift_compensation = drift_compensation
@@ -187,8 +153,8 @@ class CrossbarArray:
         self._adc_units: Quantizer = adc_quantizer(self.adc_bits, self.adc_range_units)
 
         n_out, n_in = self._weights.shape
-        self.row_edges = _edges(n_in, self.max_rows)  # physical rows = inputs
-        self.col_edges = _edges(n_out, self.max_cols)  # physical columns = outputs
+        self.row_edges = tile_edges(n_in, self.max_rows)  # physical rows = inputs
+        self.col_edges = tile_edges(n_out, self.max_cols)  # physical columns = outputs
 
         if isinstance(seed, np.random.SeedSequence):
             seq = seed
@@ -290,7 +256,7 @@ class CrossbarArray:
 
     def conductances(self, t_s: float) -> tuple[np.ndarray, np.ndarray]:
         """Mean cell conductances ``(G+, G-)`` [S] at ``t_s``, each (n_out, n_in) like ``W``."""
-        g = self.programmed.at_time(check_t(t_s))
+        g = self.programmed.at_time(check_float("t_s", t_s, minimum=0.0))
         return g[0], g[1]
 
     def tile_conductances(self, t_s: float, row_block: int, col_block: int) -> tuple[np.ndarray, np.ndarray]:
@@ -314,30 +280,7 @@ class CrossbarArray:
         if key in self._unit_cache:
             self._unit_cache.move_to_end(key)
             return self._unit_cache[key]
-        n_out, n_in = self.shape
-        diff = (g[0] - g[1]) / self.span_S  # W layout
-        if self.wires.is_ideal:
-            units = diff if direction == "forward" else diff.T.copy()
-        else:
-            units = np.empty((n_out, n_in) if direction == "forward" else (n_in, n_out))
-            for rb in range(self.n_tiles[0]):
-                r_sl = slice(int(self.row_edges[rb]), int(self.row_edges[rb + 1]))
-                for cb in range(self.n_tiles[1]):
-                    c_sl = slice(int(self.col_edges[cb]), int(self.col_edges[cb + 1]))
-                    resp = []
-                    for pol in (0, 1):
-                        g_phys = g[pol][c_sl, r_sl].T  # (rows, cols)
-                        if direction == "forward":
-                            resp.append(effective_conductance(g_phys, self.wires, method=self.ir_method))
-                        else:
-                            resp.append(effective_conductance(g_phys.T, self.wires.transposed(), method=self.ir_method))
-                    eff = (resp[0] - resp[1]) / self.span_S
-                    # forward: I_cols = v_rows @ eff (rows, cols) -> read layout (cols, rows)
-                    # backward: I_rows = v_cols @ eff (cols, rows) -> read layout (rows, cols)
-                    if direction == "forward":
-                        units[c_sl, r_sl] = eff.T
-                    else:
-                        units[r_sl, c_sl] = eff.T
+        units = unit_response(g, direction, self.wires, self.row_edges, self.col_edges, self.span_S, self.ir_method)
         self._unit_cache[key] = units
         while len(self._unit_cache) > 2 * _CACHE_SIZE:
             self._unit_cache.popitem(last=False)
@@ -348,7 +291,7 @@ class CrossbarArray:
     def read_model(self, t_s: float, direction: str = "forward") -> LinearReadModel:
         """The read at ``t_s`` seconds after programming in ``direction`` (cached; see
         :class:`~hardware_models.crossbar.read_model.LinearReadModel`)."""
-        t = check_t(t_s)
+        t = check_float("t_s", t_s, minimum=0.0)
         if direction not in DIRECTIONS:
             raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
         cache_key = (t, direction)
@@ -359,21 +302,13 @@ class CrossbarArray:
         g_t = np.asarray(self.programmed.at_time(t), dtype=np.float64)
         units = self._unit_map(g_t, direction, ("t", t, direction))
         in_edges, out_edges = self._grid(direction)
-        n_ti, n_to = len(in_edges) - 1, len(out_edges) - 1
-        alpha = np.ones((n_ti, n_to))
+        alpha = np.ones((len(in_edges) - 1, len(out_edges) - 1))
         if self.drift_compensation == "global":
             t_ref = float(self.programmed.t0_s)
             g_ref = np.asarray(self.programmed.at_time(t_ref), dtype=np.float64)
             if not np.array_equal(g_ref, g_t):
                 units_ref = self._unit_map(g_ref, direction, ("t", t_ref, direction))
-                for ti in range(n_ti):
-                    i_sl = slice(int(in_edges[ti]), int(in_edges[ti + 1]))
-                    for to in range(n_to):
-                        o_sl = slice(int(out_edges[to]), int(out_edges[to + 1]))
-                        r_now = float(np.mean(np.abs(units[o_sl, i_sl].sum(axis=1))))
-                        r_ref = float(np.mean(np.abs(units_ref[o_sl, i_sl].sum(axis=1))))
-                        if r_now > 0.0 and r_ref > 0.0:
-                            alpha[ti, to] = r_ref / r_now
+                alpha = drift_alpha(units, units_ref, in_edges, out_edges)
         alpha_full = np.repeat(np.repeat(alpha, np.diff(in_edges), axis=0), np.diff(out_edges), axis=1).T
         w_eff = (self.w_max * units * alpha_full).astype(self.dtype)
 
@@ -417,6 +352,5 @@ class CrossbarArray:
 
     def reseed(self, seed: int) -> None:
         """Restart the read-noise stream (programming is unchanged)."""
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-            raise TypeError(f"seed must be an int, got {seed!r}")
-        self._read_rng = np.random.default_rng(np.random.SeedSequence(int(seed)).spawn(2)[1])
+        seed = check_int("seed", seed)
+        self._read_rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(2)[1])

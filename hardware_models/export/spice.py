@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..crossbar.ir_drop import WireResistances, _check_conductances, _check_wires
+from ..crossbar.wires import WireResistances, check_conductances, check_wires
 from ..files import atomic_write
 
 __all__ = [
@@ -73,8 +73,8 @@ def crossbar_netlist(
     arrays apart in one file; with ``control=False`` no title, control block or ``.end`` is
     written (for assembling several arrays: see :func:`write_netlist`).
     """
-    g = _check_conductances(g_S, "g_S")
-    wires = _check_wires(wires)
+    g = check_conductances(g_S, "g_S")
+    wires = check_wires(wires)
     rows, cols = g.shape
     v = np.asarray(v_rows_V, dtype=np.float64)
     if v.shape != (rows,):
