@@ -133,13 +133,18 @@ def test_files_of_the_wrong_kind(tmp_path, capsys):
     save_card(preset("pcm"), tmp_path / "card.json")
     (tmp_path / "notes.txt").write_text("hello\n")
     (tmp_path / "cols.csv").write_text("target,measured\n1e-6,1e-6\n")
+    (tmp_path / "prog.csv").write_text("g_target_S,g_measured_S\n1e-6,1.1e-6\n2e-6,2e-6\n")
     (tmp_path / "binary.json").write_bytes(b"\x80\x81\x00\xff")
     cases = [
         (["export", tmp_path / "w.npy", "--to", "aihwkit", tmp_path / "o.json"], "is a checkpoint"),
         (["export", "pcm", "--to", "spice", tmp_path / "o.cir"], "is a card"),
         (["export", tmp_path / "card.json", "--to", "spice", tmp_path / "o.cir"], "give a checkpoint"),
         (["export", tmp_path / "notes.txt", "--to", "aihwkit", tmp_path / "o.json"], "neither a device card"),
-        (["export", "no-such-preset", "--to", "aihwkit", tmp_path / "o.json"], "not a preset name"),
+        (["export", "no-such-preset", "--to", "aihwkit", tmp_path / "o.json"], "nor a preset; presets: ['ideal'"),
+        (["import", tmp_path / "prog.csv", "--from", "csv", tmp_path / "o.json", "--base", "pmc"],
+         "--base: card 'pmc' is neither a card file (no such file) nor a preset"),
+        (["import", tmp_path / "prog.csv", "--from", "csv", tmp_path / "o.json", "--base", "spiking-ideal"],
+         "--base: a crossbar card is needed here, got card_type 'spiking'"),
         (["export", tmp_path / "w.npy", "--to", "spice", tmp_path / "o.cir", "--card", tmp_path / "w.npy"], "card"),
         (["import", tmp_path / "card.json", "--from", "aihwkit", tmp_path / "o.json"], "already an analogeq device card"),
         (["import", tmp_path / "w.npy", "--from", "crosssim", tmp_path / "o.json"], "not a JSON text file"),

@@ -29,6 +29,7 @@ import os
 import re
 from typing import Any
 
+from analogeq.commands.card_args import card_argument
 from hardware_models.files import atomic_output, atomic_write
 
 FORMATS = ("spice", "aihwkit", "crosssim", "nir")
@@ -93,12 +94,8 @@ def run(args: argparse.Namespace) -> int:
 def classify_source(source: str) -> tuple[str, Any]:
     """("card", card) for a card file or preset name, ("checkpoint", path) for a checkpoint
     file; a clear error for anything else."""
-    from hardware_models.cards import list_presets, load_card, preset
-
-    if not os.path.exists(source):
-        if source in list_presets():
-            return "card", preset(source)
-        raise FileNotFoundError(f"{source}: no such file and not a preset name (presets: {list_presets()})")
+    if not os.path.exists(source):  # a preset name, else an error listing the presets
+        return "card", card_argument(source)
     if os.path.isdir(source):
         raise ValueError(f"{source} is a directory; expected a card file or a checkpoint")
     if source.lower().endswith(CHECKPOINT_SUFFIXES):
@@ -106,7 +103,7 @@ def classify_source(source: str) -> tuple[str, Any]:
     with open(source, "rb") as fh:
         head = fh.read(64)
     if head.lstrip().startswith(b"{"):
-        return "card", load_card(source)
+        return "card", card_argument(source)
     raise ValueError(
         f"{source} is neither a device card (JSON) nor a checkpoint (suffixes {', '.join(CHECKPOINT_SUFFIXES)})"
     )
@@ -226,9 +223,7 @@ def _load_card_arg(spec: str, option: str, card_type: str) -> Any:
         raise type(exc)(f"{option}: {exc}") from None
     if kind != "card":
         raise ValueError(f"{option} {spec!r} is a {kind}; {option} expects a {card_type} card (file or preset name)")
-    if getattr(card, "card_type", None) != card_type:
-        raise ValueError(f"{option} {spec!r} is a {getattr(card, 'card_type', '?')!r} card; a {card_type} card is needed")
-    return card
+    return card_argument(card, card_type, option)
 
 
 # ---- spice ---------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ import argparse
 import json
 from typing import Any
 
+from analogeq.commands.card_args import card_argument
 from hardware_models.files import atomic_write
 
 FORMATS = ("aihwkit", "crosssim", "csv")
@@ -100,21 +101,8 @@ def _from_csv(args: argparse.Namespace) -> Any:
 
 
 def _load_base(spec: str | None) -> Any:
-    if spec is None:
-        return None
-    import os
-
-    from hardware_models.cards import list_presets, load_card, preset
-
-    if os.path.exists(spec):
-        card = load_card(spec)
-    elif spec in list_presets():
-        card = preset(spec)
-    else:
-        raise FileNotFoundError(f"--base {spec!r}: no such file and not a preset name (presets: {list_presets()})")
-    if getattr(card, "card_type", None) != "crossbar":
-        raise ValueError(f"--base {spec!r} is a {getattr(card, 'card_type', '?')!r} card; a crossbar card is needed")
-    return card
+    """The ``--base`` crossbar card (file or preset name), None when not given."""
+    return None if spec is None else card_argument(spec, "crossbar", "--base")
 
 
 def _check_is_file(path: str) -> None:
