@@ -5,8 +5,10 @@
 * :mod:`analogeq.robustness.eot`: expectation over transformation for stochastic substrates.
 * :mod:`analogeq.robustness.gates`: the sanity gates (Carlini et al. 2019; Athalye et al. 2018).
 * :mod:`analogeq.robustness.suite`: the ``quick`` and ``full`` attack suites.
-* :mod:`analogeq.robustness.evaluate`: :func:`evaluate_robustness`, the one entry point, and the
-  JSON/Markdown reports.
+* :mod:`analogeq.robustness.plan`: a suite as a list of attack runs (plain data, each with the
+  name of its random stream); :mod:`analogeq.robustness.runner` runs them.
+* :mod:`analogeq.robustness.evaluate`: :func:`evaluate_robustness`, the one entry point (the
+  JSON/Markdown reports live in :mod:`analogeq.report.robustness` and are re-exported).
 * :mod:`analogeq.robustness.corruptions`, :mod:`~analogeq.robustness.certify`,
   :mod:`~analogeq.robustness.detect`, :mod:`~analogeq.robustness.energy`: natural corruptions,
   randomized smoothing, feature squeezing and the energy view (used by the evaluation).

@@ -52,7 +52,30 @@ import dataclasses
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from analogeq.robustness.attacks.common import check_eps, check_int, check_number
+from hardware_models.params import Boolean, Integer, ParameterError, Real, validate_params
+
+#: an eps or radius: a finite number >= 0 (pixels in [0, 1])
+_EPS = Real(minimum=0.0)
+_FRACTION = Real(minimum=0.0, maximum=1.0)
+_POSITIVE = Real(minimum=0.0, exclusive_minimum=True)
+_COUNT = Integer(minimum=1)
+_SWITCH = Integer(minimum=0)  # 0 switches the attack or measurement off
+_TUPLES = ("linf_eps", "l2_eps", "corruption_names", "corruption_severities", "truncated_steps", "certify_radii")
+#: constraints of each element of the tuple fields
+_EACH = {"linf_eps": _EPS, "l2_eps": _EPS, "certify_radii": _EPS,
+         "corruption_severities": Integer(minimum=1, maximum=5), "truncated_steps": _COUNT}
+#: constraints of the scalar fields
+_CONSTRAINTS = {
+    "unbounded_linf_eps": Real(minimum=1.0), "headline_linf_eps": _EPS, "headline_l2_eps": _EPS,
+    **{name: _COUNT for name in ("pgd_steps", "pgd_restarts", "cw_search_steps", "eot_samples", "draws",
+                                 "certify_n0", "certify_n")},
+    "randomness_passes": Integer(minimum=2),
+    **{name: _SWITCH for name in ("certify_examples", "corruption_examples", "apgd_steps", "apgd_targets", "cw_steps",
+                                  "square_queries", "convergence_steps", "convergence_restarts")},
+    "certify_sigma": _POSITIVE, "certify_alpha": Real(minimum=0.0, maximum=0.5, exclusive_minimum=True),
+    "pgd_step_factor": _POSITIVE, "gate_tolerance": _FRACTION, "unbounded_threshold": _FRACTION,
+    **{name: Boolean() for name in ("fgsm", "seed_study_pgd", "margin_pgd", "transfer", "gradient_modes")},
+}
 
 
 @dataclass(frozen=True)
@@ -98,41 +121,16 @@ class AttackSuite:
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
-            raise ValueError(f"name must be a non-empty string, got {self.name!r}")
-        for field_name in ("linf_eps", "l2_eps"):
-            values = tuple(float(v) for v in getattr(self, field_name))
-            object.__setattr__(self, field_name, values)
-            for v in values:
-                check_eps(v, field_name)
-        for field_name in ("unbounded_linf_eps", "headline_linf_eps", "headline_l2_eps"):
-            check_eps(getattr(self, field_name), field_name)
-        check_number("unbounded_linf_eps", self.unbounded_linf_eps, minimum=1.0)
-        object.__setattr__(self, "corruption_names", tuple(self.corruption_names))
-        object.__setattr__(self, "corruption_severities", tuple(self.corruption_severities))
-        for s in self.corruption_severities:
-            if isinstance(s, bool) or not isinstance(s, int) or not 1 <= s <= 5:
-                raise ValueError(f"corruption_severities must hold integers in 1..5, got {self.corruption_severities!r}")
-        object.__setattr__(self, "truncated_steps", tuple(self.truncated_steps))
-        for t in self.truncated_steps:
-            check_int("truncated_steps", t, 1)
-        for field_name in ("pgd_steps", "pgd_restarts", "cw_search_steps", "eot_samples", "draws"):
-            check_int(field_name, getattr(self, field_name), 1)
-        check_int("randomness_passes", self.randomness_passes, 2)
+            raise ParameterError("AttackSuite", "name", f"must be a non-empty string, got {self.name!r}")
+        for field_name in _TUPLES:
+            object.__setattr__(self, field_name, tuple(getattr(self, field_name)))
+        object.__setattr__(self, "linf_eps", tuple(float(v) for v in self.linf_eps))
+        object.__setattr__(self, "l2_eps", tuple(float(v) for v in self.l2_eps))
         object.__setattr__(self, "certify_radii", tuple(float(r) for r in self.certify_radii))
-        for r in self.certify_radii:
-            check_eps(r, "certify_radii")
-        check_number("certify_sigma", self.certify_sigma, minimum=0.0, strict=True)
-        check_number("certify_alpha", self.certify_alpha, minimum=0.0, strict=True, maximum=0.5)
-        for field_name in ("certify_n0", "certify_n"):
-            check_int(field_name, getattr(self, field_name), 1)
-        for field_name in ("certify_examples", "corruption_examples", "apgd_steps", "apgd_targets", "cw_steps", "square_queries", "convergence_steps", "convergence_restarts"):
-            check_int(field_name, getattr(self, field_name), 0)
-        check_number("pgd_step_factor", self.pgd_step_factor, minimum=0.0, strict=True)
-        check_number("gate_tolerance", self.gate_tolerance, minimum=0.0, maximum=1.0)
-        check_number("unbounded_threshold", self.unbounded_threshold, minimum=0.0, maximum=1.0)
-        for field_name in ("fgsm", "seed_study_pgd", "margin_pgd", "transfer", "gradient_modes"):
-            if not isinstance(getattr(self, field_name), bool):
-                raise ValueError(f"{field_name} must be True or False, got {getattr(self, field_name)!r}")
+        for field_name, constraint in _EACH.items():
+            for v in getattr(self, field_name):
+                constraint(field_name, v, "AttackSuite")
+        validate_params({k: getattr(self, k) for k in _CONSTRAINTS}, _CONSTRAINTS, owner="AttackSuite")
 
     def replace(self, **changes: Any) -> "AttackSuite":
         return dataclasses.replace(self, **changes)

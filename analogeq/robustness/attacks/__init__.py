@@ -2,9 +2,11 @@
 
 The convention
 --------------
-An attack is a small frozen dataclass: its fields are the attack's parameters, validated when it
-is built (a bad value raises ``ValueError`` naming the field), and ``to_dict()`` gives them as a
-JSON dict. Calling it on a substrate and a batch runs it::
+An attack is a small frozen dataclass deriving from :class:`~analogeq.robustness.attacks.common.Attack`
+(one attack per module): its fields are the attack's parameters, checked when it is built against
+its ``constraints`` table (:mod:`hardware_models.params`; a bad value raises ``ParameterError``, a
+``ValueError`` and ``TypeError``, naming the class, the field, the value and what is allowed), and
+``to_dict()`` gives them as a JSON dict. Calling it on a substrate and a batch runs it::
 
     from analogeq.robustness.attacks import PGD
     attack = PGD(eps=0.1, norm="linf", steps=20, restarts=2, seed=0)

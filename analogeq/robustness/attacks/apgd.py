@@ -21,34 +21,28 @@ ball) run only on examples not yet misclassified by ``substrate.logits``.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
 
+from analogeq.contract import GradientSpec
 from analogeq.robustness.attacks.common import (
+    EPS,
+    NORM,
     UNTARGETED_LOSSES,
+    WHITE_BOX,
+    Attack,
     AttackResult,
     ascent_direction,
-    check_batch,
-    check_common,
-    check_eps,
-    check_int,
-    check_loss,
-    check_norm,
-    check_number,
-    config_dict,
     finish,
-    make_generator,
-    margin,
-    mean_logits,
+    keep_lowest_margin,
     project,
     random_start,
 )
 from analogeq.robustness.eot import loss_and_gradient
-from analogeq.contract import GradientSpec
 from analogeq.substrates.base import Substrate
+from hardware_models.params import Integer, OneOf, Real
 
 
 def checkpoint_lengths(steps: int) -> tuple[int, int, int]:
@@ -131,78 +125,61 @@ def apgd_search(
     return torch.where(fooled.reshape(view), x_best_adv, x_best)
 
 
-def run_with_restarts(substrate, x, y, restarts, eot_samples, one_run) -> tuple[torch.Tensor, int]:
-    """Keep, per example, the candidate with the lowest margin under ``substrate.logits``;
-    restarts run only on examples not yet misclassified. ``one_run(indices) -> candidates``."""
-    best = x.clone()
-    best_margin = torch.full((x.shape[0],), float("inf"), device=x.device)
-    runs = 0
-    for _ in range(restarts):
-        todo = (best_margin >= 0).nonzero().squeeze(1)
-        if todo.numel() == 0:
-            break
-        runs += 1
-        candidate = one_run(todo)
-        cand_margin = margin(mean_logits(substrate, candidate, eot_samples), y[todo])
-        better = cand_margin < best_margin[todo]
-        best[todo[better]] = candidate[better]
-        best_margin[todo[better]] = cand_margin[better]
-    return best, runs
-
-
-def check_schedule(config) -> None:
-    check_eps(config.eps)
-    check_norm(config.norm)
-    check_int("steps", config.steps, 1)
-    check_int("restarts", config.restarts, 1)
-    check_number("rho", config.rho, minimum=0.0, maximum=1.0)
-    check_number("momentum", config.momentum, minimum=0.0, maximum=1.0)
-    check_common(config)
-
-
 @dataclass(frozen=True)
-class APGD:
-    """Untargeted APGD; ``loss="ce"`` is APGD-CE, ``loss="dlr"`` is APGD-DLR (needs >= 3 classes)."""
+class APGDSchedule(Attack):
+    """The fields every APGD variant shares (the schedule of the module docstring) and one run
+    of it with restarts; :class:`APGD` and
+    :class:`~analogeq.robustness.attacks.apgd_targeted.APGDTargeted` add their loss."""
 
     eps: float
     norm: str = "linf"
     steps: int = 100
     restarts: int = 1
-    loss: str = "ce"
     rho: float = 0.75
     momentum: float = 0.75
     gradient: GradientSpec = field(default_factory=GradientSpec)
     eot_samples: int = 1
     seed: int = 0
 
-    def __post_init__(self) -> None:
-        check_schedule(self)
-        check_loss(self.loss, ("ce", "dlr"))
+    constraints = {"eps": EPS, "norm": NORM, "steps": Integer(minimum=1), "restarts": Integer(minimum=1),
+                   "rho": Real(minimum=0.0, maximum=1.0), "momentum": Real(minimum=0.0, maximum=1.0), **WHITE_BOX}
 
-    def to_dict(self) -> dict:
-        return config_dict(self.name, self)
+    def search_with_restarts(self, substrate: Substrate, x: torch.Tensor, y: torch.Tensor,
+                             loss_of: Callable[[torch.Tensor], Callable[[torch.Tensor], torch.Tensor]],
+                             gen: torch.Generator) -> tuple[torch.Tensor, int]:
+        """``restarts`` APGD runs on (x, y), each only on the examples not yet misclassified;
+        ``loss_of(rows)`` is the loss of the examples ``rows`` (indices into x)."""
+
+        def one_run(_, rows):
+            return apgd_search(substrate, x[rows], y[rows], loss_of(rows), eps=self.eps, norm=self.norm,
+                               steps=self.steps, rho=self.rho, momentum=self.momentum, gradient=self.gradient,
+                               eot_samples=self.eot_samples, gen=gen)
+
+        return keep_lowest_margin(substrate, x, y, self.restarts, self.eot_samples, one_run)
+
+
+@dataclass(frozen=True)
+class APGD(APGDSchedule):
+    """Untargeted APGD; ``loss="ce"`` is APGD-CE, ``loss="dlr"`` is APGD-DLR (needs >= 3 classes)."""
+
+    loss: str = "ce"
+
+    constraints = {**APGDSchedule.constraints, "loss": OneOf(("ce", "dlr"))}
 
     @property
     def name(self) -> str:
         return f"apgd_{self.loss}"
 
     def __call__(self, substrate: Substrate, x: torch.Tensor, y: torch.Tensor) -> AttackResult:
-        started = time.perf_counter()
-        x, y = check_batch(substrate, x, y)
+        started, x, y, gen = self.begin(substrate, x, y)
         if self.loss == "dlr" and substrate.num_classes < 3:
             raise ValueError(f"APGD-DLR needs at least 3 classes, the substrate has {substrate.num_classes}")
-        substrate.reseed(self.seed)
-        gen = make_generator(self.seed)
         loss_fn = UNTARGETED_LOSSES[self.loss]
 
-        def one_run(idx):
-            yi = y[idx]
-            return apgd_search(
-                substrate, x[idx], yi, lambda z: loss_fn(z, yi),
-                eps=self.eps, norm=self.norm, steps=self.steps, rho=self.rho, momentum=self.momentum,
-                gradient=self.gradient, eot_samples=self.eot_samples, gen=gen,
-            )
+        def loss_of(rows):
+            yi = y[rows]
+            return lambda z: loss_fn(z, yi)
 
-        best, runs = run_with_restarts(substrate, x, y, self.restarts, self.eot_samples, one_run)
+        best, runs = self.search_with_restarts(substrate, x, y, loss_of, gen)
         return finish(self.name, self, substrate, x, y, best, self.norm, started,
                       check_draws=self.eot_samples, extra={"restarts_run": runs})

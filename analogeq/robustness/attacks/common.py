@@ -11,13 +11,14 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, Mapping
 
 import torch
 import torch.nn.functional as F
 
 from analogeq.contract import GradientSpec, check_input
 from analogeq.substrates.base import Substrate
+from hardware_models.params import Integer, OneOf, Real, validate_params
 
 NORMS = ("linf", "l2")
 
@@ -70,39 +71,49 @@ class AttackResult:
 
 
 # --------------------------------------------------------------------------- parameter checks
-def check_int(name: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+#: the radius of a norm ball: a finite number >= 0 (pixels in [0, 1])
+EPS = Real(minimum=0.0)
+NORM = OneOf(NORMS)
+#: fields every white-box attack has besides ``gradient``
+WHITE_BOX = {"eot_samples": Integer(minimum=1), "seed": Integer(minimum=0)}
 
 
-def check_number(name: str, value: Any, *, minimum: float = 0.0, strict: bool = False, maximum: float | None = None) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (value > minimum if strict else value >= minimum)
-    if ok and maximum is not None:
-        ok = value <= maximum
-    if not ok:
-        bound = f"> {minimum}" if strict else f">= {minimum}"
-        if maximum is not None:
-            bound += f" and <= {maximum}"
-        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
-
-
-def check_eps(eps: Any, name: str = "eps") -> None:
-    """eps is the radius of the norm ball: a finite number >= 0."""
-    check_number(name, eps, minimum=0.0)
-
-
-def check_norm(norm: Any) -> None:
-    if norm not in NORMS:
-        raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
-
-
-def check_common(config: Any) -> None:
-    """Fields every white-box attack has: gradient (GradientSpec), eot_samples, seed."""
-    if not isinstance(config.gradient, GradientSpec):
+def check_fields(config: Any, constraints: Mapping[str, Any]) -> None:
+    """Validate the fields of an attack configuration against ``constraints``
+    (:mod:`hardware_models.params`; the message names the class, the field, the value and what
+    is allowed); a ``gradient`` field must hold a GradientSpec. Values are not rewritten."""
+    names = config.__dataclass_fields__
+    validate_params({k: getattr(config, k) for k in constraints if k in names}, constraints,
+                    owner=type(config).__name__)
+    if "gradient" in names and not isinstance(config.gradient, GradientSpec):
         raise TypeError(f"gradient must be a GradientSpec, got {type(config.gradient).__name__}")
-    check_int("eot_samples", config.eot_samples, 1)
-    check_int("seed", config.seed, 0)
+
+
+class Attack:
+    """What every attack of this package shares (the calling convention of the package docstring).
+
+    A subclass is a frozen dataclass with a ``name`` (the short name in results and configs) and
+    a ``constraints`` table (field -> :mod:`hardware_models.params` constraint) checked when it is
+    built. ``begin`` opens a call: it validates the batch, reseeds the substrate with the
+    attack's seed and returns the start time, the batch on the substrate's device and a CPU
+    generator seeded with the same seed.
+    """
+
+    name = "attack"
+    constraints: Mapping[str, Any] = {}
+
+    def __post_init__(self) -> None:
+        check_fields(self, self.constraints)
+
+    def to_dict(self) -> dict[str, Any]:
+        return config_dict(self.name, self)
+
+    def begin(self, substrate: Substrate, x: Any, y: Any) -> tuple[float, torch.Tensor, torch.Tensor, torch.Generator]:
+        started = time.perf_counter()
+        x, y = check_batch(substrate, x, y)
+        seed = getattr(self, "seed", 0)
+        substrate.reseed(seed)
+        return started, x, y, make_generator(seed)
 
 
 def config_dict(name: str, config: Any) -> dict[str, Any]:
@@ -219,11 +230,6 @@ UNTARGETED_LOSSES = {"ce": cross_entropy, "margin": margin_loss, "dlr": dlr_loss
 TARGETED_LOSSES = {"ce": targeted_cross_entropy, "dlr": dlr_targeted_loss}
 
 
-def check_loss(name: str, allowed: tuple[str, ...]) -> None:
-    if name not in allowed:
-        raise ValueError(f"loss must be one of {allowed}, got {name!r}")
-
-
 # --------------------------------------------------------------------------- geometry
 def flat_norm(d: torch.Tensor, norm: str) -> torch.Tensor:
     """Per-example norm of ``d`` (B, ...) -> (B,)."""
@@ -293,6 +299,40 @@ def mean_logits(substrate: Substrate, x: torch.Tensor, draws: int) -> torch.Tens
     for _ in range(n - 1):
         total = total + substrate.logits(x).float()
     return total / n
+
+
+def keep_lowest_margin(
+    substrate: Substrate,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    runs: int,
+    draws: int,
+    one_run: Callable[[int, torch.Tensor], torch.Tensor],
+    best: torch.Tensor | None = None,
+    best_margin: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, int]:
+    """Restarts (or targets): keep, per example, the candidate with the lowest margin
+    z_y - max_{i != y} z_i under ``substrate.logits`` (mean of ``draws`` draws).
+
+    Run ``r`` (0 .. runs - 1) only runs on the examples not yet misclassified (margin >= 0):
+    ``one_run(r, todo) -> candidates for x[todo]``. ``best``/``best_margin`` start at x and
+    +inf unless given. Returns the best points and how many runs ran.
+    """
+    best = x.clone() if best is None else best
+    if best_margin is None:
+        best_margin = torch.full((x.shape[0],), float("inf"), device=x.device)
+    done = 0
+    for r in range(runs):
+        todo = (best_margin >= 0).nonzero().squeeze(1)
+        if todo.numel() == 0:
+            break
+        done += 1
+        candidate = one_run(r, todo)
+        cand_margin = margin(mean_logits(substrate, candidate, draws), y[todo])
+        better = cand_margin < best_margin[todo]
+        best[todo[better]] = candidate[better]
+        best_margin[todo[better]] = cand_margin[better]
+    return best, done
 
 
 def finish(

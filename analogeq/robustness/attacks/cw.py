@@ -16,29 +16,20 @@ the last tenth of its iterations. Examples never broken keep x_adv = x.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 import torch
 
-from analogeq.robustness.attacks.common import (
-    AttackResult,
-    check_batch,
-    check_common,
-    check_int,
-    check_number,
-    config_dict,
-    finish,
-    margin,
-)
 from analogeq.contract import GradientSpec
+from analogeq.robustness.attacks.common import WHITE_BOX, Attack, AttackResult, finish, margin
 from analogeq.substrates.base import Substrate
+from hardware_models.params import Boolean, Integer, Real
 
 _C_UPPER_UNKNOWN = 1e10
 
 
 @dataclass(frozen=True)
-class CarliniWagnerL2:
+class CarliniWagnerL2(Attack):
     """C&W L2 (see module docstring). ``confidence`` is kappa (>= 0)."""
 
     steps: int = 200
@@ -51,23 +42,13 @@ class CarliniWagnerL2:
     eot_samples: int = 1
     seed: int = 0
 
-    def __post_init__(self) -> None:
-        check_int("steps", self.steps, 1)
-        check_int("search_steps", self.search_steps, 1)
-        check_number("initial_c", self.initial_c, minimum=0.0, strict=True)
-        check_number("confidence", self.confidence, minimum=0.0)
-        check_number("learning_rate", self.learning_rate, minimum=0.0, strict=True)
-        if not isinstance(self.abort_early, bool):
-            raise ValueError(f"abort_early must be True or False, got {self.abort_early!r}")
-        check_common(self)
-
-    def to_dict(self) -> dict:
-        return config_dict("cw_l2", self)
+    name = "cw_l2"
+    constraints = {"steps": Integer(minimum=1), "search_steps": Integer(minimum=1),
+                   "initial_c": Real(minimum=0.0, exclusive_minimum=True), "confidence": Real(minimum=0.0),
+                   "learning_rate": Real(minimum=0.0, exclusive_minimum=True), "abort_early": Boolean(), **WHITE_BOX}
 
     def __call__(self, substrate: Substrate, x: torch.Tensor, y: torch.Tensor) -> AttackResult:
-        started = time.perf_counter()
-        x, y = check_batch(substrate, x, y)
-        substrate.reseed(self.seed)
+        started, x, y, _ = self.begin(substrate, x, y)
         batch = x.shape[0]
         device = x.device
         w0 = torch.atanh((2.0 * x - 1.0) * (1.0 - 1e-6))
@@ -123,6 +104,6 @@ class CarliniWagnerL2:
                 c = torch.where(known, (lower + upper) / 2.0, c * 10.0)
 
         return finish(
-            "cw_l2", self, substrate, x, y, best_adv, "l2", started, check_draws=self.eot_samples,
+            self.name, self, substrate, x, y, best_adv, "l2", started, check_draws=self.eot_samples,
             extra={"c_of_best": [None if v != v else float(v) for v in best_c.cpu().tolist()]},
         )

@@ -8,31 +8,29 @@ One step from the clean input, then a clip to the image box:
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 import torch
 
+from analogeq.contract import GradientSpec
 from analogeq.robustness.attacks.common import (
+    EPS,
+    NORM,
     UNTARGETED_LOSSES,
+    WHITE_BOX,
+    Attack,
     AttackResult,
     ascent_direction,
-    check_batch,
-    check_common,
-    check_eps,
-    check_loss,
-    check_norm,
-    config_dict,
     finish,
     project,
 )
 from analogeq.robustness.eot import loss_and_gradient
-from analogeq.contract import GradientSpec
 from analogeq.substrates.base import Substrate
+from hardware_models.params import OneOf
 
 
 @dataclass(frozen=True)
-class FGSM:
+class FGSM(Attack):
     """Single-step attack. ``loss``: "ce" (cross-entropy) or "margin" (-(z_y - max other))."""
 
     eps: float
@@ -42,20 +40,12 @@ class FGSM:
     eot_samples: int = 1
     seed: int = 0
 
-    def __post_init__(self) -> None:
-        check_eps(self.eps)
-        check_norm(self.norm)
-        check_loss(self.loss, ("ce", "margin"))
-        check_common(self)
-
-    def to_dict(self) -> dict:
-        return config_dict("fgsm", self)
+    name = "fgsm"
+    constraints = {"eps": EPS, "norm": NORM, "loss": OneOf(("ce", "margin")), **WHITE_BOX}
 
     def __call__(self, substrate: Substrate, x: torch.Tensor, y: torch.Tensor) -> AttackResult:
-        started = time.perf_counter()
-        x, y = check_batch(substrate, x, y)
-        substrate.reseed(self.seed)
+        started, x, y, _ = self.begin(substrate, x, y)
         loss_fn = UNTARGETED_LOSSES[self.loss]
         _, grad, _ = loss_and_gradient(substrate, x, lambda z: loss_fn(z, y), self.gradient, self.eot_samples)
         x_adv = project(x + self.eps * ascent_direction(grad, self.norm), x, self.eps, self.norm)
-        return finish("fgsm", self, substrate, x, y, x_adv, self.norm, started, check_draws=self.eot_samples)
+        return finish(self.name, self, substrate, x, y, x_adv, self.norm, started, check_draws=self.eot_samples)

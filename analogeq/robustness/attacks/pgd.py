@@ -15,37 +15,32 @@ Default step size: 2.5 * eps / steps (Madry et al.; the seed study's PGD is 20 s
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 import torch
 
+from analogeq.contract import GradientSpec
 from analogeq.robustness.attacks.common import (
+    EPS,
+    NORM,
     UNTARGETED_LOSSES,
+    WHITE_BOX,
+    Attack,
     AttackResult,
     ascent_direction,
-    check_batch,
-    check_common,
-    check_eps,
-    check_int,
-    check_loss,
-    check_norm,
-    check_number,
     config_dict,
     finish,
-    make_generator,
-    margin,
-    mean_logits,
+    keep_lowest_margin,
     project,
     random_start,
 )
 from analogeq.robustness.eot import loss_and_gradient
-from analogeq.contract import GradientSpec
 from analogeq.substrates.base import Substrate
+from hardware_models.params import Boolean, Integer, OneOf, check_float
 
 
 @dataclass(frozen=True)
-class PGD:
+class PGD(Attack):
     """PGD attack; ``step_size=None`` means 2.5 * eps / steps."""
 
     eps: float
@@ -59,58 +54,32 @@ class PGD:
     eot_samples: int = 1
     seed: int = 0
 
+    name = "pgd"
+    constraints = {"eps": EPS, "norm": NORM, "steps": Integer(minimum=1), "random_start": Boolean(),
+                   "restarts": Integer(minimum=1), "loss": OneOf(("ce", "margin", "dlr")), **WHITE_BOX}
+
     def __post_init__(self) -> None:
-        check_eps(self.eps)
-        check_norm(self.norm)
-        check_int("steps", self.steps, 1)
+        super().__post_init__()
         if self.step_size is not None:
-            check_number("step_size", self.step_size, minimum=0.0, strict=True)
-        if not isinstance(self.random_start, bool):
-            raise ValueError(f"random_start must be True or False, got {self.random_start!r}")
-        check_int("restarts", self.restarts, 1)
-        check_loss(self.loss, ("ce", "margin", "dlr"))
-        check_common(self)
+            check_float("step_size", self.step_size, minimum=0.0, exclusive_minimum=True, owner="PGD")
 
     @property
     def effective_step_size(self) -> float:
         return self.step_size if self.step_size is not None else 2.5 * self.eps / self.steps
 
     def to_dict(self) -> dict:
-        d = config_dict("pgd", self)
+        d = config_dict(self.name, self)
         d["effective_step_size"] = self.effective_step_size
         return d
 
     def __call__(self, substrate: Substrate, x: torch.Tensor, y: torch.Tensor) -> AttackResult:
-        started = time.perf_counter()
-        x, y = check_batch(substrate, x, y)
-        substrate.reseed(self.seed)
-        gen = make_generator(self.seed)
+        started, x, y, gen = self.begin(substrate, x, y)
         loss_fn = UNTARGETED_LOSSES[self.loss]
-        best = x.clone()
-        best_margin = torch.full((x.shape[0],), float("inf"), device=x.device)
-        restarts_run = 0
-        for _ in range(self.restarts):
-            todo = (best_margin >= 0).nonzero().squeeze(1)
-            if todo.numel() == 0:
-                break
-            restarts_run += 1
-            candidate = self._one_run(substrate, x[todo], y[todo], loss_fn, gen)
-            cand_margin = margin(mean_logits(substrate, candidate, self.eot_samples), y[todo])
-            better = cand_margin < best_margin[todo]
-            best[todo[better]] = candidate[better]
-            best_margin[todo[better]] = cand_margin[better]
-        return finish(
-            "pgd",
-            self,
-            substrate,
-            x,
-            y,
-            best,
-            self.norm,
-            started,
-            check_draws=self.eot_samples,
-            extra={"restarts_run": restarts_run, "step_size": self.effective_step_size},
-        )
+        best, restarts_run = keep_lowest_margin(
+            substrate, x, y, self.restarts, self.eot_samples,
+            lambda _, todo: self._one_run(substrate, x[todo], y[todo], loss_fn, gen))
+        return finish(self.name, self, substrate, x, y, best, self.norm, started, check_draws=self.eot_samples,
+                      extra={"restarts_run": restarts_run, "step_size": self.effective_step_size})
 
     def _one_run(self, substrate, x0, y, loss_fn, gen) -> torch.Tensor:
         x_adv = random_start(x0, self.eps, self.norm, gen) if self.random_start else x0.clone()

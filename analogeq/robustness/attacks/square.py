@@ -21,25 +21,13 @@ example, the initial point included. On a stochastic substrate each score is the
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 
 import torch
 
-from analogeq.robustness.attacks.common import (
-    AttackResult,
-    check_batch,
-    check_eps,
-    check_int,
-    check_norm,
-    check_number,
-    config_dict,
-    finish,
-    make_generator,
-    margin,
-    mean_logits,
-)
+from analogeq.robustness.attacks.common import EPS, NORM, Attack, AttackResult, finish, margin, mean_logits
 from analogeq.substrates.base import Substrate
+from hardware_models.params import Integer, Real
 
 _HALVING_POINTS = (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000)
 
@@ -80,7 +68,7 @@ def square_pattern(side: int, gen: torch.Generator) -> torch.Tensor:
 
 
 @dataclass(frozen=True)
-class Square:
+class Square(Attack):
     """Square attack; black box (no gradient, no GradientSpec)."""
 
     eps: float
@@ -90,26 +78,17 @@ class Square:
     score_draws: int = 1
     seed: int = 0
 
-    def __post_init__(self) -> None:
-        check_eps(self.eps)
-        check_norm(self.norm)
-        check_int("queries", self.queries, 1)
-        check_number("p_init", self.p_init, minimum=0.0, strict=True, maximum=1.0)
-        check_int("score_draws", self.score_draws, 1)
-        check_int("seed", self.seed, 0)
-
-    def to_dict(self) -> dict:
-        return config_dict("square", self)
+    name = "square"
+    constraints = {"eps": EPS, "norm": NORM, "queries": Integer(minimum=1),
+                   "p_init": Real(minimum=0.0, maximum=1.0, exclusive_minimum=True),
+                   "score_draws": Integer(minimum=1), "seed": Integer(minimum=0)}
 
     def __call__(self, substrate: Substrate, x: torch.Tensor, y: torch.Tensor) -> AttackResult:
-        started = time.perf_counter()
-        x, y = check_batch(substrate, x, y)
+        started, x, y, gen = self.begin(substrate, x, y)
         if x.dim() != 4:
             raise ValueError(
                 f"Square needs image inputs of shape (C, H, W), the substrate's input_shape is {tuple(substrate.input_shape)}"
             )
-        substrate.reseed(self.seed)
-        gen = make_generator(self.seed)
         batch, channels, height, width = x.shape
         if min(height, width) < 2:
             raise ValueError(f"Square needs images at least 2x2, got {height}x{width}")
@@ -148,7 +127,7 @@ class Square:
             "queries_mean": float(queries_used.float().mean()),
             "queries_median_successful": float(queries_used[fooled].float().median()) if bool(fooled.any()) else None,
         }
-        return finish("square", self, substrate, x, y, x_best, self.norm, started,
+        return finish(self.name, self, substrate, x, y, x_best, self.norm, started,
                       check_draws=self.score_draws, extra=extra)
 
     # ------------------------------------------------------------------ L_inf

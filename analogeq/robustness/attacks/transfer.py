@@ -10,12 +10,13 @@ from dataclasses import dataclass
 
 import torch
 
-from analogeq.robustness.attacks.common import AttackResult, check_batch, check_int, config_dict, finish
+from analogeq.robustness.attacks.common import Attack, AttackResult, check_batch, finish
 from analogeq.substrates.base import Substrate
+from hardware_models.params import Integer
 
 
 @dataclass(frozen=True)
-class Transfer:
+class Transfer(Attack):
     """``Transfer(attack=PGD(eps=0.1), source=float_substrate)(target, x, y)``.
 
     attack: any attack of this package (it runs on ``source``).
@@ -28,15 +29,15 @@ class Transfer:
     source: Substrate
     check_draws: int = 1
 
+    name = "transfer"
+    constraints = {"check_draws": Integer(minimum=1)}
+
     def __post_init__(self) -> None:
         if not callable(self.attack) or not hasattr(self.attack, "to_dict"):
             raise TypeError(f"attack must be an attack configuration of this package, got {type(self.attack).__name__}")
         if not isinstance(self.source, Substrate):
             raise TypeError(f"source must be an analogeq Substrate, got {type(self.source).__name__}")
-        check_int("check_draws", self.check_draws, 1)
-
-    def to_dict(self) -> dict:
-        return config_dict("transfer", self)
+        super().__post_init__()
 
     def __call__(self, substrate: Substrate, x: torch.Tensor, y: torch.Tensor) -> AttackResult:
         started = time.perf_counter()
@@ -50,7 +51,7 @@ class Transfer:
         made = self.attack(self.source, x, y)
         x_adv = made.x_adv.to(substrate.device)
         return finish(
-            "transfer", self, substrate, x_t, y_t, x_adv, made.norm, started,
+            self.name, self, substrate, x_t, y_t, x_adv, made.norm, started,
             check_draws=self.check_draws,
             extra={"source_attack": made.attack, "source_success_rate": made.success_rate},
         )
