@@ -20,14 +20,14 @@ import json
 import logging
 from typing import Any
 
+from analogeq.commands import command_parser
+
 logger = logging.getLogger(__name__)
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "compare", help="EBMs vs feed-forward baselines and defences on float and hardware (one table)",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = command_parser(
+        subparsers, "compare", "EBMs vs feed-forward baselines and defences on float and hardware (one table)", __doc__)
     parser.add_argument("--dataset", default="digits", help="digits (default), cifar10, ... (analogeq.data.load_dataset)")
     parser.add_argument("--data-root", default=None, help="folder with the dataset files (not needed for digits)")
     parser.add_argument("--models", default=None, help="comma-separated model names (default: all)")

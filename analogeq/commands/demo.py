@@ -21,12 +21,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from analogeq.commands import command_parser
+
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "demo", help="train an EBM on digits and print the results table (the main job)",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = command_parser(subparsers, "demo", "train an EBM on digits and print the results table (the main job)", __doc__)
     p.add_argument("--out", default="demo-report", help="directory for the results (default ./demo-report)")
     p.add_argument("--quick", action="store_true", help="a shorter run (5 epochs, fewer draws and images)")
     p.add_argument("--seed", type=int, default=0, help="seed of the training (default 0)")

@@ -29,6 +29,7 @@ import os
 import re
 from typing import Any
 
+from analogeq.commands import command_parser
 from analogeq.commands.card_args import card_argument
 from hardware_models.files import atomic_output, atomic_write
 
@@ -37,10 +38,8 @@ CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth", ".ckpt", ".npy", ".npz")
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "export", help="write a card as aihwkit/CrossSim parameters or a trained network as SPICE/NIR",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = command_parser(
+        subparsers, "export", "write a card as aihwkit/CrossSim parameters or a trained network as SPICE/NIR", __doc__)
     parser.add_argument("source", help="card file or preset name (aihwkit, crosssim); checkpoint (spice, nir)")
     parser.add_argument("--to", dest="fmt", required=True, choices=FORMATS, help="output format")
     parser.add_argument("out", help="output file")

@@ -23,6 +23,7 @@ import argparse
 import json
 from typing import Any
 
+from analogeq.commands import command_parser
 from analogeq.commands.card_args import card_argument
 from hardware_models.files import atomic_write
 
@@ -30,10 +31,8 @@ FORMATS = ("aihwkit", "crosssim", "csv")
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "import", help="build a device card from aihwkit/CrossSim parameters or measured CSV data",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = command_parser(
+        subparsers, "import", "build a device card from aihwkit/CrossSim parameters or measured CSV data", __doc__)
     parser.add_argument("file", help="input file (JSON parameters or CSV measurements)")
     parser.add_argument("--from", dest="fmt", required=True, choices=FORMATS, help="format of FILE")
     parser.add_argument("out_card", help="card JSON file to write")

@@ -22,12 +22,12 @@ import logging
 import sys
 from typing import Any
 
+from analogeq.commands import command_parser
+
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "sweep", help="run noise/peripheral/device parameter sweeps into an SQLite database",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = command_parser(
+        subparsers, "sweep", "run noise/peripheral/device parameter sweeps into an SQLite database", __doc__)
     sub = parser.add_subparsers(dest="sweep_command", metavar="ACTION")
 
     run_p = sub.add_parser("run", help="run (or resume) the sweep of a TOML spec")
