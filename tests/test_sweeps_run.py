@@ -80,14 +80,16 @@ def _flaky(ctx):
         raise PointSkipped("the widget is not built yet")
     if ctx.params.get("mode") == "fail" and _CALLS["n"] <= 2:
         raise RuntimeError("boom")
+    if ctx.params.get("mode") == "nan" and _CALLS["n"] <= 2:
+        return {"value": float("nan") if ctx.seed == 0 else float("inf"), "nested": {"ok": 1.0}}
     return {"value": float(ctx.seed)}
 
 
 # a test evaluation, registered by name through the registry API (specs name it, never import it)
-register_evaluation("test_flaky", _flaky, params={"mode": Param("skip", OneOf(("skip", "fail")))})
+register_evaluation("test_flaky", _flaky, params={"mode": Param("skip", OneOf(("skip", "fail", "nan")))})
 
 
-@pytest.mark.parametrize("mode, status", [("skip", "skipped"), ("fail", "error")])
+@pytest.mark.parametrize("mode, status", [("skip", "skipped"), ("fail", "error"), ("nan", "error")])
 def test_skipped_and_failed_points_are_stored_and_retried(tmp_path, mode, status):
     _CALLS["n"] = 0
     spec = load_spec_text(tmp_path, spec_toml("flaky", seeds="[0, 1]", card="ideal",
@@ -98,7 +100,8 @@ def test_skipped_and_failed_points_are_stored_and_retried(tmp_path, mode, status
     with ResultStore(db) as store:
         rows = store.results()
     assert {r.status for r in rows} == {status}
-    assert all(("widget" in r.reason) if mode == "skip" else ("RuntimeError: boom" in r.reason) for r in rows)
+    reason = {"skip": "widget", "fail": "RuntimeError: boom", "nan": "non-finite metrics: value="}[mode]
+    assert all(reason in r.reason and not r.metrics for r in rows), [r.reason for r in rows]
     second = run_sweep(spec, db, progress=False)
     assert (second.already_done, second.ran, second.ok) == (0, 2, 2)
     with ResultStore(db) as store:

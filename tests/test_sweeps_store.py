@@ -199,3 +199,13 @@ def test_foreign_wal_database_gets_no_side_files(tmp_path):
     _sqlite_file(path, "PRAGMA journal_mode = WAL", "CREATE TABLE t (a)")
     assert _listing(tmp_path) == ["other.db"]
     _assert_refused_untouched(path, "another application")
+
+
+def test_a_result_with_non_finite_metrics_cannot_be_stored_as_ok():
+    from analogeq.sweeps.store import PointResult, nonfinite_metrics
+
+    assert nonfinite_metrics({"a": 1.0, "b": {"c": [0.5, float("nan")]}, "d": "text", "e": True}) == ["b.c[1]=nan"]
+    assert nonfinite_metrics({"x": float("-inf")}) == ["x=-inf"]
+    with pytest.raises(ValueError, match=r"non-finite metrics \['acc=nan'\]"):
+        PointResult(key="k", config={}, seed=0, evaluation="e", substrate=None, status="ok", metrics={"acc": float("nan")})
+    PointResult(key="k", config={}, seed=0, evaluation="e", substrate=None, status="error", metrics={"acc": float("nan")})

@@ -33,7 +33,7 @@ from analogeq.sweeps.executors import Executor, make_executor
 from analogeq.sweeps.networks import load_network_cached, network_identity, prepare_network
 from analogeq.sweeps.points import Point, expand_points
 from analogeq.sweeps.spec import SweepSpec
-from analogeq.sweeps.store import PlannedPoint, PointResult, ResultStore
+from analogeq.sweeps.store import PlannedPoint, PointResult, ResultStore, nonfinite_metrics
 from hardware_models.cards import card_from_dict
 from hardware_models.params import check_int
 
@@ -109,11 +109,14 @@ def run_point(payload: dict[str, Any]) -> dict[str, Any]:
             t_eval = time.perf_counter()
             metrics = evaluation.fn(ctx)
             eval_time = time.perf_counter() - t_eval
+        bad = nonfinite_metrics(metrics)
+        if bad:  # stored as a failure with the reason, so that a resume retries it
+            raise FloatingPointError(f"evaluation {config['evaluation']!r} returned non-finite metrics: {', '.join(bad)}")
         status = "ok"
     except PointSkipped as exc:
         status, reason = "skipped", str(exc)
     except Exception as exc:  # a failing point is a result, not a crash of the sweep
-        status, reason = "error", f"{type(exc).__name__}: {exc}"
+        status, reason, metrics = "error", f"{type(exc).__name__}: {exc}", {}
         logger.debug("point %s failed:\n%s", payload["key"], traceback.format_exc())
     return PointResult(
         key=payload["key"],

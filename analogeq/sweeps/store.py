@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import sqlite3
 from dataclasses import dataclass, field
@@ -42,6 +43,21 @@ from analogeq.sweeps.dbfile import (
 from hardware_models.params import check_float, check_one_of
 
 __all__ = ["PlannedPoint", "PointResult", "ResultStore", "SweepDatabaseError", "open_store"]
+
+
+def nonfinite_metrics(metrics: Any, path: str = "") -> list[str]:
+    """Names (``a.b[2]=nan`` paths) of every NaN or infinite number inside ``metrics``."""
+    if isinstance(metrics, (bool, str)) or metrics is None:
+        return []
+    if isinstance(metrics, dict):
+        return [name for k, v in metrics.items() for name in nonfinite_metrics(v, f"{path}.{k}" if path else str(k))]
+    if isinstance(metrics, (list, tuple)):
+        return [name for i, v in enumerate(metrics) for name in nonfinite_metrics(v, f"{path}[{i}]")]
+    try:
+        value = float(metrics)
+    except (TypeError, ValueError):
+        return []
+    return [] if math.isfinite(value) else [f"{path or 'value'}={value}"]
 
 
 @dataclass(frozen=True)
@@ -69,6 +85,10 @@ class PointResult:
 
     def __post_init__(self) -> None:
         check_one_of("status", self.status, RESULT_STATUSES, owner="PointResult")
+        bad = nonfinite_metrics(self.metrics) if self.status == "ok" else []
+        if bad:  # a NaN stored as "ok" would never be retried
+            raise ValueError(f"PointResult {self.key}: status 'ok' with non-finite metrics {bad}; "
+                             "store it with status 'error' and the reason")
 
     def to_dict(self) -> dict[str, Any]:
         return {
