@@ -7,7 +7,6 @@ import math
 
 import pytest
 import torch
-from sklearn.datasets import load_digits
 from torch import nn
 from torch.nn import functional as F
 
@@ -27,30 +26,9 @@ from analogeq.substrates import build_substrate
 from analogeq.contract import GradientSpec, check_input
 from analogeq.substrates.base import Substrate
 from analogeq.contract import as_classifier
-
-torch.set_num_threads(1)  # tiny models: one thread is fastest on a shared machine
-
+from fixtures_robustness import digits_split, train_mlp
 
 # ----------------------------------------------------------------------------- fixtures
-def digits_split():
-    data = load_digits()
-    x = torch.tensor(data.data / 16.0, dtype=torch.float32).reshape(-1, 1, 8, 8)
-    y = torch.tensor(data.target, dtype=torch.int64)
-    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
-    return x[perm[:1400]], y[perm[:1400]], x[perm[1400:]], y[perm[1400:]]
-
-
-def train_mlp(seed: int, x, y, epochs: int = 200) -> nn.Module:
-    torch.manual_seed(seed)
-    net = nn.Sequential(nn.Flatten(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
-    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
-    for _ in range(epochs):
-        opt.zero_grad()
-        nn.functional.cross_entropy(net(x), y).backward()
-        opt.step()
-    return net.eval()
-
-
 class NoisySubstrate(Substrate):
     """A stochastic test substrate: the first layer of an MLP read like a crossbar with
     independent Gaussian noise of relative size ``sigma`` on every weight at every read,

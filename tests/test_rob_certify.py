@@ -22,8 +22,7 @@ from analogeq.robustness.certify import (
 )
 from analogeq.contract import GradientSpec
 from analogeq.substrates.base import Substrate
-from analogeq.substrates.float import FloatSubstrate
-from analogeq.contract import as_classifier
+from fixtures_robustness import NoisyLogits, float_substrate
 
 SHAPE = (1, 4, 4)
 
@@ -78,35 +77,6 @@ class Constant(nn.Module):
         out = torch.zeros(x.shape[0], 4)
         out[:, 3] = 1.0
         return out
-
-
-class NoisyLogits(Substrate):
-    """A stochastic substrate: the float network plus fresh Gaussian logit noise per call."""
-
-    name = "noisy"
-    device = torch.device("cpu")
-
-    def __init__(self, module, shape, classes, noise):
-        self.inner = FloatSubstrate(as_classifier(module, shape, classes))
-        self.input_shape, self.num_classes, self.noise = shape, classes, noise
-        self.gen = torch.Generator().manual_seed(0)
-
-    @property
-    def stochastic(self):
-        return True
-
-    def logits(self, x):
-        out = self.inner.logits(x)
-        return out + self.noise * torch.randn(out.shape, generator=self.gen)
-
-    def attack_logits(self, x, gradient=GradientSpec()):
-        return self.inner.attack_logits(x, gradient)
-
-    def reseed(self, seed):
-        self.gen.manual_seed(seed)
-
-    def describe(self):
-        return {"substrate": self.name}
 
 
 def x_batch(values=(0.3,)) -> torch.Tensor:
@@ -170,7 +140,7 @@ def test_certify_abstains_when_the_lower_bound_is_below_one_half(pattern, n_a, n
 
 def test_smoothed_constant_classifier_certifies_the_maximal_radius():
     # n_A = n: p_lower = Beta(alpha; n, 1) quantile = alpha^(1/n); R = sigma PhiInv(alpha^(1/n))
-    sub = FloatSubstrate(as_classifier(Constant(), SHAPE, 4))
+    sub = float_substrate(Constant(), SHAPE, 4)
     sigma, n, alpha = 0.25, 100_000, 0.001
     pred, radius = certify(sub, x_batch((0.1, 0.9)), sigma, n0=100, n=n, alpha=alpha, batch_size=10_000, seed=1)
     expected = sigma * stats.norm.ppf(alpha ** (1.0 / n))
@@ -184,7 +154,7 @@ def test_linear_classifier_radius_approaches_the_distance_to_the_boundary():
     # certified radius sigma PhiInv(p_A) is the distance |.5 - x_0| (the bound is tight for
     # linear classifiers, Cohen et al. 2019, section 3.1). With a lower bound on p_A the
     # certificate is a little smaller, never larger.
-    sub = FloatSubstrate(as_classifier(FirstPixelThreshold(), SHAPE, 2))
+    sub = float_substrate(FirstPixelThreshold(), SHAPE, 2)
     x = x_batch((0.3, 0.8, 0.45))
     pred, radius = certify(sub, x, sigma=0.25, n0=100, n=20_000, alpha=0.001, batch_size=5000, seed=2)
     assert pred.tolist() == [0, 1, 0]
@@ -194,7 +164,7 @@ def test_linear_classifier_radius_approaches_the_distance_to_the_boundary():
 
 
 def test_certify_is_seeded_on_a_stochastic_substrate():
-    sub = NoisyLogits(FirstPixelThreshold(), SHAPE, 2, noise=20.0)
+    sub = NoisyLogits(float_substrate(FirstPixelThreshold(), SHAPE, 2), noise=20.0)
     x = x_batch((0.4, 0.55))
     a = certify(sub, x, 0.2, n0=50, n=2000, alpha=0.01, batch_size=500, seed=5)
     b = certify(sub, x, 0.2, n0=50, n=2000, alpha=0.01, batch_size=500, seed=5)
@@ -222,7 +192,7 @@ def test_predict_abstains_unless_the_binomial_test_rejects(hits):
 
 
 def test_predict_constant_classifier():
-    sub = FloatSubstrate(as_classifier(Constant(), SHAPE, 4))
+    sub = float_substrate(Constant(), SHAPE, 4)
     assert predict_smoothed(sub, x_batch((0.2, 0.7)), 0.5, n=50, alpha=0.001, seed=0).tolist() == [3, 3]
 
 
@@ -245,7 +215,7 @@ def test_certified_accuracy_counts_correct_certificates_at_each_radius():
 
 
 def test_bad_input():
-    sub = FloatSubstrate(as_classifier(Constant(), SHAPE, 4))
+    sub = float_substrate(Constant(), SHAPE, 4)
     x = x_batch()
     for sigma in (0.0, -0.1, math.nan, math.inf):
         with pytest.raises(ValueError, match="sigma"):

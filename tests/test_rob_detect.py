@@ -5,8 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from sklearn.datasets import load_digits
-from torch import nn
 
 from analogeq.robustness.detect import (
     FeatureSqueezing,
@@ -16,71 +14,7 @@ from analogeq.robustness.detect import (
     reduce_bit_depth,
     threshold_at_false_positive_rate,
 )
-from analogeq.contract import GradientSpec
-from analogeq.substrates.base import Substrate
-from analogeq.substrates.float import FloatSubstrate
-from analogeq.contract import as_classifier
-
-
-class NearestMean(nn.Module):
-    """Closed-form digits classifier: logits = scale (x . mu_c - |mu_c|^2 / 2), mu_c the class means."""
-
-    def __init__(self, x, y, scale=2.0):
-        super().__init__()
-        self.register_buffer("mu", torch.stack([x[y == c].flatten(1).mean(0) for c in range(10)]))
-        self.scale = scale
-
-    def forward(self, x):
-        return self.scale * (x.flatten(1) @ self.mu.T - 0.5 * (self.mu**2).sum(1))
-
-
-class NoisyLogits(Substrate):
-    """Stochastic substrate: the float network plus fresh Gaussian logit noise on every call."""
-
-    name = "noisy"
-    device = torch.device("cpu")
-
-    def __init__(self, inner: FloatSubstrate, noise: float):
-        self.inner, self.noise = inner, noise
-        self.input_shape, self.num_classes = inner.input_shape, inner.num_classes
-        self.gen = torch.Generator().manual_seed(0)
-
-    @property
-    def stochastic(self):
-        return True
-
-    def logits(self, x):
-        out = self.inner.logits(x)
-        return out + self.noise * torch.randn(out.shape, generator=self.gen)
-
-    def attack_logits(self, x, gradient=GradientSpec()):
-        return self.inner.attack_logits(x, gradient)
-
-    def reseed(self, seed):
-        self.gen.manual_seed(seed)
-
-    def describe(self):
-        return {"substrate": self.name}
-
-
-@pytest.fixture(scope="module")
-def digits():
-    d = load_digits()
-    x = torch.tensor(d.images / 16.0, dtype=torch.float32)[:, None]
-    y = torch.tensor(d.target, dtype=torch.int64)
-    substrate = FloatSubstrate(as_classifier(NearestMean(x[:1000], y[:1000]), (1, 8, 8), 10))
-    return substrate, x, y
-
-
-def fgsm(substrate, x, y, eps):
-    """Plain FGSM (Goodfellow et al. 2015): x + eps sign(grad CE), clipped to [0, 1]."""
-    x = x.clone().requires_grad_(True)
-    loss = nn.functional.cross_entropy(substrate.attack_logits(x), y)
-    (grad,) = torch.autograd.grad(loss, x)
-    return (x + eps * grad.sign()).clamp(0.0, 1.0).detach()
-
-
-# ----------------------------------------------------------------------------- squeezers
+from fixtures_robustness import NoisyLogits, plain_fgsm
 
 
 def test_bit_depth_reduction_rounds_to_the_nearest_level():
@@ -124,8 +58,8 @@ def test_non_local_means_limits():
 # ------------------------------------------------------------------------ score, threshold
 
 
-def test_score_is_the_max_l1_distance_of_softmaxes(digits):
-    substrate, x, _ = digits
+def test_score_is_the_max_l1_distance_of_softmaxes(nearest_mean_digits):
+    substrate, x, _ = nearest_mean_digits
     cfg = FeatureSqueezingConfig(bits=2, median_size=2, nl_means=(3, 3, 0.1))
     det = FeatureSqueezing(substrate, cfg)
     xb = x[:6]
@@ -148,13 +82,13 @@ def test_threshold_at_false_positive_rate_closed_form():
     assert threshold_at_false_positive_rate(ties, 0.05) == 1.0  # nothing above: ties cannot be split
 
 
-def test_fitted_threshold_flags_5_percent_of_clean_inputs_and_detects_fgsm(digits):
-    substrate, x, y = digits
+def test_fitted_threshold_flags_5_percent_of_clean_inputs_and_detects_fgsm(nearest_mean_digits):
+    substrate, x, y = nearest_mean_digits
     calibration, x_test, y_test = x[1000:1400], x[1400:], y[1400:]
     det = FeatureSqueezing(substrate, FeatureSqueezingConfig(bits=2, median_size=None, nl_means=None)).fit(calibration)
     flagged_calibration = det.detect(calibration).double().mean().item()
     assert 0.05 - 1 / 400 <= flagged_calibration <= 0.05  # exact up to one input (no ties here)
-    report = det.evaluate(x_test, {"fgsm_0.1": fgsm(substrate, x_test, y_test, 0.1)}, labels=y_test)
+    report = det.evaluate(x_test, {"fgsm_0.1": plain_fgsm(substrate, x_test, y_test, 0.1)}, labels=y_test)
     # held-out clean inputs: 5% within 4 binomial standard deviations of 397 draws (~0.011 each)
     assert abs(report["false_positive_rate"] - 0.05) < 0.045
     fgsm_report = report["attacks"]["fgsm_0.1"]
@@ -164,8 +98,8 @@ def test_fitted_threshold_flags_5_percent_of_clean_inputs_and_detects_fgsm(digit
     assert det.detection_rate(x_test) == pytest.approx(report["false_positive_rate"])
 
 
-def test_detector_runs_on_a_stochastic_substrate_with_draws_averaged(digits):
-    substrate, x, y = digits
+def test_detector_runs_on_a_stochastic_substrate_with_draws_averaged(nearest_mean_digits):
+    substrate, x, y = nearest_mean_digits
     noisy = NoisyLogits(substrate, noise=0.5)
     cfg = FeatureSqueezingConfig(bits=2, median_size=None, nl_means=None, n_draws=4, batch_size=64)
     det = FeatureSqueezing(noisy, cfg).fit(x[1000:1400])
@@ -179,8 +113,8 @@ def test_detector_runs_on_a_stochastic_substrate_with_draws_averaged(digits):
 # ----------------------------------------------------------------------------- bad input
 
 
-def test_bad_input(digits):
-    substrate, x, y = digits
+def test_bad_input(nearest_mean_digits):
+    substrate, x, y = nearest_mean_digits
     for rate in (0.0, 1.0, 1.5, -0.1):
         with pytest.raises(ValueError, match="false_positive_rate"):
             FeatureSqueezingConfig(false_positive_rate=rate)

@@ -8,27 +8,12 @@ import numpy as np
 import pytest
 import torch
 from scipy.special import logsumexp
-from sklearn.datasets import load_digits
 from sklearn.metrics import roc_auc_score
 from torch import nn
 
+from fixtures_robustness import NoisyLogits, float_substrate, plain_fgsm
+
 from analogeq.robustness.energy import EnergyComparison, auroc, energy, energy_comparison
-from analogeq.contract import GradientSpec
-from analogeq.substrates.base import Substrate
-from analogeq.substrates.float import FloatSubstrate
-from analogeq.contract import as_classifier
-
-
-class NearestMean(nn.Module):
-    """Closed-form digits classifier: logits = scale (x . mu_c - |mu_c|^2 / 2)."""
-
-    def __init__(self, x, y, scale=2.0):
-        super().__init__()
-        self.register_buffer("mu", torch.stack([x[y == c].flatten(1).mean(0) for c in range(10)]))
-        self.scale = scale
-
-    def forward(self, x):
-        return self.scale * (x.flatten(1) @ self.mu.T - 0.5 * (self.mu**2).sum(1))
 
 
 class ConstantLogits(nn.Module):
@@ -40,54 +25,12 @@ class ConstantLogits(nn.Module):
         return torch.full((x.shape[0], self.classes), self.value)
 
 
-class NoisyLogits(Substrate):
-    name = "noisy"
-    device = torch.device("cpu")
-
-    def __init__(self, inner, noise):
-        self.inner, self.noise = inner, noise
-        self.input_shape, self.num_classes = inner.input_shape, inner.num_classes
-        self.gen = torch.Generator().manual_seed(0)
-
-    @property
-    def stochastic(self):
-        return True
-
-    def logits(self, x):
-        out = self.inner.logits(x)
-        return out + self.noise * torch.randn(out.shape, generator=self.gen)
-
-    def attack_logits(self, x, gradient=GradientSpec()):
-        return self.inner.attack_logits(x, gradient)
-
-    def reseed(self, seed):
-        self.gen.manual_seed(seed)
-
-    def describe(self):
-        return {"substrate": self.name}
-
-
-@pytest.fixture(scope="module")
-def digits():
-    d = load_digits()
-    x = torch.tensor(d.images / 16.0, dtype=torch.float32)[:, None]
-    y = torch.tensor(d.target, dtype=torch.int64)
-    return FloatSubstrate(as_classifier(NearestMean(x[:1000], y[:1000]), (1, 8, 8), 10)), x, y
-
-
-def fgsm(substrate, x, y, eps):
-    x = x.clone().requires_grad_(True)
-    loss = nn.functional.cross_entropy(substrate.attack_logits(x), y)
-    (grad,) = torch.autograd.grad(loss, x)
-    return (x + eps * grad.sign()).clamp(0.0, 1.0).detach()
-
-
-def test_energy_is_minus_logsumexp_of_the_logits(digits):
-    substrate, x, _ = digits
+def test_energy_is_minus_logsumexp_of_the_logits(nearest_mean_digits):
+    substrate, x, _ = nearest_mean_digits
     e = energy(substrate, x[:50], batch_size=7)
     ref = -logsumexp(substrate.logits(x[:50]).double().numpy(), axis=1)
     np.testing.assert_allclose(e.numpy(), ref, rtol=1e-6)  # float32 logits, batch 7 against 50
-    const = FloatSubstrate(as_classifier(ConstantLogits(1.5, 4), (1, 8, 8), 4))
+    const = float_substrate(ConstantLogits(1.5, 4), classes=4)
     # K equal logits c: E = -(c + log K)
     np.testing.assert_allclose(energy(const, x[:3]).numpy(), -(1.5 + math.log(4)), rtol=1e-6)
 
@@ -102,12 +45,12 @@ def test_auroc_matches_scikit_learn_with_ties():
     assert auroc([1.0, 1.0], [1.0]) == 0.5
 
 
-def test_energy_comparison_summary_and_fgsm(digits):
-    substrate, x, y = digits
+def test_energy_comparison_summary_and_fgsm(nearest_mean_digits):
+    substrate, x, y = nearest_mean_digits
     x_nat, y_nat = x[1400:], y[1400:]
     same = energy_comparison(substrate, x_nat, x_nat)
     assert same.auroc == 0.5 and same.mean_gap == 0.0
-    x_adv = fgsm(substrate, x_nat, y_nat, 0.1)
+    x_adv = plain_fgsm(substrate, x_nat, y_nat, 0.1)
     cmp = energy_comparison(substrate, x_nat, x_adv, batch_size=100)
     assert isinstance(cmp, EnergyComparison)
     e_nat, e_adv = energy(substrate, x_nat).numpy(), energy(substrate, x_adv).numpy()
@@ -121,8 +64,8 @@ def test_energy_comparison_summary_and_fgsm(digits):
     assert "natural" not in d and len(cmp.to_dict(include_samples=True)["adversarial"]) == e_adv.size
 
 
-def test_energy_on_a_stochastic_substrate_is_seeded_and_averaged(digits):
-    substrate, x, _ = digits
+def test_energy_on_a_stochastic_substrate_is_seeded_and_averaged(nearest_mean_digits):
+    substrate, x, _ = nearest_mean_digits
     noisy = NoisyLogits(substrate, noise=1.0)
     noisy.reseed(3)
     a = energy(noisy, x[:40])
@@ -136,8 +79,8 @@ def test_energy_on_a_stochastic_substrate_is_seeded_and_averaged(digits):
     assert (one.mean(dim=0) - exact).abs().mean() < 1.0
 
 
-def test_bad_input(digits):
-    substrate, x, _ = digits
+def test_bad_input(nearest_mean_digits):
+    substrate, x, _ = nearest_mean_digits
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         energy(substrate, x[:3] * 2.0 + 0.5)
     with pytest.raises(ValueError, match="empty batch"):

@@ -9,44 +9,25 @@ import json
 
 import pytest
 import torch
-from sklearn.datasets import load_digits
-from torch import nn
 
 from analogeq.robustness.evaluate import SCHEMA, compare_markdown, eps_key, evaluate_robustness, to_markdown, write_report
 from analogeq.robustness.suite import FULL, QUICK, AttackSuite, get_suite
 from analogeq.substrates import build_substrate
-from analogeq.contract import GradientSpec
-from analogeq.contract import as_classifier
-
-torch.set_num_threads(1)
+from analogeq.contract import GradientSpec, as_classifier
+from fixtures_robustness import NoisyLogits, digits_split, float_substrate, train_mlp
 
 SMALL = QUICK.replace(square_queries=100, convergence_steps=20, convergence_restarts=2, corruption_examples=10,
                       corruption_names=("gaussian_noise", "fog"), corruption_severities=(1, 5),
                       certify_examples=5, certify_n=100, certify_n0=20)
 
 
-def digits(n_train=1400):
-    data = load_digits()
-    x = torch.tensor(data.data / 16.0, dtype=torch.float32).reshape(-1, 1, 8, 8)
-    y = torch.tensor(data.target, dtype=torch.int64)
-    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
-    return x[perm[:n_train]], y[perm[:n_train]], x[perm[n_train:]], y[perm[n_train:]]
-
-
 def mlp_substrate(seed, x, y):
-    torch.manual_seed(seed)
-    net = nn.Sequential(nn.Flatten(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
-    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
-    for _ in range(200):
-        opt.zero_grad()
-        nn.functional.cross_entropy(net(x), y).backward()
-        opt.step()
-    return build_substrate("float", as_classifier(net.eval(), (1, 8, 8), 10))
+    return build_substrate("float", as_classifier(train_mlp(seed, x, y), (1, 8, 8), 10))
 
 
 @pytest.fixture(scope="module")
 def setup():
-    x_tr, y_tr, x_te, y_te = digits()
+    x_tr, y_tr, x_te, y_te = digits_split()
     return mlp_substrate(0, x_tr, y_tr), mlp_substrate(1, x_tr, y_tr), x_te[:80], y_te[:80]
 
 
@@ -142,7 +123,7 @@ def test_gradient_modes_are_compared_on_an_ebm():
 
     model = DenseEBM(DenseEBMConfig(hidden_sizes=(32,), readout="ce", free_steps=20, seed=0))
     sub = build_substrate("float", model)
-    _, _, x, _ = digits()
+    _, _, x, _ = digits_split()
     x = x[:16]
     y = sub.predict(x)
     suite = QUICK.replace(linf_eps=(0.1,), l2_eps=(1.0,), pgd_steps=3, square_queries=5, convergence_steps=0,
@@ -253,3 +234,25 @@ def test_chunked_evaluation_merges_chunks(setup):
     assert chunked["clean"] == whole["clean"]
     assert chunked["attacks"]["fgsm_linf"]["0.1"]["accuracy"] == whole["attacks"]["fgsm_linf"]["0.1"]["accuracy"]
     assert len(chunked["attacks"]["pgd_linf"]["0.1"]["extra"]["chunks"]) == 3
+
+
+def test_inserting_an_attack_leaves_every_other_result_unchanged(setup):
+    """Streams are seeded by name: switching FGSM on (planned right after the first PGD, before
+    every other attack) changes no figure of any other attack, on a stochastic substrate."""
+    sub, _, x, y = setup
+    noisy = NoisyLogits(sub, noise=0.5, noisy_gradient=True)
+    x, y = x[:24], y[:24]
+    suite = QUICK.replace(linf_eps=(0.1,), l2_eps=(1.0,), pgd_steps=2, square_queries=5, convergence_steps=0,
+                          gradient_modes=False, eot_samples=2, draws=3, fgsm=False)
+    base = evaluate_robustness(noisy, x, y, suite=suite, extras=False)
+    more = evaluate_robustness(noisy, x, y, suite=suite.replace(fgsm=True), extras=False)
+    assert list(more["attacks"])[:2] == ["pgd_linf", "fgsm_linf"] and "fgsm_linf" not in base["attacks"]
+
+    def figures(entry):
+        return {k: v for k, v in entry.items() if not k.startswith("wall_time")}
+
+    assert more["clean"] == base["clean"] and len(base["clean"]["per_draw"]) == 3
+    for name, by_eps in base["attacks"].items():
+        for e, entry in by_eps.items():
+            assert figures(more["attacks"][name][e]) == figures(entry), (name, e)
+    assert {k: g for k, g in more["gates"].items() if k != "iterative_beats_single_step"} == base["gates"]

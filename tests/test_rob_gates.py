@@ -12,12 +12,8 @@ from analogeq.robustness import gates as G
 from analogeq.robustness.evaluate import evaluate_robustness
 from analogeq.robustness.suite import QUICK
 from analogeq.substrates import build_substrate
-from analogeq.contract import GradientSpec, check_input
-from analogeq.substrates.base import Substrate
-from analogeq.contract import as_classifier
-
-torch.set_num_threads(1)
-
+from analogeq.contract import GradientSpec, as_classifier
+from fixtures_robustness import NoisyLogits, float_substrate
 
 def rates(*values):
     return torch.tensor(values, dtype=torch.float32)
@@ -76,41 +72,12 @@ def test_gradient_gates():
 
 
 # ----------------------------------------------------------------------------- randomness
-class NoisyLogits(Substrate):
-    """Gaussian noise of std ``sigma`` added to the logits of a linear model; ``declared`` is
-    what ``stochastic`` says (a substrate that lies about it must fail the gate)."""
-
-    name = "noisy_logits"
-
-    def __init__(self, sigma: float, declared: bool = True):
-        torch.manual_seed(0)
-        self.lin = nn.Linear(64, 10)
-        self.sigma, self.declared = sigma, declared
-        self.input_shape, self.num_classes, self.device = (1, 8, 8), 10, torch.device("cpu")
-        self.gen = torch.Generator().manual_seed(0)
-
-    @property
-    def stochastic(self):
-        return self.declared
-
-    def _scores(self, x):
-        z = self.lin(x.flatten(1))
-        return z + self.sigma * torch.randn(z.shape, generator=self.gen)
-
-    def logits(self, x):
-        check_input(x, self.input_shape)
-        with torch.no_grad():
-            return self._scores(x)
-
-    def attack_logits(self, x, gradient=GradientSpec()):
-        check_input(x, self.input_shape)
-        return self._scores(x)
-
-    def reseed(self, seed):
-        self.gen.manual_seed(seed)
-
-    def describe(self):
-        return {"substrate": self.name}
+def noisy_linear(sigma: float, declared: bool = True) -> NoisyLogits:
+    """Gaussian noise of std ``sigma`` on the logits of a linear model (also on its attack path);
+    ``declared`` is what ``stochastic`` says (a substrate that lies about it must fail the gate)."""
+    torch.manual_seed(0)
+    return NoisyLogits(float_substrate(nn.Sequential(nn.Flatten(), nn.Linear(64, 10))), sigma, declared=declared,
+                       noisy_gradient=True)
 
 
 def test_randomness_detection():
@@ -120,12 +87,12 @@ def test_randomness_detection():
     assert not d["detected"] and d["max_logit_change"] == 0.0
     assert G.randomness_detected_and_eot(d, eot_samples=1, draws=1)["passed"]
 
-    d = G.detect_randomness(NoisyLogits(0.1), x)
+    d = G.detect_randomness(noisy_linear(0.1), x)
     assert d["detected"] and d["declared"]
     assert not G.randomness_detected_and_eot(d, eot_samples=1, draws=1)["passed"]  # EOT not used
     assert G.randomness_detected_and_eot(d, eot_samples=16, draws=10)["passed"]
 
-    liar = G.detect_randomness(NoisyLogits(0.1, declared=False), x)
+    liar = G.detect_randomness(noisy_linear(0.1, declared=False), x)
     assert liar["detected"] and not liar["declared"]
     assert not G.randomness_detected_and_eot(liar, eot_samples=16, draws=10)["passed"]
     with pytest.raises(ValueError, match="passes"):
@@ -134,7 +101,7 @@ def test_randomness_detection():
 
 def test_evaluation_detects_randomness_and_uses_eot_and_draws():
     torch.manual_seed(1)
-    sub = NoisyLogits(0.5)
+    sub = noisy_linear(0.5)
     x = torch.rand(20, 1, 8, 8, generator=torch.Generator().manual_seed(1))
     y = sub.logits(x).argmax(1)
     suite = QUICK.replace(linf_eps=(0.1,), l2_eps=(1.0,), pgd_steps=3, square_queries=20, convergence_steps=0,
