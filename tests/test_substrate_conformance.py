@@ -108,8 +108,9 @@ def test_copies_of_one_image_are_independent_draws(substrate, images):
         (torch.full((2, 1, 8, 8), float("nan")), ValueError),
         (torch.ones(2, 1, 8, 8, dtype=torch.int64), ValueError),
         (torch.rand(2, 1, 8, 8).numpy(), TypeError),
+        (torch.full((2, 1, 8, 8), 1e300, dtype=torch.float64), ValueError),  # finite, but inf in float32
     ],
-    ids=["shape", "empty", "nan", "integer", "numpy"],
+    ids=["shape", "empty", "nan", "integer", "numpy", "beyond-float32"],
 )
 def test_bad_inputs_are_refused_naming_x(substrate, bad, error):
     for method in (substrate.logits, substrate.attack_logits):
