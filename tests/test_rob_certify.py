@@ -221,11 +221,11 @@ def test_bad_input():
         with pytest.raises(ValueError, match="sigma"):
             certify(sub, x, sigma, n0=1, n=1)
     for alpha in (0.0, 1.0, 1.5, -0.1):
-        with pytest.raises(ValueError, match=r"alpha must be a number in the open interval \(0, 1\)"):
+        with pytest.raises(ValueError, match=r"alpha: must be a finite number > 0 and < 1"):
             certify(sub, x, 0.1, n0=1, n=1, alpha=alpha)
         with pytest.raises(ValueError, match="alpha"):
             predict_smoothed(sub, x, 0.1, n=1, alpha=alpha)
-    with pytest.raises(ValueError, match="n0 must be an integer >= 1"):
+    with pytest.raises(ValueError, match="n0: must be an integer >= 1"):
         certify(sub, x, 0.1, n0=0, n=1)
     with pytest.raises(ValueError, match="batch_size"):
         certify(sub, x, 0.1, n0=1, n=1, batch_size=0)

@@ -159,7 +159,7 @@ def test_corrupt_bad_input():
     with pytest.raises(ValueError, match="unknown corruption name 'rain'; allowed: gaussian_noise, shot_noise"):
         corrupt(x, "rain", 1)
     for severity in (0, 6, -1):
-        with pytest.raises(ValueError, match="severity must be an integer in 1..5"):
+        with pytest.raises(ValueError, match="severity: must be an integer >= 1 and <= 5"):
             corrupt(x, "fog", severity)
     for severity in (2.0, "3", True):
         with pytest.raises(TypeError, match="severity"):
@@ -186,7 +186,7 @@ def test_corrupt_bad_input():
         corrupt(torch.zeros((1, 3, 8, 8), dtype=torch.uint8), "fog", 1)
     with pytest.raises(TypeError, match="numpy array or torch tensor"):
         corrupt(x.tolist(), "fog", 1)
-    with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+    with pytest.raises(ValueError, match="seed: must be an integer >= 0"):
         corrupt(x, "fog", 1, seed=-1)
     with pytest.raises(ValueError, match="first_index"):
         corrupt(x, "fog", 1, first_index=1.5)

@@ -122,7 +122,7 @@ def test_bad_input(nearest_mean_digits):
         FeatureSqueezingConfig(bits=0)
     with pytest.raises(ValueError, match="median_size"):
         FeatureSqueezingConfig(median_size=1)
-    with pytest.raises(ValueError, match="search_window must be an odd integer"):
+    with pytest.raises(ValueError, match="search_window: must be an odd integer >= 1"):
         FeatureSqueezingConfig(nl_means=(4, 3, 0.1))
     with pytest.raises(ValueError, match="strength"):
         FeatureSqueezingConfig(nl_means=(3, 3, 0.0))

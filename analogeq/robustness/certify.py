@@ -53,6 +53,7 @@ import torch
 from scipy import stats
 
 from analogeq.substrates.base import Substrate
+from hardware_models.params import check_float, check_int
 from analogeq.contract import check_input
 
 #: prediction value of an abstention
@@ -70,24 +71,12 @@ class Certification(NamedTuple):
 # ------------------------------------------------------------------------------ checks
 
 
-def _check_int(value: Any, field: str, minimum: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{field} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def _check_sigma(sigma: Any) -> float:
-    if isinstance(sigma, bool) or not isinstance(sigma, (int, float, np.floating, np.integer)):
-        raise TypeError(f"sigma must be a positive number, got {type(sigma).__name__}")
-    if not math.isfinite(float(sigma)) or float(sigma) <= 0.0:
-        raise ValueError(f"sigma must be a finite number > 0, got {sigma!r}")
-    return float(sigma)
+    return check_float("sigma", sigma, minimum=0.0, exclusive_minimum=True)
 
 
 def _check_alpha(alpha: Any) -> float:
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.floating)) or not 0.0 < float(alpha) < 1.0:
-        raise ValueError(f"alpha must be a number in the open interval (0, 1), got {alpha!r}")
-    return float(alpha)
+    return check_float("alpha", alpha, minimum=0.0, maximum=1.0, exclusive_minimum=True, exclusive_maximum=True)
 
 
 def _check_images(substrate: Substrate, x: Any) -> torch.Tensor:
@@ -107,8 +96,8 @@ def lower_confidence_bound(count: int, n: int, alpha: float) -> float:
     The alpha quantile of Beta(count, n - count + 1); 0 when count = 0 (statsmodels'
     ``proportion_confint(count, n, alpha=2 alpha, method="beta")[0]``, as in Cohen et al.).
     """
-    n = _check_int(n, "n", 1)
-    count = _check_int(count, "count", 0)
+    n = check_int("n", n, minimum=1)
+    count = check_int("count", count, minimum=0)
     if count > n:
         raise ValueError(f"count must be <= n, got count={count}, n={n}")
     alpha = _check_alpha(alpha)
@@ -184,11 +173,11 @@ def certify(
     Returns a :class:`Certification` (prediction int64 (B,), radius float64 (B,)).
     """
     sigma = _check_sigma(sigma)
-    n0 = _check_int(n0, "n0", 1)
-    n = _check_int(n, "n", 1)
+    n0 = check_int("n0", n0, minimum=1)
+    n = check_int("n", n, minimum=1)
     alpha = _check_alpha(alpha)
-    batch_size = _check_int(batch_size, "batch_size", 1)
-    seed = _check_int(seed, "seed", 0)
+    batch_size = check_int("batch_size", batch_size, minimum=1)
+    seed = check_int("seed", seed, minimum=0)
     _check_images(substrate, x)
     generator = _generators(substrate, seed)
     predictions, radii = [], []
@@ -224,10 +213,10 @@ def predict_smoothed(
     <= alpha, else ABSTAIN. A returned class differs from g(x) with probability at most alpha.
     """
     sigma = _check_sigma(sigma)
-    n = _check_int(n, "n", 1)
+    n = check_int("n", n, minimum=1)
     alpha = _check_alpha(alpha)
-    batch_size = _check_int(batch_size, "batch_size", 1)
-    seed = _check_int(seed, "seed", 0)
+    batch_size = check_int("batch_size", batch_size, minimum=1)
+    seed = check_int("seed", seed, minimum=0)
     _check_images(substrate, x)
     generator = _generators(substrate, seed)
     out = []

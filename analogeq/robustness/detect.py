@@ -38,6 +38,7 @@ import torch
 from scipy import ndimage
 
 from analogeq.substrates.base import Substrate
+from hardware_models.params import Integer, ParameterError, Real, check_float, validate_params
 from analogeq.contract import check_input
 
 # ----------------------------------------------------------------------------- squeezers
@@ -90,6 +91,16 @@ def non_local_means(x: torch.Tensor, search_window: int, patch_size: int, streng
 # ------------------------------------------------------------------------------- config
 
 
+#: constraints of the scalar fields of FeatureSqueezingConfig (bits and median_size may be None: off)
+_CONFIG_CONSTRAINTS = {
+    "bits": Integer(minimum=1, maximum=16),
+    "median_size": Integer(minimum=2),
+    "false_positive_rate": Real(minimum=0.0, maximum=1.0, exclusive_minimum=True, exclusive_maximum=True),
+    "n_draws": Integer(minimum=1),
+    "batch_size": Integer(minimum=1),
+}
+
+
 @dataclass(frozen=True)
 class FeatureSqueezingConfig:
     """Which squeezers and how the threshold is set.
@@ -110,29 +121,20 @@ class FeatureSqueezingConfig:
     batch_size: int = 256
 
     def __post_init__(self) -> None:
-        if self.bits is not None and (not _is_int(self.bits) or not 1 <= self.bits <= 16):
-            raise ValueError(f"bits must be an integer in 1..16 or None, got {self.bits!r}")
-        if self.median_size is not None and (not _is_int(self.median_size) or self.median_size < 2):
-            raise ValueError(f"median_size must be an integer >= 2 or None, got {self.median_size!r}")
+        owner = type(self).__name__
+        validate_params({k: getattr(self, k) for k in _CONFIG_CONSTRAINTS if getattr(self, k) is not None},
+                        _CONFIG_CONSTRAINTS, owner=owner)
         if self.nl_means is not None:
             if not isinstance(self.nl_means, (tuple, list)) or len(self.nl_means) != 3:
-                raise ValueError(f"nl_means must be (search_window, patch_size, strength) or None, got {self.nl_means!r}")
+                raise ParameterError(owner, "nl_means",
+                                     f"must be (search_window, patch_size, strength) or None, got {self.nl_means!r}")
             search, patch, strength = self.nl_means
             for value, field in ((search, "search_window"), (patch, "patch_size")):
-                if not _is_int(value) or value < 1 or value % 2 == 0:
-                    raise ValueError(f"nl_means {field} must be an odd integer >= 1, got {value!r}")
-            if not isinstance(strength, (int, float)) or not math.isfinite(strength) or strength <= 0:
-                raise ValueError(f"nl_means strength must be a number > 0, got {strength!r}")
-            object.__setattr__(self, "nl_means", (int(search), int(patch), float(strength)))
+                _check_odd(f"nl_means.{field}", value, owner)
+            strength = check_float("nl_means.strength", strength, minimum=0.0, exclusive_minimum=True, owner=owner)
+            object.__setattr__(self, "nl_means", (int(search), int(patch), strength))
         if self.bits is None and self.median_size is None and self.nl_means is None:
             raise ValueError("at least one squeezer (bits, median_size, nl_means) must be on")
-        fpr = self.false_positive_rate
-        if isinstance(fpr, bool) or not isinstance(fpr, (int, float)) or not 0.0 < fpr < 1.0:
-            raise ValueError(f"false_positive_rate must be in the open interval (0, 1), got {fpr!r}")
-        if not _is_int(self.n_draws) or self.n_draws < 1:
-            raise ValueError(f"n_draws must be an integer >= 1, got {self.n_draws!r}")
-        if not _is_int(self.batch_size) or self.batch_size < 1:
-            raise ValueError(f"batch_size must be an integer >= 1, got {self.batch_size!r}")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -140,8 +142,15 @@ class FeatureSqueezingConfig:
         return d
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+def _check_odd(field: str, value: Any, owner: str) -> int:
+    """An odd integer >= 1 (a window side with a centre pixel)."""
+    try:
+        ok = Integer(minimum=1)(field, value, owner) % 2 == 1
+    except ParameterError:
+        ok = False
+    if not ok:
+        raise ParameterError(owner, field, f"must be an odd integer >= 1, got {value!r}")
+    return int(value)
 
 
 def squeezers(config: FeatureSqueezingConfig) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
@@ -169,8 +178,7 @@ def threshold_at_false_positive_rate(clean_scores: torch.Tensor | np.ndarray, ra
     s = np.sort(np.asarray(torch.as_tensor(clean_scores).detach().cpu(), dtype=np.float64).ravel())
     if s.size == 0:
         raise ValueError("clean_scores is empty: at least one clean input is needed to set a threshold")
-    if not 0.0 < rate < 1.0:
-        raise ValueError(f"rate must be in the open interval (0, 1), got {rate!r}")
+    rate = check_float("rate", rate, minimum=0.0, maximum=1.0, exclusive_minimum=True, exclusive_maximum=True)
     k = math.ceil((1.0 - rate) * s.size - 1e-9)
     return float(s[max(k, 1) - 1])
 

@@ -30,6 +30,7 @@ from scipy import stats
 
 from analogeq.substrates.base import Substrate
 from analogeq.contract import check_input
+from hardware_models.params import check_int
 
 
 def _check_batch(substrate: Substrate, x: Any, field: str) -> None:
@@ -39,19 +40,13 @@ def _check_batch(substrate: Substrate, x: Any, field: str) -> None:
         raise ValueError(f"{field} must have pixel values in [0, 1], got min {lo:.6g} and max {hi:.6g}")
 
 
-def _check_positive_int(value: Any, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{field} must be an integer >= 1, got {value!r}")
-    return int(value)
-
-
 def energy(substrate: Substrate, x: torch.Tensor, batch_size: int = 256, n_draws: int = 1) -> torch.Tensor:
     """E(x) = -logsumexp(logits) per input, float64 (B,), in the units of the logits.
 
     On a stochastic substrate the energy of one draw is averaged over ``n_draws`` draws.
     """
-    batch_size = _check_positive_int(batch_size, "batch_size")
-    n_draws = _check_positive_int(n_draws, "n_draws")
+    batch_size = check_int("batch_size", batch_size, minimum=1)
+    n_draws = check_int("n_draws", n_draws, minimum=1)
     _check_batch(substrate, x, "x")
     parts = []
     for start in range(0, x.shape[0], batch_size):

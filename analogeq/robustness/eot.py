@@ -22,6 +22,7 @@ import torch
 
 from analogeq.contract import GradientSpec
 from analogeq.substrates.base import Substrate
+from hardware_models.params import check_int
 
 LossFn = Callable[[torch.Tensor], torch.Tensor]
 
@@ -42,10 +43,8 @@ def loss_and_gradient(
     backpropagation gives each example its own gradient. Draws are stacked as copies of the
     batch, at most ``max_rows`` rows per call (at least one copy).
     """
-    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
-        raise ValueError(f"samples (EOT draws) must be an integer >= 1, got {samples!r}")
-    if isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 1:
-        raise ValueError(f"max_rows must be an integer >= 1, got {max_rows!r}")
+    samples = check_int("samples", samples, minimum=1, owner="EOT")
+    max_rows = check_int("max_rows", max_rows, minimum=1, owner="EOT")
     batch = x.shape[0]
     per_call = max(1, min(samples, max_rows // max(batch, 1)))
     grad_total = torch.zeros_like(x)

@@ -35,6 +35,7 @@ import torch
 
 from analogeq.contract import GradientSpec
 from analogeq.substrates.base import Substrate
+from hardware_models.params import check_int
 
 #: how many example indices a gate lists in its detail
 MAX_LISTED = 20
@@ -123,8 +124,7 @@ def converged(base: float, doubled: float, tolerance: float, setting: dict[str, 
 def detect_randomness(substrate: Substrate, x: torch.Tensor, passes: int = 5, atol: float = 0.0) -> dict[str, Any]:
     """AutoAttack's check: ``passes`` forward passes of ``logits`` on the same inputs; the model
     is stochastic if any logit moves by more than ``atol``."""
-    if isinstance(passes, bool) or not isinstance(passes, int) or passes < 2:
-        raise ValueError(f"passes must be an integer >= 2, got {passes!r}")
+    passes = check_int("passes", passes, minimum=2)
     first = substrate.logits(x).float()
     change = 0.0
     for _ in range(passes - 1):

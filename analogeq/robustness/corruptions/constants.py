@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from hardware_models.params import check_int
 
 SEVERITIES = (1, 2, 3, 4, 5)
 
@@ -31,9 +31,6 @@ def constant(key: str, severity: int) -> Any:
 
 
 def check_severity(severity: Any) -> int:
-    """Return ``severity`` as an int if it is an integer in 1..5, else raise TypeError/ValueError."""
-    if isinstance(severity, (bool, np.bool_)) or not isinstance(severity, (int, np.integer)):
-        raise TypeError(f"severity must be an integer in 1..5, got {severity!r} ({type(severity).__name__})")
-    if int(severity) not in SEVERITIES:
-        raise ValueError(f"severity must be an integer in 1..5, got {int(severity)}")
-    return int(severity)
+    """Return ``severity`` as an int if it is an integer in 1..5, else raise ParameterError
+    (a ValueError and a TypeError)."""
+    return check_int("severity", severity, minimum=min(SEVERITIES), maximum=max(SEVERITIES))

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from analogeq.robustness.corruptions.constants import SEVERITIES, check_severity
+from hardware_models.params import check_int
 from analogeq.robustness.corruptions.registry import CORRUPTION_NAMES, check_corruption_name, corrupt
 from analogeq.substrates.base import Substrate
 from analogeq.contract import check_input
@@ -55,12 +56,6 @@ def _check_severities(severities: Iterable[int]) -> tuple[int, ...]:
     if len(set(severities)) != len(severities):
         raise ValueError(f"severities must not repeat, got {severities}")
     return severities
-
-
-def _check_batch_size(batch_size: Any) -> int:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
-    return int(batch_size)
 
 
 def check_labelled_batch(substrate: Substrate, x: Any, y: Any) -> None:
@@ -98,7 +93,7 @@ def corruption_accuracy(
     """
     names = _check_names(names)
     severities = _check_severities(severities)
-    batch_size = _check_batch_size(batch_size)
+    batch_size = check_int("batch_size", batch_size, minimum=1)
     check_labelled_batch(substrate, x, y)
     y_cpu = y.detach().cpu().to(torch.int64)
     n = x.shape[0]

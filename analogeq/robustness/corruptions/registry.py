@@ -10,6 +10,7 @@ import numpy as np
 from analogeq.robustness.corruptions import blur, digital, noise, weather
 from analogeq.robustness.corruptions._common import image_rngs
 from analogeq.robustness.corruptions.constants import check_severity
+from hardware_models.params import check_int
 
 ArrayLike = TypeVar("ArrayLike")
 
@@ -66,12 +67,6 @@ def check_corruption_name(name: Any) -> str:
     if not isinstance(name, str) or name not in _KERNELS:
         raise ValueError(f"unknown corruption name {name!r}; allowed: {', '.join(CORRUPTION_NAMES)}")
     return name
-
-
-def _check_nonnegative_int(value: Any, field: str) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"{field} must be a non-negative integer, got {value!r}")
-    return int(value)
 
 
 def _to_numpy(images: Any) -> tuple[np.ndarray, Callable[[np.ndarray], Any]]:
@@ -134,8 +129,8 @@ def corrupt(images: ArrayLike, name: str, severity: int, seed: int = 0, *, first
     """
     check_corruption_name(name)
     severity = check_severity(severity)
-    seed = _check_nonnegative_int(seed, "seed")
-    first_index = _check_nonnegative_int(first_index, "first_index")
+    seed = check_int("seed", seed, minimum=0)
+    first_index = check_int("first_index", first_index, minimum=0)
     array, back = _to_numpy(images)
     check_images(array)
     rngs = image_rngs(seed, first_index, array.shape[0])
