@@ -90,6 +90,47 @@ def check_finite_grads(model: torch.nn.Module, where: str, remedy: str = "lower 
             raise FloatingPointError(f"{where}: non-finite gradient in {name}; {remedy}")
 
 
+#: a phase that leaves more than this fraction of a batch unconverged is warned about
+UNCONVERGED_WARN_FRACTION = 0.01
+
+
+class PhaseConvergence:
+    """Per-epoch convergence of the EqProp phases: the largest final residual of each phase and
+    the fraction of samples whose own residual stayed above ``tol``; warns once per run (per
+    phase) when a batch ends with more than :data:`UNCONVERGED_WARN_FRACTION` unconverged,
+    since EqProp's estimate assumes the phases reached their fixed points."""
+
+    def __init__(self, warned: set[str]):
+        self.warned = warned
+        self.max_residual = {"free": 0.0, "nudged": 0.0}
+        self.unconverged = {"free": 0, "nudged": 0}
+        self.samples = {"free": 0, "nudged": 0}
+
+    def add(self, name: str, phase: Any, *, where: str) -> None:
+        if phase is None or phase.sample_residual is None:
+            return
+        over = int((phase.sample_residual > phase.tol).sum()) if phase.tol > 0.0 else 0
+        batch = int(phase.sample_residual.numel())
+        self.max_residual[name] = max(self.max_residual[name], float(phase.residual))
+        self.unconverged[name] += over
+        self.samples[name] += batch
+        if over > UNCONVERGED_WARN_FRACTION * batch and name not in self.warned:
+            self.warned.add(name)
+            logger.warning(
+                "%s phase ended unconverged on %d of %d samples (%s): residual %.3g > tol %g after %d steps; "
+                "EqProp gradients assume settled phases: raise the step budget (free_steps / nudge_steps) or tol",
+                name, over, batch, where, phase.residual, phase.tol, phase.steps)
+
+    def record(self) -> dict[str, float]:
+        """``free_max_residual``, ``free_unconverged_fraction`` and the same for ``nudged``."""
+        out: dict[str, float] = {}
+        for name in ("free", "nudged"):
+            if self.samples[name]:
+                out[f"{name}_max_residual"] = self.max_residual[name]
+                out[f"{name}_unconverged_fraction"] = self.unconverged[name] / self.samples[name]
+        return out
+
+
 def train(
     model,
     splits: DataSplits,
@@ -102,7 +143,9 @@ def train(
 
     Returns the history: ``config`` (the TrainConfig as a dict), ``epochs`` (one dict per
     epoch: ``epoch``, ``train_cost``, ``train_accuracy`` (free phase during training),
-    ``val_accuracy``, ``val_cost``, ``mean_free_steps``, ``lr`` (first group), ``seconds``),
+    ``val_accuracy``, ``val_cost``, ``mean_free_steps``, ``lr`` (first group), ``seconds``; for
+    EqProp also ``free_max_residual``, ``free_unconverged_fraction``, ``nudged_max_residual`` and
+    ``nudged_unconverged_fraction``, see :class:`PhaseConvergence`),
     ``train_seconds`` (total, validation included) and ``final_val_accuracy``.
     ``on_epoch_end(record)`` is called after each epoch (e.g. for checkpoints).
     """
@@ -128,6 +171,7 @@ def train(
     bptt_steps = config.bptt_steps or model.config.free_steps
 
     history: dict[str, Any] = {"config": config.to_dict(), "epochs": []}
+    warned: set[str] = set()  # phases already warned about (once per run)
     bar = progress_bar(progress, config.epochs * steps_per_epoch, f"train {config.algorithm}", unit="batch")
     t_start = time.perf_counter()
     try:
@@ -135,6 +179,7 @@ def train(
             t_epoch = time.perf_counter()
             model.train()
             correct, cost_sum, free_steps, n_batches = 0, 0.0, 0, 0
+            convergence = PhaseConvergence(warned)
             for b, (x, y) in enumerate(train_set.batches(config.batch_size, shuffle=True, generator=shuffle_gen)):
                 check_labels(y, model.num_classes, x.shape[0])
                 if config.algorithm == "eqprop":
@@ -143,6 +188,8 @@ def train(
                         scores = model.output(phases.free.states)
                         cost_sum += float(model.cost(phases.free.states, y).sum())
                     free_steps += phases.free.steps
+                    for name, phase in (("free", phases.free), ("nudged", phases.plus), ("nudged", phases.minus)):
+                        convergence.add(name, phase, where=f"epoch {epoch}, batch {b}")
                 else:
                     result = bptt_gradients(model, x, y, bptt_steps)
                     scores = result.scores
@@ -164,6 +211,7 @@ def train(
                 "val_accuracy": val["accuracy"],
                 "val_cost": val["mean_cost"],
                 "mean_free_steps": free_steps / max(1, n_batches),
+                **convergence.record(),
                 "lr": optimizer.param_groups[0]["lr"],
                 "seconds": time.perf_counter() - t_epoch,
             }
