@@ -36,50 +36,39 @@ numpy target's time per sample and its ratio to cython, the mean firing rates be
 
 from __future__ import annotations
 
-import argparse
-import importlib.metadata
-import json
 import logging
 import os
-import platform
 import sys
 import tempfile
 import time
 
+# common first: it imports hardware_models, which sets the OpenMP wait policy before torch loads
+from common import bench_parser, emit, load_average, machine, parse_args, summary_text
+from digits import digits_splits, train_model
+
 import numpy as np
 import torch
 
-from analogeq.data import DataSplits, load_dataset
+from analogeq.data import DataSplits
 from analogeq.data.base import ArrayDataset
 from analogeq.ebm.dense import DenseEBM, DenseEBMConfig
 from analogeq.substrates import build_substrate
 from analogeq.substrates.spiking import SpikingSubstrate
-from analogeq.train.loop import evaluate, train
+from analogeq.train.config import TrainConfig
+from analogeq.train.loop import evaluate
+from analogeq.train.recipes import DIGITS_DENSE_MODEL
+from analogeq.train.spiking_eqprop import train_spiking_eqprop
 from hardware_models import card_from_dict, preset
 
 SPEED_BATCH = 256
 SPEED_SIMULATED_S = 0.1
+SUMMARY_KEYS = ("spiking_agreement", "spiking_ms_per_sample_64_256_10", "spiking_ms_per_sample_784_500_10",
+                "spiking_eqprop_digits_accuracy", "nir_roundtrip_max_abs_err")
 
 
-def _version(name: str) -> str | None:
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def machine() -> dict:
-    return {
-        "cpu_count": os.cpu_count(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "torch": torch.__version__,
-        "brian2": _version("brian2"),
-        "nir": _version("nir"),
-        "torch_threads": torch.get_num_threads(),
-        "load_average_at_start": list(os.getloadavg()),
-    }
+def spiking_machine() -> dict:
+    return machine(("numpy", "torch", "brian2", "nir"), torch_threads=torch.get_num_threads(),
+                   load_average_at_start=load_average())
 
 
 def card_with_timing(name: str, t_free_s: float, t_nudge_s: float, window_s: float):
@@ -88,38 +77,24 @@ def card_with_timing(name: str, t_free_s: float, t_nudge_s: float, window_s: flo
     return card_from_dict(d)
 
 
-#: the 64-256-10 dense EBM of this benchmark (the settling budget and initial gain of the digits
-#: recipe, ``analogeq.train.recipes``, with a 256-unit hidden layer as the issue's key names)
-DIGITS_64_256_10: dict = {
-    "kind": "dense_ebm",
-    "input_shape": [1, 8, 8],
-    "hidden_sizes": [256],
-    "num_classes": 10,
-    "readout": "mse",
-    "free_steps": 150,
-    "nudge_steps": 20,
-    "tol": 1e-4,
-    "step_size": 0.5,
-    "init_gain": 0.5,
-}
+#: the 64-256-10 dense EBM of this benchmark: the digits recipe's model
+#: (``analogeq.train.recipes.DIGITS_DENSE_MODEL``: settling budget, initial gain) with a 256-unit
+#: hidden layer, as the issue's key names
+DIGITS_64_256_10: dict = dict(DIGITS_DENSE_MODEL, hidden_sizes=[256])
 
 
 def train_digits_model(quick: bool, seed: int) -> tuple[DenseEBM, DataSplits]:
     """The dense EBM 64-256-10 (``DIGITS_64_256_10``) trained with float symmetric EqProp for
     10 epochs at batch 20 with Scellier & Bengio's learning rates 0.1 / 0.05 (quick:
-    1 epoch at batch 16, learning rates 0.2 / 0.1, 60 free steps)."""
-    from analogeq.train.config import TrainConfig
-
-    splits = load_dataset("digits", seed=0)
+    1 epoch at batch 16, learning rates 0.2 / 0.1, 60 free steps). Returns (model, splits)."""
+    splits = digits_splits()
     model_cfg = dict(DIGITS_64_256_10, seed=seed)
     if quick:
         model_cfg.update(free_steps=60, nudge_steps=15)
         cfg = TrainConfig(epochs=1, batch_size=16, lr=[0.2, 0.1], momentum=0.0, beta=0.5, seed=seed)
     else:
         cfg = TrainConfig(epochs=10, batch_size=20, lr=[0.1, 0.05], momentum=0.0, beta=0.5, seed=seed)
-    model = DenseEBM(DenseEBMConfig.from_dict(model_cfg))
-    train(model, splits, cfg, progress=False)
-    return model.eval(), splits
+    return train_model(model_cfg, cfg, splits).model.eval(), splits
 
 
 def agreement(model, splits, card, n_test: int, target: str, cache_dir) -> dict:
@@ -183,25 +158,19 @@ def upsampled_digits(splits: DataSplits) -> DataSplits:
 
 
 def train_784_500_10(splits: DataSplits, quick: bool, seed: int) -> DenseEBM:
-    from analogeq.train.config import TrainConfig
-
     big = upsampled_digits(splits)
     steps = {}
     if quick:
         big = big.subset(n_train=100, n_val=50, seed=seed)
         steps = {"free_steps": 30, "nudge_steps": 10}
-    model = DenseEBM(DenseEBMConfig(input_shape=(1, 28, 28), hidden_sizes=(500,), readout="mse", seed=seed, **steps))
+    model_cfg = DenseEBMConfig(input_shape=(1, 28, 28), hidden_sizes=(500,), readout="mse", seed=seed, **steps)
     cfg = TrainConfig(epochs=1 if quick else 2, batch_size=32, lr=[0.1, 0.05], momentum=0.0, beta=0.5, seed=seed)
-    train(model, big, cfg, progress=False)
-    model.eval()
+    model = train_model(model_cfg, cfg, big).model.eval()
     model.test_images = big.test.x  # kept for the speed run
     return model
 
 
 def spiking_eqprop(splits: DataSplits, quick: bool, seed: int, target: str, cache_dir) -> dict:
-    from analogeq.train.spiking_eqprop import train_spiking_eqprop
-    from analogeq.train.config import TrainConfig
-
     train_card = card_with_timing("spiking-ideal", 0.02, 0.01, 0.005)
     hidden = 64 if quick else 256
     data = splits.subset(n_train=320, seed=seed) if quick else splits
@@ -244,17 +213,15 @@ def nir_roundtrip(model, splits, target: str, cache_dir) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--quick", action="store_true", help="same keys, small runs (under a minute with a warm cache)")
+    parser = bench_parser(__doc__, quick_help="same keys, small runs (under a minute with a warm cache)", seed=True,
+                          description="line")
     parser.add_argument("--cache-dir", default=None, help="Brian2 compiled-code cache (default: $ANALOGEQ_BRIAN_CACHE or Brian's)")
     parser.add_argument("--target", default="cython", choices=("auto", "cython", "numpy"), help="Brian2 target of the timed runs")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
+    args = parse_args(parser, argv)
     logging.basicConfig(level=logging.WARNING)
     torch.manual_seed(args.seed)
     t_start = time.perf_counter()
-    out: dict = {"machine": machine(), "quick": bool(args.quick)}
+    out: dict = {"machine": spiking_machine(), "quick": bool(args.quick)}
     target, cache = args.target, args.cache_dir
 
     def log(msg: str) -> None:
@@ -313,13 +280,9 @@ def main(argv: list[str] | None = None) -> int:
     out["nir_roundtrip_max_abs_err"] = nr["nir_roundtrip_max_abs_err"]
     out["nir_roundtrip"] = nr
     out["targets"] = {"spiking_ms_per_sample_64_256_10": 2.0, "spiking_ms_per_sample_784_500_10": 5.0, "spiking_agreement": 0.97}
-    out["machine"]["load_average_at_end"] = list(os.getloadavg())
+    out["machine"]["load_average_at_end"] = load_average()
     out["total_seconds"] = time.perf_counter() - t_start
-    if args.json:
-        print(json.dumps(out, indent=2))
-    else:
-        for key in ("spiking_agreement", "spiking_ms_per_sample_64_256_10", "spiking_ms_per_sample_784_500_10", "spiking_eqprop_digits_accuracy", "nir_roundtrip_max_abs_err"):
-            print(f"{key}: {out[key]}")
+    emit(out, args, summary_text(out, SUMMARY_KEYS))
     return 0
 
 
