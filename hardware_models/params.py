@@ -28,13 +28,19 @@ from typing import Any, Callable, Mapping
 __all__ = [
     "Boolean",
     "Integer",
+    "NON_NEGATIVE",
+    "NoneOr",
+    "POSITIVE",
     "OneOf",
     "ParameterError",
     "Real",
     "check_bool",
     "check_float",
+    "check_float_tuple",
     "check_int",
     "check_one_of",
+    "check_range_pair",
+    "validate_fields",
     "validate_params",
 ]
 
@@ -157,6 +163,32 @@ class Boolean:
         return value
 
 
+@dataclass(frozen=True)
+class NoneOr:
+    """None (``none_means`` says what it stands for, e.g. "ideal converter") or a value the inner
+    constraint accepts; the message names both."""
+
+    inner: Any
+    none_means: str = ""
+
+    def describe(self) -> str:
+        none = f"None ({self.none_means})" if self.none_means else "None"
+        return f"{none} or {self.inner.describe()}"
+
+    def __call__(self, field: str, value: Any, owner: str | None = None) -> Any:
+        if value is None:
+            return None
+        try:
+            return self.inner(field, value, owner)
+        except ParameterError:
+            raise ParameterError(owner, field, f"must be {self.describe()}, got {_short(value)}") from None
+
+
+#: a finite number > 0 / >= 0 (durations, resistances, gains, energies)
+POSITIVE = Real(0.0, exclusive_minimum=True)
+NON_NEGATIVE = Real(0.0)
+
+
 def check_int(field: str, value: Any, *, minimum: int | None = None, maximum: int | None = None,
               integral_float: bool = False, owner: str | None = None) -> int:
     """``value`` as an int in [minimum, maximum], or :class:`ParameterError`."""
@@ -179,6 +211,28 @@ def check_bool(field: str, value: Any, *, owner: str | None = None) -> bool:
     return Boolean()(field, value, owner)
 
 
+def check_float_tuple(field: str, value: Any, *, length: int | None = None, min_length: int = 1,
+                      owner: str | None = None) -> tuple[float, ...]:
+    """``value`` (a sequence of finite reals; ``length`` entries exactly, or at least
+    ``min_length``) as a tuple of floats; entry ``i`` is checked as ``field[i]``."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
+        raise ParameterError(owner, field, f"must be a sequence of finite numbers, got {_short(value)}")
+    items = list(value)
+    if length is not None and len(items) != length:
+        raise ParameterError(owner, field, f"has {len(items)} entries, expected exactly {length}")
+    if len(items) < min_length:
+        raise ParameterError(owner, field, f"has {len(items)} entries, expected at least {min_length}")
+    return tuple(check_float(f"{field}[{i}]", v, owner=owner) for i, v in enumerate(items))
+
+
+def check_range_pair(field: str, value: Any, *, owner: str | None = None) -> tuple[float, float]:
+    """A ``[low, high]`` pair of finite floats with low <= high."""
+    lo, hi = check_float_tuple(field, value, length=2, owner=owner)
+    if lo > hi:
+        raise ParameterError(owner, field, f"[{lo!r}, {hi!r}] is inverted; need low <= high")
+    return lo, hi
+
+
 Constraint = Callable[..., Any]
 
 
@@ -194,3 +248,11 @@ def validate_params(values: Mapping[str, Any], constraints: Mapping[str, Constra
         if name in out and constraint is not None:
             out[name] = constraint(name, out[name], owner)
     return out
+
+
+def validate_fields(obj: Any, constraints: Mapping[str, Constraint]) -> None:
+    """Check fields of a (frozen) dataclass instance in place, for ``__post_init__``: each named
+    field is replaced by its normalised value; the owner in messages is the class name."""
+    owner = type(obj).__name__
+    for name, constraint in constraints.items():
+        object.__setattr__(obj, name, constraint(name, getattr(obj, name), owner))

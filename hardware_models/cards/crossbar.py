@@ -8,12 +8,11 @@ from typing import Any, ClassVar
 from hardware_models.devices import (
     ConductanceLevels,
     DeviceModel,
-    ParameterError,
-    ParameterTypeError,
     PulsedUpdate,
     StuckAtFaults,
     device_from_dict,
 )
+from hardware_models.params import ParameterError
 
 from .errors import section_error
 from .registry import card_to_dict, register_card_type, validate_with_schema
@@ -89,20 +88,20 @@ class CrossbarCard:
     def __post_init__(self) -> None:
         owner = "CrossbarCard"
         if not isinstance(self.name, str) or not self.name:
-            raise ParameterTypeError(owner, "name", f"{self.name!r} must be a non-empty string")
+            raise ParameterError(owner, "name", f"{self.name!r} must be a non-empty string")
         if not isinstance(self.description, str):
-            raise ParameterTypeError(owner, "description", f"{self.description!r} must be a string")
+            raise ParameterError(owner, "description", f"{self.description!r} must be a string")
         if isinstance(self.references, str) or not all(isinstance(r, str) for r in self.references):
-            raise ParameterTypeError(owner, "references", f"{self.references!r} must be a list of strings")
+            raise ParameterError(owner, "references", f"{self.references!r} must be a list of strings")
         object.__setattr__(self, "references", tuple(self.references))
         if not isinstance(self.device, DeviceModel):
-            raise ParameterTypeError(owner, "device", f"{type(self.device).__name__} is not a device model")
+            raise ParameterError(owner, "device", f"{type(self.device).__name__} is not a device model")
         for name, cls in _SECTION_TYPES.items():
             value = getattr(self, name)
             if name == "update" and value is None:
                 continue
             if not isinstance(value, cls):
-                raise ParameterTypeError(owner, name, f"expected {cls.__name__}, got {type(value).__name__}")
+                raise ParameterError(owner, name, f"expected {cls.__name__}, got {type(value).__name__}")
         if self.drift_compensation not in DRIFT_COMPENSATION_MODES:
             raise ParameterError(
                 owner, "drift_compensation", f"{self.drift_compensation!r} is not one of {list(DRIFT_COMPENSATION_MODES)}"
@@ -139,7 +138,7 @@ def crossbar_card_from_dict(data: dict[str, Any]) -> CrossbarCard:
     }
     try:
         kwargs["device"] = device_from_dict(data["device"])
-    except (ParameterError, ParameterTypeError) as exc:
+    except ParameterError as exc:
         raise section_error("device", exc) from None
     for name, cls in _SECTION_TYPES.items():
         value = data[name]
@@ -148,11 +147,11 @@ def crossbar_card_from_dict(data: dict[str, Any]) -> CrossbarCard:
             continue
         try:
             kwargs[name] = cls.from_dict(value)
-        except (ParameterError, ParameterTypeError) as exc:
+        except ParameterError as exc:
             raise section_error(name, exc) from None
     try:
         return CrossbarCard(**kwargs)
-    except (ParameterError, ParameterTypeError) as exc:
+    except ParameterError as exc:
         raise section_error("", exc) from None
 
 

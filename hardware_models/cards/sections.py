@@ -1,39 +1,20 @@
 """Section dataclasses of a crossbar card (tile, mapping, converters, wires, timing, neuron,
 cost). The device-side sections (device, levels, faults, update) are the classes of
 :mod:`hardware_models.devices`. Every section validates itself at construction (raising
-``ParameterError``/``ParameterTypeError`` naming the field) and round-trips through
+``hardware_models.params.ParameterError`` naming the field) and round-trips through
 ``to_dict``/``from_dict``. SI units throughout."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hardware_models.devices._checks import check_float, check_int, ParameterError
 from hardware_models.devices._serial import SectionDictMixin
+from hardware_models.params import NON_NEGATIVE, POSITIVE, Integer, NoneOr, validate_fields
 
 MAX_CONVERTER_BITS = 32  # beyond this the step is below float64 resolution of the full scale
-
-
-def _set(obj, name, value):
-    object.__setattr__(obj, name, value)
-
-
-def _positive(obj, name):
-    _set(obj, name, check_float(type(obj).__name__, name, getattr(obj, name), minimum=0.0, exclusive_minimum=True))
-
-
-def _non_negative(obj, name):
-    _set(obj, name, check_float(type(obj).__name__, name, getattr(obj, name), minimum=0.0))
-
-
-def _bits(obj, name):
-    value = getattr(obj, name)
-    if value is None:
-        return
-    bits = check_int(type(obj).__name__, name, value, minimum=2)
-    if bits > MAX_CONVERTER_BITS:
-        raise ParameterError(type(obj).__name__, name, f"{bits} must be an integer in [2, {MAX_CONVERTER_BITS}] or None")
-    _set(obj, name, bits)
+#: converter resolution: None (ideal) or an integer number of bits in [2, MAX_CONVERTER_BITS]
+BITS = NoneOr(Integer(2, MAX_CONVERTER_BITS, integral_float=True), "ideal converter")
+COUNT = Integer(1, integral_float=True)
 
 
 @dataclass(frozen=True)
@@ -45,8 +26,7 @@ class TileSection(SectionDictMixin):
     max_cols: int
 
     def __post_init__(self) -> None:
-        for name in ("max_rows", "max_cols"):
-            _set(self, name, check_int(type(self).__name__, name, getattr(self, name), minimum=1))
+        validate_fields(self, {"max_rows": COUNT, "max_cols": COUNT})
 
 
 @dataclass(frozen=True)
@@ -57,8 +37,7 @@ class MappingSection(SectionDictMixin):
     w_max: float | None = None
 
     def __post_init__(self) -> None:
-        if self.w_max is not None:
-            _positive(self, "w_max")
+        validate_fields(self, {"w_max": NoneOr(POSITIVE)})
 
 
 @dataclass(frozen=True)
@@ -71,8 +50,7 @@ class DACSection(SectionDictMixin):
     v_read_V: float
 
     def __post_init__(self) -> None:
-        _bits(self, "bits")
-        _positive(self, "v_read_V")
+        validate_fields(self, {"bits": BITS, "v_read_V": POSITIVE})
 
 
 @dataclass(frozen=True)
@@ -84,8 +62,7 @@ class ADCSection(SectionDictMixin):
     range_units: float
 
     def __post_init__(self) -> None:
-        _bits(self, "bits")
-        _positive(self, "range_units")
+        validate_fields(self, {"bits": BITS, "range_units": POSITIVE})
 
 
 @dataclass(frozen=True)
@@ -97,8 +74,7 @@ class TIASection(SectionDictMixin):
     noise_units: float = 0.0
 
     def __post_init__(self) -> None:
-        _positive(self, "gain_ohm")
-        _non_negative(self, "noise_units")
+        validate_fields(self, {"gain_ohm": POSITIVE, "noise_units": NON_NEGATIVE})
 
 
 @dataclass(frozen=True)
@@ -112,8 +88,7 @@ class WiresSection(SectionDictMixin):
     r_sense_ohm: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("r_row_segment_ohm", "r_col_segment_ohm", "r_source_ohm", "r_sense_ohm"):
-            _non_negative(self, name)
+        validate_fields(self, dict.fromkeys(("r_row_segment_ohm", "r_col_segment_ohm", "r_source_ohm", "r_sense_ohm"), NON_NEGATIVE))
 
     @property
     def ideal(self) -> bool:
@@ -129,8 +104,7 @@ class TimingSection(SectionDictMixin):
     t_adc_s: float
 
     def __post_init__(self) -> None:
-        _positive(self, "t_read_s")
-        _positive(self, "t_adc_s")
+        validate_fields(self, {"t_read_s": POSITIVE, "t_adc_s": POSITIVE})
 
 
 @dataclass(frozen=True)
@@ -142,8 +116,7 @@ class NeuronSection(SectionDictMixin):
     c_F: float
 
     def __post_init__(self) -> None:
-        _positive(self, "r_ohm")
-        _positive(self, "c_F")
+        validate_fields(self, {"r_ohm": POSITIVE, "c_F": POSITIVE})
 
     @property
     def tau_s(self) -> float:
@@ -161,5 +134,4 @@ class CostSection(SectionDictMixin):
     e_neuron_update_J: float
 
     def __post_init__(self) -> None:
-        for name in ("e_dac_per_conversion_J", "e_adc_per_conversion_J", "e_neuron_update_J"):
-            _non_negative(self, name)
+        validate_fields(self, dict.fromkeys(("e_dac_per_conversion_J", "e_adc_per_conversion_J", "e_neuron_update_J"), NON_NEGATIVE))

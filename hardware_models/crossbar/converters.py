@@ -27,22 +27,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..params import Integer, NoneOr, check_float
+
 __all__ = ["Quantizer", "levels_per_side", "dac_quantizer", "adc_quantizer", "check_bits"]
 
 
+#: a converter resolution: None (ideal) or b bits in [2, 32]. A signed mid-tread converter with b
+#: bits has 2**b - 1 levels, so b = 1 would have only the level 0.
+BITS = NoneOr(Integer(2, 32), "ideal converter")
+
+
 def check_bits(bits: int | None, field: str) -> int | None:
-    """Validate a converter resolution: None (ideal) or an integer in [2, 32]."""
-    if bits is None:
-        return None
-    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)):
-        raise TypeError(f"{field} must be None (ideal converter) or an integer >= 2, got {bits!r}")
-    bits = int(bits)
-    if bits < 2 or bits > 32:
-        raise ValueError(
-            f"{field} must be None (ideal converter) or an integer in [2, 32], got {bits}; a signed "
-            "mid-tread converter with b bits has 2**b - 1 levels, so b = 1 would have only the level 0"
-        )
-    return bits
+    """Validate a converter resolution: None (ideal) or an integer in [2, 32] (:data:`BITS`)."""
+    return BITS(field, bits)
 
 
 def levels_per_side(bits: int) -> int:
@@ -98,11 +95,7 @@ def adc_quantizer(bits: int | None, range_units: float, field: str = "adc") -> Q
     """ADC in units of v_read_V * (g_max_S - g_min_S): clip ``range_units``, step range/L;
     ideal (no rounding, no saturation) for ``bits=None``."""
     bits = check_bits(bits, f"{field}.bits")
-    if isinstance(range_units, bool) or not isinstance(range_units, (int, float, np.floating, np.integer)):
-        raise TypeError(f"{field}.range_units must be a real number > 0, got {range_units!r}")
-    range_units = float(range_units)
-    if not math.isfinite(range_units) or range_units <= 0.0:
-        raise ValueError(f"{field}.range_units must be finite and > 0, got {range_units!r}")
+    range_units = check_float(f"{field}.range_units", range_units, minimum=0.0, exclusive_minimum=True)
     if bits is None:
         return Quantizer(0.0, math.inf)
     return Quantizer(range_units / levels_per_side(bits), range_units)

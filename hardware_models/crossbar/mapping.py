@@ -14,9 +14,9 @@ largest ``|W|`` of the matrix (1.0 for an all-zero matrix). A given ``w_max`` sm
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
+
+from ..params import POSITIVE, NoneOr
 
 __all__ = ["check_weights", "resolve_w_max", "differential_targets"]
 
@@ -45,11 +45,7 @@ def resolve_w_max(weights: np.ndarray, w_max: float | None, field: str = "mappin
     largest = float(np.max(np.abs(weights)))
     if w_max is None:
         return largest if largest > 0.0 else 1.0
-    if isinstance(w_max, bool) or not isinstance(w_max, (int, float, np.floating, np.integer)):
-        raise TypeError(f"{field} must be None or a real number > 0, got {w_max!r}")
-    w_max = float(w_max)
-    if not math.isfinite(w_max) or w_max <= 0.0:
-        raise ValueError(f"{field} must be None or finite and > 0, got {w_max!r}")
+    w_max = NoneOr(POSITIVE)(field, w_max)
     if largest > w_max:
         raise ValueError(
             f"{field} = {w_max!r} is smaller than max |weights| = {largest!r}; weights beyond w_max "

@@ -6,7 +6,8 @@ Every device model follows :class:`DeviceModel` (``program``, ``conductance_at``
 ``device`` section by its ``kind``.
 """
 
-from ._checks import ParameterError, ParameterTypeError
+from hardware_models.params import ParameterError
+
 from .base import DeviceModel, ProgrammedConductances
 from .faults import StuckAtFaults
 from .ideal import IdealDevice
@@ -17,6 +18,9 @@ from .registry import device_from_dict, device_kinds, register_device_kind
 from .rram import RRAMDevice
 from .table import TableDevice
 from .update import PulsedUpdate
+
+#: the former name of a wrong-type parameter error; ParameterError is a TypeError and a ValueError
+ParameterTypeError = ParameterError
 
 for _cls in (IdealDevice, PCMDevice, RRAMDevice, TableDevice):
     register_device_kind(_cls)

@@ -1,109 +1,25 @@
-"""Parameter and array validation shared by the device models.
+"""Checks the device models share beyond scalar parameters: the conductance range, conductance
+arrays and targets, the random generator, and building a dataclass from a dict.
 
-Every check raises :class:`ParameterError` (a ``ValueError``) or ``TypeError`` whose message
-names the owner and field, the bad value and what is allowed. ``ParameterError.field`` holds the
-field name so that the card loader can turn it into a JSON path (``$.device.g_max_S``).
+Scalar parameters (numbers, sequences of numbers, ranges) are checked by
+:mod:`hardware_models.params`; its :class:`~hardware_models.params.ParameterError` names the
+owner and field, the bad value and what is allowed, and ``ParameterError.field`` holds the field
+name so that the card loader can turn it into a JSON path (``$.device.g_max_S``).
 """
 
 from __future__ import annotations
 
-import math
-import numbers
 from typing import Any
 
 import numpy as np
 
-
-class ParameterError(ValueError):
-    """A bad parameter value. ``field`` is the dataclass field (or dotted sub-field) at fault."""
-
-    def __init__(self, owner: str, field: str, message: str):
-        super().__init__(f"{owner}.{field}: {message}")
-        self.owner = owner
-        self.field = field
-        self.detail = message
-
-
-class ParameterTypeError(TypeError):
-    """A parameter of the wrong type. ``field`` as in :class:`ParameterError`."""
-
-    def __init__(self, owner: str, field: str, message: str):
-        super().__init__(f"{owner}.{field}: {message}")
-        self.owner = owner
-        self.field = field
-        self.detail = message
-
-
-def check_float(
-    owner: str,
-    field: str,
-    value: Any,
-    *,
-    minimum: float | None = None,
-    maximum: float | None = None,
-    exclusive_minimum: bool = False,
-    exclusive_maximum: bool = False,
-) -> float:
-    """Return ``value`` as a finite float within the given bounds, or raise."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ParameterTypeError(owner, field, f"{value!r} is not a real number")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ParameterError(owner, field, f"{value!r} is not finite")
-    if minimum is not None:
-        if exclusive_minimum and not value > minimum:
-            raise ParameterError(owner, field, f"{value!r} must be > {minimum!r}")
-        if not exclusive_minimum and not value >= minimum:
-            raise ParameterError(owner, field, f"{value!r} must be >= {minimum!r}")
-    if maximum is not None:
-        if exclusive_maximum and not value < maximum:
-            raise ParameterError(owner, field, f"{value!r} must be < {maximum!r}")
-        if not exclusive_maximum and not value <= maximum:
-            raise ParameterError(owner, field, f"{value!r} must be <= {maximum!r}")
-    return value
-
-
-def check_int(owner: str, field: str, value: Any, *, minimum: int | None = None) -> int:
-    """Return ``value`` as an int (integral floats such as 8.0 accepted, bools not), or raise."""
-    if isinstance(value, bool):
-        raise ParameterTypeError(owner, field, f"{value!r} is not an integer")
-    if isinstance(value, numbers.Integral):
-        value = int(value)
-    elif isinstance(value, numbers.Real) and math.isfinite(float(value)) and float(value).is_integer():
-        value = int(value)
-    else:
-        raise ParameterTypeError(owner, field, f"{value!r} is not an integer")
-    if minimum is not None and value < minimum:
-        raise ParameterError(owner, field, f"{value!r} must be an integer >= {minimum}")
-    return value
-
-
-def check_float_tuple(
-    owner: str, field: str, value: Any, *, length: int | None = None, min_length: int = 1
-) -> tuple[float, ...]:
-    """Return ``value`` (a sequence of finite reals) as a tuple of floats, or raise."""
-    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
-        raise ParameterTypeError(owner, field, f"{value!r} is not a sequence of numbers")
-    items = list(value)
-    if length is not None and len(items) != length:
-        raise ParameterError(owner, field, f"has {len(items)} entries, expected exactly {length}")
-    if len(items) < min_length:
-        raise ParameterError(owner, field, f"has {len(items)} entries, expected at least {min_length}")
-    return tuple(check_float(owner, f"{field}[{i}]", v) for i, v in enumerate(items))
-
-
-def check_range_pair(owner: str, field: str, value: Any) -> tuple[float, float]:
-    """A ``[low, high]`` pair of finite floats with low <= high."""
-    lo, hi = check_float_tuple(owner, field, value, length=2)
-    if lo > hi:
-        raise ParameterError(owner, field, f"[{lo!r}, {hi!r}] is inverted; need low <= high")
-    return lo, hi
+from hardware_models.params import ParameterError, check_float
 
 
 def check_conductance_range(owner: str, g_min_S: Any, g_max_S: Any) -> tuple[float, float]:
     """Validate ``0 <= g_min_S < g_max_S`` (siemens) and return them as floats."""
-    g_min = check_float(owner, "g_min_S", g_min_S, minimum=0.0)
-    g_max = check_float(owner, "g_max_S", g_max_S, minimum=0.0, exclusive_minimum=True)
+    g_min = check_float("g_min_S", g_min_S, minimum=0.0, owner=owner)
+    g_max = check_float("g_max_S", g_max_S, minimum=0.0, exclusive_minimum=True, owner=owner)
     if not g_min < g_max:
         raise ParameterError(
             owner,
@@ -113,11 +29,6 @@ def check_conductance_range(owner: str, g_min_S: Any, g_max_S: Any) -> tuple[flo
     return g_min, g_max
 
 
-def check_scale(owner: str, field: str, value: Any) -> float:
-    """A noise/drift multiplier: finite and >= 0 (0 switches the effect off)."""
-    return check_float(owner, field, value, minimum=0.0)
-
-
 def check_rng(rng: Any) -> np.random.Generator:
     """Require a ``numpy.random.Generator`` (seeded by the caller)."""
     if not isinstance(rng, np.random.Generator):
@@ -125,16 +36,6 @@ def check_rng(rng: Any) -> np.random.Generator:
             f"rng must be a numpy.random.Generator (e.g. numpy.random.default_rng(seed)), got {type(rng).__name__}"
         )
     return rng
-
-
-def check_time(t_s: Any, name: str = "t_s") -> float:
-    """A time after programming [s]: finite and >= 0."""
-    if isinstance(t_s, bool) or not isinstance(t_s, numbers.Real):
-        raise TypeError(f"{name} must be a real number of seconds, got {t_s!r}")
-    t = float(t_s)
-    if not math.isfinite(t) or t < 0:
-        raise ValueError(f"{name} must be finite and >= 0 seconds, got {t_s!r}")
-    return t
 
 
 def as_conductance_array(g: Any, name: str = "g") -> np.ndarray:

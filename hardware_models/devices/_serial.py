@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, ClassVar
 
-from ._checks import ParameterError, build_dataclass, require_dict
+from ..params import ParameterError
+from ._checks import build_dataclass, require_dict
 
 
 def plain(value: Any) -> Any:

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import ParameterError, check_float, check_rng
+from ..params import check_float, ParameterError
+from ._checks import check_rng
 from ._serial import SectionDictMixin
 from .base import ProgrammedConductances
 
@@ -28,8 +29,8 @@ class StuckAtFaults(SectionDictMixin):
 
     def __post_init__(self) -> None:
         owner = type(self).__name__
-        lo = check_float(owner, "stuck_at_gmin_rate", self.stuck_at_gmin_rate, minimum=0.0, maximum=1.0)
-        hi = check_float(owner, "stuck_at_gmax_rate", self.stuck_at_gmax_rate, minimum=0.0, maximum=1.0)
+        lo = check_float("stuck_at_gmin_rate", self.stuck_at_gmin_rate, minimum=0.0, maximum=1.0, owner=owner)
+        hi = check_float("stuck_at_gmax_rate", self.stuck_at_gmax_rate, minimum=0.0, maximum=1.0, owner=owner)
         if lo + hi > 1.0:
             raise ParameterError(
                 owner, "stuck_at_gmax_rate", f"stuck_at_gmin_rate + stuck_at_gmax_rate = {lo + hi!r} must be <= 1"

@@ -7,7 +7,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from ._checks import as_conductance_array, check_conductance_range, check_rng, check_scale, check_target_in_range, check_time, freeze
+from ..params import check_float
+from ._checks import as_conductance_array, check_conductance_range, check_rng, check_target_in_range, freeze
 from ._serial import DeviceDictMixin
 from .base import ProgrammedConductances
 
@@ -42,7 +43,7 @@ class IdealDevice(DeviceDictMixin):
         object.__setattr__(self, "g_min_S", g_min)
         object.__setattr__(self, "g_max_S", g_max)
         for name in ("programming_noise_scale", "read_noise_scale", "drift_scale"):
-            object.__setattr__(self, name, check_scale(owner, name, getattr(self, name)))
+            object.__setattr__(self, name, check_float(name, getattr(self, name), minimum=0.0, owner=owner))
 
     def program(self, g_target: np.ndarray, rng: np.random.Generator) -> ProgrammedConductances:
         """g_prog = g_target exactly (``rng`` is validated but not used)."""
@@ -52,10 +53,10 @@ class IdealDevice(DeviceDictMixin):
 
     def conductance_at(self, programmed: ProgrammedConductances, t_s: float) -> np.ndarray:
         """g(t) = g_prog [S]: no drift."""
-        check_time(t_s)
+        check_float("t_s", t_s, minimum=0.0)
         return programmed.g_prog_S
 
     def read_noise_std(self, g: np.ndarray, t_s: float) -> np.ndarray:
         """0 S for every cell."""
-        check_time(t_s)
+        check_float("t_s", t_s, minimum=0.0)
         return np.zeros(as_conductance_array(g).shape, dtype=np.float64)

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import check_conductance_range, check_int
+from ..params import check_int
+from ._checks import check_conductance_range
 from ._serial import SectionDictMixin
 
 
@@ -17,7 +18,7 @@ def quantise_to_levels(g: np.ndarray, n_levels: int, g_min_S: float, g_max_S: fl
     result g_k* with k* = clip(round((g - g_min) / step), 0, n_levels - 1), so for g inside the
     range |g_k* - g| <= step / 2. Ties round half to even. ``g`` must be finite.
     """
-    n = check_int("quantise_to_levels", "n_levels", n_levels, minimum=2)
+    n = check_int("n_levels", n_levels, minimum=2, integral_float=True, owner="quantise_to_levels")
     g_min, g_max = check_conductance_range("quantise_to_levels", g_min_S, g_max_S)
     g = np.asarray(g, dtype=np.float64)
     if not np.all(np.isfinite(g)):
@@ -41,7 +42,7 @@ class ConductanceLevels(SectionDictMixin):
 
     def __post_init__(self) -> None:
         if self.n_levels is not None:
-            object.__setattr__(self, "n_levels", check_int(type(self).__name__, "n_levels", self.n_levels, minimum=2))
+            object.__setattr__(self, "n_levels", check_int("n_levels", self.n_levels, minimum=2, integral_float=True, owner=type(self).__name__))
 
     def quantise(self, g: np.ndarray, g_min_S: float, g_max_S: float) -> np.ndarray:
         """``g`` rounded to the levels (a float64 copy of ``g`` when ``n_levels`` is None)."""

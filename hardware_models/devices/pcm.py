@@ -14,19 +14,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from ._checks import (
-    ParameterError,
-    as_conductance_array,
-    check_conductance_range,
-    check_float,
-    check_float_tuple,
-    check_range_pair,
-    check_rng,
-    check_scale,
-    check_target_in_range,
-    check_time,
-    freeze,
-)
+from ..params import check_float, check_float_tuple, check_range_pair, ParameterError
+from ._checks import as_conductance_array, check_conductance_range, check_rng, check_target_in_range, freeze
 from ._serial import DeviceDictMixin
 from .base import ProgrammedConductances
 
@@ -124,21 +113,21 @@ class PCMDevice(DeviceDictMixin):
         g_min, g_max = check_conductance_range(owner, self.g_min_S, self.g_max_S)
         s("g_min_S", g_min)
         s("g_max_S", g_max)
-        s("prog_noise_coeffs", check_float_tuple(owner, "prog_noise_coeffs", self.prog_noise_coeffs))
-        s("nu_mean_log_coeffs", check_float_tuple(owner, "nu_mean_log_coeffs", self.nu_mean_log_coeffs, length=2))
-        s("nu_std_log_coeffs", check_float_tuple(owner, "nu_std_log_coeffs", self.nu_std_log_coeffs, length=2))
+        s("prog_noise_coeffs", check_float_tuple("prog_noise_coeffs", self.prog_noise_coeffs, owner=owner))
+        s("nu_mean_log_coeffs", check_float_tuple("nu_mean_log_coeffs", self.nu_mean_log_coeffs, length=2, owner=owner))
+        s("nu_std_log_coeffs", check_float_tuple("nu_std_log_coeffs", self.nu_std_log_coeffs, length=2, owner=owner))
         for name in ("nu_mean_range", "nu_std_range"):
-            lo, hi = check_range_pair(owner, name, getattr(self, name))
+            lo, hi = check_range_pair(name, getattr(self, name), owner=owner)
             if lo < 0:
                 raise ParameterError(owner, name, f"low end {lo!r} must be >= 0")
             s(name, (lo, hi))
-        s("read_noise_q0", check_float(owner, "read_noise_q0", self.read_noise_q0, minimum=0.0))
-        s("read_noise_q_exponent", check_float(owner, "read_noise_q_exponent", self.read_noise_q_exponent, minimum=0.0))
-        s("read_noise_q_max", check_float(owner, "read_noise_q_max", self.read_noise_q_max, minimum=0.0))
-        s("t0_s", check_float(owner, "t0_s", self.t0_s, minimum=0.0, exclusive_minimum=True))
-        s("t_read_s", check_float(owner, "t_read_s", self.t_read_s, minimum=0.0, exclusive_minimum=True))
+        s("read_noise_q0", check_float("read_noise_q0", self.read_noise_q0, minimum=0.0, owner=owner))
+        s("read_noise_q_exponent", check_float("read_noise_q_exponent", self.read_noise_q_exponent, minimum=0.0, owner=owner))
+        s("read_noise_q_max", check_float("read_noise_q_max", self.read_noise_q_max, minimum=0.0, owner=owner))
+        s("t0_s", check_float("t0_s", self.t0_s, minimum=0.0, exclusive_minimum=True, owner=owner))
+        s("t_read_s", check_float("t_read_s", self.t_read_s, minimum=0.0, exclusive_minimum=True, owner=owner))
         for name in ("programming_noise_scale", "read_noise_scale", "drift_scale"):
-            s(name, check_scale(owner, name, getattr(self, name)))
+            s(name, check_float(name, getattr(self, name), minimum=0.0, owner=owner))
 
     @classmethod
     def crosssim_joshi(cls, **overrides) -> "PCMDevice":
@@ -184,7 +173,7 @@ class PCMDevice(DeviceDictMixin):
 
     def read_noise_time_factor(self, t_s: float) -> float:
         """sqrt(ln((t + t_read) / (2 t_read))), 0 where the logarithm is <= 0 (t <= t_read)."""
-        t = check_time(t_s)
+        t = check_float("t_s", t_s, minimum=0.0)
         log_term = np.log((t + self.t_read_s) / (2.0 * self.t_read_s))
         return float(np.sqrt(max(log_term, 0.0)))
 
@@ -205,7 +194,7 @@ class PCMDevice(DeviceDictMixin):
 
     def conductance_at(self, programmed: ProgrammedConductances, t_s: float) -> np.ndarray:
         """g(t) = g_prog (t/t0)^-nu for t > t0, else g_prog [S]. Stuck cells carry nu = 0."""
-        t = check_time(t_s)
+        t = check_float("t_s", t_s, minimum=0.0)
         if t <= programmed.t0_s or programmed.nu is None:
             return programmed.g_prog_S
         return programmed.g_prog_S * np.power(t / programmed.t0_s, -programmed.nu)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._checks import ParameterError, require_dict
+from ..params import ParameterError
+from ._checks import require_dict
 
 _DEVICE_KINDS: dict[str, type] = {}
 

@@ -32,18 +32,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from ._checks import (
-    ParameterError,
-    as_conductance_array,
-    check_conductance_range,
-    check_float,
-    check_float_tuple,
-    check_rng,
-    check_scale,
-    check_target_in_range,
-    check_time,
-    freeze,
-)
+from ..params import check_float, check_float_tuple, ParameterError
+from ._checks import as_conductance_array, check_conductance_range, check_rng, check_target_in_range, freeze
 from ._serial import DeviceDictMixin
 from .base import ProgrammedConductances
 
@@ -121,21 +111,21 @@ class RRAMDevice(DeviceDictMixin):
         g_min, g_max = check_conductance_range(owner, self.g_min_S, self.g_max_S)
         s("g_min_S", g_min)
         s("g_max_S", g_max)
-        s("prog_noise_coeffs", check_float_tuple(owner, "prog_noise_coeffs", self.prog_noise_coeffs))
-        s("relax_noise_coeffs", check_float_tuple(owner, "relax_noise_coeffs", self.relax_noise_coeffs))
-        s("relax_t0_s", check_float(owner, "relax_t0_s", self.relax_t0_s, minimum=0.0, exclusive_minimum=True))
-        s("relax_rate_per_decade", check_float(owner, "relax_rate_per_decade", self.relax_rate_per_decade, minimum=0.0))
+        s("prog_noise_coeffs", check_float_tuple("prog_noise_coeffs", self.prog_noise_coeffs, owner=owner))
+        s("relax_noise_coeffs", check_float_tuple("relax_noise_coeffs", self.relax_noise_coeffs, owner=owner))
+        s("relax_t0_s", check_float("relax_t0_s", self.relax_t0_s, minimum=0.0, exclusive_minimum=True, owner=owner))
+        s("relax_rate_per_decade", check_float("relax_rate_per_decade", self.relax_rate_per_decade, minimum=0.0, owner=owner))
         if self.relax_center_S is not None:
-            c = check_float(owner, "relax_center_S", self.relax_center_S)
+            c = check_float("relax_center_S", self.relax_center_S, owner=owner)
             if not g_min <= c <= g_max:
                 raise ParameterError(
                     owner, "relax_center_S", f"{c!r} is outside [g_min_S, g_max_S] = [{g_min!r}, {g_max!r}]"
                 )
             s("relax_center_S", c)
         for name in ("read_noise_q0", "read_noise_q_exponent", "read_noise_q_max"):
-            s(name, check_float(owner, name, getattr(self, name), minimum=0.0))
+            s(name, check_float(name, getattr(self, name), minimum=0.0, owner=owner))
         for name in ("programming_noise_scale", "read_noise_scale", "drift_scale"):
-            s(name, check_scale(owner, name, getattr(self, name)))
+            s(name, check_float(name, getattr(self, name), minimum=0.0, owner=owner))
 
     @property
     def center_S(self) -> float:
@@ -158,7 +148,7 @@ class RRAMDevice(DeviceDictMixin):
 
     def decades_since_reference(self, t_s: float) -> float:
         """D(t) = log10(t / relax_t0_s) for t > relax_t0_s, else 0."""
-        t = check_time(t_s)
+        t = check_float("t_s", t_s, minimum=0.0)
         return float(np.log10(t / self.relax_t0_s)) if t > self.relax_t0_s else 0.0
 
     def program(self, g_target: np.ndarray, rng: np.random.Generator) -> ProgrammedConductances:
@@ -194,7 +184,7 @@ class RRAMDevice(DeviceDictMixin):
 
     def read_noise_std(self, g: np.ndarray, t_s: float) -> np.ndarray:
         """sigma_read [S] of one read of cells of mean conductance ``g`` [S]."""
-        check_time(t_s)
+        check_float("t_s", t_s, minimum=0.0)
         g = as_conductance_array(g)
         if self.read_noise_scale == 0.0:
             return np.zeros(g.shape, dtype=np.float64)

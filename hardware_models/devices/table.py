@@ -23,17 +23,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from ._checks import (
-    ParameterError,
-    as_conductance_array,
-    check_conductance_range,
-    check_float_tuple,
-    check_rng,
-    check_scale,
-    check_target_in_range,
-    check_time,
-    freeze,
-)
+from ..params import check_float, check_float_tuple, ParameterError
+from ._checks import as_conductance_array, check_conductance_range, check_rng, check_target_in_range, freeze
 from ._serial import DeviceDictMixin
 from .base import ProgrammedConductances
 
@@ -79,9 +70,9 @@ class TableDevice(DeviceDictMixin):
         g_min, g_max = check_conductance_range(owner, self.g_min_S, self.g_max_S)
         s("g_min_S", g_min)
         s("g_max_S", g_max)
-        means = check_float_tuple(owner, "level_mean_S", self.level_mean_S, min_length=2)
+        means = check_float_tuple("level_mean_S", self.level_mean_S, min_length=2, owner=owner)
         n = len(means)
-        stds = check_float_tuple(owner, "level_std_S", self.level_std_S, length=n)
+        stds = check_float_tuple("level_std_S", self.level_std_S, length=n, owner=owner)
         if any(b <= a for a, b in zip(means, means[1:])):
             raise ParameterError(owner, "level_mean_S", f"{list(means)} must be strictly increasing")
         if means[0] < g_min or means[-1] > g_max:
@@ -95,12 +86,12 @@ class TableDevice(DeviceDictMixin):
         s("level_mean_S", means)
         s("level_std_S", stds)
         if self.read_std_S is not None:
-            reads = check_float_tuple(owner, "read_std_S", self.read_std_S, length=n)
+            reads = check_float_tuple("read_std_S", self.read_std_S, length=n, owner=owner)
             if min(reads) < 0:
                 raise ParameterError(owner, "read_std_S", f"{list(reads)} contains a negative std")
             s("read_std_S", reads)
         for name in ("programming_noise_scale", "read_noise_scale", "drift_scale"):
-            s(name, check_scale(owner, name, getattr(self, name)))
+            s(name, check_float(name, getattr(self, name), minimum=0.0, owner=owner))
 
     @classmethod
     def from_csv(
@@ -169,12 +160,12 @@ class TableDevice(DeviceDictMixin):
 
     def conductance_at(self, programmed: ProgrammedConductances, t_s: float) -> np.ndarray:
         """No drift: g(t) = g_prog [S]."""
-        check_time(t_s)
+        check_float("t_s", t_s, minimum=0.0)
         return programmed.g_prog_S
 
     def read_noise_std(self, g: np.ndarray, t_s: float) -> np.ndarray:
         """Interpolated per-level read std [S] (times read_noise_scale)."""
-        check_time(t_s)
+        check_float("t_s", t_s, minimum=0.0)
         g = as_conductance_array(g)
         if self.read_std_S is None or self.read_noise_scale == 0.0:
             return np.zeros(g.shape, dtype=np.float64)

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import check_conductance_range, check_float, check_rng
+from ..params import check_float
+from ._checks import check_conductance_range, check_rng
 from ._serial import SectionDictMixin
 
 
@@ -44,10 +45,10 @@ class PulsedUpdate(SectionDictMixin):
         owner = type(self).__name__
         for name in ("dg_min_up_S", "dg_min_down_S"):
             object.__setattr__(
-                self, name, check_float(owner, name, getattr(self, name), minimum=0.0, exclusive_minimum=True)
+                self, name, check_float(name, getattr(self, name), minimum=0.0, exclusive_minimum=True, owner=owner)
             )
         object.__setattr__(
-            self, "cycle_noise_rel", check_float(owner, "cycle_noise_rel", self.cycle_noise_rel, minimum=0.0)
+            self, "cycle_noise_rel", check_float("cycle_noise_rel", self.cycle_noise_rel, minimum=0.0, owner=owner)
         )
 
     @property

@@ -46,24 +46,14 @@ from typing import Any, ClassVar
 
 from hardware_models.cards.errors import section_error
 from hardware_models.cards.registry import card_to_dict, register_card_type, validate_with_schema
-from hardware_models.devices._checks import ParameterError, ParameterTypeError, check_float, check_int
 from hardware_models.devices._serial import SectionDictMixin
+from hardware_models.params import NON_NEGATIVE, POSITIVE, Integer, NoneOr, ParameterError, validate_fields
 
 MAX_WEIGHT_BITS = 32
+#: synapse weight resolution: None (no quantisation) or an integer number of bits in [2, MAX_WEIGHT_BITS]
+WEIGHT_BITS = NoneOr(Integer(2, MAX_WEIGHT_BITS, integral_float=True), "no quantisation")
 #: relative tolerance for "an integer multiple of dt_s"
 _MULTIPLE_RTOL = 1e-6
-
-
-def _set(obj: Any, name: str, value: Any) -> None:
-    object.__setattr__(obj, name, value)
-
-
-def _positive(obj: Any, name: str) -> None:
-    _set(obj, name, check_float(type(obj).__name__, name, getattr(obj, name), minimum=0.0, exclusive_minimum=True))
-
-
-def _non_negative(obj: Any, name: str) -> None:
-    _set(obj, name, check_float(type(obj).__name__, name, getattr(obj, name), minimum=0.0))
 
 
 @dataclass(frozen=True)
@@ -75,9 +65,7 @@ class SpikingNeuronSection(SectionDictMixin):
     refractory_s: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.tau_mem_s is not None:
-            _positive(self, "tau_mem_s")
-        _non_negative(self, "refractory_s")
+        validate_fields(self, {"tau_mem_s": NoneOr(POSITIVE), "refractory_s": NON_NEGATIVE})
 
 
 @dataclass(frozen=True)
@@ -90,14 +78,7 @@ class SpikingSynapseSection(SectionDictMixin):
     w_max: float | None = None
 
     def __post_init__(self) -> None:
-        _positive(self, "tau_syn_s")
-        if self.weight_bits is not None:
-            bits = check_int(type(self).__name__, "weight_bits", self.weight_bits, minimum=2)
-            if bits > MAX_WEIGHT_BITS:
-                raise ParameterError(type(self).__name__, "weight_bits", f"{bits} must be an integer in [2, {MAX_WEIGHT_BITS}] or None")
-            _set(self, "weight_bits", bits)
-        if self.w_max is not None:
-            _positive(self, "w_max")
+        validate_fields(self, {"tau_syn_s": POSITIVE, "weight_bits": WEIGHT_BITS, "w_max": NoneOr(POSITIVE)})
 
 
 @dataclass(frozen=True)
@@ -109,8 +90,7 @@ class SpikingMismatchSection(SectionDictMixin):
     tau_mem_cv: float = 0.0
 
     def __post_init__(self) -> None:
-        _non_negative(self, "threshold_cv")
-        _non_negative(self, "tau_mem_cv")
+        validate_fields(self, {"threshold_cv": NON_NEGATIVE, "tau_mem_cv": NON_NEGATIVE})
 
 
 @dataclass(frozen=True)
@@ -120,7 +100,7 @@ class SpikingNoiseSection(SectionDictMixin):
     membrane_std: float = 0.0
 
     def __post_init__(self) -> None:
-        _non_negative(self, "membrane_std")
+        validate_fields(self, {"membrane_std": NON_NEGATIVE})
 
 
 @dataclass(frozen=True)
@@ -133,8 +113,7 @@ class SpikingTimingSection(SectionDictMixin):
     decode_window_s: float
 
     def __post_init__(self) -> None:
-        for name in ("dt_s", "t_free_s", "t_nudge_s", "decode_window_s"):
-            _positive(self, name)
+        validate_fields(self, dict.fromkeys(("dt_s", "t_free_s", "t_nudge_s", "decode_window_s"), POSITIVE))
 
     def steps(self, duration_s: float) -> int:
         """``duration_s`` as a number of clock steps (the card guarantees an integer multiple)."""
@@ -162,8 +141,7 @@ class SpikingCostSection(SectionDictMixin):
     e_neuron_step_J: float = 0.0
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            _non_negative(self, f.name)
+        validate_fields(self, {f.name: NON_NEGATIVE for f in fields(self)})
 
 
 _SECTION_TYPES: dict[str, type] = {
@@ -201,15 +179,15 @@ class SpikingCard:
     def __post_init__(self) -> None:
         owner = "SpikingCard"
         if not isinstance(self.name, str) or not self.name:
-            raise ParameterTypeError(owner, "name", f"{self.name!r} must be a non-empty string")
+            raise ParameterError(owner, "name", f"{self.name!r} must be a non-empty string")
         if not isinstance(self.description, str):
-            raise ParameterTypeError(owner, "description", f"{self.description!r} must be a string")
+            raise ParameterError(owner, "description", f"{self.description!r} must be a string")
         if isinstance(self.references, str) or not all(isinstance(r, str) for r in self.references):
-            raise ParameterTypeError(owner, "references", f"{self.references!r} must be a list of strings")
+            raise ParameterError(owner, "references", f"{self.references!r} must be a list of strings")
         object.__setattr__(self, "references", tuple(self.references))
         for name, cls in _SECTION_TYPES.items():
             if not isinstance(getattr(self, name), cls):
-                raise ParameterTypeError(owner, name, f"expected {cls.__name__}, got {type(getattr(self, name)).__name__}")
+                raise ParameterError(owner, name, f"expected {cls.__name__}, got {type(getattr(self, name)).__name__}")
         t = self.timing
         dt = t.dt_s
         for name in ("t_free_s", "t_nudge_s", "decode_window_s"):
@@ -274,11 +252,11 @@ def spiking_card_from_dict(data: dict[str, Any]) -> SpikingCard:
     for name, cls in _SECTION_TYPES.items():
         try:
             kwargs[name] = cls.from_dict(data[name])
-        except (ParameterError, ParameterTypeError) as exc:
+        except ParameterError as exc:
             raise section_error(name, exc) from None
     try:
         return SpikingCard(**kwargs)
-    except (ParameterError, ParameterTypeError) as exc:
+    except ParameterError as exc:
         raise section_error("", exc) from None
 
 
