@@ -35,6 +35,11 @@ from torch import nn
 from analogeq.contract import CrossbarMatrix, MatrixRead
 from analogeq.ebm.config_dict import JSONConfig, check_fields, check_shape, check_sizes, per_layer
 from analogeq.ebm.layered import LAYERED_CONSTRAINTS, LayeredEBM, dense_sizes, dense_stack
+from analogeq.ebm.schedules import SCHEDULES
+from hardware_models.params import Boolean, OneOf
+
+#: constraints of the settling-schedule fields (:mod:`analogeq.ebm.schedules`)
+SCHEDULE_CONSTRAINTS = {"schedule": OneOf(SCHEDULES), "per_sample_stop": Boolean()}
 
 
 class ConvPoolSynapse(nn.Module):
@@ -126,6 +131,15 @@ class ConvPoolSynapse(nn.Module):
         pooled, indices = self.pool(self.conv(pre))
         return pooled, self.conv_transpose(self.unpool(post, indices))
 
+    def forward_with_context(self, pre: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(forward(pre), argmax indices)``: the indices are the context :meth:`adjoint_from_context`
+        needs, valid while ``pre`` is unchanged (the scheduled settle reuses them)."""
+        return self.pool(self.conv(pre))
+
+    def adjoint_from_context(self, post: torch.Tensor, context: torch.Tensor | None) -> torch.Tensor:
+        """``adjoint(post, pre)`` from the argmax indices of ``forward_with_context(pre)``."""
+        return self.conv_transpose(self.unpool(post, context))
+
     def phi(self, pre: torch.Tensor, post: torch.Tensor) -> torch.Tensor:
         """Per-sample coupling <P(W * pre), post>, shape (B,)."""
         return (self.forward(pre) * post).flatten(1).sum(dim=-1)
@@ -196,6 +210,16 @@ class ConvReadSynapse:
 
     def adjoint(self, post: torch.Tensor, pre: torch.Tensor) -> torch.Tensor:
         return self.synapse.adjoint_with(post, pre, self.read, self.read_t)
+
+    def forward_with_context(self, pre: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The forward read and its argmax indices (see :meth:`ConvPoolSynapse.forward_with_context`)."""
+        syn = self.synapse
+        return syn.pool(syn.conv_with(pre, self.read))
+
+    def adjoint_from_context(self, post: torch.Tensor, context: torch.Tensor | None) -> torch.Tensor:
+        """The feedback read from the argmax indices of :meth:`forward_with_context`."""
+        syn = self.synapse
+        return syn.conv_transpose_with(syn.unpool(post, context), self.read_t)
 
     def forward_and_adjoint(self, pre: torch.Tensor, post: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Both reads of one step with one forward read (its argmax positions serve the feedback)."""
@@ -302,11 +326,13 @@ class ConvEBMConfig(ConvStackConfig, JSONConfig):
     step_size: float = 0.5
     init_gain: float = 1.0
     seed: int = 0
+    schedule: str = "sync"
+    per_sample_stop: bool = False
     kind: str = field(default="conv_ebm", init=False)
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_fields(self, LAYERED_CONSTRAINTS)
+        check_fields(self, {**LAYERED_CONSTRAINTS, **SCHEDULE_CONSTRAINTS})
 
     def layer_shapes(self) -> list[tuple[int, ...]]:
         """State shape of every conv layer, computed (and checked) from the configuration."""

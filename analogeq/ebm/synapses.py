@@ -50,6 +50,14 @@ class DenseSynapse(nn.Module):
     def adjoint(self, post: torch.Tensor, pre: torch.Tensor | None = None) -> torch.Tensor:
         return (post @ self.weight).reshape(post.shape[0], *self.pre_shape)
 
+    def forward_with_context(self, pre: torch.Tensor) -> tuple[torch.Tensor, None]:
+        """``(forward(pre), None)``: a dense adjoint needs no context from the forward read."""
+        return self.forward(pre), None
+
+    def adjoint_from_context(self, post: torch.Tensor, context: None = None) -> torch.Tensor:
+        """``adjoint(post)`` (the interface of :meth:`ConvPoolSynapse.adjoint_from_context`)."""
+        return self.adjoint(post)
+
     def phi(self, pre: torch.Tensor, post: torch.Tensor) -> torch.Tensor:
         """Per-sample coupling <post, W pre>, shape (B,)."""
         return (self.forward(pre) * post).sum(dim=-1)
@@ -84,3 +92,9 @@ class DenseReadSynapse:
 
     def adjoint(self, post: torch.Tensor, pre: torch.Tensor | None = None) -> torch.Tensor:
         return self.read_t(post).reshape(post.shape[0], *self.pre_shape)
+
+    def forward_with_context(self, pre: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return self.forward(pre), None
+
+    def adjoint_from_context(self, post: torch.Tensor, context: None = None) -> torch.Tensor:
+        return self.adjoint(post)
