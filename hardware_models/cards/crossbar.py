@@ -15,7 +15,7 @@ from hardware_models.devices import (
 from hardware_models.params import ParameterError
 
 from .errors import section_error
-from .registry import card_to_dict, register_card_type, validate_with_schema
+from .registry import card_to_dict, check_card_header, register_card_type, validate_with_schema
 from .sections import (
     ADCSection,
     CostSection,
@@ -87,21 +87,9 @@ class CrossbarCard:
 
     def __post_init__(self) -> None:
         owner = "CrossbarCard"
-        if not isinstance(self.name, str) or not self.name:
-            raise ParameterError(owner, "name", f"{self.name!r} must be a non-empty string")
-        if not isinstance(self.description, str):
-            raise ParameterError(owner, "description", f"{self.description!r} must be a string")
-        if isinstance(self.references, str) or not all(isinstance(r, str) for r in self.references):
-            raise ParameterError(owner, "references", f"{self.references!r} must be a list of strings")
-        object.__setattr__(self, "references", tuple(self.references))
+        check_card_header(self, _SECTION_TYPES, optional=("update",))
         if not isinstance(self.device, DeviceModel):
             raise ParameterError(owner, "device", f"{type(self.device).__name__} is not a device model")
-        for name, cls in _SECTION_TYPES.items():
-            value = getattr(self, name)
-            if name == "update" and value is None:
-                continue
-            if not isinstance(value, cls):
-                raise ParameterError(owner, name, f"expected {cls.__name__}, got {type(value).__name__}")
         if self.drift_compensation not in DRIFT_COMPENSATION_MODES:
             raise ParameterError(
                 owner, "drift_compensation", f"{self.drift_compensation!r} is not one of {list(DRIFT_COMPENSATION_MODES)}"

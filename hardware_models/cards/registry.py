@@ -28,6 +28,8 @@ from typing import Any, Callable
 
 import jsonschema
 
+from hardware_models.params import ParameterError
+
 from .errors import CardError
 
 #: card types that live in other subpackages, imported on first use (fixed here, never taken from a card)
@@ -163,3 +165,24 @@ def card_to_dict(card: Any) -> dict[str, Any]:
             value = list(value)
         out[f.name] = value
     return out
+
+
+def check_card_header(card: Any, section_types: dict[str, type], *, optional: tuple[str, ...] = ()) -> None:
+    """The checks every card dataclass runs first (``__post_init__``): ``name`` a non-empty
+    string, ``description`` a string, ``references`` strings (stored as a tuple), and each
+    section an instance of its class (``optional`` sections may also be None). Raises
+    :class:`~hardware_models.params.ParameterError` naming the card class and the field."""
+    owner = type(card).__name__
+    if not isinstance(card.name, str) or not card.name:
+        raise ParameterError(owner, "name", f"{card.name!r} must be a non-empty string")
+    if not isinstance(card.description, str):
+        raise ParameterError(owner, "description", f"{card.description!r} must be a string")
+    if isinstance(card.references, str) or not all(isinstance(r, str) for r in card.references):
+        raise ParameterError(owner, "references", f"{card.references!r} must be a list of strings")
+    object.__setattr__(card, "references", tuple(card.references))
+    for name, cls in section_types.items():
+        value = getattr(card, name)
+        if value is None and name in optional:
+            continue
+        if not isinstance(value, cls):
+            raise ParameterError(owner, name, f"expected {cls.__name__}, got {type(value).__name__}")

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from hardware_models.params import ParameterError, check_float
+from hardware_models.params import NON_NEGATIVE, ParameterError, check_float, validate_fields
 
 
 def check_conductance_range(owner: str, g_min_S: Any, g_max_S: Any) -> tuple[float, float]:
@@ -27,6 +27,20 @@ def check_conductance_range(owner: str, g_min_S: Any, g_max_S: Any) -> tuple[flo
             f"{g_min!r} must be < g_max_S = {g_max!r} (the conductance range [g_min_S, g_max_S] is empty or inverted)",
         )
     return g_min, g_max
+
+
+#: the three effect multipliers every device model has (0 switches an effect off)
+SCALE_FIELDS = ("programming_noise_scale", "read_noise_scale", "drift_scale")
+
+
+def validate_device_range(device: Any) -> None:
+    """Check ``device.g_min_S`` < ``device.g_max_S`` (:func:`check_conductance_range`) and store
+    them as floats, in ``__post_init__`` of a frozen device dataclass; also the three scales
+    (finite, >= 0)."""
+    g_min, g_max = check_conductance_range(type(device).__name__, device.g_min_S, device.g_max_S)
+    object.__setattr__(device, "g_min_S", g_min)
+    object.__setattr__(device, "g_max_S", g_max)
+    validate_fields(device, dict.fromkeys(SCALE_FIELDS, NON_NEGATIVE))
 
 
 def check_rng(rng: Any) -> np.random.Generator:

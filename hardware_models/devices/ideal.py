@@ -8,7 +8,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..params import check_float
-from ._checks import as_conductance_array, check_conductance_range, check_rng, check_target_in_range, freeze
+from ._checks import as_conductance_array, check_rng, check_target_in_range, freeze, validate_device_range
 from ._serial import DeviceDictMixin
 from .base import ProgrammedConductances
 
@@ -38,12 +38,7 @@ class IdealDevice(DeviceDictMixin):
     drift_scale: float = 1.0
 
     def __post_init__(self) -> None:
-        owner = type(self).__name__
-        g_min, g_max = check_conductance_range(owner, self.g_min_S, self.g_max_S)
-        object.__setattr__(self, "g_min_S", g_min)
-        object.__setattr__(self, "g_max_S", g_max)
-        for name in ("programming_noise_scale", "read_noise_scale", "drift_scale"):
-            object.__setattr__(self, name, check_float(name, getattr(self, name), minimum=0.0, owner=owner))
+        validate_device_range(self)
 
     def program(self, g_target: np.ndarray, rng: np.random.Generator) -> ProgrammedConductances:
         """g_prog = g_target exactly (``rng`` is validated but not used)."""

@@ -15,7 +15,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..params import check_float, check_float_tuple, check_range_pair, ParameterError
-from ._checks import as_conductance_array, check_conductance_range, check_rng, check_target_in_range, freeze
+from ._checks import as_conductance_array, check_rng, check_target_in_range, freeze, validate_device_range
 from ._serial import DeviceDictMixin
 from .base import ProgrammedConductances
 
@@ -110,9 +110,7 @@ class PCMDevice(DeviceDictMixin):
     def __post_init__(self) -> None:
         owner = type(self).__name__
         s = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
-        g_min, g_max = check_conductance_range(owner, self.g_min_S, self.g_max_S)
-        s("g_min_S", g_min)
-        s("g_max_S", g_max)
+        validate_device_range(self)
         s("prog_noise_coeffs", check_float_tuple("prog_noise_coeffs", self.prog_noise_coeffs, owner=owner))
         s("nu_mean_log_coeffs", check_float_tuple("nu_mean_log_coeffs", self.nu_mean_log_coeffs, length=2, owner=owner))
         s("nu_std_log_coeffs", check_float_tuple("nu_std_log_coeffs", self.nu_std_log_coeffs, length=2, owner=owner))
@@ -126,8 +124,6 @@ class PCMDevice(DeviceDictMixin):
         s("read_noise_q_max", check_float("read_noise_q_max", self.read_noise_q_max, minimum=0.0, owner=owner))
         s("t0_s", check_float("t0_s", self.t0_s, minimum=0.0, exclusive_minimum=True, owner=owner))
         s("t_read_s", check_float("t_read_s", self.t_read_s, minimum=0.0, exclusive_minimum=True, owner=owner))
-        for name in ("programming_noise_scale", "read_noise_scale", "drift_scale"):
-            s(name, check_float(name, getattr(self, name), minimum=0.0, owner=owner))
 
     @classmethod
     def crosssim_joshi(cls, **overrides) -> "PCMDevice":

@@ -33,7 +33,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..params import check_float, check_float_tuple, ParameterError
-from ._checks import as_conductance_array, check_conductance_range, check_rng, check_target_in_range, freeze
+from ._checks import as_conductance_array, check_rng, check_target_in_range, freeze, validate_device_range
 from ._serial import DeviceDictMixin
 from .base import ProgrammedConductances
 
@@ -108,9 +108,8 @@ class RRAMDevice(DeviceDictMixin):
     def __post_init__(self) -> None:
         owner = type(self).__name__
         s = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
-        g_min, g_max = check_conductance_range(owner, self.g_min_S, self.g_max_S)
-        s("g_min_S", g_min)
-        s("g_max_S", g_max)
+        validate_device_range(self)
+        g_min, g_max = self.g_min_S, self.g_max_S
         s("prog_noise_coeffs", check_float_tuple("prog_noise_coeffs", self.prog_noise_coeffs, owner=owner))
         s("relax_noise_coeffs", check_float_tuple("relax_noise_coeffs", self.relax_noise_coeffs, owner=owner))
         s("relax_t0_s", check_float("relax_t0_s", self.relax_t0_s, minimum=0.0, exclusive_minimum=True, owner=owner))
@@ -123,8 +122,6 @@ class RRAMDevice(DeviceDictMixin):
                 )
             s("relax_center_S", c)
         for name in ("read_noise_q0", "read_noise_q_exponent", "read_noise_q_max"):
-            s(name, check_float(name, getattr(self, name), minimum=0.0, owner=owner))
-        for name in ("programming_noise_scale", "read_noise_scale", "drift_scale"):
             s(name, check_float(name, getattr(self, name), minimum=0.0, owner=owner))
 
     @property

@@ -24,7 +24,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..params import check_float, check_float_tuple, ParameterError
-from ._checks import as_conductance_array, check_conductance_range, check_rng, check_target_in_range, freeze
+from ._checks import as_conductance_array, check_rng, check_target_in_range, freeze, validate_device_range
 from ._serial import DeviceDictMixin
 from .base import ProgrammedConductances
 
@@ -67,9 +67,8 @@ class TableDevice(DeviceDictMixin):
     def __post_init__(self) -> None:
         owner = type(self).__name__
         s = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
-        g_min, g_max = check_conductance_range(owner, self.g_min_S, self.g_max_S)
-        s("g_min_S", g_min)
-        s("g_max_S", g_max)
+        validate_device_range(self)
+        g_min, g_max = self.g_min_S, self.g_max_S
         means = check_float_tuple("level_mean_S", self.level_mean_S, min_length=2, owner=owner)
         n = len(means)
         stds = check_float_tuple("level_std_S", self.level_std_S, length=n, owner=owner)
@@ -90,8 +89,6 @@ class TableDevice(DeviceDictMixin):
             if min(reads) < 0:
                 raise ParameterError(owner, "read_std_S", f"{list(reads)} contains a negative std")
             s("read_std_S", reads)
-        for name in ("programming_noise_scale", "read_noise_scale", "drift_scale"):
-            s(name, check_float(name, getattr(self, name), minimum=0.0, owner=owner))
 
     @classmethod
     def from_csv(

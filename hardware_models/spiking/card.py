@@ -45,7 +45,7 @@ from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 from hardware_models.cards.errors import section_error
-from hardware_models.cards.registry import card_to_dict, register_card_type, validate_with_schema
+from hardware_models.cards.registry import card_to_dict, check_card_header, register_card_type, validate_with_schema
 from hardware_models.devices._serial import SectionDictMixin
 from hardware_models.params import NON_NEGATIVE, POSITIVE, Integer, NoneOr, ParameterError, validate_fields
 
@@ -178,16 +178,7 @@ class SpikingCard:
 
     def __post_init__(self) -> None:
         owner = "SpikingCard"
-        if not isinstance(self.name, str) or not self.name:
-            raise ParameterError(owner, "name", f"{self.name!r} must be a non-empty string")
-        if not isinstance(self.description, str):
-            raise ParameterError(owner, "description", f"{self.description!r} must be a string")
-        if isinstance(self.references, str) or not all(isinstance(r, str) for r in self.references):
-            raise ParameterError(owner, "references", f"{self.references!r} must be a list of strings")
-        object.__setattr__(self, "references", tuple(self.references))
-        for name, cls in _SECTION_TYPES.items():
-            if not isinstance(getattr(self, name), cls):
-                raise ParameterError(owner, name, f"expected {cls.__name__}, got {type(getattr(self, name)).__name__}")
+        check_card_header(self, _SECTION_TYPES)
         t = self.timing
         dt = t.dt_s
         for name in ("t_free_s", "t_nudge_s", "decode_window_s"):
