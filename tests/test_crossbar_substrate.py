@@ -300,7 +300,7 @@ def test_feed_forward_mlp_and_cnn_on_ideal_card(digits_splits):
 
 def test_conv_ebm_maps_kernels_as_matrices_on_unfolded_patches(digits_splits):
     """A (small, untrained) convolutional EBM: the kernels read as matrices on im2col patches
-    (ideal device, ideal converters) give the float convolution settle; the torch path runs it,
+    (ideal device, ideal converters) give the float convolution settle; the fused path runs it,
     and the ideal preset (16-bit converters) predicts the same classes."""
     from analogeq.ebm.conv import ConvEBM, ConvEBMConfig
 
@@ -310,7 +310,7 @@ def test_conv_ebm_maps_kernels_as_matrices_on_unfolded_patches(digits_splits):
         ref = model(x)
     exact = with_value(with_value(preset("ideal"), "adc.bits", None), "dac.bits", None)
     sub = CrossbarSubstrate(model, exact, drift_time_s=0.0)
-    assert sub.backend == "torch"
+    assert sub.backend == "numba"  # the fused conv settle (tests/test_crossbar_conv_settle.py)
     out = sub.logits(x)
     assert torch.allclose(out, ref, atol=1e-4)
     assert torch.equal(CrossbarSubstrate(model, "ideal", drift_time_s=0.0).predict(x), ref.argmax(1))

@@ -19,9 +19,10 @@ Settling modes (``settle_mode``):
   the same fixed points, the same physical horizon (budget * eps * tau) and the same stationarity
   threshold |rho(h) - s| <= tol / eps; the settling time comes out in seconds (``steps * dt``).
 
-Backends: when every matrix is a dense read and every bias is a vector, the whole settling runs
-in one Numba call per batch (:mod:`.fused_settle`); otherwise (convolutions) the torch reads
-(:mod:`.reads`), which implement the same read with the same noise keys. ``attack_logits``
+Backends (``"auto"``: Numba): the whole settling runs in one Numba call per batch,
+:mod:`.fused_settle` for dense EBMs, :mod:`.conv_settle` for convolutional ones (kernels read
+on unfolded patches); the torch reads (:mod:`.reads`) implement the same reads with the same
+noise keys and stay the differentiable reference. ``attack_logits``
 always uses the torch reads, with straight-through (BPDA) DAC/ADC quantisation and
 reparameterised noise, through :func:`analogeq.ebm.gradients.attack_scores`.
 """
@@ -42,6 +43,8 @@ from analogeq.contract import GradientSpec, SettlingModel, check_input, check_la
 from analogeq.ebm.gradients import attack_scores
 from analogeq.ebm.settle import settle as settle_torch
 from analogeq.substrates.crossbar.common import CrossbarSubstrate
+from analogeq.substrates.crossbar.conv_pack import pack_conv_network
+from analogeq.substrates.crossbar.conv_settle import settle_conv_kernel
 from analogeq.substrates.crossbar.fused_settle import settle_dense_kernel
 from analogeq.substrates.crossbar.programmed import pack_dense_network, read_index
 from hardware_models.params import check_float, check_one_of
@@ -86,8 +89,8 @@ class CrossbarEBMSubstrate(CrossbarSubstrate):
     dt_over_tau:
         Integration step of the continuous mode in units of tau, in (0, 2].
     backend:
-        ``"auto"`` (Numba when every matrix is dense, torch otherwise), ``"numba"`` (dense
-        matrices only) or ``"torch"``.
+        ``"auto"`` (Numba when every matrix is a dense or a patch (convolution) read, torch
+        otherwise), ``"numba"`` or ``"torch"``.
     """
 
     def _check_path_options(self, model: Any, settle_mode: str, dt_over_tau: float, backend: str) -> None:
@@ -98,26 +101,30 @@ class CrossbarEBMSubstrate(CrossbarSubstrate):
         check_one_of("backend", backend, BACKENDS)
 
     def _bind_reads(self, backend: str) -> None:
-        self.dense = all(m.read == "dense" for m in self.model.crossbar_matrices()) and all(
-            b.dim() == 1 for b in self.model.biases
-        )
-        if backend == "numba" and not self.dense:
+        mats = self.model.crossbar_matrices()
+        self.dense = all(m.read == "dense" for m in mats) and all(b.dim() == 1 for b in self.model.biases)
+        #: the fused Numba settle runs dense and convolutional (patch-read) layered EBMs
+        self.fusable = self.dense or all(m.read in ("dense", "patches") for m in mats)
+        if backend == "numba" and not self.fusable:
             raise ValueError(
-                "backend: 'numba' runs layered EBMs whose matrices are all dense reads and whose biases are "
-                f"vectors; {type(self.model).__name__} needs backend='torch' or 'auto'"
+                "backend: 'numba' runs layered EBMs whose matrices are dense or convolution (patch) reads; "
+                f"{type(self.model).__name__} needs backend='torch' or 'auto'"
             )
-        self.backend = ("numba" if self.dense else "torch") if backend == "auto" else backend
+        self.backend = ("numba" if self.fusable else "torch") if backend == "auto" else backend
         self.tau_s = float(self.card.neuron.r_ohm * self.card.neuron.c_F)
         self._model_ct = self._continuous_twin()
         pairs = [(self.torch_reads[read_index(m, "forward")], self.torch_reads[read_index(m, "backward")])
                  for m in range(len(self.programmed))]
         self.synapses = self.model.synapses_with_reads(pairs)
         self._packed = None
+        self._rows_per_call = np.repeat([float(m.rows_per_read) for m in mats], 2)
         if self.dense:
             sizes = [int(s[0]) for s in self.model.state_shapes]
             biases = [b.detach().cpu().numpy() for b in self.model.biases]
             ro_bias = None if self.model.readout is None else self.model.readout_bias.detach().cpu().numpy()
             self._packed = pack_dense_network(self.read_models, self.line_g, sizes, biases, ro_bias, self.num_classes)
+        elif self.fusable:
+            self._packed = pack_conv_network(self.model, self.read_models, self.line_g)
 
     # ------------------------------------------------------------------ mapping
     def _matrices(self) -> tuple[list[str], list[np.ndarray]]:
@@ -212,8 +219,8 @@ class CrossbarEBMSubstrate(CrossbarSubstrate):
         counted by :meth:`cost` (``record``; default: when ``beta == 0``)."""
         mode = check_one_of("mode", self.settle_mode if mode is None else mode, SETTLE_MODES)
         backend = check_one_of("backend", self.backend if backend is None else backend, ("numba", "torch"))
-        if backend == "numba" and not self.dense:
-            raise ValueError("backend: 'numba' runs layered EBMs whose matrices are all dense reads")
+        if backend == "numba" and not self.fusable:
+            raise ValueError("backend: 'numba' runs layered EBMs whose matrices are dense or convolution (patch) reads")
         x = x.to(self.device, torch.float32)
         if beta != 0.0:
             if y is None:
@@ -234,22 +241,26 @@ class CrossbarEBMSubstrate(CrossbarSubstrate):
 
     def _settle_numba(self, model, x, beta, y, states, max_steps, tol) -> CrossbarSettle:
         batch = x.shape[0]
+        sizes = [math.prod(s) for s in self.model.state_shapes]
         xs = np.ascontiguousarray(x.reshape(batch, -1).cpu().numpy(), dtype=np.float32)
         if states is None:
-            s0 = np.zeros((batch, int(self._packed.layer_off[-1])), dtype=np.float32)
+            s0 = np.zeros((batch, int(sum(sizes))), dtype=np.float32)
         else:
             s0 = np.ascontiguousarray(torch.cat([s.reshape(batch, -1) for s in states], dim=1).cpu().numpy(),
                                       dtype=np.float32)
         labels = np.zeros(batch, dtype=np.int64) if y is None else y.cpu().numpy().astype(np.int64)
         table = self.keys.new_phase(max_steps + 2)
-        out, logits, steps, residual, energy, counts = settle_dense_kernel(
+        kernel = settle_dense_kernel if self.dense else settle_conv_kernel
+        out, logits, steps, residual, energy, counts = kernel(
             self._packed, xs, s0, labels, beta, float(model.step_size), max_steps, tol, table.table,
         )
         flat = torch.from_numpy(out).to(self.device)
-        sizes = [int(s[0]) for s in self.model.state_shapes]
-        return CrossbarSettle(states=list(torch.split(flat, sizes, dim=1)), logits=torch.from_numpy(logits).to(self.device),
+        states_out = [part.reshape(batch, *shape) for part, shape in
+                      zip(torch.split(flat, sizes, dim=1), self.model.state_shapes)]
+        row_reads = counts.sum(axis=0).astype(np.float64) * (1.0 if self.dense else self._rows_per_call)
+        return CrossbarSettle(states=states_out, logits=torch.from_numpy(logits).to(self.device),
                               steps=steps, residual=residual, tol=tol, settle_time_s=None,
-                              row_reads=counts.sum(axis=0).astype(np.float64), energy_units=float(energy.sum()))
+                              row_reads=row_reads, energy_units=float(energy.sum()))
 
     def _settle_torch(self, model, x, beta, y, states, max_steps, tol) -> CrossbarSettle:
         batch = x.shape[0]

@@ -20,7 +20,7 @@ import numpy as np
 
 from hardware_models.crossbar import CrossbarArray, LinearReadModel
 
-__all__ = ["ProgrammedMatrices", "PackedDenseNetwork", "pack_dense_network", "read_index"]
+__all__ = ["ProgrammedMatrices", "PackedDenseNetwork", "PackedReads", "pack_dense_network", "pack_reads", "read_index"]
 
 
 def read_index(matrix: int, direction: str) -> int:
@@ -150,27 +150,44 @@ class PackedDenseNetwork:
         return self.meta.shape[0]
 
 
-def pack_dense_network(models: list[LinearReadModel], line_g: list[np.ndarray], layer_sizes: list[int],
-                       biases: list[np.ndarray], readout_bias: np.ndarray | None, n_classes: int) -> PackedDenseNetwork:
-    """Pack the reads of a dense layered EBM: matrix k (k < N) is synapse k+1 (layer k-1 -> k,
-    layer -1 = the input), matrix N (``ce`` only) the readout. ``layer_sizes`` are the state
-    layers' sizes, ``biases`` one per state layer."""
-    n_layers = len(layer_sizes)
+@dataclass(frozen=True, eq=False)
+class PackedReads:
+    """Flat arrays of a list of reads (layout in :mod:`~analogeq.substrates.crossbar.fused_settle`);
+    ``wd_flat`` / ``s2d_flat`` (the matrices in (n_out, n_in) order, for dot-product reads) are
+    a placeholder of one zero when packed without them."""
+
+    meta: np.ndarray
+    w_flat: np.ndarray
+    s2_flat: np.ndarray
+    wd_flat: np.ndarray
+    s2d_flat: np.ndarray
+    edges: np.ndarray
+    tiles: np.ndarray
+    line_g: np.ndarray
+    dac_step: float
+    dac_clip: float
+
+
+def pack_reads(models: list[LinearReadModel], line_g: list[np.ndarray], *, dot_layout: bool = True) -> PackedReads:
+    """Pack the read models (one DAC for all) and their line conductances; ``dot_layout`` also
+    keeps each matrix in (n_out, n_in) order (the dense kernel's dot-product reads)."""
     meta = np.zeros((len(models), 10), dtype=np.int64)
     w_parts, s2_parts, wd_parts, s2d_parts, edge_parts, tile_parts, line_parts = [], [], [], [], [], [], []
     w_off = s2_off = e_off = t_off = l_off = 0
-    dac = models[0].dac
+    dac = models[0].dac if models else None
     for r, m in enumerate(models):
         if m.dac != dac:
             raise ValueError("every read must use the same DAC")
         n_out, n_in = m.w_eff.shape
         n_ti, n_to = m.n_tiles
         w_parts.append(np.ascontiguousarray(m.w_eff.T, dtype=np.float32).ravel())
-        wd_parts.append(np.ascontiguousarray(m.w_eff, dtype=np.float32).ravel())
+        if dot_layout:
+            wd_parts.append(np.ascontiguousarray(m.w_eff, dtype=np.float32).ravel())
         has_s2 = m.sigma2_eff is not None
         if has_s2:
             s2_parts.append(np.ascontiguousarray(m.sigma2_eff.T, dtype=np.float32).ravel())
-            s2d_parts.append(np.ascontiguousarray(m.sigma2_eff, dtype=np.float32).ravel())
+            if dot_layout:
+                s2d_parts.append(np.ascontiguousarray(m.sigma2_eff, dtype=np.float32).ravel())
         edge_parts += [m.in_edges.astype(np.int64), m.out_edges.astype(np.int64)]
         tile = np.stack([m.adc_step.ravel(), m.adc_clip.ravel(), (m.out_noise_std ** 2).ravel()], axis=1)
         tile_parts.append(tile.astype(np.float32))
@@ -181,6 +198,28 @@ def pack_dense_network(models: list[LinearReadModel], line_g: list[np.ndarray], 
         e_off += n_ti + 1 + n_to + 1
         t_off += n_ti * n_to
         l_off += n_in
+
+    def flat(parts, dtype):
+        return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(1, dtype=dtype)
+
+    return PackedReads(
+        meta=meta, w_flat=flat(w_parts, np.float32), s2_flat=flat(s2_parts, np.float32),
+        wd_flat=flat(wd_parts, np.float32), s2d_flat=flat(s2d_parts, np.float32),
+        edges=flat(edge_parts, np.int64), tiles=(np.concatenate(tile_parts, axis=0) if tile_parts
+                                                 else np.zeros((1, 3), dtype=np.float32)),
+        line_g=flat(line_parts, np.float64),
+        dac_step=float(dac.step) if dac is not None else 0.0, dac_clip=float(dac.clip) if dac is not None else 1.0,
+    )
+
+
+def pack_dense_network(models: list[LinearReadModel], line_g: list[np.ndarray], layer_sizes: list[int],
+                       biases: list[np.ndarray], readout_bias: np.ndarray | None, n_classes: int) -> PackedDenseNetwork:
+    """Pack the reads of a dense layered EBM: matrix k (k < N) is synapse k+1 (layer k-1 -> k,
+    layer -1 = the input), matrix N (``ce`` only) the readout. ``layer_sizes`` are the state
+    layers' sizes, ``biases`` one per state layer."""
+    n_layers = len(layer_sizes)
+    reads = pack_reads(models, line_g)
+    meta = reads.meta
     layer_off = np.concatenate([[0], np.cumsum(layer_sizes)]).astype(np.int64)
     fwd = np.array([read_index(k, "forward") for k in range(n_layers)], dtype=np.int64)
     bwd = np.array([-1] + [read_index(k, "backward") for k in range(1, n_layers)], dtype=np.int64)
@@ -191,15 +230,15 @@ def pack_dense_network(models: list[LinearReadModel], line_g: list[np.ndarray], 
             raise ValueError(f"matrix {k} has shape {meta[fwd[k], 1]}x{expect_in}, not matching the layer sizes {layer_sizes}")
     return PackedDenseNetwork(
         meta=meta,
-        w_flat=np.concatenate(w_parts),
-        s2_flat=np.concatenate(s2_parts) if s2_parts else np.zeros(1, dtype=np.float32),
-        wd_flat=np.concatenate(wd_parts),
-        s2d_flat=np.concatenate(s2d_parts) if s2d_parts else np.zeros(1, dtype=np.float32),
-        edges=np.concatenate(edge_parts),
-        tiles=np.concatenate(tile_parts, axis=0),
-        line_g=np.concatenate(line_parts),
-        dac_step=float(dac.step),
-        dac_clip=float(dac.clip),
+        w_flat=reads.w_flat,
+        s2_flat=reads.s2_flat,
+        wd_flat=reads.wd_flat,
+        s2d_flat=reads.s2d_flat,
+        edges=reads.edges,
+        tiles=reads.tiles,
+        line_g=reads.line_g,
+        dac_step=reads.dac_step,
+        dac_clip=reads.dac_clip,
         layer_off=layer_off,
         fwd_read=fwd,
         bwd_read=bwd,
