@@ -19,47 +19,35 @@ Prints ONE JSON object:
 
 from __future__ import annotations
 
-import os
-
-# Set before torch and numba load libgomp: spinning OpenMP workers (numba's parallel crossbar
-# kernels, torch's pool) slowed this benchmark up to 10x on a shared 2-core machine (measured).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-import argparse
-import json
 import logging
-import platform
+import os
 import sys
 import tempfile
 import time
 
-import numpy as np
+# common first: it imports hardware_models, which sets OMP_WAIT_POLICY=PASSIVE before torch and
+# Numba load libgomp: spinning OpenMP workers (Numba's parallel crossbar kernels, torch's pool)
+# slowed this benchmark up to 10x on a shared 2-core machine (measured).
+from common import bench_parser, emit, machine, parse_args
+
 import torch
 
+from analogeq.baselines.sensitivity import SensitivityConfig, sensitivity_report
+from analogeq.checkpoint import load_checkpoint
 from analogeq.compare import compare, to_markdown
+from analogeq.data import load_dataset
+from hardware_models.cards import preset
 
 SENSITIVITY_MODELS = ("ebm", "mlp", "mlp_pgd_at", "mlp_awp")
 #: the rows the issue asks for; --quick runs only these (the full run adds WEAT, VIB, CNN+PGD-AT)
 REQUIRED_MODELS = ("ebm", "mlp", "mlp_pgd_at", "mlp_trades", "mlp_awp", "cnn", "vit")
 
 
-def machine() -> dict:
-    return {
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "cuda": torch.cuda.is_available(),
-    }
+def compare_machine() -> dict:
+    return machine(("torch", "numpy"), torch_threads=torch.get_num_threads(), cuda=torch.cuda.is_available())
 
 
 def weight_sensitivity(checkpoint_dir: str, dataset, quick: bool, seed: int) -> dict:
-    from analogeq.baselines.sensitivity import SensitivityConfig, sensitivity_report
-    from analogeq.checkpoint import load_checkpoint
-    from hardware_models.cards import preset
-
     if quick:
         config = SensitivityConfig(gammas=(0.0, 0.02, 0.1), random_draws=2, pgd_steps=5,
                                    programming_noise_scales=(0.5, 2.0), device_draws=2, seed=seed)
@@ -79,15 +67,12 @@ def weight_sensitivity(checkpoint_dir: str, dataset, quick: bool, seed: int) -> 
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--quick", action="store_true", help="small budgets (under five minutes)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: tiny models, shared machine)")
+    parser = bench_parser(__doc__, quick_help="small budgets (under five minutes)", seed=True,
+                          threads_help="torch CPU threads (default 1: tiny models, shared machine)")
     parser.add_argument("--models", default=None, help="comma-separated subset of the compare models")
     parser.add_argument("--checkpoint-dir", default=None, help="keep the trained models here (default: a temporary folder)")
     parser.add_argument("--no-sensitivity", action="store_true", help="skip the weight-space view")
-    args = parser.parse_args(argv)
+    args = parse_args(parser, argv)
     torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     started = time.perf_counter()
@@ -98,8 +83,6 @@ def main(argv=None) -> int:
                          seed=args.seed, checkpoint_dir=ckpt)
         sensitivity = {}
         if not args.no_sensitivity:
-            from analogeq.data import load_dataset
-
             sensitivity = weight_sensitivity(ckpt, load_dataset("digits", seed=args.seed), args.quick, args.seed)
     mlp_time = next((r["train_time_s"] for r in result["rows"] if r["entry"] == "mlp"), None)
     ratios = {}
@@ -116,14 +99,10 @@ def main(argv=None) -> int:
         "skipped": result["skipped"],
         "settings": result["settings"],
         "entries": result["entries"],
-        "machine": machine(),
+        "machine": compare_machine(),
         "wall_time_s": time.perf_counter() - started,
     }
-    if args.json:
-        print(json.dumps(out, allow_nan=False))
-    else:
-        print(to_markdown(result))
-        print(f"total {out['wall_time_s']:.0f} s")
+    emit(out, args, f"{to_markdown(result)}\ntotal {out['wall_time_s']:.0f} s")
     return 0
 
 
