@@ -51,25 +51,26 @@ Top level: ``machine``, ``config`` (suite, examples, seeds, network, training ac
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
+import time
 
-# Numba's OpenMP threads (crossbar kernels) spin after each parallel region and starve torch's
-# elementwise ops in the same process: measured here, a crossbar attack gradient took 20-30x
-# longer after one Numba read than before it. Passive waiting removes that (must be set before
-# torch and numba load their OpenMP runtimes).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# common first: it imports hardware_models, which sets OMP_WAIT_POLICY=PASSIVE before torch and
+# Numba load their OpenMP runtimes. Numba's OpenMP threads (crossbar kernels) otherwise spin after
+# each parallel region and starve torch's elementwise ops in the same process: measured here, a
+# crossbar attack gradient took 20-30x longer after one Numba read than before it.
+from common import bench_parser, emit, machine, parse_args
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import logging  # noqa: E402
-import platform  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
+import torch
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from analogeq.robustness.suite import get_suite  # noqa: E402
+from analogeq.checkpoint import load_checkpoint
+from analogeq.commands.robustness import build_for, train_default_ebm
+from analogeq.data import load_dataset
+from analogeq.report.robustness import compare_markdown
+from analogeq.robustness.evaluate import evaluate_robustness
+from analogeq.robustness.suite import get_suite
+from analogeq.substrates import substrate_kinds
 
 # the seed study's CIFAR-10 figures (arXiv 2401.11543, released results, approximate; ANCHORS.md)
 SEED_STUDY_CIFAR10 = {
@@ -91,16 +92,8 @@ QUICK_BENCH = get_suite("quick").replace(
 QUICK_BENCH_HARDWARE = QUICK_BENCH.replace(name="bench-quick-hardware", gradient_modes=False)
 
 
-def machine(threads: int) -> dict:
-    return {
-        "cpu_count": os.cpu_count(),
-        "torch_threads": threads,
-        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-    }
+def robustness_machine(threads: int) -> dict:
+    return machine(("torch", "numpy"), torch_threads=threads, omp_wait_policy=os.environ.get("OMP_WAIT_POLICY"))
 
 
 def substrate_entry(result: dict, float_timings: dict | None) -> dict:
@@ -159,26 +152,19 @@ def substrate_entry(result: dict, float_timings: dict | None) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--json", action="store_true", help="print one JSON object (else a Markdown table)")
-    parser.add_argument("--quick", action="store_true", help="100 images and smaller budgets (< 2 minutes)")
+    parser = bench_parser(__doc__, quick_help="20 images and smaller budgets (QUICK_BENCH; same keys)", seed=True,
+                          threads_help="torch threads (default 1: small models, shared machine)")
     parser.add_argument("--suite", choices=("quick", "full"), default="quick")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: small models, shared machine)")
     parser.add_argument("--card-crossbar", default=None, help="crossbar card (file or preset)")
     parser.add_argument("--card-spiking", default=None, help="spiking card (file or preset)")
     parser.add_argument("--kinds", nargs="*", default=None, help="substrate kinds to run (default: every registered one)")
     parser.add_argument("--checkpoint", default=None, help="evaluate this checkpoint instead of training the recipe")
     parser.add_argument("--n-examples", type=int, default=None, help="test images (default 100, quick 20)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log each attack's progress on stderr")
-    args = parser.parse_args(argv)
+    args = parse_args(parser, argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(name)s: %(message)s")
     torch.set_num_threads(args.threads)
-
-    from analogeq.commands.robustness import build_for, train_default_ebm
-    from analogeq.robustness.evaluate import compare_markdown, evaluate_robustness
-    from analogeq.substrates import substrate_kinds
 
     started = time.perf_counter()
     suite = QUICK_BENCH if args.quick else get_suite(args.suite)
@@ -186,9 +172,6 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.perf_counter()
     if args.checkpoint:
-        from analogeq.checkpoint import load_checkpoint
-        from analogeq.data import load_dataset
-
         model, metadata = load_checkpoint(args.checkpoint)
         splits = load_dataset(metadata.get("dataset", "digits"), seed=int(metadata.get("split_seed", 0)))
         network = {"checkpoint": args.checkpoint, "test_accuracy": metadata.get("test_accuracy")}
@@ -229,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         out[kind]["cost"] = result["cost"]
         out[kind]["suite"] = result["suite"]["name"]
 
-    out["machine"] = machine(args.threads)
+    out["machine"] = robustness_machine(args.threads)
     out["config"] = {
         "quick": args.quick, "suite": suite.to_dict(), "n_examples": int(x.shape[0]), "seed": args.seed,
         "network": network, "train_seconds": train_s,
@@ -237,12 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         "total_seconds": time.perf_counter() - started,
     }
     out["seed_study_cifar10"] = SEED_STUDY_CIFAR10
-    if args.json:
-        json.dump(out, sys.stdout, indent=2, allow_nan=False)
-        sys.stdout.write("\n")
-    else:
-        print(compare_markdown(results))
-        print(f"total {out['config']['total_seconds']:.0f} s")
+    emit(out, args, f"{compare_markdown(results)}\ntotal {out['config']['total_seconds']:.0f} s")
     return 1 if failed else 0
 
 
