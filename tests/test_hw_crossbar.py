@@ -187,8 +187,7 @@ def test_read_noise_variance_is_x2_at_sigma2():
     n = 40000
     y = arr.read(np.tile(x, (n, 1)), t)  # every row an independent read of the same input
     # variance from the device's own sigma, mapped independently of the library
-    g = np.stack(arr.conductances(t))
-    sigma = arr.device.read_noise_std(g, t)
+    sigma = arr.programmed.read_sigma(t)  # the device's law (Q at the programmed conductance)
     alpha = model.drift_alpha[0, 0]
     var_cells = (arr.w_max * alpha / arr.span_S) ** 2 * (sigma[0] ** 2 + sigma[1] ** 2)
     var_expected = (x * x) @ var_cells.T
@@ -209,8 +208,7 @@ def test_output_noise_equals_per_cell_draws_in_distribution():
     ours = arr.read(np.tile(x, (n, 1)), t)
     # per-cell method: every read draws every cell of both arrays
     g_plus, g_minus = arr.conductances(t)
-    s_plus = arr.device.read_noise_std(g_plus, t)
-    s_minus = arr.device.read_noise_std(g_minus, t)
+    s_plus, s_minus = arr.programmed.read_sigma(t)
     rng = np.random.default_rng(99)
     per_cell = np.empty((n, 4))
     for k in range(n):

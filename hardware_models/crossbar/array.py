@@ -312,9 +312,11 @@ class CrossbarArray:
         alpha_full = np.repeat(np.repeat(alpha, np.diff(in_edges), axis=0), np.diff(out_edges), axis=1).T
         w_eff = (self.w_max * units * alpha_full).astype(self.dtype)
 
-        sigma = np.asarray(self.device.read_noise_std(g_t, t), dtype=np.float64)
+        # the device's read-noise law, through its one entry point (PCM: Q at the programmed
+        # conductance, scaled by |g(t)|; the sweeps' read_sigma evaluations use the same call)
+        sigma = np.asarray(self.programmed.read_sigma(t), dtype=np.float64)
         if sigma.shape != g_t.shape:
-            raise ValueError(f"device.read_noise_std returned shape {sigma.shape}, expected {g_t.shape}")
+            raise ValueError(f"read_sigma returned shape {sigma.shape}, expected {g_t.shape}")
         sigma2_eff = None
         if np.any(sigma > 0.0):
             s2 = (sigma[0] ** 2 + sigma[1] ** 2) / self.span_S**2  # W layout, units^2

@@ -43,7 +43,11 @@ class DeviceModel(Protocol):
         ...
 
     def read_noise_std(self, g: np.ndarray, t_s: float) -> np.ndarray:
-        """Standard deviation [S] of one read of cells of conductance ``g`` at time ``t_s``."""
+        """Standard deviation [S] of one read of cells of conductance ``g`` at time ``t_s``.
+
+        Readers call :meth:`ProgrammedConductances.read_sigma`, which knows the programmed state
+        (a device whose law depends on it, like PCM, is evaluated there; never call this with a
+        drifted conductance for such a device)."""
         ...
 
     def to_dict(self) -> dict[str, Any]:

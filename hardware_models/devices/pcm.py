@@ -61,9 +61,12 @@ class PCMDevice(DeviceDictMixin):
         Q(x)        = min(read_noise_q0 / x ** read_noise_q_exponent, read_noise_q_max)
         sigma_read  = read_noise_scale * |g(t)| * Q(g_prog / g_max_S) * sqrt(ln((t + t_read_s) / (2 t_read_s)))
 
-    and 0 for t <= t_read_s (where the logarithm is <= 0). ``ProgrammedConductances.read_sigma``
-    uses this form (Q at the programmed conductance, via ``read_noise_std_programmed``);
-    ``read_noise_std(g, t)``, which knows only g, evaluates Q at g itself.
+    and 0 for t <= t_read_s (where the logarithm is <= 0). This is the one read-noise law of the
+    device, evaluated in one place (``read_noise_std(g_t, t, g_ref_S=g_prog)``). Every consumer
+    reaches it through ``ProgrammedConductances.read_sigma`` (via ``read_noise_std_programmed``):
+    the crossbar reads (:class:`hardware_models.crossbar.CrossbarArray`) and the sweeps'
+    evaluations alike. ``read_noise_std(g, t)`` without ``g_ref_S`` is the same law for cells
+    read at their programmed conductance (g_prog = g, i.e. before any drift).
 
     Mapping from aihwkit (which works in uS): its programming coefficients c_k are in uS for a
     g_max of 25 uS, so p_k = c_k / 25 (``AIHWKIT_PROG_COEFFS_REL``); its nu and Q formulas are
