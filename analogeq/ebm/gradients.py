@@ -70,25 +70,30 @@ def implicit_fixed_point(
     synapses: list[nn.Module] | None = None,
     adjoint_max_iter: int | None = None,
     adjoint_tol: float = 1e-6,
+    fixed_point: list[torch.Tensor] | None = None,
 ) -> list[torch.Tensor]:
     """Free-phase states s* whose backward pass is the implicit (fixed-point) gradient.
 
-    Forward: settle without a graph, then one recorded step f(s*, x) (equal to s* at
+    Forward: settle without a graph (or take ``fixed_point``, states a faster settle of the
+    same model and reads already found), then one recorded step f(s*, x) (equal to s* at
     convergence). Backward: the adjoint g = J^T g + dL/ds is iterated until the largest
     change is below ``adjoint_tol`` times the largest |dL/ds| or ``adjoint_max_iter``
     (default ``max_steps``) iterations have run.
     """
     shapes = [tuple(shape) for shape in model.state_shapes]
-    with torch.no_grad():
-        result = settle(model, x.detach(), max_steps=max_steps, tol=tol, synapses=synapses)
-    if not result.converged:
-        logger.debug("implicit gradient: free phase not converged (residual %.3g after %d steps)", result.residual, result.steps)
+    if fixed_point is None:
+        with torch.no_grad():
+            result = settle(model, x.detach(), max_steps=max_steps, tol=tol, synapses=synapses)
+        if not result.converged:
+            logger.debug("implicit gradient: free phase not converged (residual %.3g after %d steps)",
+                         result.residual, result.steps)
+        fixed_point = result.states
     max_iter = adjoint_max_iter if adjoint_max_iter is not None else max_steps
 
     def f(z: torch.Tensor) -> torch.Tensor:
         return _flatten(model.step(x, _unflatten(z, shapes), synapses=synapses))
 
-    z_star = _flatten(result.states).detach()
+    z_star = _flatten(fixed_point).detach()
     z = f(z_star)  # graph to x and the parameters
     if z.requires_grad:
         z0 = z.detach().requires_grad_()
@@ -114,8 +119,10 @@ def implicit_fixed_point(
     return _unflatten(z, shapes)
 
 
-def attack_scores(model, x: torch.Tensor, gradient: GradientSpec, synapses: list[nn.Module] | None = None) -> torch.Tensor:
-    """Class scores of ``model`` (a LayeredEBM) differentiable with respect to ``x``."""
+def attack_scores(model, x: torch.Tensor, gradient: GradientSpec, synapses: list[nn.Module] | None = None,
+                  fixed_point: list[torch.Tensor] | None = None) -> torch.Tensor:
+    """Class scores of ``model`` (a LayeredEBM) differentiable with respect to ``x``;
+    ``fixed_point``: the free-phase states of ``implicit`` mode, already settled."""
     cfg = model.config
     with torch.enable_grad():
         if gradient.settle == "full":
@@ -123,7 +130,8 @@ def attack_scores(model, x: torch.Tensor, gradient: GradientSpec, synapses: list
         elif gradient.settle == "truncated":
             states = settle(model, x, max_steps=gradient.truncated_steps, tol=0.0, synapses=synapses).states
         elif gradient.settle == "implicit":
-            states = implicit_fixed_point(model, x, max_steps=cfg.free_steps, tol=cfg.tol, synapses=synapses)
+            states = implicit_fixed_point(model, x, max_steps=cfg.free_steps, tol=cfg.tol, synapses=synapses,
+                                          fixed_point=fixed_point)
         else:  # GradientSpec validates its mode; a new mode must be added here
             raise NotImplementedError(f"gradient mode {gradient.settle!r} is not implemented")
         scores = model.output(states, synapses)

@@ -22,9 +22,10 @@ Settling modes (``settle_mode``):
 Backends (``"auto"``: Numba): the whole settling runs in one Numba call per batch,
 :mod:`.fused_settle` for dense EBMs, :mod:`.conv_settle` for convolutional ones (kernels read
 on unfolded patches); the torch reads (:mod:`.reads`) implement the same reads with the same
-noise keys and stay the differentiable reference. ``attack_logits``
-always uses the torch reads, with straight-through (BPDA) DAC/ADC quantisation and
-reparameterised noise, through :func:`analogeq.ebm.gradients.attack_scores`.
+noise keys and stay the differentiable reference. ``attack_logits`` always uses the torch reads,
+with straight-through (BPDA) DAC/ADC quantisation and reparameterised noise, through
+:func:`analogeq.ebm.gradients.attack_scores`; for convolutional EBMs its default gradient is the
+implicit one at the fixed point found by the fused settle (no stored steps).
 """
 
 from __future__ import annotations
@@ -161,14 +162,31 @@ class CrossbarEBMSubstrate(CrossbarSubstrate):
         check_input(x, self.input_shape)
         return self.settle(x.to(self.device, torch.float32)).logits
 
-    def attack_logits(self, x: torch.Tensor, gradient: GradientSpec = GradientSpec()) -> torch.Tensor:
+    @property
+    def default_gradient(self) -> GradientSpec:
+        """The attack gradient when none is asked for: implicit at the fixed point for
+        convolutional EBMs (memory independent of the settling steps), full backpropagation
+        through the settle for dense ones."""
+        return GradientSpec("full") if self.dense else GradientSpec("implicit")
+
+    def attack_logits(self, x: torch.Tensor, gradient: GradientSpec | None = None) -> torch.Tensor:
+        """Class scores differentiable with respect to ``x`` through the torch reads (BPDA
+        converters, reparameterised noise), with ``gradient`` (default :attr:`default_gradient`).
+        In ``implicit`` mode a convolutional EBM's fixed point comes from the fused settle
+        (the same reads, no graph); one step at it is recorded through the torch reads and the
+        adjoint iterates on that step."""
         check_input(x, self.input_shape)
+        gradient = self.default_gradient if gradient is None else gradient
         if not isinstance(gradient, GradientSpec):
             raise TypeError(f"gradient must be a GradientSpec, got {type(gradient).__name__}")
         x = x.to(self.device, torch.float32)
         model = self._model_for(self.settle_mode)
+        fixed_point = None
+        if gradient.settle == "implicit" and self.backend == "numba" and not self.dense:
+            with torch.no_grad():
+                fixed_point = self.settle(x.detach(), record=False).states
         self.keys.new_phase(model.config.free_steps + 2)
-        return attack_scores(model, x, gradient, synapses=self.synapses)
+        return attack_scores(model, x, gradient, synapses=self.synapses, fixed_point=fixed_point)
 
     def _describe_path(self) -> dict[str, Any]:
         m = self._model_for(self.settle_mode)
