@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 
 from hardware_models.cards import preset, with_value
-from hardware_models.cost import ReadCost, adc_energy_walden_J, settle_cost, tile_read_cost, tile_read_cost_bound
+from hardware_models.cost import (
+    ReadCost,
+    adc_energy_walden_J,
+    conversion_energies_J,
+    settle_cost,
+    tile_read_cost,
+    tile_read_cost_bound,
+)
 
 
 def per_cell_energy(g_pos, g_neg, v, t_read, transpose):
@@ -35,8 +42,9 @@ def test_array_energy_matches_per_cell_sum(transpose):
     assert cost.array_energy_J == pytest.approx(ref, rel=1e-12)
     n_out = 7 if transpose else 5
     assert (cost.n_reads, cost.n_dac_conversions, cost.n_adc_conversions) == (3, 3 * n_in, 3 * n_out)
-    assert cost.dac_energy_J == pytest.approx(3 * n_in * card.cost.e_dac_per_conversion_J)
-    assert cost.adc_energy_J == pytest.approx(3 * n_out * card.cost.e_adc_per_conversion_J)
+    e_dac, e_adc = conversion_energies_J(card)
+    assert cost.dac_energy_J == pytest.approx(3 * n_in * e_dac)
+    assert cost.adc_energy_J == pytest.approx(3 * n_out * e_adc)
     assert cost.energy_J == pytest.approx(cost.array_energy_J + cost.dac_energy_J + cost.adc_energy_J)
     assert cost.latency_s == pytest.approx(3 * (card.timing.t_read_s + card.timing.t_adc_s))
     assert cost.energy_per_read_J == pytest.approx(cost.energy_J / 3)
@@ -68,7 +76,7 @@ def test_preset_adc_energies_follow_walden():
     assert adc_energy_walden_J(9) == pytest.approx(2.56e-12)
     for name in ("pcm", "rram", "pcm-harsh"):
         card = preset(name)
-        assert card.cost.e_adc_per_conversion_J == pytest.approx(adc_energy_walden_J(card.adc.bits))
+        assert conversion_energies_J(card)[1] == pytest.approx(adc_energy_walden_J(card.adc.bits))
 
 
 def test_settle_cost_closed_form():

@@ -14,7 +14,9 @@ from hardware_models.devices import (
 )
 from hardware_models.params import ParameterError
 
-from .errors import section_error
+from hardware_models.cost import converter_summary
+
+from .errors import CardError, section_error
 from .registry import card_to_dict, check_card_header, register_card_type, validate_with_schema
 from .sections import (
     ADCSection,
@@ -112,11 +114,46 @@ class CrossbarCard:
         """The card as a JSON-ready dict, in the canonical key order."""
         return card_to_dict(self)
 
+    def converter_summary(self) -> str:
+        """The converters as the card sets them (:func:`hardware_models.cost.converter_summary`)."""
+        return converter_summary(self)
 
+
+
+
+# fixed per-conversion energies of earlier cards -> figures of merit (E = FOM * 2^bits)
+_LEGACY_COST = {"e_dac_per_conversion_J": ("dac", "dac_fom_J_per_step"),
+                "e_adc_per_conversion_J": ("adc", "adc_fom_J_per_step")}
+
+
+def _upgrade_legacy_cost(data: dict[str, Any]) -> dict[str, Any]:
+    """A card written with fixed per-conversion energies (``cost.e_dac_per_conversion_J``,
+    ``cost.e_adc_per_conversion_J``) read as the figures of merit that give those energies at
+    the card's bits: ``FOM = E / 2^bits``. Same energies at the card's bits, and the law of
+    :func:`hardware_models.cost.conversion_energies_J` for any other. Other dicts pass as they are."""
+    cost = data.get("cost") if isinstance(data, dict) else None
+    if not isinstance(cost, dict) or not any(k in cost for k in _LEGACY_COST):
+        return data
+    cost = dict(cost)
+    for old, (section, new) in _LEGACY_COST.items():
+        if old not in cost:
+            continue
+        if new in cost:
+            raise CardError(f"$.cost.{old}", f"give cost.{new} (energy = FOM * 2^{section}.bits) or the older {old}, not both")
+        bits = data.get(section, {}).get("bits") if isinstance(data.get(section), dict) else None
+        energy = cost.pop(old)
+        if not isinstance(bits, int) or isinstance(bits, bool) or not isinstance(energy, (int, float)):
+            raise CardError(f"$.cost.{old}", f"replaced by cost.{new} (energy per conversion = FOM * 2^{section}.bits); "
+                            f"{old} can be read only with an integer {section}.bits, got {bits!r}")
+        cost[new] = energy / 2.0**bits
+    return {**data, "cost": cost}
 
 
 def crossbar_card_from_dict(data: dict[str, Any]) -> CrossbarCard:
-    """Validate ``data`` against ``crossbar-card.v1.json`` and build the card; CardError on any fault."""
+    """Validate ``data`` against ``crossbar-card.v1.json`` and build the card; CardError on any
+    fault. Cards with the older fixed converter energies are read as figures of merit
+    (:func:`_upgrade_legacy_cost`)."""
+    data = _upgrade_legacy_cost(data)
     validate_with_schema(data, "crossbar", data.get("schema_version", "1.0"))
     kwargs: dict[str, Any] = {
         "name": data["name"],

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hardware_models.cost.read import ADC_FOM_DEFAULT_J_PER_STEP, DAC_FOM_DEFAULT_J_PER_STEP
 from hardware_models.devices._serial import SectionDictMixin
 from hardware_models.params import NON_NEGATIVE, POSITIVE, Integer, NoneOr, validate_fields
 
@@ -126,12 +127,15 @@ class NeuronSection(SectionDictMixin):
 
 @dataclass(frozen=True)
 class CostSection(SectionDictMixin):
-    """Energy per DAC conversion (one row drive), per ADC conversion (one output) and per
-    neuron update [J], all >= 0. Sources and ranges: :mod:`hardware_models.cost`."""
+    """Energy per neuron update [J] and the converters' Walden figures of merit [J per
+    conversion step], all >= 0. One conversion of a b-bit converter costs ``FOM * 2^b``
+    (:func:`hardware_models.cost.conversion_energies_J`); the defaults, 0.39 fJ/step for the DAC
+    (50 fJ at 7 bits) and 5 fJ/step for the ADC (2.56 pJ at 9 bits), and their sources:
+    :mod:`hardware_models.cost`."""
 
-    e_dac_per_conversion_J: float
-    e_adc_per_conversion_J: float
     e_neuron_update_J: float
+    dac_fom_J_per_step: float = DAC_FOM_DEFAULT_J_PER_STEP
+    adc_fom_J_per_step: float = ADC_FOM_DEFAULT_J_PER_STEP
 
     def __post_init__(self) -> None:
-        validate_fields(self, dict.fromkeys(("e_dac_per_conversion_J", "e_adc_per_conversion_J", "e_neuron_update_J"), NON_NEGATIVE))
+        validate_fields(self, dict.fromkeys(("e_neuron_update_J", "dac_fom_J_per_step", "adc_fom_J_per_step"), NON_NEGATIVE))

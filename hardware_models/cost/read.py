@@ -3,9 +3,16 @@
 One read of a tile with inputs on its rows (forward, y = x W) costs::
 
     E_array = t_read_s * sum_b sum_i v_bi^2 * sum_j (G+_ij + G-_ij)     dissipation in both devices of every pair
-    E_dac   = n_inputs * e_dac_per_conversion_J                          one conversion per driven line and read
-    E_adc   = n_outputs * e_adc_per_conversion_J                         one conversion per output and read
+    E_dac   = n_inputs * e_dac                                           one conversion per driven line and read
+    E_adc   = n_outputs * e_adc                                          one conversion per output and read
     latency = t_read_s + t_adc_s                                          per read; B reads run one after the other
+
+with the energy of one conversion a law of the converter's bits (Walden figure of merit,
+:func:`conversion_energies_J`)::
+
+    e_dac = cost.dac_fom_J_per_step * 2^dac.bits        e_adc = cost.adc_fom_J_per_step * 2^adc.bits
+
+An ideal converter (``bits`` None) has no resolution to cost: its conversions count 0 J.
 
 (for a transposed read, W^T, the inputs are on the columns and v_j^2 multiplies the column sums).
 The array term assumes virtual-ground sensing, so the full input voltage drops across each cell,
@@ -21,6 +28,13 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+
+#: Walden figure of merit of the ADC [J per conversion step]: 5 fJ/step, 2.56 pJ at 9 bits
+#: (sources and range: :mod:`hardware_models.cost`).
+ADC_FOM_DEFAULT_J_PER_STEP = 5e-15
+#: figure of merit of the DAC [J per conversion step]: 50 fJ / 2^7, i.e. 50 fJ per row drive at
+#: 7 bits (aihwkit's DAC), an order-of-magnitude assumption (:mod:`hardware_models.cost`).
+DAC_FOM_DEFAULT_J_PER_STEP = 50e-15 / 2**7
 
 
 @dataclass(frozen=True)
@@ -105,8 +119,9 @@ def tile_read_cost(
     array_J = float(t_read * np.sum((v * v) @ line_g))
     n_dac = n_reads * n_in
     n_adc = n_reads * n_out
-    dac_J = n_dac * card.cost.e_dac_per_conversion_J
-    adc_J = n_adc * card.cost.e_adc_per_conversion_J
+    e_dac, e_adc = conversion_energies_J(card)
+    dac_J = n_dac * e_dac
+    adc_J = n_adc * e_adc
     return ReadCost(
         energy_J=array_J + dac_J + adc_J,
         latency_s=n_reads * (t_read + t_adc),
@@ -130,16 +145,49 @@ def tile_read_cost_bound(card: Any, rows: int, cols: int, *, transpose: bool = F
     return tile_read_cost(card, g, g, np.full(n_in, card.dac.v_read_V), transpose=transpose)
 
 
-def adc_energy_walden_J(bits: int, fom_J_per_step: float = 5e-15) -> float:
+def converter_energy_J(bits: int | None, fom_J_per_step: float) -> float:
     """Energy of one conversion from the Walden figure of merit: E = FOM * 2^bits [J].
 
-    5 fJ/conversion-step is within the ~1-10 fJ/step of state-of-the-art SAR ADCs at
-    10 MS/s-1 GS/s (B. Murmann, ADC Performance Survey, Stanford). Uses the nominal bits in
-    place of the effective number of bits (ENOB is typically 0.5-1.5 bits lower), so it is an
-    optimistic-to-typical figure.
+    ``bits`` None (an ideal, unquantised converter) gives 0 J: the law has no resolution to
+    cost. Uses the nominal bits in place of the effective number of bits (ENOB is typically
+    0.5-1.5 bits lower), so it is an optimistic-to-typical figure.
     """
-    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or bits < 1:
-        raise ValueError(f"bits must be an integer >= 1, got {bits!r}")
     if not np.isfinite(fom_J_per_step) or fom_J_per_step < 0:
         raise ValueError(f"fom_J_per_step must be finite and >= 0, got {fom_J_per_step!r}")
-    return float(fom_J_per_step * 2.0**bits)
+    if bits is None:
+        return 0.0
+    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or bits < 1:
+        raise ValueError(f"bits must be an integer >= 1 or None, got {bits!r}")
+    return float(fom_J_per_step * 2.0 ** int(bits))
+
+
+def conversion_energies_J(card: Any) -> tuple[float, float]:
+    """(e_dac, e_adc): energy [J] of one DAC and one ADC conversion of a crossbar card,
+    ``cost.dac_fom_J_per_step * 2^dac.bits`` and ``cost.adc_fom_J_per_step * 2^adc.bits``.
+    The one place the converter energies of a card are computed."""
+    return (converter_energy_J(card.dac.bits, card.cost.dac_fom_J_per_step),
+            converter_energy_J(card.adc.bits, card.cost.adc_fom_J_per_step))
+
+
+def converter_summary(card: Any) -> str:
+    """The converters of a crossbar card as text that follows ``dac.bits``, ``adc.bits`` and the
+    cost law, e.g. ``"7-bit DAC (0.05 pJ/conversion), 9-bit ADC (2.56 pJ/conversion, full scale
+    +-12 units)"`` (a card's free-text ``description`` is not rewritten when its bits change)."""
+    e_dac, e_adc = conversion_energies_J(card)
+
+    def one(kind: str, bits: int | None, e_J: float) -> str:
+        if bits is None:
+            return f"ideal {kind} (no rounding, 0 pJ/conversion"
+        return f"{bits}-bit {kind} ({e_J * 1e12:.3g} pJ/conversion"
+
+    return (f"{one('DAC', card.dac.bits, e_dac)}), "
+            f"{one('ADC', card.adc.bits, e_adc)}, full scale +-{card.adc.range_units:g} units)")
+
+
+def adc_energy_walden_J(bits: int, fom_J_per_step: float = ADC_FOM_DEFAULT_J_PER_STEP) -> float:
+    """:func:`converter_energy_J` with the default ADC figure of merit (5 fJ/conversion-step,
+    within the ~1-10 fJ/step of state-of-the-art SAR ADCs at 10 MS/s-1 GS/s, B. Murmann, ADC
+    Performance Survey, Stanford): 2.56 pJ at 9 bits."""
+    if bits is None:
+        raise ValueError("bits must be an integer >= 1, got None")
+    return converter_energy_J(bits, fom_J_per_step)

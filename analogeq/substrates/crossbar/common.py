@@ -28,6 +28,7 @@ from analogeq.substrates.crossbar.cost import inference_cost, upper_bound_energy
 from analogeq.substrates.crossbar.programmed import ProgrammedMatrices
 from analogeq.substrates.crossbar.reads import KeySource, ReadMeter, TorchRead
 from hardware_models.cards import resolve_card
+from hardware_models.cost import converter_summary
 from hardware_models.params import check_float, check_int
 
 __all__ = ["CrossbarSubstrate", "DEFAULT_CARD", "check_crossbar_card"]
@@ -193,6 +194,7 @@ class CrossbarSubstrate(Substrate):
             "device": str(self.device),
             "card": self.card.to_dict(),
             "card_name": str(getattr(self.card, "name", "?")),
+            "converters": converter_summary(self.card),  # follows the card's bits (its description may not)
             "drift_time_s": self.drift_time_s,
             "seed": self.seed,
             "model": type(self.model).__name__,

@@ -7,11 +7,13 @@ position of a convolution); a read r with n_ti x n_to tiles costs::
 
     E_array = t_read_s * v_read_V^2 * sum_i xq_i^2 * G_line_i     (xq: DAC output in [-1, 1],
                                                                   G_line_i = sum of G+ + G- on line i)
-    E_dac   = n_in * n_to * e_dac_per_conversion_J                (every tile drives its rows)
-    E_adc   = n_out * n_ti * e_adc_per_conversion_J               (every tile converts its outputs)
+    E_dac   = n_in * n_to * e_dac                                 (every tile drives its rows)
+    E_adc   = n_out * n_ti * e_adc                                (every tile converts its outputs)
     tile reads = n_ti * n_to
 
-and one inference adds ``steps * n_neurons * e_neuron_update_J`` for the neuron periphery.
+with e_dac = FOM_dac * 2^dac.bits and e_adc = FOM_adc * 2^adc.bits per conversion
+(``hardware_models.cost.conversion_energies_J``: the card's figures of merit and bits), and one
+inference adds ``steps * n_neurons * e_neuron_update_J`` for the neuron periphery.
 Latency, discrete mode: ``tile_reads * (t_read_s + t_adc_s)``, every tile read of the settling
 one after the other (``settle_cost``'s convention: an upper bound); ``latency_parallel_s`` is the
 lower figure where all matrices read at once and each matrix's tiles in parallel
@@ -27,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from hardware_models.cost import conversion_energies_J
 from hardware_models.crossbar import LinearReadModel
 
 __all__ = ["inference_cost", "read_costs", "upper_bound_energy_units"]
@@ -69,8 +72,9 @@ def inference_cost(
     dac_conv = float(row_reads @ n_dac)
     adc_conv = float(row_reads @ n_adc)
     tile_reads = float(row_reads @ n_tiles)
-    dac_J = dac_conv * card.cost.e_dac_per_conversion_J
-    adc_J = adc_conv * card.cost.e_adc_per_conversion_J
+    e_dac, e_adc = conversion_energies_J(card)
+    dac_J = dac_conv * e_dac
+    adc_J = adc_conv * e_adc
     neuron_updates = float(steps) * int(n_neurons)
     neuron_J = neuron_updates * card.cost.e_neuron_update_J
     per_matrix = row_reads.reshape(-1, 2).sum(axis=1)
