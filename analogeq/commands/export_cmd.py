@@ -298,4 +298,3 @@ def _export_nir(args: argparse.Namespace) -> int:
     sizes = "-".join(str(n) for n in mapped.layer_sizes)
     print(f"wrote NIR graph of {args.source} ({sizes}) on spiking card {card.name!r} (mismatch seed {args.seed}) to {args.out}")
     return 0
-

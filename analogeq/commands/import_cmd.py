@@ -128,4 +128,3 @@ def _read_json(path: str, fmt: str) -> Any:
     if isinstance(data, dict) and "card_type" in data:
         raise ValueError(f"{path} is already an analogeq device card; --from {fmt} expects {fmt} parameters")
     return data
-
