@@ -66,9 +66,9 @@ def test_a_fixed_point_of_one_schedule_is_one_of_the_other():
     model = _model("mse", (12,), gain=1.5)
     x = _x()
     with torch.no_grad():
-        fp = settle(model, x, max_steps=5000, tol=1e-13).states
+        fp = settle(model, x, max_steps=5000, tol=1e-13, schedule="sync", per_sample=False).states
         assert float(_sample_residual(Sweeper(model, x, "async").sweep(fp), fp).max()) < 1e-12
-        fa = settle(model, x, max_steps=5000, tol=1e-13, schedule="async").states
+        fa = settle(model, x, max_steps=5000, tol=1e-13, schedule="async", per_sample=False).states
         assert float(_sample_residual(model.step(x, fa), fa).max()) < 1e-12
 
 
@@ -79,10 +79,10 @@ def test_schedules_and_per_sample_stop_reach_the_reference_fixed_point(schedule,
     x = digits_splits.test.x[:8].double()
     tol = 1e-6
     with torch.no_grad():
-        exact = settle(model, x, max_steps=5000, tol=1e-13).states
-        ref = settle(model, x, max_steps=2000, tol=tol)
+        exact = settle(model, x, max_steps=5000, tol=1e-13, schedule="sync", per_sample=False).states
+        ref = settle(model, x, max_steps=2000, tol=tol, schedule="sync", per_sample=False)
         out = settle(model, x, max_steps=2000, tol=tol, schedule=schedule, per_sample=True)
-    assert ref.converged and out.converged and out.sample_steps is not None
+    assert ref.converged and out.converged and ref.sample_steps is None and out.sample_steps is not None
     assert int(out.sample_steps.max()) == out.steps
     assert float(out.sample_residual.max()) <= tol
     # the reference itself is only within r / (1 - L) of the fixed point (measured 7.5e-5 here: the
@@ -150,3 +150,20 @@ def test_async_settle_is_differentiable():
     states = settle(model, x, max_steps=30, tol=0.0, schedule="async").states
     model.output(states).sum().backward()
     assert x.grad is not None and float(x.grad.abs().max()) > 0
+
+
+def test_defaults_are_async_with_per_sample_stop_and_reads_take_the_reference_loop():
+    # chosen by measurement (benchmarks/bench_conv_float.py); hardware reads passed as synapses=
+    # draw noise per row read in batch order and keep the reference loop unless asked otherwise
+    cfg = ConvEBMConfig()
+    assert (cfg.schedule, cfg.per_sample_stop) == ("async", True)
+    model = ConvEBM(ConvEBMConfig(channels=(4, 8), init_gain=1.5)).double()
+    mats = model.crossbar_matrices()
+    reads = [((lambda v, w=m.weight.double(): v @ w.t()), (lambda v, w=m.weight.double(): v @ w)) for m in mats]
+    x = _x()
+    with torch.no_grad():
+        via_reads = settle(model, x, max_steps=12, tol=1e-9, synapses=model.synapses_with_reads(reads))
+        ref = settle(model, x, max_steps=12, tol=1e-9, schedule="sync", per_sample=False)
+        fast = settle(model, x, max_steps=12, tol=1e-9)
+    assert via_reads.sample_steps is None and _dist(via_reads.states, ref.states) < 1e-12
+    assert fast.sample_steps is not None and _dist(fast.states, ref.states) > 1e-6  # 12 sweeps: not settled yet
