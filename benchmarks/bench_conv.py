@@ -1,0 +1,206 @@
+"""Convolutional EBM benchmark (issue 13): the crossbar's fused conv settle against float.
+
+    python benchmarks/bench_conv.py --json           # full run
+    python benchmarks/bench_conv.py --json --quick   # same keys, a few minutes
+
+Every timing runs on one thread (BLAS, OpenMP, torch and Numba); ratios are measured in this one
+run from interleaved repeats (best times; ``*_median`` the medians). One function per key group.
+
+Crossbar keys:
+
+* ``conv_crossbar_settle_over_float``: time per settle step of the CIFAR-10-shape conv EBM
+  (``ConvEBMConfig.cifar10()``: 128-256-512-512 channels, 32x32x3), batch 16, on the crossbar
+  (fused Numba settle, PCM card 1 h after programming, 8-bit DAC and ADC) over the float
+  substrate, both with a fixed budget (tol = 0) from the same random images; untrained
+  (randomly initialised) weights: no CIFAR-10 training is possible here.
+* ``conv_crossbar_peak_memory_mb``: the rise of the process's peak resident memory (Linux VmHWM,
+  reset through /proc/self/clear_refs after a warm-up) during one fused settle of that batch
+  (``conv_crossbar_torch_reads_peak_memory_mb``: the same through the torch reads path).
+* ``conv_crossbar_ideal_agreement``: fraction of the digits test images (8x8) that a conv EBM
+  trained here with EqProp (float) classifies the same on the ideal crossbar card as on float,
+  both settled synchronously to tol 1e-5 (budget 400 steps).
+* ``conv_attack_grad_crossbar_over_float``: time of one attack gradient (implicit mode on both
+  substrates, cross-entropy of the true labels) of that trained conv EBM on a batch of 16 test
+  images, the crossbar on the PCM card of the settle key, over float.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import copy  # noqa: E402
+import dataclasses  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+from common import bench_parser, emit, interleaved_times, load_average, machine, parse_args  # noqa: E402
+
+import numba  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from analogeq.contract import GradientSpec  # noqa: E402
+from analogeq.ebm.conv import ConvEBM, ConvEBMConfig  # noqa: E402
+from analogeq.substrates import build_substrate  # noqa: E402
+from hardware_models.cards import preset, with_value  # noqa: E402
+
+BATCH = 16
+#: the PCM card of the issue's figures, with 8-bit converters
+PCM_8BIT = with_value(with_value(preset("pcm"), "adc.bits", 8), "dac.bits", 8)
+
+
+def _ratios(times: dict, num: str, den: str, per: float = 1.0) -> dict:
+    best = {k: min(v) / per for k, v in times.items()}
+    med = {k: statistics.median(v) / per for k, v in times.items()}
+    return {"best": best, "median": med, "ratio": best[num] / best[den], "ratio_median": med[num] / med[den]}
+
+
+def crossbar_settle_speed(quick: bool) -> dict:
+    """``conv_crossbar_settle_over_float`` and ``conv_crossbar_peak_memory_mb``."""
+    steps = 3 if quick else 5
+    model = ConvEBM(ConvEBMConfig.cifar10(free_steps=steps, tol=0.0)).eval()
+    x = torch.rand(BATCH, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    flt = build_substrate("float", model)
+    xbar = build_substrate("crossbar", model, card=PCM_8BIT, drift_time_s=3600.0, seed=0)
+    times = interleaved_times({"float": lambda: flt.logits(x), "crossbar": lambda: xbar.logits(x)},
+                              repeats=2 if quick else 4, warmup=1)
+    r = _ratios(times, "crossbar", "float", per=steps)
+    out = {
+        "conv_crossbar_settle_over_float": r["ratio"],
+        "conv_crossbar_settle_over_float_median": r["ratio_median"],
+        "conv_float_seconds_per_settle_step_b16": r["best"]["float"],
+        "conv_crossbar_seconds_per_settle_step_b16": r["best"]["crossbar"],
+        "conv_crossbar_backend": xbar.backend,
+        "conv_settle_steps_timed": steps,
+    }
+    out.update(_peak_memory(xbar, x))
+    return out
+
+
+def _status_kb(field: str) -> int | None:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _peak_rise_mb(fn) -> float | None:
+    """Rise of the peak resident memory (MiB) while ``fn`` runs: VmHWM after it minus VmRSS
+    before, the peak reset first through /proc/self/clear_refs (None where that is missing)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        return None
+    base = _status_kb("VmRSS")
+    fn()
+    peak = _status_kb("VmHWM")
+    return None if base is None or peak is None else (peak - base) / 1024.0
+
+
+def _peak_memory(xbar, x) -> dict:
+    """Peak RSS rise during one fused settle of the batch (after the warm-up calls of the
+    timing), and for comparison during one settle through the torch reads path (it holds each
+    read's (B L, C k^2) patches)."""
+    fused = _peak_rise_mb(lambda: xbar.logits(x))
+    reads = _peak_rise_mb(lambda: xbar.settle(x, backend="torch"))
+    return {"conv_crossbar_peak_memory_mb": fused,
+            "conv_crossbar_torch_reads_peak_memory_mb": reads,
+            "conv_crossbar_peak_memory_method": "rise of the process's peak resident memory (Linux VmHWM after the "
+                                                "settle minus VmRSS before, the peak reset through "
+                                                "/proc/self/clear_refs), MiB, after warm-up calls; not tracemalloc "
+                                                "(it does not see Numba's or torch's allocations)"}
+
+
+def _trained_digits_conv(quick: bool):
+    """A small conv EBM (8-16 channels, 8x8 digits) trained with symmetric EqProp on float."""
+    from analogeq.data import load_digits_splits
+    from analogeq.train import train
+    from analogeq.train.config import TrainConfig
+
+    splits = load_digits_splits(0)
+    cfg = ConvEBMConfig(channels=(8, 16), free_steps=100, nudge_steps=20, tol=1e-4, step_size=0.5, seed=0)
+    model = ConvEBM(cfg)
+    train(model, splits, TrainConfig(epochs=4 if quick else 12, batch_size=32, lr=0.1, momentum=0.9, seed=0),
+          progress=False)
+    return model.eval(), splits
+
+
+def crossbar_ideal_agreement(model, splits) -> dict:
+    """``conv_crossbar_ideal_agreement``: ideal crossbar card vs float on the digits test set."""
+    test = splits.test
+    # evaluated settled: the synchronous schedule of the crossbar, a budget that converges
+    model = copy.deepcopy(model)
+    model.config = dataclasses.replace(model.config, free_steps=400, tol=1e-5, schedule="sync", per_sample_stop=False)
+    flt = build_substrate("float", model)
+    ideal = build_substrate("crossbar", model, card="ideal", drift_time_s=0.0, seed=0)
+    p_float, p_ideal = flt.predict(test.x), ideal.predict(test.x)
+    return {
+        "conv_crossbar_ideal_agreement": float((p_float == p_ideal).float().mean()),
+        "conv_float_digits_test_accuracy": float((p_float == test.y).float().mean()),
+        "conv_crossbar_ideal_digits_test_accuracy": float((p_ideal == test.y).float().mean()),
+        "conv_agreement_test_images": int(test.y.numel()),
+        "conv_agreement_settle": "synchronous, 400 steps, tol 1e-5 on both substrates",
+    }
+
+
+def attack_gradient_speed(model, splits, quick: bool) -> dict:
+    """``conv_attack_grad_crossbar_over_float``: one implicit attack gradient, same batch."""
+    x, y = splits.test.x[:BATCH], splits.test.y[:BATCH]
+    flt = build_substrate("float", model)
+    xbar = build_substrate("crossbar", model, card=PCM_8BIT, drift_time_s=3600.0, seed=0)
+    spec = GradientSpec("implicit")
+
+    def grad(sub):
+        def run():
+            xr = x.clone().requires_grad_(True)
+            torch.autograd.grad(F.cross_entropy(sub.attack_logits(xr, spec), y), xr)
+        return run
+
+    times = interleaved_times({"float": grad(flt), "crossbar": grad(xbar)}, repeats=2 if quick else 5, warmup=1)
+    r = _ratios(times, "crossbar", "float")
+    return {
+        "conv_attack_grad_crossbar_over_float": r["ratio"],
+        "conv_attack_grad_crossbar_over_float_median": r["ratio_median"],
+        "conv_attack_grad_float_seconds_b16": r["best"]["float"],
+        "conv_attack_grad_crossbar_seconds_b16": r["best"]["crossbar"],
+        "conv_attack_grad_default_on_crossbar": xbar.default_gradient.settle,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = bench_parser(__doc__, quick_help="fewer steps, repeats and epochs (same keys, a few minutes)",
+                          description="line")
+    args = parse_args(parser, argv)
+    t_start = time.perf_counter()
+    torch.set_num_threads(1)
+    numba.set_num_threads(1)
+    result = {"benchmark": "conv", "quick": bool(args.quick), "threads": 1,
+              "machine": machine(("numpy", "numba", "torch"), numba_threads=numba.get_num_threads(),
+                                 load_average=load_average())}
+    result.update(crossbar_settle_speed(args.quick))
+    model, splits = _trained_digits_conv(args.quick)
+    result.update(crossbar_ideal_agreement(model, splits))
+    result.update(attack_gradient_speed(model, splits, args.quick))
+    result["notes"] = [
+        "conv_crossbar_settle_over_float and conv_crossbar_peak_memory_mb: CIFAR-10 shape with random "
+        "(untrained) weights and random images: training the CIFAR shape is not possible here",
+        "conv_crossbar_ideal_agreement and conv_attack_grad_crossbar_over_float: a small conv EBM (8-16 channels) "
+        "trained here on the 8x8 digits with EqProp, in place of a trained CIFAR-10-shape network",
+    ]
+    result["load_average_end"] = load_average()
+    result["wall_seconds"] = time.perf_counter() - t_start
+    emit(result, args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
