@@ -86,6 +86,10 @@ def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, metadata: d
     config_json = _canonical(config_dict)
     metadata_json = _canonical(meta)
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+    bad = _nonfinite_tensors(tensors)
+    if bad:
+        raise ValueError(f"refusing to save {str(path)!r}: the model has NaN or infinite weights ({bad}); "
+                         "training diverged: lower the learning rate or beta")
     header = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -125,7 +129,22 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, 
             f"{str(path)!r} failed its integrity check: the SHA-256 of its contents does not match the stored one "
             "(the file was modified or corrupted)"
         )
+    bad = _nonfinite_tensors(tensors)
+    if bad:
+        raise CheckpointError(f"{str(path)!r} holds NaN or infinite weights ({bad}); it cannot be evaluated: "
+                              "retrain (lower the learning rate or beta) or load an earlier checkpoint")
     return json.loads(header["model_config"]), json.loads(header["metadata"]), tensors
+
+
+def _nonfinite_tensors(tensors: dict[str, torch.Tensor]) -> str:
+    """``"name: n of m"`` for every floating-point tensor with NaN or infinite entries ('' if none)."""
+    parts = []
+    for name, t in tensors.items():
+        if torch.is_floating_point(t):
+            n_bad = int((~torch.isfinite(t)).sum())
+            if n_bad:
+                parts.append(f"{name}: {n_bad} of {t.numel()}")
+    return ", ".join(parts)
 
 
 def _read_header(raw: bytes) -> dict[str, str]:

@@ -103,3 +103,20 @@ def test_registry(tmp_path):
     config, meta, tensors = read_checkpoint(_saved(tmp_path))
     assert config["kind"] == "dense_ebm" and set(tensors) >= {"synapses.0.weight", "biases.0"}
     json.dumps(meta)
+
+
+def test_nan_weights_are_never_saved_and_refused_on_load(tmp_path, monkeypatch):
+    import analogeq.checkpoint as ckpt
+
+    model = build_model({"kind": "dense_ebm", "hidden_sizes": [8]})
+    with torch.no_grad():
+        next(model.parameters())[0, :3] = float("nan")
+    with pytest.raises(ValueError, match=r"NaN or infinite weights \(.*: 3 of \d+\); training diverged"):
+        save_checkpoint(tmp_path / "nan.safetensors", model)
+    assert not (tmp_path / "nan.safetensors").exists()
+    # a file written by something else (intact digest, NaN inside) is refused on load, naming the tensor
+    monkeypatch.setattr(ckpt, "_nonfinite_tensors", lambda tensors: "")
+    path = save_checkpoint(tmp_path / "nan.safetensors", model)
+    monkeypatch.undo()
+    with pytest.raises(CheckpointError, match=r"holds NaN or infinite weights \(.*: 3 of \d+\)"):
+        load_checkpoint(path)
