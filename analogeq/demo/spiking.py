@@ -31,7 +31,7 @@ def section_spiking(ctx: Any) -> list[dict[str, Any]]:
 
     from analogeq.substrates import build_substrate
 
-    model, splits = ctx.artifacts["dense_ebm"], ctx.artifacts["digits"]
+    model, splits = ctx.artifacts["dense_ebm"], ctx.artifacts["splits"]
     test = splits.test
     n = 120 if ctx.quick else len(test)
     x, y = test.x[:n], test.y[:n]
@@ -51,7 +51,7 @@ def section_spiking(ctx: Any) -> list[dict[str, Any]]:
                 "section": "spiking",
                 "substrate": label,
                 "model": "dense EBM (same weights)",
-                "dataset": f"digits test ({n})",
+                "dataset": f"{splits.name} test ({n})",
                 "accuracy": float((pred == y).float().mean()),
                 "agreement": float((pred == float_pred).float().mean()),
                 "energy_per_inference_uJ": cost["energy_per_inference_J"] * 1e6,
