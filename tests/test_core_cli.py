@@ -109,3 +109,30 @@ def test_demo_float_section_quick(tmp_path, monkeypatch):
     assert "## Substrates" in report and "![training curve](training_curve.png)" in report
     assert (tmp_path / "training_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert res["report"]["tables"]["results"].endswith("table_results.csv")
+
+
+@pytest.mark.parametrize("exc, code", [
+    (IsADirectoryError(21, "Is a directory", "out"), 2),
+    (PermissionError(13, "Permission denied", "/root/x"), 2),
+    (FileExistsError(17, "File exists", "db"), 2),
+    (ValueError("first line\n  second line"), 2),
+    (KeyboardInterrupt(), 130),
+])
+def test_errors_and_ctrl_c_are_one_line(monkeypatch, capsys, exc, code):
+    import analogeq.commands.evaluate as evaluate_cmd
+
+    def boom(args):
+        raise exc
+
+    monkeypatch.setattr(evaluate_cmd, "run", boom)
+    assert main(["evaluate", "x.safetensors"]) == code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("analogeq evaluate: "), err
+    if code == 130:
+        assert "stopped (Ctrl-C)" in err[0]
+    else:
+        assert "error: " in err[0]
+    if isinstance(exc, ValueError):
+        assert err[0].endswith("error: first line second line")
+    with pytest.raises(type(exc)):  # --debug keeps the traceback
+        main(["--debug", "evaluate", "x.safetensors"])
