@@ -18,10 +18,22 @@ headline ratios divide the best times, ``*_median`` the medians):
 * ``noisy_read_dac_over_gemm``, ``noisy_read_products_over_gemm``,
   ``noisy_read_noise_adc_over_gemm``: where the noisy read's time goes, each step of the read
   of ``noisy_read_over_gemm`` timed on its own (interleaved with the same ``x @ w``, best of the
-  repeats): the DAC kernel, the two products (mean ``xq @ W.T`` and variance ``xq^2 @ S.T``),
-  the kernel drawing the output noise and converting (ADC).
+  repeats): the DAC kernel, the two products (mean ``xq @ W.T`` and variance ``xq^2 @ S.T``,
+  fixed-order sums as the read does them since issue 14), the kernel drawing the output noise
+  and converting (ADC).
 * ``irdrop_precompute_seconds_256`` / ``_512``: computing the effective conductance matrix of one
   N x N physical array (structured solver), best of the repeats.
+* ``noisy_read_products_blas_over_gemm``: the same two products by BLAS (``xq @ W.T``), as reads
+  did before they were made independent of the BLAS thread count (issue 14): the cost of the
+  fixed-order products is ``noisy_read_products_over_gemm`` / this.
+* ``read_noise_law_max_rel_err``: PCM read noise against its documented law (aihwkit's
+  PCMLikeNoiseModel, ANCHORS.md: Q at the programmed conductance, scaled by |g(t)|), written out
+  here: the per-output std of 2,000 reads (keys 0-1999) of a 32 x 48 PCM array (no converters,
+  no drift compensation), pooled over outputs as sqrt(mean(var_emp / var_law)), at 1 h, 1 day
+  and 1 year; the largest |ratio - 1|. Target <= 0.05 (sampling error ~0.003).
+* ``adc_energy_bits_slope_ok``: true when the ADC energy of a tile read on the pcm card with
+  ``adc.bits`` 4, 6, 8, 9 and 12 follows 2^dbits (ratio to the 9-bit energy within 1%);
+  ``adc_energy_per_conversion_J_by_bits`` lists the energies.
 * ``ngspice_max_rel_err``: max relative difference of the 32 column currents of a programmed
   32x32 tile with wires, ngspice versus our sparse nodal solve.
 * ``ngspice_speedup_64``: ngspice's wall time (``ngspice -b``, one operating point) over ours
@@ -45,6 +57,9 @@ from threadpoolctl import threadpool_limits
 from hardware_models.crossbar import (
     CrossbarArray, WireResistances, effective_conductance, kernels, solve_column_currents,
 )
+from hardware_models.cards import preset, with_value
+from hardware_models.cost import tile_read_cost
+from hardware_models.crossbar.products import fixed_order_matmul
 from hardware_models.devices import PCMDevice
 from hardware_models.export.spice import crossbar_netlist, find_ngspice, run_ngspice
 
@@ -98,20 +113,24 @@ def time_read_parts(model, batch: int, repeats: int) -> dict:
     w_eff, s2_eff = model.w_eff, model.sigma2_eff
     noise_var = float(model.out_noise_std[0, 0]) ** 2
     step, clip = float(model.adc_step[0, 0]), float(model.adc_clip[0, 0])
-    times = {"gemm": [], "dac": [], "products": [], "noise_adc": []}
+    w_t, s2_t = np.ascontiguousarray(w_eff.T), np.ascontiguousarray(s2_eff.T)
+    times = {"gemm": [], "dac": [], "products": [], "noise_adc": [], "products_blas": []}
     for i in range(repeats + 3):
         t0 = time.perf_counter()
         _ = x @ w
         t1 = time.perf_counter()
         xq, xq2, _ = kernels.dac_kernel(x, model.dac.step, model.dac.clip, model.dtype)
         t2 = time.perf_counter()
-        mean = xq @ w_eff.T
-        var = xq2 @ s2_eff.T
+        mean = fixed_order_matmul(xq, w_t)
+        var = fixed_order_matmul(xq2, s2_t)
         t3 = time.perf_counter()
         kernels.adc_kernel(mean, var, noise_var, i, 0, model.n_out, step, clip, mean, accumulate=False)
         t4 = time.perf_counter()
+        _ = xq @ w_eff.T
+        _ = xq2 @ s2_eff.T
+        t5 = time.perf_counter()
         if i >= 3:  # warm-up
-            for name, t in zip(times, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+            for name, t in zip(times, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)):
                 times[name].append(t)
     best_gemm = min(times.pop("gemm"))
     return {name: min(t) / best_gemm for name, t in times.items()}
@@ -140,6 +159,39 @@ def noisy_reads(quick: bool) -> dict:
     out["irdrop_read_over_gemm_median"] = res["ratio_median"]
     w_ideal = plain.w_eff.astype(np.float64)
     out["irdrop_weight_change_rel"] = float(np.linalg.norm(ir_model.w_eff - w_ideal) / np.linalg.norm(w_ideal))
+    return out
+
+
+def _aihwkit_read_sigma(g_prog: np.ndarray, nu: np.ndarray, t: float) -> np.ndarray:
+    """aihwkit PCMLikeNoiseModel read-noise std [S] (ANCHORS.md), written out: Q at g_prog."""
+    g_drift = g_prog * (t / 20.0) ** (-nu)
+    q = np.minimum(0.0088 / np.maximum((np.abs(g_prog) / 25e-6) ** 0.65, 1e-3), 0.2)
+    return np.abs(g_drift) * q * np.sqrt(np.log((t + 250e-9) / (2 * 250e-9)))
+
+
+def physics_laws() -> dict:
+    """``read_noise_law_max_rel_err`` and ``adc_energy_bits_slope_ok`` (module docstring)."""
+    rng = np.random.default_rng(11)
+    arr = CrossbarArray(rng.uniform(-1, 1, (32, 48)), PCMDevice(), w_max=1.0, drift_compensation="none",
+                        dtype=np.float64, seed=4)
+    x = rng.uniform(-1, 1, 48)
+    p = arr.programmed
+    errors = {}
+    for label, t in (("1h", 3600.0), ("1day", 86400.0), ("1year", 365.25 * 86400.0)):
+        s = _aihwkit_read_sigma(np.asarray(p.g_prog_S), np.asarray(p.nu), t)
+        var_law = (x * x) @ ((s[0] ** 2 + s[1] ** 2) / arr.span_S**2).T
+        model = arr.read_model(t)
+        y = np.stack([model.read(x, key=k) for k in range(2000)])
+        errors[label] = float(np.sqrt(np.mean(y.var(axis=0, ddof=1) / var_law)) - 1.0)
+    out = {"read_noise_law_max_rel_err": max(abs(e) for e in errors.values()),
+           "read_noise_law_rel_err_by_time": errors}
+    card = preset("pcm")
+    g = np.full((64, 32), 10e-6)
+    v = np.full((4, 64), 0.1)
+    energy = {b: tile_read_cost(with_value(card, "adc.bits", b), g, g, v).adc_energy_J / (4 * 32)
+              for b in (4, 6, 8, 9, 12)}
+    out["adc_energy_bits_slope_ok"] = all(abs(energy[b] / energy[9] / 2.0 ** (b - 9) - 1.0) <= 0.01 for b in energy)
+    out["adc_energy_per_conversion_J_by_bits"] = {str(b): e for b, e in energy.items()}
     return out
 
 
@@ -199,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         result = {"benchmark": "crossbar", "quick": bool(args.quick), "threads": args.threads, "machine": crossbar_machine()}
         result.update(noisy_reads(args.quick))
         result.update(precompute(args.quick))
+        result.update(physics_laws())
         result.update(ngspice(args.quick))
     result["wall_seconds"] = time.perf_counter() - t_start
     emit(result, args)
