@@ -21,8 +21,11 @@ Layer k (k = 1..N, s_0 = x) is updated from its drive
 A state is a fixed point of one schedule iff it is one of the other, s_k = rho(h_k(s)) for every
 k: an async half-sweep leaves such a state unchanged, and a state left unchanged by both
 half-sweeps satisfies every layer's equation. Which fixed point a run reaches from s = 0 is not
-guaranteed to be the same when there are several; the tests and ``benchmarks/bench_conv_float.py``
-check that it is on trained and random conv nets.
+the same when there are several: on a contractive net (unique fixed point) async finds the
+reference's in about 3x fewer sweeps (tests), but on a random CIFAR-shape net about half the
+images settle elsewhere, and EqProp training with it did not learn (``benchmarks/bench_conv_float.py``,
+:class:`~analogeq.ebm.conv.ConvEBMConfig`). The synchronous schedule with per-sample stopping is
+the default: each sample follows the reference trajectory until it stops.
 
 Reads, reused while their input is unchanged (exact, not approximations):
 
