@@ -374,6 +374,11 @@ def test_demo_section_rows(digits_ebm, digits_splits, tmp_path):
     assert rows[0]["agreement"] >= 0.995 and rows[1]["draws"] == 3
     for r in rows:
         assert 0.0 <= r["accuracy"] <= 1.0 and r["energy_per_inference_uJ"] > 0 and r["latency_per_inference_us"] > 0
+        parts = dict(p.rsplit(" ", 1) for p in r["energy_breakdown"].split(", "))
+        assert list(parts) == ["array", "DAC", "ADC", "neurons"]
+        assert abs(sum(float(v.rstrip("%")) for v in parts.values()) - 100.0) <= 2.0  # rounded shares
+    # the notes name the converters the cards really have
+    assert "16-bit DAC" in rows[0]["notes"] and "7-bit DAC" in rows[1]["notes"] and "9-bit ADC" in rows[1]["notes"]
     json.dumps(rows)
 
 

@@ -53,7 +53,7 @@ COLUMNS = ("section", "substrate", "model", "dataset", "accuracy", "accuracy_ci9
            "train_s", "eval_s", "notes")
 
 #: columns shown in report.md and demo_results.json but not in the terminal (too wide)
-REPORT_ONLY = ("model", "dataset", "notes", "table")
+REPORT_ONLY = ("model", "dataset", "notes", "table", "energy_breakdown")
 
 
 @dataclass

@@ -7,6 +7,7 @@ PCM one hour after programming, next to floating point.
 missing it trains the recipe for a few epochs itself) and returns one row per substrate:
 
 * ``crossbar ideal``: the shipped ``ideal`` card (exact devices, 16-bit converters, no wires);
+  every crossbar row also gives ``energy_breakdown`` (array, DAC, ADC and neuron shares);
   with ``agreement`` (fraction of test images predicted as floating point does);
 * ``crossbar pcm 1 h``: the ``pcm`` card (aihwkit-like PCM statistics, 7-bit DAC, 9-bit ADC, TIA
   noise) read 3600 s after programming: accuracy mean and 95% interval over programming draws
@@ -53,18 +54,20 @@ def _trained_ebm(ctx: Any) -> tuple[Any, Any]:
 
 def section_crossbar(ctx: Any) -> list[dict[str, Any]]:
     """Rows ``crossbar ideal`` and ``crossbar pcm 1 h`` (see the module docstring)."""
+    import numpy as np
     import torch
 
     from analogeq.train.hardware_aware import evaluate_substrate
     from analogeq.substrates import build_substrate
     from analogeq.stats import mean_ci95
     from analogeq.substrates.crossbar import CrossbarSubstrate
+    from analogeq.substrates.crossbar.cost import energy_breakdown_text
 
     model, splits = _trained_ebm(ctx)
     model = model.to("cpu").eval()
     test = splits.test.to("cpu")
     hidden = "-".join(str(h) for h in model.config.hidden_sizes)
-    name = f"dense EBM 64-{hidden}-{model.num_classes} ({model.config.readout})"
+    name = f"dense EBM {int(np.prod(model.input_shape))}-{hidden}-{model.num_classes} ({model.config.readout})"
     with torch.no_grad():
         float_pred = build_substrate("float", model).predict(test.x)
     rows = []
@@ -84,8 +87,9 @@ def section_crossbar(ctx: Any) -> list[dict[str, Any]]:
         "settle_steps": cost["steps"],
         "energy_per_inference_uJ": 1e6 * cost["energy_per_inference_J"],
         "latency_per_inference_us": 1e6 * cost["latency_per_inference_s"],
+        "energy_breakdown": energy_breakdown_text(cost),
         "eval_s": time.perf_counter() - t0,
-        "notes": "exact devices, 16-bit DAC/ADC, no wires; agreement = same class as float",
+        "notes": f"exact devices, {ideal.card.converter_summary()}, no wires; agreement = same class as float",
     })
 
     t0 = time.perf_counter()
@@ -111,8 +115,9 @@ def section_crossbar(ctx: Any) -> list[dict[str, Any]]:
         "settle_steps": cost["steps"],
         "energy_per_inference_uJ": 1e6 * cost["energy_per_inference_J"],
         "latency_per_inference_us": 1e6 * cost["latency_per_inference_s"],
+        "energy_breakdown": energy_breakdown_text(cost),
         "eval_s": time.perf_counter() - t0,
-        "notes": (f"PCM (aihwkit-like), 7-bit DAC, 9-bit ADC, TIA noise, {draws} programming draws; "
+        "notes": (f"PCM (aihwkit-like), {first.card.converter_summary()}, TIA noise, {draws} programming draws; "
                   f"continuous-time (tau {continuous.tau_s:.1e} s): accuracy {ct_acc:.3f}, "
                   f"settles in {ct_cost['settle_time_s']:.2e} s"),
     })
