@@ -136,3 +136,18 @@ def test_errors_and_ctrl_c_are_one_line(monkeypatch, capsys, exc, code):
         assert err[0].endswith("error: first line second line")
     with pytest.raises(type(exc)):  # --debug keeps the traceback
         main(["--debug", "evaluate", "x.safetensors"])
+
+
+def test_help_of_every_command_has_no_restructuredtext_markup(capsys):
+    import re
+
+    from analogeq.cli import COMMAND_MODULES
+
+    names = [m.rsplit(".", 1)[1].replace("_cmd", "") for m in COMMAND_MODULES]
+    for name in [None, *names]:
+        with pytest.raises(SystemExit) as exit_info:
+            main(["--help"] if name is None else [name, "--help"])
+        assert exit_info.value.code == 0
+        text = capsys.readouterr().out
+        assert len(text) > 100, name
+        assert not re.search(r"``|:(mod|func|class|meth|data|attr):`", text), (name, re.findall(r".*``.*|.*:\w+:`.*", text)[:3])

@@ -17,12 +17,11 @@ import json
 import time
 from typing import Any
 
+from analogeq.commands import command_parser
+
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "evaluate", help="accuracy of a checkpoint on its dataset (float substrate)",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = command_parser(subparsers, "evaluate", "accuracy of a checkpoint on its dataset (float substrate)", __doc__)
     p.add_argument("checkpoint", help="checkpoint file written by 'analogeq train' (.safetensors)")
     p.add_argument("--dataset", default=None, help="dataset name (default: the one stored in the checkpoint)")
     p.add_argument("--data-root", default=None, help="dataset directory (default: the one stored in the checkpoint)")

