@@ -6,7 +6,9 @@ Pieces (one job each):
 * :mod:`.ebm`: a layered EBM settling on the arrays (Numba fused settle or torch reads);
 * :mod:`.feedforward`: a one-pass network's ``nn.Linear`` / ``nn.Conv2d`` layers on the arrays;
 * :mod:`.programmed`, :mod:`.reads`, :mod:`.fused_settle`, :mod:`.cost`: the arrays of a
-  network, the differentiable torch read, the Numba settling kernel, energy and latency.
+  network, the differentiable torch read, the Numba settling kernel, energy and latency;
+* :mod:`.conv_pack`, :mod:`.conv_kernels`, :mod:`.conv_settle`: the same Numba settling for
+  convolutional EBMs (kernels read on unfolded patches).
 
     from analogeq.substrates import build_substrate
     sub = build_substrate("crossbar", model, card="pcm", drift_time_s=3600.0, seed=0)

@@ -81,7 +81,8 @@ def conv_products(meta, w_flat, s2_flat, edges, r, n_pos, patches, patches2, mea
 @numba.njit(cache=True, error_model="numpy")
 def adc_rows(meta, edges, tiles, r, mean, var, key, row0, n_rows_total, n_pos, dst, zbuf, abuf, hi_a, lo_a):
     """Noise + ADC of read r on L rows from mean, var (n_ti, L, n_out) into dst (L, n_out),
-    overwritten; row p is row ``row0 + p`` of a read of ``n_rows_total`` rows (its noise streams)."""
+    overwritten; row p is row ``row0 + p`` of a read of ``n_rows_total`` rows (its noise streams);
+    zbuf (L n_out + 2), hi_a, lo_a (L n_out / 2 + 2) and abuf (n_out) are scratch."""
     n_out = meta[r, 1]
     has_var = meta[r, 3] >= 0
     n_ti = meta[r, 5]
@@ -96,11 +97,11 @@ def adc_rows(meta, edges, tiles, r, mean, var, key, row0, n_rows_total, n_pos, d
             if tiles[t_off + ti * n_to + to, 2] > _F0:
                 noisy = True
         z = zbuf
+        if noisy:  # the streams of the L rows of this sample are consecutive: one call
+            z = _normals(key, (ti * n_rows_total + row0) * n_out, n_pos * n_out, zbuf, hi_a, lo_a)
         for p in range(n_pos):
             o = (ti * n_pos + p) * n_out
             d = p * n_out
-            if noisy:
-                z = _normals(key, (ti * n_rows_total + row0 + p) * n_out, n_out, zbuf, hi_a, lo_a)
             for to in range(n_to):
                 row = t_off + ti * n_to + to
                 step = tiles[row, 0]
@@ -110,11 +111,11 @@ def adc_rows(meta, edges, tiles, r, mean, var, key, row0, n_rows_total, n_pos, d
                 hi = edges[e_out + to + 1]
                 if noisy and has_var:
                     for j in range(lo, hi):
-                        abuf[_U(j)] = mean[_U(o + j)] + np.sqrt(var[_U(o + j)] + nvar) * z[_U(j)]
+                        abuf[_U(j)] = mean[_U(o + j)] + np.sqrt(var[_U(o + j)] + nvar) * z[_U(d + j)]
                 elif noisy:
                     sd = np.sqrt(nvar)
                     for j in range(lo, hi):
-                        abuf[_U(j)] = mean[_U(o + j)] + sd * z[_U(j)]
+                        abuf[_U(j)] = mean[_U(o + j)] + sd * z[_U(d + j)]
                 else:
                     for j in range(lo, hi):
                         abuf[_U(j)] = mean[_U(o + j)]

@@ -246,7 +246,7 @@ _settle_parallel = _make_settle(True)
 
 def buffer_sizes(packed) -> np.ndarray:
     """Per-sample scratch sizes of the kernel: [pre layer + 1, patches, products, read rows,
-    post units, positions, read outputs, dense products, input-read products]."""
+    post units, positions, noise deviates, dense products, input-read products]."""
     cm, dm, lays = packed.conv.meta, packed.dense.meta, packed.layers
     conv = lays[lays[:, KIND] == 0]
     pre = int(max(lays[:, N_PRE].max(), lays[:, N_POST].max(), dm[:, 0].max() if len(dm) else 1)) + 1
@@ -258,7 +258,7 @@ def buffer_sizes(packed) -> np.ndarray:
             rows = max(rows, int(lay[L_POS] * cm[r, 1]))
     post = int(conv[:, N_POST].max()) if len(conv) else 1
     pos = int(conv[:, L_POS].max()) if len(conv) else 1
-    outs = int(max(cm[:, 1].max() if len(cm) else 1, dm[:, 1].max() if len(dm) else 1))
+    outs = int(max(rows, dm[:, 1].max() if len(dm) else 1))  # noise of one read of one sample
     dprod = int((dm[:, 1] * dm[:, 5]).max()) if len(dm) else 1
     r0 = lays[0, FWD]
     first = (cm if lays[0, KIND] == 0 else dm)[r0]

@@ -91,7 +91,7 @@ class CrossbarEBMSubstrate(CrossbarSubstrate):
         Integration step of the continuous mode in units of tau, in (0, 2].
     backend:
         ``"auto"`` (Numba when every matrix is a dense or a patch (convolution) read, torch
-        otherwise), ``"numba"`` or ``"torch"``.
+        otherwise and for convolutional EBMs on a CUDA device), ``"numba"`` or ``"torch"``.
     """
 
     def _check_path_options(self, model: Any, settle_mode: str, dt_over_tau: float, backend: str) -> None:
@@ -111,7 +111,9 @@ class CrossbarEBMSubstrate(CrossbarSubstrate):
                 "backend: 'numba' runs layered EBMs whose matrices are dense or convolution (patch) reads; "
                 f"{type(self.model).__name__} needs backend='torch' or 'auto'"
             )
-        self.backend = ("numba" if self.fusable else "torch") if backend == "auto" else backend
+        if backend == "auto":  # the torch reads run on a GPU; the conv kernel on the host would not
+            backend = "numba" if self.fusable and (self.dense or self.device.type == "cpu") else "torch"
+        self.backend = backend
         self.tau_s = float(self.card.neuron.r_ohm * self.card.neuron.c_F)
         self._model_ct = self._continuous_twin()
         pairs = [(self.torch_reads[read_index(m, "forward")], self.torch_reads[read_index(m, "backward")])
