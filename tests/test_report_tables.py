@@ -45,3 +45,15 @@ def test_bad_columns_are_refused(columns):
 def test_non_mapping_rows_are_refused():
     with pytest.raises(TypeError, match=r"rows\[1\] must be a mapping"):
         markdown_table([{"a": 1}, [1]], ["a"])
+
+
+def test_energy_breakdown_reads_crossbar_and_spiking_cost_dicts():
+    from analogeq.report.energy import energy_breakdown, energy_breakdown_text
+
+    crossbar = {"energy_per_inference_J": 10.0, "array_energy_J": 1.0, "dac_energy_J": 2.0, "adc_energy_J": 6.0,
+                "neuron_energy_J": 1.0, "latency_per_inference_s": 3.0}
+    assert energy_breakdown(crossbar) == {"array": 1.0, "DAC": 2.0, "ADC": 6.0, "neurons": 1.0}
+    assert energy_breakdown_text(crossbar) == "array 10%, DAC 20%, ADC 60%, neurons 10%"
+    spiking = {"energy_per_inference_J": 4.0, "energy_spikes_J": 1.0, "energy_synaptic_events_J": 3.0}
+    assert energy_breakdown_text(spiking) == "spikes 25%, synaptic events 75%"
+    assert energy_breakdown_text(None) == "no energy model"

@@ -1,6 +1,6 @@
 """``analogeq robustness``: run the robustness harness on one substrate, write JSON and Markdown.
 
-    analogeq robustness --substrate float|crossbar|spiking [--card CARD] [--checkpoint CKPT]
+    analogeq robustness --substrate float|crossbar|spiking [--card CARD] [--drift-time 1d] [--checkpoint CKPT]
                         [--suite quick|full] [--out DIR] [--n-examples N] [--seed S]
                         [--gradient full|implicit|truncated] [--truncated-steps T]
                         [--no-reference] [--no-extras] [--batch-size B] [--device cpu|cuda]
@@ -24,9 +24,9 @@ import logging
 from typing import Any
 
 from analogeq.commands import command_parser
+from analogeq.commands.card_args import DRIFT_TIME_HELP, hardware_given
 
 from analogeq.substrates import build_substrate, substrate_kinds, substrate_options
-from hardware_models.cards import resolve_card
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +40,7 @@ def register(subparsers: Any) -> None:
     parser = command_parser(subparsers, "robustness", "adversarial/corruption robustness of a network on a substrate (JSON + Markdown)", __doc__)
     parser.add_argument("--substrate", default="float", help="substrate kind: float, crossbar, spiking (default float)")
     parser.add_argument("--card", default=None, help="device card: a JSON file or a preset name (hardware substrates)")
+    parser.add_argument("--drift-time", default=None, help=DRIFT_TIME_HELP)
     parser.add_argument("--checkpoint", default=None, help="trained network (analogeq checkpoint); default: train the default digits EBM")
     parser.add_argument("--suite", choices=("quick", "full"), default="quick", help="attack suite (default quick)")
     parser.add_argument("--out", default="robustness-report", help="output folder (default robustness-report)")
@@ -97,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     if args.substrate not in substrate_kinds():  # before any training
         raise ValueError(f"--substrate {args.substrate!r} is not available; registered kinds: {substrate_kinds()}")
     # the options (card included) are resolved and validated before any training
-    options = substrate_options(args.substrate, {} if args.card is None else {"card": resolve_card(args.card)},
+    options = substrate_options(args.substrate, hardware_given(args.card, args.drift_time),
                                 offered={"seed": args.seed, "device": args.device})
 
     if args.checkpoint is not None:

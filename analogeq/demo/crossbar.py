@@ -61,7 +61,7 @@ def section_crossbar(ctx: Any) -> list[dict[str, Any]]:
     from analogeq.substrates import build_substrate
     from analogeq.stats import mean_ci95
     from analogeq.substrates.crossbar import CrossbarSubstrate
-    from analogeq.substrates.crossbar.cost import energy_breakdown_text
+    from analogeq.report.energy import energy_breakdown_text
 
     model, splits = _trained_ebm(ctx)
     model = model.to("cpu").eval()

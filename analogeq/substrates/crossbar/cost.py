@@ -98,17 +98,3 @@ def inference_cost(
         "latency_parallel_s": parallel_s,
         "settle_time_s": None if settle_time_s is None else float(settle_time_s),
     }
-
-
-#: the parts of :func:`inference_cost`'s energy, in report order
-ENERGY_PARTS = (("array", "array_energy_J"), ("DAC", "dac_energy_J"), ("ADC", "adc_energy_J"),
-                ("neurons", "neuron_energy_J"))
-
-
-def energy_breakdown_text(cost: dict[str, Any]) -> str:
-    """``"array 3%, DAC 11%, ADC 78%, neurons 8%"``: each part's share of ``energy_per_inference_J``."""
-    total = float(cost["energy_per_inference_J"])
-    if not total > 0.0:
-        return "no energy"
-    return ", ".join(f"{name} {100.0 * float(cost[key]) / total:.0f}%" for name, key in ENERGY_PARTS)
-
