@@ -22,6 +22,7 @@ from analogeq.substrates.registry import (
 from analogeq.substrates import float as _float  # noqa: E402,F401
 from analogeq.substrates import crossbar as _crossbar  # noqa: E402,F401
 from analogeq.substrates import spiking as _spiking  # noqa: E402,F401
+from analogeq.substrates import resistive as _resistive  # noqa: E402,F401
 
 __all__ = [
     "Substrate",

@@ -30,7 +30,7 @@ import numpy as np
 
 from ..params import ParameterError, check_float, check_int
 
-__all__ = ["IdealDiode", "ShockleyDiode", "ResistiveNetwork", "THERMAL_VOLTAGE_300K_V", "check_diode"]
+__all__ = ["diode_signs", "IdealDiode", "ShockleyDiode", "ResistiveNetwork", "THERMAL_VOLTAGE_300K_V", "check_diode"]
 
 #: k T / q at 300.15 K (27 C, SPICE's nominal temperature) with CODATA 2014 constants [V]
 THERMAL_VOLTAGE_300K_V = 1.38064852e-23 * 300.15 / 1.6021766208e-19
@@ -71,6 +71,13 @@ class ShockleyDiode:
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "i_s_A": self.i_s_A, "n": self.n, "v_t_V": self.v_t_V}
+
+
+def diode_signs(layer_sizes: tuple[int, ...]) -> np.ndarray:
+    """Diode sign of every free node of a network of ``layer_sizes`` (flat, layer after layer):
+    +1 for the first ceil(n/2) nodes of a hidden layer, -1 for the rest, 0 for the outputs."""
+    out = [np.concatenate([np.ones(math.ceil(n / 2)), -np.ones(n - math.ceil(n / 2))]) for n in layer_sizes[1:-1]]
+    return np.concatenate(out + [np.zeros(layer_sizes[-1])]).astype(np.int64)
 
 
 def check_diode(value: Any) -> IdealDiode | ShockleyDiode:
@@ -182,13 +189,8 @@ class ResistiveNetwork:
         return int(sum(self.node_sizes))
 
     def signs(self) -> np.ndarray:
-        """Diode sign of every free node (flat, layer after layer): +1 / -1 hidden, 0 output."""
-        out = []
-        for n in self.layer_sizes[1:-1]:
-            half = math.ceil(n / 2)
-            out.append(np.concatenate([np.ones(half), -np.ones(n - half)]))
-        out.append(np.zeros(self.layer_sizes[-1]))
-        return np.concatenate(out).astype(np.int64)
+        """Diode sign of every free node (:func:`diode_signs`)."""
+        return diode_signs(self.layer_sizes)
 
     def sources_V(self, x: np.ndarray) -> np.ndarray:
         """The input sources ``input_gain * [x, -x]`` (B, 2 n_in) [V] of inputs ``x`` (B, n_in)."""
