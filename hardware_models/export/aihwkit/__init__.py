@@ -15,7 +15,7 @@ Someone with aihwkit installed builds the configuration from the dict by hand, e
     rpu.mapping.max_input_size = d["mapping"]["max_input_size"]
     rpu.mapping.max_output_size = d["mapping"]["max_output_size"]
     rpu.noise_model = PCMLikeNoiseModel(
-        prog_coeff=nm["prog_coeff"], prog_coeff_g_max_reference=nm["prog_coeff_g_max_reference"],
+        prog_coeff=nm["prog_coeff"],
         g_converter=SinglePairConductanceConverter(**{k: v for k, v in nm["g_converter"].items() if k != "class"}),
         t_read=nm["t_read"], t_0=nm["t_0"], prog_noise_scale=nm["prog_noise_scale"],
         read_noise_scale=nm["read_noise_scale"], drift_scale=nm["drift_scale"])
@@ -49,11 +49,16 @@ driven by the inputs), ``tile.max_cols`` -> ``max_output_size``.
 * ``g_converter``: ``{"class": "SinglePairConductanceConverter", "g_max": g_max_S * 1e6,
   "g_min": g_min_S * 1e6}`` [uS]. aihwkit maps each matrix's max |W| to ``g_max`` (card
   ``mapping.w_max = None``); a fixed ``w_max`` has no aihwkit equivalent (noted as a loss).
-* ``prog_coeff`` [uS] and ``prog_coeff_g_max_reference`` [uS]: aihwkit's programming std is
-  ``sum_k c_k x^k * g_max / ref`` uS with x = g / g_max. The card's ``prog_noise_coeffs`` p_k are
-  fractions of g_max (``sigma = g_max_S * sum_k p_k x^k``), so ``c_k = p_k * ref`` with
-  ``ref = g_max_S * 1e6``; reading back ``p_k = c_k / ref``. For the ``pcm`` preset this is
-  aihwkit's default ``[0.26348, 1.9650, -1.1731]`` at 25 uS.
+* ``prog_coeff`` [uS]: aihwkit's programming std is ``sum_k c_k x^k * g_max / ref`` uS with
+  x = g / g_max, where ``ref`` (``prog_coeff_g_max_reference``) defaults to ``g_max`` when
+  ``prog_coeff`` is given. The card's ``prog_noise_coeffs`` p_k are fractions of g_max
+  (``sigma = g_max_S * sum_k p_k x^k``), so ``c_k = p_k * g_max_uS``; reading back
+  ``p_k = c_k / ref``. For the ``pcm`` preset this is aihwkit's default ``[0.26348, 1.9650,
+  -1.1731]`` at 25 uS. The reference is not written and the recipe does not pass it: aihwkit
+  1.2.0's ``PCMLikeNoiseModel.__init__`` stores an explicit ``prog_coeff_g_max_reference`` only
+  when it is None, so passing it makes ``apply_programming_noise_to_conductance`` raise
+  AttributeError (checked against the sdist's sources by ``benchmarks/check_aihwkit_sdist.py``).
+  A dict that carries the key (older exports) is still read.
 * ``t_read`` [s] <- ``device.t_read_s`` (the 1/f integration time, not ``timing.t_read_s``);
   ``t_0`` [s] <- ``device.t0_s``.
 * ``prog_noise_scale``, ``read_noise_scale``, ``drift_scale`` <- the device's

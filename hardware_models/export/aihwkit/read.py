@@ -105,9 +105,12 @@ def _device_from_noise_model(nm: Any, kind: str) -> dict[str, Any]:
     coeffs = nm["prog_coeff"]
     if not isinstance(coeffs, (list, tuple)) or not coeffs:
         raise TypeError(f"$.noise_model.prog_coeff: {coeffs!r} must be a non-empty list of numbers (uS)")
-    ref = check_float("$.noise_model.prog_coeff_g_max_reference", nm.get("prog_coeff_g_max_reference", g_max_uS))
-    if ref <= 0:
-        raise ValueError(f"$.noise_model.prog_coeff_g_max_reference: {ref!r} must be > 0 (uS)")
+    if "prog_coeff_g_max_reference" in nm:  # older exports; aihwkit's default is g_max
+        ref = check_float("$.noise_model.prog_coeff_g_max_reference", nm["prog_coeff_g_max_reference"])
+        if ref <= 0:
+            raise ValueError(f"$.noise_model.prog_coeff_g_max_reference: {ref!r} must be > 0 (uS)")
+    else:  # a bad g_max is reported by the card's own check (g_max_S)
+        ref = g_max_uS if g_max_uS > 0 else 1.0
     device: dict[str, Any] = {
         "kind": "pcm",
         "g_min_S": g_min_uS / uS,

@@ -91,7 +91,6 @@ def card_to_aihwkit(card: CrossbarCard, *, allow_loss: bool = False) -> dict[str
                 "g_min": device.g_min_S * uS,
             },
             "prog_coeff": [p * g_max_uS for p in pcm.prog_noise_coeffs],
-            "prog_coeff_g_max_reference": g_max_uS,
             "t_read": pcm.t_read_s,
             "t_0": pcm.t0_s,
             "prog_noise_scale": scales[0],
