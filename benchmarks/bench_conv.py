@@ -18,7 +18,8 @@ Crossbar keys:
   (``conv_crossbar_torch_reads_peak_memory_mb``: the same through the torch reads path).
 * ``conv_crossbar_ideal_agreement``: fraction of the digits test images (8x8) that a conv EBM
   trained here with EqProp (float) classifies the same on the ideal crossbar card as on float,
-  both settled synchronously to tol 1e-5 (budget 400 steps).
+  both settled synchronously to tol 1e-5 (budget 400 steps); ``conv_crossbar_exact_agreement``
+  the same with the ideal card's converters not rounding (what is left is the ADC step).
 * ``conv_attack_grad_crossbar_over_float``: time of one attack gradient (implicit mode on both
   substrates, cross-entropy of the true labels) of that trained conv EBM on a batch of 16 test
   images, the crossbar on the PCM card of the settle key, over float.
@@ -51,6 +52,8 @@ from hardware_models.cards import preset, with_value  # noqa: E402
 BATCH = 16
 #: the PCM card of the issue's figures, with 8-bit converters
 PCM_8BIT = with_value(with_value(preset("pcm"), "adc.bits", 8), "dac.bits", 8)
+#: the ideal card without converter rounding (the ideal preset's 16-bit ADC step is 1.1e-2 weight units)
+EXACT = with_value(with_value(preset("ideal"), "adc.bits", None), "dac.bits", None)
 
 
 def _ratios(times: dict, num: str, den: str, per: float = 1.0) -> dict:
@@ -143,9 +146,11 @@ def crossbar_ideal_agreement(model, splits) -> dict:
     model.config = dataclasses.replace(model.config, free_steps=400, tol=1e-5, schedule="sync", per_sample_stop=False)
     flt = build_substrate("float", model)
     ideal = build_substrate("crossbar", model, card="ideal", drift_time_s=0.0, seed=0)
-    p_float, p_ideal = flt.predict(test.x), ideal.predict(test.x)
+    exact = build_substrate("crossbar", model, card=EXACT, drift_time_s=0.0, seed=0)
+    p_float, p_ideal, p_exact = flt.predict(test.x), ideal.predict(test.x), exact.predict(test.x)
     return {
         "conv_crossbar_ideal_agreement": float((p_float == p_ideal).float().mean()),
+        "conv_crossbar_exact_agreement": float((p_float == p_exact).float().mean()),
         "conv_float_digits_test_accuracy": float((p_float == test.y).float().mean()),
         "conv_crossbar_ideal_digits_test_accuracy": float((p_ideal == test.y).float().mean()),
         "conv_agreement_test_images": int(test.y.numel()),
