@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hardware_models.params import Integer, Real, validate_fields
+from hardware_models.params import Integer, OneOf, Real, validate_fields
 from hardware_models.resistive import ResistiveNetwork, settle, split_layers
 from hardware_models.resistive.implicit import adjoint, conductance_gradients
 from hardware_models.resistive.reference import edge_drops_V
@@ -33,7 +33,9 @@ __all__ = ["ResistiveEqPropConfig", "targets_V", "eqprop_gradients", "implicit_g
 @dataclass(frozen=True)
 class ResistiveEqPropConfig:
     """beta_S: nudging conductance [S] (> 0); target_V: output voltage of the right class [V];
-    lr: step of w = g / g_max per unit of dC/dw; batch_size; tol_A, max_sweeps: the settle."""
+    lr: step of w = g / g_max per unit of dC/dw; batch_size; tol_A, max_sweeps: the settle;
+    gradient: "eqprop" (the local rule) or "implicit" (the exact gradient of the same network at
+    its steady state, i.e. recurrent backprop: the backprop twin)."""
 
     beta_S: float = 1e-6
     target_V: float = 0.5
@@ -41,11 +43,13 @@ class ResistiveEqPropConfig:
     batch_size: int = 32
     tol_A: float = 1e-11
     max_sweeps: int = 2000
+    gradient: str = "eqprop"
 
     def __post_init__(self) -> None:
         positive = Real(0.0, exclusive_minimum=True)
         validate_fields(self, {"beta_S": positive, "target_V": positive, "lr": positive,
-                               "batch_size": Integer(minimum=1), "tol_A": Real(0.0), "max_sweeps": Integer(minimum=1)})
+                               "batch_size": Integer(minimum=1), "tol_A": Real(0.0), "max_sweeps": Integer(minimum=1),
+                               "gradient": OneOf(("eqprop", "implicit"))})
 
 
 def targets_V(labels: np.ndarray, n_out: int, target_V: float) -> np.ndarray:
@@ -92,7 +96,10 @@ def train_step(net: ResistiveNetwork, x: np.ndarray, labels: np.ndarray, config:
     """One EqProp step on a batch; returns the updated network (conductances projected into
     [g_min_S, g_max_S]) and the batch's mean loss at the free state."""
     t = targets_V(labels, net.layer_sizes[-1], config.target_V)
-    grads, biases, free = eqprop_gradients(net, x, t, config.beta_S, tol_A=config.tol_A, max_sweeps=config.max_sweeps)
+    if config.gradient == "eqprop":
+        grads, biases, free = eqprop_gradients(net, x, t, config.beta_S, tol_A=config.tol_A, max_sweeps=config.max_sweeps)
+    else:
+        grads, biases, free = implicit_gradients(net, x, t, tol_A=config.tol_A, max_sweeps=config.max_sweeps)
     step = config.lr * net.g_max_S ** 2 / len(x)
     new = [np.clip(g - step * d, net.g_min_S, net.g_max_S) for g, d in zip(net.conductances_S, grads)]
     new_b = None
