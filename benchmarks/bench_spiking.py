@@ -212,6 +212,22 @@ def nir_roundtrip(model, splits, target: str, cache_dir) -> dict:
     return {"nir_roundtrip_max_abs_err": err, "nir_roundtrip_same_predictions": same, "nir_file_bytes": size, "card": "spiking-mixed-signal"}
 
 
+def nir_client_agreements(model, splits, target: str, cache_dir, n_test: int = 100) -> dict:
+    """``nir_<client>_agreement``: fraction of ``n_test`` test digits on which the client-form NIR
+    graph run in snnTorch / Norse (``nir_client_run.py``, 8 substeps, same simulated time)
+    predicts the spiking substrate's class, per card; the key is the minimum over the cards."""
+    from nir_client_run import client_agreement
+
+    x = splits.test.x[:n_test]
+    rows = {}
+    for name in ("spiking-ideal", "spiking-mixed-signal"):
+        sub = SpikingSubstrate.from_model(model, name, seed=0, target=target, cache_dir=cache_dir, batch_size=n_test)
+        ref = sub.predict(x)
+        rows[name] = {c: client_agreement(sub.mapped, sub.card, x, ref, c) for c in ("snntorch", "norse")}
+    out = {f"nir_{c}_agreement": min(r[c] for r in rows.values()) for c in ("snntorch", "norse")}
+    return dict(out, nir_client_agreement_per_card=rows, nir_client_n_test=n_test)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = bench_parser(__doc__, quick_help="same keys, small runs (under a minute with a warm cache)", seed=True,
                           description="line")
@@ -279,7 +295,9 @@ def main(argv: list[str] | None = None) -> int:
     nr = nir_roundtrip(model, splits, target, cache)
     out["nir_roundtrip_max_abs_err"] = nr["nir_roundtrip_max_abs_err"]
     out["nir_roundtrip"] = nr
-    out["targets"] = {"spiking_ms_per_sample_64_256_10": 2.0, "spiking_ms_per_sample_784_500_10": 5.0, "spiking_agreement": 0.97}
+    out.update(nir_client_agreements(model, splits, target, cache))
+    out["targets"] = {"spiking_ms_per_sample_64_256_10": 2.0, "spiking_ms_per_sample_784_500_10": 5.0, "spiking_agreement": 0.97,
+                      "nir_snntorch_agreement": 0.97, "nir_norse_agreement": 0.97}
     out["machine"]["load_average_at_end"] = load_average()
     out["total_seconds"] = time.perf_counter() - t_start
     emit(out, args, summary_text(out, SUMMARY_KEYS))
