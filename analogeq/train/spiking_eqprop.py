@@ -30,7 +30,7 @@ import torch
 from analogeq.contract import check_labels
 from analogeq.substrates.spiking.backend import resolve_backend
 from analogeq.substrates.spiking.mapping import check_dense_ebm, map_model
-from analogeq.substrates.spiking.network import PAD_CURRENT, StackedSpikingNetwork
+from analogeq.substrates.spiking.network import PAD_CURRENT, StackedSpikingNetwork, build_stacked_network
 from analogeq.train.config import TrainConfig
 from analogeq.train.eqprop import check_positive_beta, eqprop_gradients_from_states
 from analogeq.train.loop import progress_bar
@@ -78,7 +78,7 @@ class SpikingEqProp:
         """Map the model's current float weights onto the hardware and load them."""
         self.mapped = map_model(self.model, self.card, self.seed)
         if self.network is None:
-            self.network = StackedSpikingNetwork(self.mapped, self.card, self.batch_size, self.backend)
+            self.network = build_stacked_network(self.mapped, self.card, self.batch_size, self.backend)
         else:
             self.network.update_weights(self.mapped)
 

@@ -3,7 +3,8 @@
 Pieces: :mod:`.mapping` (EBM -> mapped spiking network, through the contract),
 :mod:`.substrate` (the :class:`SpikingSubstrate`), :mod:`.network` (the stacked Brian2 network),
 :mod:`.rate_model` (the differentiable mean field white-box attacks use), :mod:`.backend`
-(Brian2 code-generation target and cache). Brian2 is imported only when a network is built.
+(Brian2 run mode and cache), :mod:`.standalone` (the network as a compiled cpp_standalone
+project, cached per shape). Brian2 is imported only when a network is built.
 
     from analogeq.substrates import build_substrate
     sub = build_substrate("spiking", model, card="spiking-mixed-signal", seed=0, target="auto")
@@ -38,6 +39,7 @@ _CONSTRAINTS = {
     "batch_size": Integer(minimum=1),
     "target": OneOf(TARGETS),
     "cache_dir": lambda field, value: os.fspath(value),
+    "threads": Integer(minimum=0),
     "device": device_option,
 }
 
@@ -52,6 +54,7 @@ class SpikingOptions:
     batch_size: int = 256
     target: str = "auto"
     cache_dir: str | None = None
+    threads: int | None = None
     device: Any = "cpu"
 
     def __post_init__(self) -> None:
@@ -59,11 +62,13 @@ class SpikingOptions:
 
     def to_dict(self) -> dict[str, Any]:
         return {"card": self.card.to_dict(), "seed": self.seed, "batch_size": self.batch_size,
-                "target": self.target, "cache_dir": self.cache_dir, "device": str(self.device)}
+                "target": self.target, "cache_dir": self.cache_dir, "threads": self.threads,
+                "device": str(self.device)}
 
 
 def _build(model: Any, o: SpikingOptions) -> SpikingSubstrate:
-    options = {"batch_size": o.batch_size, "target": o.target, "cache_dir": o.cache_dir, "device": o.device}
+    options = {"batch_size": o.batch_size, "target": o.target, "cache_dir": o.cache_dir, "threads": o.threads,
+               "device": o.device}
     if isinstance(model, MappedSpikingNetwork):
         return SpikingSubstrate(model, o.card, seed=o.seed, **options)
     return SpikingSubstrate.from_model(model, o.card, seed=o.seed, **options)

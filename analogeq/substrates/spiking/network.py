@@ -96,6 +96,85 @@ class PhaseCounts:
     window_steps: int
 
 
+def block_diagonal(mapped, batch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Synapse lists (pre, post, weight) of ``batch`` copies: for every matrix W_k between
+    state layers k-1 and k (k >= 2), W_k[j, i] from i (layer k-1) to j (layer k) and the same
+    value from j back to i. Copy b's lists are copy 0's shifted by b * n_neurons."""
+    offsets = mapped.layer_offsets
+    pre_list, post_list, w_list = [], [], []
+    for k in range(1, len(mapped.weights)):
+        w = mapped.weights[k]  # (n_post, n_pre)
+        post_idx, pre_idx = np.meshgrid(np.arange(w.shape[0]), np.arange(w.shape[1]), indexing="ij")
+        pre_g = (offsets[k - 1] + pre_idx).ravel()
+        post_g = (offsets[k] + post_idx).ravel()
+        values = w.ravel()
+        pre_list += [pre_g, post_g]  # forward, then feedback
+        post_list += [post_g, pre_g]
+        w_list += [values, values]
+    if not pre_list:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0)
+    pre1 = np.concatenate(pre_list)
+    post1 = np.concatenate(post_list)
+    w1 = np.concatenate(w_list)
+    shift = (np.arange(batch, dtype=np.int64) * mapped.n_neurons)[:, None]
+    pre = (shift + pre1[None, :]).ravel()
+    post = (shift + post1[None, :]).ravel()
+    return pre, post, np.tile(w1, batch)
+
+
+def brian_objects(b2, mapped, card, batch: int, codeobj=None, suffix: str = ""):
+    """The clock, neuron group and synapses (None for a one-layer network) of ``batch`` copies,
+    connected but with no parameter values set; ``codeobj`` is the runtime CodeObject class
+    (None on a standalone device), ``suffix`` ends every object's name (a standalone project's
+    key: its generated code then depends on nothing else alive in the process). Shared by the
+    runtime and the standalone networks, so both run the same generated code in the same order."""
+    dt_s = card.timing.dt_s
+    clock = b2.Clock(dt=dt_s * b2.second, name="aeq_clock" + suffix)
+    # the rails clip(v, 0, 2 theta), written branch-free: exact (each term is v, 0 or 2 theta) and
+    # vectorisable; Brian2's clip() made this loop several times slower in the cython target
+    update = "v = v * keep + I_syn + I_const" + (" + sigma * randn()" if card.noise.membrane_std > 0.0 else "") + "\n"
+    update += "v = v * int(v > 0) * int(v <= 2 * theta) + 2 * theta * int(v > 2 * theta)\n"
+    update += "I_syn = I_syn * decay"
+    reset = "v -= theta\nI_syn += w_self\ncount += int(t >= t_count_start)\ntotal += 1"
+    extra = {}
+    if card.refractory_steps > 0:
+        # Brian2 allows a new spike once timestep(t - lastspike) >= timestep(refractory):
+        # (k + 1) steps gives k blocked steps after each spike (max rate 1 / (k + 1)).
+        extra["refractory"] = (card.refractory_steps + 1) * dt_s * b2.second
+    # fixed names: the generated code (and so Brian2's compiled-code cache) depends on them
+    group = b2.NeuronGroup(
+        batch * mapped.n_neurons,
+        _EQUATIONS,
+        threshold="v >= theta",
+        reset=reset,
+        clock=clock,
+        codeobj_class=codeobj,
+        name="aeq_neurons" + suffix,
+        dtype={name: np.float32 for name in _FLOAT32_VARIABLES},
+        **extra,
+    )
+    group.run_regularly(update, when="groups", codeobj_class=codeobj, name="aeq_neurons_update" + suffix)
+    pre, post, _ = block_diagonal(mapped, batch)
+    synapses = None
+    if pre.size:  # a one-layer network has no synapses between neurons
+        synapses = b2.Synapses(group, group, "w : 1 (constant)", on_pre="I_syn_post += w", clock=clock,
+                               codeobj_class=codeobj, name="aeq_synapses" + suffix, dtype={"w": np.float32})
+        synapses.connect(i=pre, j=post)
+    return clock, group, synapses
+
+
+def build_stacked_network(mapped, card, batch: int, backend: BrianBackend):
+    """The stacked network of ``batch`` copies on ``backend``: the compiled standalone project
+    (:class:`analogeq.substrates.spiking.standalone.StandaloneSpikingNetwork`) for
+    ``cpp_standalone``, else the runtime :class:`StackedSpikingNetwork` (cython or numpy)."""
+    if backend.target == "cpp_standalone":
+        from analogeq.substrates.spiking.standalone import StandaloneSpikingNetwork
+
+        return StandaloneSpikingNetwork(mapped, card, batch, backend)
+    return StackedSpikingNetwork(mapped, card, batch, backend)
+
+
 class StackedSpikingNetwork:
     """``batch`` copies of ``mapped`` (a MappedSpikingNetwork) on ``card`` in one Brian2 network.
 
@@ -120,88 +199,21 @@ class StackedSpikingNetwork:
         self.n_total = batch * n
         self.dt_s = card.timing.dt_s
         self._b2 = b2
-        self.clock = b2.Clock(dt=self.dt_s * b2.second, name="aeq_clock")
         self.noisy = card.noise.membrane_std > 0.0
         self.refractory_steps = card.refractory_steps
-
-        # the rails clip(v, 0, 2 theta), written branch-free: exact (each term is v, 0 or 2 theta) and
-        # vectorisable; Brian2's clip() made this loop several times slower in the cython target
-        update = "v = v * keep + I_syn + I_const" + (" + sigma * randn()" if self.noisy else "") + "\n"
-        update += "v = v * int(v > 0) * int(v <= 2 * theta) + 2 * theta * int(v > 2 * theta)\n"
-        update += "I_syn = I_syn * decay"
-        reset = "v -= theta\nI_syn += w_self\ncount += int(t >= t_count_start)\ntotal += 1"
-        extra = {}
-        if self.refractory_steps > 0:
-            # Brian2 allows a new spike once timestep(t - lastspike) >= timestep(refractory):
-            # (k + 1) steps gives k blocked steps after each spike (max rate 1 / (k + 1)).
-            extra["refractory"] = (self.refractory_steps + 1) * self.dt_s * b2.second
-        # fixed names: the generated code (and so Brian2's compiled-code cache) depends on them
-        self.group = b2.NeuronGroup(
-            self.n_total,
-            _EQUATIONS,
-            threshold="v >= theta",
-            reset=reset,
-            clock=self.clock,
-            codeobj_class=codeobj,
-            name="aeq_neurons",
-            dtype={name: np.float32 for name in _FLOAT32_VARIABLES},
-            **extra,
-        )
-        self.group.run_regularly(update, when="groups", codeobj_class=codeobj, name="aeq_neurons_update")
-        decay = card.syn_decay
-        self.decay = decay
-        self.group.decay = decay
+        self.decay = card.syn_decay
+        self.clock, self.group, self.synapses = brian_objects(b2, mapped, card, batch, codeobj)
+        self.group.decay = self.decay
         self.group.sigma = card.noise.membrane_std
         self.group.theta = np.tile(mapped.concat("theta"), batch)
         self.group.keep = np.tile(1.0 - mapped.concat("leak"), batch)
-
-        pre, post, w = self._block_diagonal(mapped, batch)
-        self.synapses = None
         objects = [self.group]
-        if pre.size:  # a one-layer network has no synapses between neurons
-            self.synapses = b2.Synapses(
-                self.group,
-                self.group,
-                "w : 1 (constant)",
-                on_pre="I_syn_post += w",
-                clock=self.clock,
-                codeobj_class=codeobj,
-                name="aeq_synapses",
-                dtype={"w": np.float32},
-            )
-            self.synapses.connect(i=pre, j=post)
-            self.synapses.w = w * (1.0 - decay)
+        if self.synapses is not None:
+            _, _, w = block_diagonal(mapped, batch)
+            self.synapses.w = w * (1.0 - self.decay)
             objects.append(self.synapses)
         self.network = b2.Network(*objects, name="aeq_network")
         self.reset()
-
-    # ------------------------------------------------------------------ construction
-    @staticmethod
-    def _block_diagonal(mapped, batch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Synapse lists (pre, post, weight) of ``batch`` copies: for every matrix W_k between
-        state layers k-1 and k (k >= 2), W_k[j, i] from i (layer k-1) to j (layer k) and the same
-        value from j back to i."""
-        offsets = mapped.layer_offsets
-        pre_list, post_list, w_list = [], [], []
-        for k in range(1, len(mapped.weights)):
-            w = mapped.weights[k]  # (n_post, n_pre)
-            post_idx, pre_idx = np.meshgrid(np.arange(w.shape[0]), np.arange(w.shape[1]), indexing="ij")
-            pre_g = (offsets[k - 1] + pre_idx).ravel()
-            post_g = (offsets[k] + post_idx).ravel()
-            values = w.ravel()
-            pre_list += [pre_g, post_g]  # forward, then feedback
-            post_list += [post_g, pre_g]
-            w_list += [values, values]
-        if not pre_list:
-            empty = np.zeros(0, dtype=np.int64)
-            return empty, empty, np.zeros(0)
-        pre1 = np.concatenate(pre_list)
-        post1 = np.concatenate(post_list)
-        w1 = np.concatenate(w_list)
-        shift = (np.arange(batch, dtype=np.int64) * mapped.n_neurons)[:, None]
-        pre = (shift + pre1[None, :]).ravel()
-        post = (shift + post1[None, :]).ravel()
-        return pre, post, np.tile(w1, batch)
 
     def update_weights(self, mapped) -> None:
         """Load new weights of the same architecture (and the same per-neuron parameters) into
@@ -209,7 +221,7 @@ class StackedSpikingNetwork:
         if [w.shape for w in mapped.weights] != [w.shape for w in self.mapped.weights]:
             raise ValueError("update_weights needs a mapped network of the same layer sizes")
         self.mapped = mapped
-        _, _, w = self._block_diagonal(mapped, self.batch)
+        _, _, w = block_diagonal(mapped, self.batch)
         if self.synapses is not None:
             self.synapses.w = w * (1.0 - self.decay)
         self.group.theta = np.tile(mapped.concat("theta"), self.batch)
@@ -276,4 +288,4 @@ class StackedSpikingNetwork:
         return PhaseCounts(window=window, total=total, steps=steps, window_steps=window_steps)
 
 
-__all__ = ["PAD_CURRENT", "PhaseCounts", "RAIL_HIGH", "StackedSpikingNetwork"]
+__all__ = ["PAD_CURRENT", "PhaseCounts", "RAIL_HIGH", "StackedSpikingNetwork", "block_diagonal", "brian_objects", "build_stacked_network"]

@@ -53,7 +53,7 @@ from analogeq.contract import resolve_device
 from analogeq.substrates.base import Substrate
 from analogeq.substrates.spiking.backend import resolve_backend
 from analogeq.substrates.spiking.mapping import map_model
-from analogeq.substrates.spiking.network import PAD_CURRENT, StackedSpikingNetwork
+from analogeq.substrates.spiking.network import PAD_CURRENT, build_stacked_network
 from analogeq.substrates.spiking.rate_model import SpikingRateModel
 from hardware_models.params import check_int
 from hardware_models.spiking import MappedSpikingNetwork, as_spiking_card, spiking_inference_cost
@@ -72,7 +72,10 @@ class SpikingSubstrate(Substrate):
     card: a SpikingCard, a card dict or a preset name.
     seed: seed of the membrane-noise stream (and, through :meth:`from_model`, of the mismatch draw).
     batch_size: stacked copies per Brian2 network (larger inputs run in chunks).
-    target, cache_dir: Brian2 code generation (see :mod:`analogeq.substrates.spiking.backend`).
+    target, cache_dir, threads: Brian2 run mode, compiled-code cache and the standalone device's
+        OpenMP threads (see :mod:`analogeq.substrates.spiking.backend`); ``"auto"`` picks the
+        fastest mode available here (cpp_standalone, else cython, else numpy), ``describe()``
+        says which.
     device: torch device of the returned scores and of the surrogate.
     surrogate_steps, surrogate_step_size, surrogate_tol: settling budget of the rate model.
     """
@@ -88,6 +91,7 @@ class SpikingSubstrate(Substrate):
         batch_size: int = 256,
         target: str = "auto",
         cache_dir: str | os.PathLike | None = None,
+        threads: int | None = None,
         device: str | torch.device = "cpu",
         surrogate_steps: int = 100,
         surrogate_step_size: float = 0.5,
@@ -101,7 +105,8 @@ class SpikingSubstrate(Substrate):
         self.batch_size = check_int("batch_size", batch_size, minimum=1)
         self._seed = check_int("seed", seed, minimum=0)
         self._calls = 0
-        self.backend = resolve_backend(target, cache_dir)
+        self.backend = resolve_backend(target, cache_dir, threads)
+        self.requested_target = target
         self.device = resolve_device(device)
         self.input_shape = tuple(mapped.input_shape)
         self.num_classes = mapped.num_classes
@@ -171,12 +176,21 @@ class SpikingSubstrate(Substrate):
         self._calls += 1
         return int(state)
 
+    def capacity(self, batch: int) -> int:
+        """Copies of the network that runs a chunk of ``batch`` inputs: the chunk itself at runtime;
+        on the standalone device (compiled per number of copies) the next power of two from 8 up
+        to ``batch_size``, so that few shapes are ever compiled."""
+        batch = min(batch, self.batch_size)
+        if self.backend.target != "cpp_standalone":
+            return batch
+        return min(self.batch_size, max(8, 1 << (batch - 1).bit_length()))
+
     def network(self, batch: int):
         """The Brian2 network holding at least ``batch`` copies (built on first use, grown when
         a larger chunk comes; smaller chunks run with silent padding copies)."""
-        batch = min(batch, self.batch_size)
+        batch = self.capacity(batch)
         if self._network is None or self._network.batch < batch:
-            self._network = StackedSpikingNetwork(self.mapped, self.card, batch, self.backend)
+            self._network = build_stacked_network(self.mapped, self.card, batch, self.backend)
         return self._network
 
     def input_currents(self, x_flat: np.ndarray, capacity: int) -> np.ndarray:
@@ -245,6 +259,14 @@ class SpikingSubstrate(Substrate):
         out["inferences_measured"] = float(n)
         return out
 
+    def run_mode(self) -> str:
+        """Which Brian2 mode runs the spikes, and why (the target asked for or the pick of "auto")."""
+        modes = {"cpp_standalone": "cpp_standalone (the network and its run loop compiled to one C++ program, cached per shape)",
+                 "cython": "cython runtime (one compiled extension per code object, Python between steps' code objects)",
+                 "numpy": "numpy runtime (vectorised numpy, no compiler)"}
+        why = "picked by target='auto' as the fastest mode available here" if self.requested_target == "auto" else f"target={self.requested_target!r}"
+        return f"{modes[self.backend.target]}; {why}"
+
     def describe(self) -> dict[str, Any]:
         t = self.card.timing
         return {
@@ -252,7 +274,9 @@ class SpikingSubstrate(Substrate):
             "card": self.card.to_dict(),
             "device": str(self.device),
             "brian2_target": self.backend.target,
+            "brian2_run_mode": self.run_mode(),
             "brian2_cache_dir": self.backend.cache_dir,
+            "brian2_threads": self.backend.threads,
             "batch_size": self.batch_size,
             "layer_sizes": self.mapped.layer_sizes,
             "readout": self.mapped.readout,
