@@ -129,3 +129,33 @@ def test_unknown_and_bad_options_are_refused_when_made(kind):
 def test_unknown_kind_lists_the_registered_ones(model):
     with pytest.raises(ParameterError, match=r"substrate: unknown kind 'memristor'; registered: \["):
         build_substrate("memristor", model)
+
+
+
+def test_the_harness_uses_each_substrate_default_gradient(monkeypatch):
+    """evaluate_robustness without a gradient differentiates as the substrate says (implicit for a
+    conv EBM on the crossbar), through the protocol, never by asking what kind it is."""
+    from analogeq.contract import GradientSpec
+    from analogeq.ebm.conv import ConvEBM, ConvEBMConfig
+    from analogeq.robustness import evaluate as ev
+    from analogeq.substrates import build_substrate
+
+    conv = ConvEBM(ConvEBMConfig(input_shape=(1, 8, 8), channels=(4,), free_steps=10, schedule="sync", seed=0)).eval()
+    crossbar, floating = build_substrate("crossbar", conv, card="ideal"), build_substrate("float", conv)
+    assert crossbar.default_gradient == GradientSpec("implicit") and floating.default_gradient == GradientSpec()
+
+    class Stop(Exception):
+        pass
+
+    seen = []
+
+    def evaluator(substrate, x, y, suite, seed, gradient, *rest):
+        seen.append(gradient)
+        raise Stop
+
+    monkeypatch.setattr(ev, "Evaluator", evaluator)
+    x, y = torch.rand(2, 1, 8, 8), torch.tensor([0, 1])
+    for substrate in (crossbar, floating):
+        with pytest.raises(Stop):
+            ev.evaluate_robustness(substrate, x, y)
+    assert seen == [GradientSpec("implicit"), GradientSpec()]

@@ -46,8 +46,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--out", default="robustness-report", help="output folder (default robustness-report)")
     parser.add_argument("--n-examples", type=int, default=200, help="test images evaluated (default 200)")
     parser.add_argument("--seed", type=int, default=0, help="seed of attacks, draws and data split (default 0)")
-    parser.add_argument("--gradient", choices=("full", "implicit", "truncated"), default="full",
-                        help="how white-box attacks differentiate the settling (default full)")
+    parser.add_argument("--gradient", choices=("full", "implicit", "truncated"), default=None,
+                        help="how white-box attacks differentiate the settling (default: the substrate's; full, implicit for conv EBMs on a crossbar)")
     parser.add_argument("--truncated-steps", type=int, default=30, help="steps of --gradient truncated (default 30)")
     parser.add_argument("--no-reference", action="store_true", help="no transfer attack from the float substrate")
     parser.add_argument("--no-extras", action="store_true", help="skip corruptions, certification, detection, energy")
@@ -94,7 +94,9 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--n-examples must be >= 1, got {args.n_examples}")
     if args.seed < 0:
         raise ValueError(f"--seed must be >= 0, got {args.seed}")
-    gradient = GradientSpec("truncated", args.truncated_steps) if args.gradient == "truncated" else GradientSpec(args.gradient)
+    gradient = (None if args.gradient is None  # the substrate's default_gradient
+                else GradientSpec("truncated", args.truncated_steps) if args.gradient == "truncated"
+                else GradientSpec(args.gradient))
     if args.substrate not in substrate_kinds():  # before any training
         raise ValueError(f"--substrate {args.substrate!r} is not available; registered kinds: {substrate_kinds()}")
     # the options (card included) are resolved and validated before any training

@@ -83,7 +83,7 @@ from analogeq.report.robustness import compare_markdown, to_markdown, write_repo
 from analogeq.robustness import extras as X
 from analogeq.robustness import gates as G
 from analogeq.robustness.attacks.common import check_batch
-from analogeq.robustness.gradients import gradient_gates, gradient_modes
+from analogeq.robustness.gradients import choose_eot, gradient_gates, gradient_modes
 from analogeq.robustness.plan import Plan, eps_key, plan_attacks
 from analogeq.robustness.runner import Evaluator
 from analogeq.robustness.suite import AttackSuite, get_suite
@@ -94,6 +94,10 @@ from hardware_models.params import check_int
 __all__ = ["SCHEMA", "compare_markdown", "eps_key", "evaluate_robustness", "to_markdown", "write_report"]
 
 SCHEMA = "analogeq.robustness/1"
+
+#: what a smoke-test suite's result says about its figures
+SMOKE_NOTE = ("smoke test: small attack budgets; every accuracy under attack is an upper bound on the robust "
+              "accuracy, not a robustness figure to report")
 
 #: summary figure -> (attack, norm of its headline eps)
 _SUMMARY = {"pgd_linf": ("pgd_linf", "linf"), "pgd_l2": ("pgd_l2", "l2"), "square": ("square_linf", "linf"),
@@ -112,6 +116,7 @@ def evaluate_robustness(
     gradient: GradientSpec | None = None,
     batch_size: int = 512,
     extras: bool = True,
+    keep_adversarial: bool = False,
 ) -> dict[str, Any]:
     """Run the attack suite on ``substrate`` with ``(x, y)`` and return the result dict.
 
@@ -120,14 +125,18 @@ def evaluate_robustness(
     reference_substrate: source of the transfer attacks (e.g. the float model when the
         substrate is hardware); None skips transfer.
     seed: seeds attacks, evaluation draws and corruptions (same seed, same numbers).
-    gradient: the GradientSpec of the white-box attacks (default: full backprop through the
-        settling). The gradient-mode comparison runs in addition.
+    gradient: the GradientSpec of the white-box attacks (default: the substrate's
+        ``default_gradient``: full backprop through the settling, implicit at the fixed point for
+        the crossbar's convolutional EBMs). The gradient-mode comparison runs in addition.
     batch_size: attacks and predictions run in chunks of this many examples.
     extras: also run corruptions, certification, detection and the energy view.
+    keep_adversarial: also return the adversarial inputs of every run under ``"adversarial"``
+        (``"<attack>@<eps>"`` -> tensor on the CPU; not JSON: :func:`~analogeq.robustness.saving.save_adversarial`
+        writes them; :func:`write_report` leaves them out).
     """
     started = time.perf_counter()
     suite = get_suite(suite)
-    gradient = gradient if gradient is not None else GradientSpec()
+    gradient = gradient if gradient is not None else substrate.default_gradient
     if not isinstance(gradient, GradientSpec):
         raise TypeError(f"gradient must be a GradientSpec, got {type(gradient).__name__}")
     check_int("seed", seed, minimum=0)
@@ -145,10 +154,12 @@ def evaluate_robustness(
     stochastic = randomness["detected"] or randomness["declared"]
     ev.eot = suite.eot_samples if stochastic else 1
     ev.draws = suite.draws if stochastic else 1
+    gates["eot_sufficient"] = choose_eot(ev, stochastic)
     gates["randomness_detected_and_eot"] = G.randomness_detected_and_eot(randomness, ev.eot, ev.draws)
 
     clean_preds = ev.predictions(x, "clean/draws")
     clean, _ = ev.accuracy([p == y.cpu() for p in clean_preds])
+    ev.correct["clean"] = torch.stack([p == y.cpu() for p in clean_preds])
 
     attacks: dict[str, dict[str, Any]] = {}
     rates: dict[tuple[str, float], torch.Tensor] = {}  # (attack, eps) -> per-example robust rate
@@ -190,6 +201,8 @@ def evaluate_robustness(
     result = {
         "schema": SCHEMA,
         "suite": suite.to_dict(),
+        "smoke_test": suite.smoke_test,
+        "figures_note": SMOKE_NOTE if suite.smoke_test else None,
         "substrate": substrate.describe(),
         "reference_substrate": reference_substrate.describe() if reference_substrate is not None else None,
         "n_examples": ev.n,
@@ -209,9 +222,23 @@ def evaluate_robustness(
         "gates": gates,
         "sanity_gates_passed": G.all_passed(gates),
         "wall_time_per_100_images_s": dict(ev.timings),
+        "per_example": per_example(ev),
         "wall_time_s": time.perf_counter() - started,
     }
-    return to_jsonable(result)
+    result = to_jsonable(result)
+    if keep_adversarial:
+        result["adversarial"] = {(name if eps is None else f"{name}@{eps_key(eps)}"): adv.detach().cpu()
+                                 for (name, eps), adv in ev.adversarial.items()}
+    return result
+
+
+def per_example(ev: Evaluator) -> dict[str, Any]:
+    """Per run (``"clean"``, ``"<attack>@<eps>"``, ``"cw_l2"``): which examples it left correctly
+    classified, one string of ``0``/``1`` per evaluation draw (character i: example i; a run on
+    the first m examples has strings of length m)."""
+    return {key: {"n_examples": int(c.shape[1]), "correct": ["".join("1" if v else "0" for v in row.tolist())
+                                                             for row in c]}
+            for key, c in ev.correct.items()}
 
 
 def _attack_gates(ev: Evaluator, plan: Plan, clean: dict[str, Any], attacks: dict[str, dict[str, Any]],
@@ -242,6 +269,29 @@ def _attack_gates(ev: Evaluator, plan: Plan, clean: dict[str, Any], attacks: dic
                                  (f"transfer_{norm}", f"white_box_beats_transfer_{norm}")):
             if (other, eps) in rates:
                 gates[gate_name] = G.white_box_beats(whites, rates[(other, eps)], tol, other, eps)
+
+    for norm, eps in plan.headlines:
+        targeted = [k for (k, e), _ in rates.items() if e == eps and kinds[k][0] == norm and k.startswith("apgd_t_")]
+        untargeted = [r for (k, e), r in rates.items() if e == eps and kinds[k][0] == norm and k not in targeted]
+        t_rate = rates[(targeted[0], eps)] if targeted else None
+        n_t = attacks[targeted[0]][eps_key(eps)]["n_examples"] if targeted else ev.n
+        gates[f"targeted_vs_untargeted_{norm}"] = G.targeted_vs_untargeted(
+            untargeted, t_rate, n_t, suite.targeted_tolerance, targeted[0] if targeted else f"apgd_t_{norm}", eps)
+
+    if plan.convergence_l2:
+        e2 = suite.headline_l2_eps
+        base, doubled = [], []
+        for run in plan.convergence_l2:
+            entry, rate, _ = ev.attack_entry(run)
+            attacks.setdefault(run.name, {})[eps_key(e2)] = entry
+            base.append(rates[(run.name.removesuffix("_converged"), e2)])
+            doubled.append(rate)
+        gates["converged_l2"] = G.converged_across_losses(base, doubled, tol, {
+            "eps": e2, "losses": [r.params.get("loss", "ce") for r in plan.convergence_l2],
+            "steps": [suite.pgd_steps, suite.convergence_steps],
+            "restarts": [suite.pgd_restarts, suite.convergence_restarts]})
+    else:
+        gates["converged_l2"] = G.converged_across_losses([], [], tol, {"eps": suite.headline_l2_eps})
 
     run = plan.convergence
     if run is not None:

@@ -64,6 +64,13 @@ class Substrate(abc.ABC):
     def attack_logits(self, x: torch.Tensor, gradient: GradientSpec = GradientSpec()) -> torch.Tensor:
         """Class scores ``(B, num_classes)`` differentiable with respect to ``x``."""
 
+    @property
+    def default_gradient(self) -> GradientSpec:
+        """How ``attack_logits`` differentiates when no ``gradient`` is asked for (the harness
+        uses it when its caller gives none): full backpropagation unless a substrate knows
+        better (the crossbar's convolutional EBMs: implicit at the fixed point)."""
+        return GradientSpec()
+
     @abc.abstractmethod
     def reseed(self, seed: int) -> None:
         """Seed the per-read noise so that the same calls give the same numbers."""
