@@ -23,6 +23,15 @@ Crossbar keys:
 * ``conv_attack_grad_crossbar_over_float``: time of one attack gradient (implicit mode on both
   substrates, cross-entropy of the true labels) of that trained conv EBM on a batch of 16 test
   images, the crossbar on the PCM card of the settle key, over float.
+
+Float keys (:func:`bench_conv_float.float_settle_figures`, documented there):
+``conv_float_settle_over_autograd_reference`` (time to residual <= tol of the default settle, a
+conv EBM trained briefly on mnist-5k, batch 8, vs the autograd-of-Phi reference iterated
+synchronously to the same tol), the async variant and the per-step ratio.
+
+mnist-5k keys (``--mnist5k``; :func:`mnist5k.mnist5k_figures`, documented there; tens of
+minutes in a full run): ``mnist5k_dense_ebm_test_accuracy``, ``mnist5k_conv_ebm_test_accuracy``
+with their ``*_bptt_*`` and ``*_mlp_*`` twins, ``mnist5k_conv_ebm_pcm_1day_accuracy_mean``.
 """
 
 from __future__ import annotations
@@ -39,6 +48,9 @@ import sys  # noqa: E402
 import time  # noqa: E402
 
 from common import bench_parser, emit, interleaved_times, load_average, machine, parse_args  # noqa: E402
+
+from bench_conv_float import float_settle_figures  # noqa: E402
+from mnist5k import mnist5k_figures  # noqa: E402
 
 import numba  # noqa: E402
 import torch  # noqa: E402
@@ -185,6 +197,8 @@ def attack_gradient_speed(model, splits, quick: bool) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = bench_parser(__doc__, quick_help="fewer steps, repeats and epochs (same keys, a few minutes)",
                           description="line")
+    parser.add_argument("--mnist5k", action="store_true", help="also the mnist-5k recipe figures (benchmarks/mnist5k.py)")
+    parser.add_argument("--no-float", action="store_true", help="skip the float settle figures (bench_conv_float.py)")
     args = parse_args(parser, argv)
     t_start = time.perf_counter()
     torch.set_num_threads(1)
@@ -196,6 +210,10 @@ def main(argv: list[str] | None = None) -> int:
     model, splits = _trained_digits_conv(args.quick)
     result.update(crossbar_ideal_agreement(model, splits))
     result.update(attack_gradient_speed(model, splits, args.quick))
+    if not args.no_float:
+        result.update(float_settle_figures(args.quick))
+    if args.mnist5k:
+        result.update(mnist5k_figures(args.quick))
     result["notes"] = [
         "conv_crossbar_settle_over_float and conv_crossbar_peak_memory_mb: CIFAR-10 shape with random "
         "(untrained) weights and random images: training the CIFAR shape is not possible here",
