@@ -16,11 +16,20 @@ Keys (issue 5 contract):
   64-256-10 (``DIGITS_64_256_10``: settling budget of the digits recipe, 256 hidden units)
   trained with float EqProp for 10 epochs at batch 20 (quick: 1 epoch).
 * ``spiking_ms_per_sample_64_256_10``: wall time per sample of ``logits`` on a batch of 256
-  stacked copies, 100 ms of simulated time at dt = 0.1 ms (1000 steps), cython target, warm
-  cache, after a warm-up call (target <= 2). ``..._cpu_ms_per_sample_...`` is the process CPU
-  time of the same call (the machine is shared: wall time includes waiting for a core).
+  stacked copies, 100 ms of simulated time at dt = 0.1 ms (1000 steps), in the mode the
+  substrate picks by default (``target="auto"``: the fastest available, cpp_standalone where
+  it builds), warm cache, after a warm-up phase (target <= 2). ``..._cpu_ms_per_sample_...`` is
+  the CPU time of the same call, the standalone program's included (the machine is shared:
+  wall time includes waiting for a core); ``speed_..._modes`` has both modes, the load average
+  before each timed call and ``first_call_s`` (compilation on a cold cache).
 * ``spiking_ms_per_sample_784_500_10``: the same for a 784-500-10 dense EBM trained (float
   EqProp, 2 epochs; quick: 1 epoch on 100 images) on the digits upsampled to 28x28 (target <= 5).
+* ``standalone_over_runtime_cython_64_256_10`` / ``..._784_500_10`` (also together as
+  ``standalone_over_runtime_cython``): CPU time of the cpp_standalone call over the runtime
+  cython call, both timed in this run (< 1: standalone is faster).
+* ``spiking_events_per_sample``: synaptic events per sample (spikes x fan-out) of each shape;
+  ``spiking_ns_per_event``: CPU ns per synaptic event in each mode (all of the call's time
+  divided by its events: an upper bound on the cost of one delivery).
 * ``spiking_eqprop_digits_accuracy``: digits test accuracy, read from the spiking substrate
   (spiking-ideal card), of a 64-256-10 dense EBM trained from scratch with EqProp whose free and
   nudged phases all ran as spikes (:func:`analogeq.train.spiking_eqprop.train_spiking_eqprop`; training
@@ -63,6 +72,7 @@ from hardware_models import card_from_dict, preset
 SPEED_BATCH = 256
 SPEED_SIMULATED_S = 0.1
 SUMMARY_KEYS = ("spiking_agreement", "spiking_ms_per_sample_64_256_10", "spiking_ms_per_sample_784_500_10",
+                "standalone_over_runtime_cython_64_256_10", "standalone_over_runtime_cython_784_500_10",
                 "spiking_eqprop_digits_accuracy", "nir_roundtrip_max_abs_err")
 
 
@@ -118,22 +128,36 @@ def agreement(model, splits, card, n_test: int, target: str, cache_dir) -> dict:
     }
 
 
-def time_logits(model, x: torch.Tensor, target: str, cache_dir, simulated_s: float = SPEED_SIMULATED_S) -> dict:
+def cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (the standalone program runs as one)."""
+    import resource
+
+    child = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + child.ru_utime + child.ru_stime
+
+
+def time_logits(model, x: torch.Tensor, target: str, cache_dir, simulated_s: float = SPEED_SIMULATED_S, threads=None) -> dict:
     """Wall and CPU time per sample of one ``logits`` call on a batch of stacked copies (after a
-    warm-up call that builds the network and compiles or loads the code)."""
+    warm-up phase of the same length that builds the network and compiles or loads the code).
+    CPU time includes the standalone program's (a child process)."""
     card = card_with_timing("spiking-ideal", simulated_s, simulated_s, simulated_s / 2)
-    sub = SpikingSubstrate.from_model(model, card, seed=0, target=target, cache_dir=cache_dir, batch_size=x.shape[0])
+    sub = SpikingSubstrate.from_model(model, card, seed=0, target=target, cache_dir=cache_dir, batch_size=x.shape[0], threads=threads)
     t0 = time.perf_counter()
-    sub.network(x.shape[0]).run_phase(10, 10, seed=0)  # warm-up: build the network, compile or load the code
+    # warm-up: build the network, compile or load the code (a standalone project per phase length)
+    sub.network(x.shape[0]).run_phase(card.timing.free_steps, card.timing.window_steps, seed=0)
     first = time.perf_counter() - t0
-    wall0, cpu0 = time.perf_counter(), time.process_time()
+    load = load_average()
+    wall0, cpu0 = time.perf_counter(), cpu_seconds()
     sub.logits(x)
-    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    wall, cpu = time.perf_counter() - wall0, cpu_seconds() - cpu0
     n = x.shape[0]
     cost = sub.cost()
     n_neurons = sub.mapped.n_neurons
+    events = cost["synaptic_events_per_inference"]
     return {
         "target": sub.backend.target,
+        "run_mode": sub.run_mode(),
+        "threads": sub.backend.threads,
         "batch": n,
         "simulated_s": simulated_s,
         "steps": card.timing.free_steps,
@@ -142,10 +166,31 @@ def time_logits(model, x: torch.Tensor, target: str, cache_dir, simulated_s: flo
         "cpu_s": cpu,
         "ms_per_sample": 1e3 * wall / n,
         "cpu_ms_per_sample": 1e3 * cpu / n,
+        "load_average_before": load,
         "spikes_per_inference": cost["spikes_per_inference"],
-        "synaptic_events_per_inference": cost["synaptic_events_per_inference"],
+        "synaptic_events_per_inference": events,
+        "ns_per_event_cpu": 1e9 * cpu / (n * events) if events else None,
+        "ns_per_event_wall": 1e9 * wall / (n * events) if events else None,
         "mean_rate_per_step": cost["spikes_per_inference"] / (n_neurons * card.timing.free_steps),
         "synapses_in_network": int(sub.mapped.n_synapses * n),
+    }
+
+
+def compare_modes(model, x: torch.Tensor, cache_dir, threads=None) -> dict:
+    """The same timed call in the cpp_standalone and the runtime cython modes, in one run (each
+    after its own warm-up), and the mode ``target="auto"`` picks."""
+    from analogeq.substrates.spiking.backend import resolve_backend
+
+    rows = {mode: time_logits(model, x, mode, cache_dir, threads=threads) for mode in ("cpp_standalone", "cython")}
+    auto = resolve_backend("auto", cache_dir).target
+    sa, cy = rows["cpp_standalone"], rows["cython"]
+    return {
+        "modes": rows,
+        "auto_target": auto,
+        "fastest": rows[auto],
+        "standalone_over_runtime_cython_cpu": sa["cpu_s"] / cy["cpu_s"],
+        "standalone_over_runtime_cython_wall": sa["wall_s"] / cy["wall_s"],
+        "same_spike_counts": sa["spikes_per_inference"] == cy["spikes_per_inference"],
     }
 
 
@@ -232,7 +277,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = bench_parser(__doc__, quick_help="same keys, small runs (under a minute with a warm cache)", seed=True,
                           description="line")
     parser.add_argument("--cache-dir", default=None, help="Brian2 compiled-code cache (default: $ANALOGEQ_BRIAN_CACHE or Brian's)")
-    parser.add_argument("--target", default="cython", choices=("auto", "cython", "numpy"), help="Brian2 target of the timed runs")
+    parser.add_argument("--target", default="cython", choices=("auto", "cpp_standalone", "cython", "numpy"),
+                        help="Brian2 target of the agreement, EqProp and NIR runs (the speed runs time cpp_standalone and cython)")
+    parser.add_argument("--omp-threads", type=int, default=None, help="OpenMP threads of the standalone runs (default: $ANALOGEQ_BRIAN_THREADS or 0: no OpenMP)")
     args = parse_args(parser, argv)
     logging.basicConfig(level=logging.WARNING)
     torch.manual_seed(args.seed)
@@ -265,27 +312,36 @@ def main(argv: list[str] | None = None) -> int:
 
     x256 = splits.test.x[:SPEED_BATCH]
     sim, k = SPEED_SIMULATED_S, 1.0
-    speed = time_logits(model, x256, target, cache, simulated_s=sim)
-    out["spiking_ms_per_sample_64_256_10"] = speed["ms_per_sample"] * k
-    out["spiking_cpu_ms_per_sample_64_256_10"] = speed["cpu_ms_per_sample"] * k
-    out["speed_64_256_10"] = speed
-    log(f"speed 64-256-10: {speed}")
-    # numpy target on the same network (quick: 10 ms simulated, per-sample time scaled to 100 ms)
-    sim_np = 0.01 if args.quick else SPEED_SIMULATED_S
-    speed_np = time_logits(model, x256, "numpy", None, simulated_s=sim_np)
-    scale = SPEED_SIMULATED_S / sim_np
-    out["spiking_numpy_ms_per_sample_64_256_10"] = speed_np["ms_per_sample"] * scale
-    out["spiking_numpy_cpu_ms_per_sample_64_256_10"] = speed_np["cpu_ms_per_sample"] * scale
-    out["numpy_over_cython_cpu_64_256_10"] = speed_np["cpu_ms_per_sample"] * scale / (speed["cpu_ms_per_sample"] * k)
-    out["speed_64_256_10_numpy"] = dict(speed_np, scaled_to_simulated_s=SPEED_SIMULATED_S)
-    log(f"speed numpy: {speed_np}")
-
-    big = train_784_500_10(splits, args.quick, args.seed)
-    speed_big = time_logits(big, big.test_images[:SPEED_BATCH].contiguous(), target, cache, simulated_s=sim)
-    out["spiking_ms_per_sample_784_500_10"] = speed_big["ms_per_sample"] * k
-    out["spiking_cpu_ms_per_sample_784_500_10"] = speed_big["cpu_ms_per_sample"] * k
-    out["speed_784_500_10"] = speed_big
-    log(f"speed 784-500-10: {speed_big}")
+    events, ns_per_event, ratios = {}, {}, {}
+    for shape, mdl, xs in (("64_256_10", model, x256), ("784_500_10", None, None)):
+        if mdl is None:
+            mdl = train_784_500_10(splits, args.quick, args.seed)
+            xs = mdl.test_images[:SPEED_BATCH].contiguous()
+        cmp = compare_modes(mdl, xs, cache, threads=args.omp_threads)
+        speed = cmp["fastest"]
+        out[f"spiking_ms_per_sample_{shape}"] = speed["ms_per_sample"] * k
+        out[f"spiking_cpu_ms_per_sample_{shape}"] = speed["cpu_ms_per_sample"] * k
+        out[f"speed_{shape}"] = speed
+        out[f"speed_{shape}_modes"] = cmp
+        out[f"standalone_over_runtime_cython_{shape}"] = cmp["standalone_over_runtime_cython_cpu"]
+        ratios[shape] = cmp["standalone_over_runtime_cython_cpu"]
+        events[shape] = speed["synaptic_events_per_inference"]
+        ns_per_event[shape] = {m: r["ns_per_event_cpu"] for m, r in cmp["modes"].items()}
+        log(f"speed {shape}: {cmp}")
+        if shape == "64_256_10":
+            # numpy target on the same network (quick: 10 ms simulated, per-sample time scaled to 100 ms)
+            sim_np = 0.01 if args.quick else SPEED_SIMULATED_S
+            speed_np = time_logits(model, x256, "numpy", None, simulated_s=sim_np)
+            scale = SPEED_SIMULATED_S / sim_np
+            cy = cmp["modes"]["cython"]
+            out["spiking_numpy_ms_per_sample_64_256_10"] = speed_np["ms_per_sample"] * scale
+            out["spiking_numpy_cpu_ms_per_sample_64_256_10"] = speed_np["cpu_ms_per_sample"] * scale
+            out["numpy_over_cython_cpu_64_256_10"] = speed_np["cpu_ms_per_sample"] * scale / cy["cpu_ms_per_sample"]
+            out["speed_64_256_10_numpy"] = dict(speed_np, scaled_to_simulated_s=SPEED_SIMULATED_S)
+            log(f"speed numpy: {speed_np}")
+    out["standalone_over_runtime_cython"] = ratios
+    out["spiking_events_per_sample"] = events
+    out["spiking_ns_per_event"] = ns_per_event
 
     eq = spiking_eqprop(splits, args.quick, args.seed, target, cache)
     out["spiking_eqprop_digits_accuracy"] = eq["spiking_eqprop_digits_accuracy"]
