@@ -70,8 +70,14 @@ def test_a_plain_mlp_passes_every_gate(result):
     # "converged" is not asked of it: on this MLP PGD at eps 0.1 keeps gaining from restarts
     # (1 -> 2 -> 4 restarts of 20 steps leave 26, 22, 18% on 80 examples at seed 0), so whether
     # one extra restart moves accuracy by more than the 3% tolerance depends on the seed
-    failed = {k: g["detail"] for k, g in result["gates"].items() if not g["passed"] and k != "converged"}
+    # nor the targeted gate at L_inf: the quick suite's 20-step PGD misses 2 of the 80 examples
+    # that APGD-T (3 targets x 20 steps) breaks (examples 0 and 67, worst case 18.75% -> 16.25%),
+    # which is what the gate is for (the quick suite is a smoke test)
+    failed = {k: g["detail"] for k, g in result["gates"].items()
+              if not g["passed"] and k not in ("converged", "targeted_vs_untargeted_linf")}
     assert not failed
+    targeted = result["gates"]["targeted_vs_untargeted_linf"]["detail"]
+    assert targeted["worst_case_with_targeted"] == pytest.approx(result["summary"]["worst_case_linf"])
     assert result["sanity_gates_passed"] == all(g["passed"] for g in result["gates"].values())
     # the convergence run shares PGD's stream: its first restart is PGD's run, so it is never weaker
     conv = result["gates"]["converged"]["detail"]
@@ -255,4 +261,7 @@ def test_inserting_an_attack_leaves_every_other_result_unchanged(setup):
     for name, by_eps in base["attacks"].items():
         for e, entry in by_eps.items():
             assert figures(more["attacks"][name][e]) == figures(entry), (name, e)
-    assert {k: g for k, g in more["gates"].items() if k != "iterative_beats_single_step"} == base["gates"]
+    # FGSM is one more untargeted L_inf attack: it enters the untargeted worst case of the targeted gate
+    changed = ("iterative_beats_single_step", "targeted_vs_untargeted_linf")
+    assert {k: g for k, g in more["gates"].items() if k not in changed} == {
+        k: g for k, g in base["gates"].items() if k not in changed}

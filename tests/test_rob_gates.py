@@ -105,9 +105,10 @@ def test_evaluation_detects_randomness_and_uses_eot_and_draws():
     x = torch.rand(20, 1, 8, 8, generator=torch.Generator().manual_seed(1))
     y = sub.logits(x).argmax(1)
     suite = QUICK.replace(linf_eps=(0.1,), l2_eps=(1.0,), pgd_steps=3, square_queries=20, convergence_steps=0,
-                          eot_samples=3, draws=4, gradient_modes=False, fgsm=False)
+                          eot_samples=3, eot_max_samples=3, draws=4, gradient_modes=False, fgsm=False)
     result = evaluate_robustness(sub, x, y, suite=suite, extras=False)
     assert result["stochastic"]["detected"] and result["stochastic"]["eot_samples"] == 3
+    assert result["gates"]["eot_sufficient"]["detail"]["tried"][0]["eot_samples"] == 3
     assert result["gates"]["randomness_detected_and_eot"]["passed"]
     assert len(result["clean"]["per_draw"]) == 4 and result["clean"]["ci95"] is not None
     pgd = result["attacks"]["pgd_linf"]["0.1"]

@@ -27,7 +27,9 @@ Result schema (``analogeq.robustness/1``)
 -----------------------------------------
 ::
 
-    schema, suite {AttackSuite fields}, substrate {describe()}, reference_substrate {..}|null,
+    schema, suite {AttackSuite fields}, smoke_test (bool: the suite is a smoke test),
+    figures_note (null, or the smoke-test warning: its figures are upper bounds),
+    substrate {describe()}, reference_substrate {..}|null,
     n_examples, seed, gradient {GradientSpec}, cost {..}|null, versions {..},
     stochastic: {declared, detected, max_logit_change, passes, eot_samples, draws},
     clean: ACC,
@@ -60,15 +62,23 @@ Result schema (``analogeq.robustness/1``)
     gates: {gate_name: {"passed": bool, "detail": {...}}},
     sanity_gates_passed: bool,
     wall_time_per_100_images_s: {"<attack>@<eps>": seconds},
+    per_example: {"clean" | "<attack>@<eps>" | "cw_l2": {"n_examples": m,
+                  "correct": ["0110..." one string per draw, character i for example i]}},
     wall_time_s
+    (with keep_adversarial=True, also "adversarial": {"<attack>@<eps>" | "cw_l2": tensor}, not JSON)
 
     ACC    = {"accuracy": mean, "ci95": half-width|null, "per_draw": [..]}
-    ATTACK = ACC + {"attack_success_rate", "mean_distance", "max_distance", "wall_time_s",
+    ATTACK = ACC + {"n_examples" (the first m examples it ran on), "attack_success_rate", "mean_distance", "max_distance", "wall_time_s",
                     "wall_time_per_100_images_s", "config": {..}, "extra": {..}}
 
 Summary figures are accuracies (fractions in [0, 1]) at the suite's headline eps;
 ``worst_case_*`` counts an example robust only if it survives every attack of that norm at the
-headline eps (per example, the lowest robust rate over attacks).
+headline eps (per example, the lowest robust rate over attacks), the targeted attack (APGD-T)
+included; an attack run on the first m examples only counts for those.
+
+Gates added by issue 15 (:mod:`analogeq.robustness.gates`): ``eot_sufficient`` (measured before
+the attacks; it may raise K), ``targeted_vs_untargeted_<norm>`` at each headline eps and
+``converged_l2`` (PGD-L2 with cross-entropy and margin loss, doubled budget).
 """
 
 from __future__ import annotations
@@ -244,8 +254,9 @@ def per_example(ev: Evaluator) -> dict[str, Any]:
 def _attack_gates(ev: Evaluator, plan: Plan, clean: dict[str, Any], attacks: dict[str, dict[str, Any]],
                   rates: dict[tuple[str, float], torch.Tensor], kinds: dict[str, tuple[str, bool]]) -> dict[str, Any]:
     """The gates on the attack results: iterative beats single step, accuracy falls with eps,
-    the unbounded attack reaches zero, white box beats black box and transfer, and (running the
-    convergence PGD) doubling the budget changes nothing."""
+    the unbounded attack reaches zero, white box beats black box and transfer, the targeted
+    attack finds nothing the untargeted ones missed, and (running the convergence PGD at L_inf,
+    and PGD-L2 with both losses) doubling the budget changes nothing."""
     suite, tol = ev.suite, ev.suite.gate_tolerance
     linf_all, l2_all = list(plan.linf_eps), list(plan.l2_eps)
     gates: dict[str, Any] = {}

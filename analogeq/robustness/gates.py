@@ -19,6 +19,19 @@ white_box_beats_black_box     no more than ``tolerance`` of the examples broken 
                               gradient masking where they do); the examples are listed.
 white_box_beats_transfer      the same for the transfer attack.
 converged                     doubling steps and restarts changes accuracy by <= tolerance.
+converged_l2                  the same at the headline L2 eps across loss families: the
+                              per-example worst of PGD-L2 with cross-entropy and with the
+                              margin loss, base budget vs doubled budget.
+targeted_vs_untargeted        a targeted attack (APGD-T) at the headline eps of a norm breaks
+                              no more than ``targeted_tolerance`` (1 point) of the examples
+                              that every untargeted attack of that norm left unbroken; fails
+                              when no targeted attack ran (a weak untargeted budget can
+                              overstate robustness by 10 points at L2 with every other gate
+                              green, measured on the digits EBM).
+eot_sufficient                on a stochastic substrate, the cosine between two independent
+                              K-draw EOT estimates of the attack gradient (mean over examples)
+                              is >= ``eot_min_cosine``; the evaluation doubles K (up to
+                              ``eot_max_samples``) until it is, and fails with the figure if not.
 randomness_detected_and_eot   several forward passes: if the logits move the model is
                               stochastic, and then EOT (K > 1) and several evaluation draws
                               with 95% intervals must be in use.
@@ -118,6 +131,60 @@ def converged(base: float, doubled: float, tolerance: float, setting: dict[str, 
     """Doubling steps and restarts must not change accuracy by more than ``tolerance``."""
     return gate(abs(doubled - base) <= tolerance, accuracy=base, accuracy_doubled=doubled,
                 change=doubled - base, tolerance=tolerance, setting=setting)
+
+
+def _worst(rates: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Per-example worst (lowest) robust rate over attacks."""
+    return torch.stack([torch.as_tensor(r, dtype=torch.float32) for r in rates]).min(dim=0).values
+
+
+def converged_across_losses(base: Sequence[torch.Tensor], doubled: Sequence[torch.Tensor], tolerance: float,
+                            setting: dict[str, Any]) -> dict[str, Any]:
+    """``base``/``doubled``: per-example robust rates of the same attacks (one per loss family)
+    with the base and the doubled budget. The accuracy of the per-example worst case must not
+    move by more than ``tolerance`` when the budget doubles."""
+    if not base or len(base) != len(doubled):
+        return gate(False, note="no convergence runs (convergence_steps = 0 or convergence_l2 off)", **setting)
+    acc = float(_worst(base).mean())
+    acc2 = float(_worst(doubled).mean())
+    return gate(abs(acc2 - acc) <= tolerance, accuracy=acc, accuracy_doubled=acc2, change=acc2 - acc,
+                tolerance=tolerance, setting=setting)
+
+
+def targeted_vs_untargeted(untargeted: Sequence[torch.Tensor], targeted: torch.Tensor | None, n: int,
+                           tolerance: float, attack: str, eps: float) -> dict[str, Any]:
+    """Examples (of the first ``n``, those the targeted attack ran on) that the targeted attack
+    broke and every untargeted attack at the same eps left unbroken; passes when they are at
+    most ``tolerance`` of the ``n``. ``targeted`` None (no targeted attack ran) fails."""
+    if targeted is None:
+        return gate(False, attack=attack, eps=eps, note="no targeted attack ran at this eps: the worst case "
+                    "of untargeted attacks alone can overstate robustness (set targeted_steps and apgd_targets)")
+    if not untargeted:
+        return gate(False, attack=attack, eps=eps, note="no untargeted attack ran at this eps")
+    u_worst = _worst(untargeted)[:n]
+    t_rate = torch.as_tensor(targeted, dtype=torch.float32)[:n]
+    only_targeted = _broken(t_rate) & ~_broken(u_worst)
+    fraction = float(only_targeted.sum()) / max(n, 1)
+    untargeted_acc = float(u_worst.mean())
+    with_targeted = float(torch.minimum(u_worst, t_rate).mean())
+    return gate(fraction <= tolerance, attack=attack, eps=eps, n_examples=n, tolerance=tolerance,
+                examples_only_targeted_broke=int(only_targeted.sum()), fraction=fraction,
+                untargeted_worst_case=untargeted_acc, targeted_accuracy=float(t_rate.mean()),
+                worst_case_with_targeted=with_targeted, examples=_listed(only_targeted))
+
+
+def eot_sufficient(stochastic: bool, cosines: Sequence[tuple[int, float]], threshold: float,
+                   n_examples: int) -> dict[str, Any]:
+    """``cosines``: (K, mean cosine between two independent K-draw gradient estimates) for each
+    K tried, in order; the last K is the one the attacks use. Passes when the last cosine is
+    >= ``threshold`` (always on a deterministic substrate, where one draw is exact)."""
+    if not stochastic:
+        return gate(True, stochastic=False, note="deterministic: one draw gives the exact gradient")
+    if not cosines:
+        return gate(False, stochastic=True, note="no EOT estimate was measured")
+    k, cos = cosines[-1]
+    return gate(cos >= threshold, stochastic=True, eot_samples=k, cosine=cos, threshold=threshold,
+                tried=[{"eot_samples": kk, "cosine": c} for kk, c in cosines], n_examples=n_examples)
 
 
 @torch.no_grad()

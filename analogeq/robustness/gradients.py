@@ -2,7 +2,7 @@
 batch, and PGD under each settling gradient mode.
 
 Streams (``derive_seed(seed, name)``): ``probe/settling`` for the probe, ``gates/gradient`` for
-the gradient gates; the mode runs are attack runs of the plan (``attack/pgd_linf_<mode>/...``).
+the gradient gates, ``gates/eot/<K>/a`` and ``/b`` for the two EOT estimates of the EOT gate; the mode runs are attack runs of the plan (``attack/pgd_linf_<mode>/...``).
 """
 
 from __future__ import annotations
@@ -89,3 +89,45 @@ def gradient_modes(ev: Evaluator, runs: dict[str, AttackRun]) -> dict[str, Any]:
             slack = (full.get("ci95") or 0.0) + (trunc.get("ci95") or 0.0)
             stronger[f"truncated_{t}"] = full["accuracy"] <= trunc["accuracy"] + slack
     return {"probe": probe, "eps": ev.suite.headline_linf_eps, "modes": modes, "full_at_least_as_strong": stronger}
+
+
+def eot_cosine(ev: Evaluator, samples: int) -> float:
+    """Mean over the first ``suite.eot_check_examples`` examples of the cosine between two
+    independent ``samples``-draw EOT estimates of the margin-loss gradient at the clean input
+    (streams ``gates/eot/<K>/a`` and ``.../b``); examples whose two estimates are both zero are
+    left out (1.0 when every one is)."""
+    m = min(ev.n, max(ev.suite.eot_check_examples, 1))
+    x, y = ev.x[:m], ev.y[:m]
+    grads = []
+    for half in ("a", "b"):
+        ev.substrate.reseed(ev.seed_of(f"gates/eot/{samples}/{half}"))
+        parts = []
+        for i in range(0, m, ev.batch_size):
+            xb, yb = x[i:i + ev.batch_size], y[i:i + ev.batch_size]
+            _, g, _ = loss_and_gradient(ev.substrate, xb, lambda z, yb=yb: -margin(z, yb), ev.gradient, samples)
+            parts.append(g.flatten(1).double().cpu())
+        grads.append(torch.cat(parts))
+    a, b = grads
+    na, nb = a.norm(dim=1), b.norm(dim=1)
+    keep = (na > 0) | (nb > 0)
+    if not bool(keep.any()):
+        return 1.0
+    cos = (a * b).sum(dim=1)[keep] / (na[keep] * nb[keep]).clamp_min(1e-300)
+    return float(cos.mean())
+
+
+def choose_eot(ev: Evaluator, stochastic: bool) -> dict[str, Any]:
+    """The ``eot_sufficient`` gate; on a stochastic substrate it sets ``ev.eot``: the suite's K,
+    doubled (up to ``suite.eot_max_samples``) while the two estimates' cosine is below
+    ``suite.eot_min_cosine``."""
+    suite = ev.suite
+    n = min(ev.n, max(suite.eot_check_examples, 1))
+    if not stochastic or suite.eot_check_examples == 0:
+        return G.eot_sufficient(stochastic, [], suite.eot_min_cosine, n)
+    k = ev.eot
+    tried = [(k, eot_cosine(ev, k))]
+    while tried[-1][1] < suite.eot_min_cosine and k < suite.eot_max_samples:
+        k = min(2 * k, suite.eot_max_samples)
+        tried.append((k, eot_cosine(ev, k)))
+    ev.eot = k
+    return G.eot_sufficient(True, tried, suite.eot_min_cosine, n)

@@ -46,6 +46,8 @@ class AttackRun:
     gradient: a GradientSpec for this run only (the gradient-mode comparison); None: the
         evaluation's.
     stream: the name of its random stream (module docstring).
+    examples: run on the first ``examples`` examples only (0: all; the targeted attack on a
+        fixed subset when the suite asks for one).
     """
 
     name: str
@@ -56,6 +58,7 @@ class AttackRun:
     white_box: bool = True
     gradient: GradientSpec | None = None
     stream: str = ""
+    examples: int = 0
 
     def __post_init__(self) -> None:
         if self.attack not in ATTACK_CLASSES:
@@ -72,6 +75,9 @@ class Plan:
     attacks: the main attacks, in the order they run (their results fill ``result["attacks"]``).
     convergence: PGD L_inf at the headline eps with the convergence budget (the ``converged``
         gate), or None.
+    convergence_l2: PGD L2 at the headline eps with the convergence budget, cross-entropy and
+        (with ``margin_pgd``) margin loss, each paired with its base run (the ``converged_l2``
+        gate); empty when switched off.
     gradient_modes: mode name (``full``, ``implicit``, ``truncated_<T>``) -> PGD L_inf at the
         headline eps with that GradientSpec (run only on substrates with settling).
     linf_eps, l2_eps: the sorted eps of each norm, headline included (the unbounded L_inf eps not).
@@ -80,6 +86,7 @@ class Plan:
 
     attacks: tuple[AttackRun, ...]
     convergence: AttackRun | None
+    convergence_l2: tuple[AttackRun, ...]
     gradient_modes: dict[str, AttackRun]
     linf_eps: tuple[float, ...]
     l2_eps: tuple[float, ...]
@@ -110,14 +117,16 @@ def plan_attacks(suite: AttackSuite, num_classes: int, has_reference: bool) -> P
     if suite.margin_pgd:
         for norm, eps in headlines:
             runs.append(AttackRun(f"pgd_margin_{norm}", "PGD", norm, eps, _pgd(suite, eps, steps, restarts, loss="margin")))
-    if suite.apgd_steps > 0:
-        for norm, eps in headlines:
+    for norm, eps in headlines:
+        if suite.apgd_steps > 0:
             runs.append(AttackRun(f"apgd_ce_{norm}", "APGD", norm, eps, {"steps": suite.apgd_steps, "loss": "ce"}))
             if num_classes >= 3:
                 runs.append(AttackRun(f"apgd_dlr_{norm}", "APGD", norm, eps, {"steps": suite.apgd_steps, "loss": "dlr"}))
-            if suite.apgd_targets > 0 and num_classes >= 4:
-                runs.append(AttackRun(f"apgd_t_{norm}", "APGDTargeted", norm, eps,
-                                      {"steps": suite.apgd_steps, "targets": suite.apgd_targets}))
+        if suite.apgd_targets > 0 and suite.targeted_steps > 0:
+            runs.append(AttackRun(f"apgd_t_{norm}", "APGDTargeted", norm, eps,
+                                  {"steps": suite.targeted_steps, "targets": suite.apgd_targets,
+                                   "loss": "dlr" if num_classes >= 4 else "ce"},
+                                  examples=suite.targeted_examples))
     if suite.cw_steps > 0:
         runs.append(AttackRun("cw_l2", "CarliniWagnerL2", "l2", None,
                               {"steps": suite.cw_steps, "search_steps": suite.cw_search_steps}))
@@ -143,4 +152,12 @@ def plan_attacks(suite: AttackSuite, num_classes: int, has_reference: bool) -> P
         modes = {name: AttackRun(f"pgd_linf_{name}", "PGD", "linf", eps, _pgd(suite, eps, steps, restarts),
                                  gradient=spec, stream=paired)
                  for name, spec in specs.items()}
-    return Plan(tuple(runs), convergence, modes, linf_all, l2_all, headlines)
+    conv_l2: list[AttackRun] = []
+    if suite.convergence_l2 and suite.convergence_steps > 0 and suite.convergence_restarts > 0:
+        e2 = suite.headline_l2_eps
+        losses = (("pgd_l2", "ce"),) + ((("pgd_margin_l2", "margin"),) if suite.margin_pgd else ())
+        for base, loss in losses:
+            conv_l2.append(AttackRun(f"{base}_converged", "PGD", "l2", e2,
+                                     _pgd(suite, e2, suite.convergence_steps, suite.convergence_restarts, loss=loss),
+                                     stream=f"attack/{base}/l2/{eps_key(e2)}"))
+    return Plan(tuple(runs), convergence, tuple(conv_l2), modes, linf_all, l2_all, headlines)

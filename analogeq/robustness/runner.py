@@ -67,6 +67,11 @@ class Evaluator:
         self.timings: dict[str, float] = {}
         #: adversarial batches kept for detection and the energy view: (name, eps) -> x_adv
         self.adversarial: dict[tuple[str, float], torch.Tensor] = {}
+        #: per-example correctness of every run: "<name>@<eps>" (or "clean", "cw_l2") ->
+        #: bool (draws, n) on the CPU (n: the run's examples, the first ``n`` of the batch)
+        self.correct: dict[str, torch.Tensor] = {}
+        #: the configuration of every run under the same keys
+        self.configs: dict[str, dict[str, Any]] = {}
 
     def seed_of(self, stream: str) -> int:
         """The seed of the named random stream of this evaluation."""
@@ -79,7 +84,8 @@ class Evaluator:
         self.substrate.reseed(self.seed_of(stream))
         out = []
         for _ in range(self.draws):
-            preds = [self.substrate.predict(x[i:i + self.batch_size]).cpu() for i in range(0, self.n, self.batch_size)]
+            preds = [self.substrate.predict(x[i:i + self.batch_size]).cpu()
+                     for i in range(0, x.shape[0], self.batch_size)]
             out.append(torch.cat(preds))
         return out
 
@@ -108,20 +114,27 @@ class Evaluator:
             kwargs.update(gradient=gradient, eot_samples=self.eot)
         return ATTACKS[run.attack](**kwargs, seed=seed)
 
-    def run(self, attack, stream: str) -> tuple[AttackResult, float]:
-        """Run ``attack`` in chunks of ``batch_size``; returns the merged result and its wall time.
+    def examples_of(self, run: AttackRun) -> int:
+        """How many examples (the first ones of the batch) ``run`` attacks."""
+        return self.n if run.examples <= 0 else min(run.examples, self.n)
+
+    def run(self, attack, stream: str, n: int | None = None) -> tuple[AttackResult, float]:
+        """Run ``attack`` in chunks of ``batch_size`` on the first ``n`` examples (default all);
+        returns the merged result and its wall time.
 
         The substrate is reseeded with ``stream`` first (an attack that does not reseed it, such
         as Transfer checking its result, then does not depend on what ran before)."""
         substrate = self.substrate
         substrate.reseed(self.seed_of(stream))
+        n = self.n if n is None else n
         started = time.perf_counter()
         parts = []
-        for k, i in enumerate(range(0, self.n, self.batch_size)):
+        for k, i in enumerate(range(0, n, self.batch_size)):
             chunk_attack = attack
             if k > 0 and "seed" in getattr(attack, "__dataclass_fields__", {}):
                 chunk_attack = dataclasses.replace(attack, seed=attack.seed + CHUNK_SEED_STEP * k)
-            parts.append(chunk_attack(substrate, self.x[i:i + self.batch_size], self.y[i:i + self.batch_size]))
+            j = min(i + self.batch_size, n)
+            parts.append(chunk_attack(substrate, self.x[i:j], self.y[i:j]))
         wall = time.perf_counter() - started
         first = parts[0]
         merged = AttackResult(
@@ -137,15 +150,25 @@ class Evaluator:
         return merged, wall
 
     def attack_entry(self, run: AttackRun) -> tuple[dict[str, Any], torch.Tensor, AttackResult]:
-        """ATTACK entry, per-example robust rate and the raw result of one bounded run."""
-        result, wall = self.run(self.build(run), run.stream)
+        """ATTACK entry, per-example robust rate and the raw result of one bounded run.
+
+        A run on the first m < n examples (``run.examples``) has an entry over those m (with
+        ``n_examples``) and a robust rate of length n, 1 for the examples it did not attack."""
+        n = self.examples_of(run)
+        result, wall = self.run(self.build(run), run.stream, n)
+        key = f"{run.name}@{eps_key(run.eps)}"
         self.adversarial[(run.name, float(run.eps))] = result.x_adv
-        correct = [p == self.y.cpu() for p in self.predictions(result.x_adv, f"{run.stream}/draws")]
+        correct = [p == self.y[:n].cpu() for p in self.predictions(result.x_adv, f"{run.stream}/draws")]
+        self.correct[key] = torch.stack(correct)
+        self.configs[key] = result.config
         acc, rate = self.accuracy(correct)
-        per100 = wall / self.n * 100.0
-        self.timings[f"{run.name}@{eps_key(run.eps)}"] = per100
+        if n < self.n:
+            rate = torch.cat([rate, torch.ones(self.n - n)])
+        per100 = wall / n * 100.0
+        self.timings[key] = per100
         entry = {
             **acc,
+            "n_examples": n,
             "attack_success_rate": result.success_rate,
             "mean_distance": float(result.distance.mean()),
             "max_distance": float(result.distance.max()),
@@ -164,6 +187,9 @@ class Evaluator:
         result, wall = self.run(self.build(run), run.stream)
         adv_preds = self.predictions(result.x_adv, f"{run.stream}/draws")
         y = self.y.cpu()
+        self.adversarial[(run.name, None)] = result.x_adv
+        self.correct[run.name] = torch.stack([a == y for a in adv_preds])
+        self.configs[run.name] = result.config
         by_eps = {}
         for eps in l2_eps:
             inside = result.distance <= eps

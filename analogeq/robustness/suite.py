@@ -71,10 +71,13 @@ _CONSTRAINTS = {
                                  "certify_n0", "certify_n")},
     "randomness_passes": Integer(minimum=2),
     **{name: _SWITCH for name in ("certify_examples", "corruption_examples", "apgd_steps", "apgd_targets", "cw_steps",
-                                  "square_queries", "convergence_steps", "convergence_restarts")},
+                                  "square_queries", "convergence_steps", "convergence_restarts", "targeted_steps",
+                                  "targeted_examples", "eot_check_examples", "eot_max_samples")},
+    "targeted_tolerance": _FRACTION, "eot_min_cosine": Real(minimum=-1.0, maximum=1.0),
     "certify_sigma": _POSITIVE, "certify_alpha": Real(minimum=0.0, maximum=0.5, exclusive_minimum=True),
     "pgd_step_factor": _POSITIVE, "gate_tolerance": _FRACTION, "unbounded_threshold": _FRACTION,
-    **{name: Boolean() for name in ("fgsm", "seed_study_pgd", "margin_pgd", "transfer", "gradient_modes")},
+    **{name: Boolean() for name in ("fgsm", "seed_study_pgd", "margin_pgd", "transfer", "gradient_modes",
+                                    "convergence_l2", "smoke_test")},
 }
 
 
@@ -95,14 +98,21 @@ class AttackSuite:
     seed_study_pgd: bool = False
     margin_pgd: bool = True
     apgd_steps: int = 0
-    apgd_targets: int = 0
+    apgd_targets: int = 3
+    targeted_steps: int = 20
+    targeted_examples: int = 0
+    targeted_tolerance: float = 0.01
     cw_steps: int = 0
     cw_search_steps: int = 9
     square_queries: int = 1000
     transfer: bool = True
     convergence_steps: int = 40
     convergence_restarts: int = 2
+    convergence_l2: bool = True
     eot_samples: int = 8
+    eot_max_samples: int = 32
+    eot_min_cosine: float = 0.95
+    eot_check_examples: int = 32
     draws: int = 10
     gradient_modes: bool = True
     truncated_steps: tuple[int, ...] = (5, 30)
@@ -118,6 +128,7 @@ class AttackSuite:
     certify_alpha: float = 0.001
     certify_radii: tuple[float, ...] = (0.25, 0.5)
     certify_examples: int = 100
+    smoke_test: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:

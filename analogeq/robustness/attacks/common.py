@@ -271,11 +271,18 @@ def ascent_direction(grad: torch.Tensor, norm: str) -> torch.Tensor:
     return grad / _expand(n + _TINY, grad)
 
 
-def random_start(x: torch.Tensor, eps: torch.Tensor | float, norm: str, gen: torch.Generator) -> torch.Tensor:
+#: random starts of an L2 ball (:func:`random_start`)
+L2_STARTS = ("ball", "radius")
+
+
+def random_start(x: torch.Tensor, eps: torch.Tensor | float, norm: str, gen: torch.Generator,
+                 l2_start: str = "ball") -> torch.Tensor:
     """A random point of the ball around x, clipped to the box.
 
-    L_inf: uniform in the cube. L2: uniform in the ball (direction ~ N(0, I) normalised,
-    radius eps * U^(1/n)).
+    L_inf: uniform in the cube. L2: direction ~ N(0, I) normalised, and radius
+    ``"ball"``: eps * U^(1/n), uniform in the ball (in n = 64 dimensions almost on the sphere:
+    the median radius is 0.989 eps); ``"radius"``: eps * U, uniform in [0, eps] (torchattacks'
+    PGDL2 start, mostly well inside the ball). U ~ U(0, 1), one per example.
     """
     if not isinstance(eps, torch.Tensor):
         eps = torch.full((x.shape[0],), float(eps), device=x.device)
@@ -285,7 +292,7 @@ def random_start(x: torch.Tensor, eps: torch.Tensor | float, norm: str, gen: tor
         g = randn_like(x, gen)
         n_dim = x[0].numel()
         u = torch.rand((x.shape[0],), generator=gen).to(x.device)
-        radius = eps * u.pow(1.0 / n_dim)
+        radius = eps * (u.pow(1.0 / n_dim) if l2_start == "ball" else u)
         d = g / _expand(flat_norm(g, "l2") + _TINY, g) * _expand(radius, g)
     return (x + d).clamp(0.0, 1.0)
 
