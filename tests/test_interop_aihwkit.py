@@ -5,7 +5,6 @@ PCMLikeNoiseModel), round trips, losses, bad input. aihwkit itself is not instal
 from __future__ import annotations
 
 import json
-import math
 
 import numpy as np
 import pytest
@@ -21,8 +20,11 @@ from hardware_models.export.aihwkit import (
 )
 from hardware_models.export.crosssim import card_to_crosssim
 
+from fixtures_interop import assert_close_tree, shared_fields
+
 # aihwkit PCMLikeNoiseModel defaults (ANCHORS.md): coefficients in uS for g_max 25 uS
 AIHWKIT_PROG_COEFF_uS = [0.26348, 1.9650, -1.1731]
+
 NOT_CARRIED = ("name", "description", "references", "timing", "neuron", "cost", "update")
 
 
@@ -45,27 +47,7 @@ def _aihwkit_nu_stats(nm: dict, g_uS: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 
 def _shared(card) -> dict:
-    data = card.to_dict()
-    for key in NOT_CARRIED:
-        data.pop(key)
-    data["dac"].pop("v_read_V")
-    data["tia"].pop("gain_ohm")
-    return data
-
-
-def _assert_close_tree(a, b, path="$"):
-    if isinstance(a, dict):
-        assert isinstance(b, dict) and sorted(a) == sorted(b), path
-        for k in a:
-            _assert_close_tree(a[k], b[k], f"{path}.{k}")
-    elif isinstance(a, list):
-        assert isinstance(b, list) and len(a) == len(b), path
-        for i, (x, y) in enumerate(zip(a, b)):
-            _assert_close_tree(x, y, f"{path}[{i}]")
-    elif isinstance(a, float) and isinstance(b, float):
-        assert math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-300), f"{path}: {a!r} != {b!r}"
-    else:
-        assert a == b, f"{path}: {a!r} != {b!r}"
+    return shared_fields(card, NOT_CARRIED)
 
 
 def test_pcm_preset_matches_aihwkit_defaults():
@@ -124,10 +106,10 @@ def test_round_trip_presets(name):
     card = preset(name)
     data = json.loads(json.dumps(card_to_aihwkit(card)))
     back = aihwkit_to_card(data)
-    _assert_close_tree(_shared(back), _shared(card))
+    assert_close_tree(_shared(back), _shared(card))
     assert back.name == card.name
     # with the card itself as base, nothing at all changes
-    _assert_close_tree(aihwkit_to_card(data, base=card).to_dict(), card.to_dict())
+    assert_close_tree(aihwkit_to_card(data, base=card).to_dict(), card.to_dict())
 
 
 def test_round_trip_of_a_non_default_card():
@@ -146,7 +128,7 @@ def test_round_trip_of_a_non_default_card():
     data = card_to_aihwkit(card, allow_loss=True)
     assert data["drift_compensation"] is None
     assert data["forward"]["inp_res"] == pytest.approx(1 / 30)
-    _assert_close_tree(_shared(aihwkit_to_card(json.loads(json.dumps(data)))), _shared(card))  # ... but round-trip here
+    assert_close_tree(_shared(aihwkit_to_card(json.loads(json.dumps(data)))), _shared(card))  # ... but round-trip here
 
 
 def test_ideal_dac_and_adc():

@@ -5,7 +5,6 @@ CrossSim itself is not installed."""
 from __future__ import annotations
 
 import json
-import math
 
 import numpy as np
 import pytest
@@ -20,6 +19,8 @@ from hardware_models.export.crosssim import (
     joshi_coeffs_rel,
 )
 
+from fixtures_interop import assert_close_tree, shared_fields
+
 NOT_CARRIED = ("name", "description", "references", "timing", "neuron", "cost", "update", "drift_compensation")
 
 
@@ -29,27 +30,7 @@ def _joshi_sigma_uS(g_uS):
 
 
 def _shared(card) -> dict:
-    data = card.to_dict()
-    for key in NOT_CARRIED:
-        data.pop(key)
-    data["dac"].pop("v_read_V")
-    data["tia"].pop("gain_ohm")
-    return data
-
-
-def _assert_close_tree(a, b, path="$"):
-    if isinstance(a, dict):
-        assert isinstance(b, dict) and sorted(a) == sorted(b), path
-        for k in a:
-            _assert_close_tree(a[k], b[k], f"{path}.{k}")
-    elif isinstance(a, list):
-        assert isinstance(b, list) and len(a) == len(b), path
-        for i, (x, y) in enumerate(zip(a, b)):
-            _assert_close_tree(x, y, f"{path}[{i}]")
-    elif isinstance(a, float) and isinstance(b, float):
-        assert math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-300), f"{path}: {a!r} != {b!r}"
-    else:
-        assert a == b, f"{path}: {a!r} != {b!r}"
+    return shared_fields(card, NOT_CARRIED)
 
 
 def _generic_card(model_coeffs):
@@ -120,8 +101,8 @@ def test_sign_magnitude_dac_has_our_step(bits):
 def test_round_trip_presets(name):
     card = preset(name)
     data = json.loads(json.dumps(card_to_crosssim(card)))
-    _assert_close_tree(_shared(crosssim_to_card(data)), _shared(card))
-    _assert_close_tree(crosssim_to_card(data, base=card).to_dict(), card.to_dict())
+    assert_close_tree(_shared(crosssim_to_card(data)), _shared(card))
+    assert_close_tree(crosssim_to_card(data, base=card).to_dict(), card.to_dict())
 
 
 @pytest.mark.parametrize("coeffs", [[0.03], [0.0, 0.05]])
@@ -135,7 +116,7 @@ def test_round_trip_of_a_non_default_card(coeffs):
     assert data["xbar"]["dac"]["mvm"]["model"] == "IdealDAC"
     # ADC range in CrossSim units of one Gmax cell: range_units * (g_max - g_min) / g_max
     assert data["xbar"]["adc"]["mvm"]["calibrated_range"][1] == pytest.approx(9.0 * 49.5 / 50.0)
-    _assert_close_tree(_shared(crosssim_to_card(data)), _shared(card))
+    assert_close_tree(_shared(crosssim_to_card(data)), _shared(card))
     ohms = card_to_crosssim(card, rp_normalized=False)
     assert ohms["xbar"]["array"]["parasitics"]["Rp_col"] == 1.3
     assert crosssim_to_card(ohms, rp_normalized=False).wires.r_col_segment_ohm == pytest.approx(1.3)
