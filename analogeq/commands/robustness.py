@@ -4,7 +4,7 @@
                         [--suite quick|full] [--out DIR] [--n-examples N] [--seed S]
                         [--gradient full|implicit|truncated] [--truncated-steps T]
                         [--no-reference] [--no-extras] [--batch-size B] [--device cpu|cuda]
-                        [--data-root DIR] [--epochs E]
+                        [--data-root DIR] [--epochs E] [--save-adversarial FILE]
 
 The network is the checkpoint's (``analogeq.checkpoint`` format, e.g. from ``analogeq train``);
 without ``--checkpoint`` the core's digits recipe is trained first (about a minute; seeded;
@@ -14,7 +14,9 @@ default; the checkpoint's metadata ``dataset`` and ``split_seed`` or ``seed`` ch
 its split). For a hardware substrate the same network on the float substrate is the reference
 of the transfer attack (``--no-reference`` switches it off). ``--card`` is a card file or a
 preset name (``hardware_models.cards``). Output: ``DIR/robustness.json`` (schema
-``analogeq.robustness/1``, see :mod:`analogeq.robustness.evaluate`) and ``DIR/robustness.md``.
+``analogeq.robustness/1``, see :mod:`analogeq.robustness.evaluate`) and ``DIR/robustness.md``;
+``--save-adversarial FILE`` also writes every run's adversarial inputs, per-example correctness
+per draw and attack configs as safetensors (:mod:`analogeq.robustness.saving`).
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--device", default="cpu", help="torch device of the float substrate (default cpu)")
     parser.add_argument("--epochs", type=int, default=None,
                         help="epochs of the default EBM when no checkpoint is given (default: the recipe's 30)")
+    parser.add_argument("--save-adversarial", default=None, metavar="FILE",
+                        help="also write the adversarial inputs, per-example correctness and attack configs (safetensors)")
     parser.set_defaults(func=run)
 
 
@@ -129,9 +133,13 @@ def run(args: argparse.Namespace) -> int:
     x, y = test.x[:n], test.y[:n]
     result = evaluate_robustness(substrate, x, y, suite=get_suite(args.suite), reference_substrate=reference,
                                  seed=args.seed, gradient=gradient, batch_size=args.batch_size,
-                                 extras=not args.no_extras)
+                                 extras=not args.no_extras, keep_adversarial=args.save_adversarial is not None)
     result["network"] = {"checkpoint": args.checkpoint, "config": model.config.to_dict() if hasattr(model, "config") else None}
     json_path, md_path = write_report(result, args.out)
     print(to_markdown(result))
     print(f"wrote {json_path} and {md_path}")
+    if args.save_adversarial is not None:
+        from analogeq.robustness.saving import save_adversarial
+
+        print(f"wrote {save_adversarial(args.save_adversarial, result, x, y)}")
     return 0

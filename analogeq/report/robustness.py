@@ -96,9 +96,11 @@ def compare_markdown(results: dict[str, dict[str, Any]]) -> str:
 
 
 def write_report(result: dict[str, Any], out_dir: str | Path, stem: str = "robustness") -> tuple[Path, Path]:
-    """Write ``<stem>.json`` and ``<stem>.md`` into ``out_dir`` atomically; returns both paths."""
+    """Write ``<stem>.json`` and ``<stem>.md`` into ``out_dir`` atomically; returns both paths
+    (the adversarial inputs of ``keep_adversarial=True``, tensors, are left out)."""
     out = Path(out_dir)
     json_path, md_path = out / f"{stem}.json", out / f"{stem}.md"
+    result = {k: v for k, v in result.items() if k != "adversarial"}  # tensors: robustness.saving writes them
     atomic_write(json_path, json.dumps(to_jsonable(result), indent=2, allow_nan=False) + "\n")
     atomic_write(md_path, to_markdown(result))
     return json_path, md_path

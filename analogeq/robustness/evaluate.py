@@ -65,7 +65,7 @@ Result schema (``analogeq.robustness/1``)
     per_example: {"clean" | "<attack>@<eps>" | "cw_l2": {"n_examples": m,
                   "correct": ["0110..." one string per draw, character i for example i]}},
     wall_time_s
-    (with keep_adversarial=True, also "adversarial": {"<attack>@<eps>" | "cw_l2": tensor}, not JSON)
+    (with keep_adversarial=True, also "adversarial": {"<attack>@<eps>" | "cw_l2": {"x_adv", "config"}}, not JSON)
 
     ACC    = {"accuracy": mean, "ci95": half-width|null, "per_draw": [..]}
     ATTACK = ACC + {"n_examples" (the first m examples it ran on), "attack_success_rate", "mean_distance", "max_distance", "wall_time_s",
@@ -141,8 +141,9 @@ def evaluate_robustness(
     batch_size: attacks and predictions run in chunks of this many examples.
     extras: also run corruptions, certification, detection and the energy view.
     keep_adversarial: also return the adversarial inputs of every run under ``"adversarial"``
-        (``"<attack>@<eps>"`` -> tensor on the CPU; not JSON: :func:`~analogeq.robustness.saving.save_adversarial`
-        writes them; :func:`write_report` leaves them out).
+        (``"<attack>@<eps>"`` -> {"x_adv": tensor on the CPU, "config"}; not JSON:
+        :func:`~analogeq.robustness.saving.save_adversarial` writes them as safetensors,
+        :func:`write_report` leaves them out).
     """
     started = time.perf_counter()
     suite = get_suite(suite)
@@ -237,8 +238,9 @@ def evaluate_robustness(
     }
     result = to_jsonable(result)
     if keep_adversarial:
-        result["adversarial"] = {(name if eps is None else f"{name}@{eps_key(eps)}"): adv.detach().cpu()
-                                 for (name, eps), adv in ev.adversarial.items()}
+        keys = {(name, eps): (name if eps is None else f"{name}@{eps_key(eps)}") for name, eps in ev.adversarial}
+        result["adversarial"] = {keys[k]: {"x_adv": adv.detach().cpu(), "config": to_jsonable(ev.configs[keys[k]])}
+                                 for k, adv in ev.adversarial.items()}
     return result
 
 
