@@ -13,7 +13,7 @@ the fused settling kernel (:mod:`analogeq.substrates.crossbar.fused_settle`).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -122,35 +122,6 @@ class ProgrammedMatrices:
 
 
 @dataclass(frozen=True, eq=False)
-class PackedDenseNetwork:
-    """Flat arrays of a dense layered EBM's reads for :func:`~analogeq.substrates.crossbar.fused_settle.settle_dense_kernel`
-    (layout in the kernels module docstring)."""
-
-    meta: np.ndarray
-    w_flat: np.ndarray
-    s2_flat: np.ndarray
-    wd_flat: np.ndarray
-    s2d_flat: np.ndarray
-    edges: np.ndarray
-    tiles: np.ndarray
-    line_g: np.ndarray
-    dac_step: float
-    dac_clip: float
-    layer_off: np.ndarray
-    fwd_read: np.ndarray
-    bwd_read: np.ndarray
-    ro_fwd: int
-    ro_bwd: int
-    bias: np.ndarray
-    ro_bias: np.ndarray
-    n_classes: int
-
-    @property
-    def n_reads(self) -> int:
-        return self.meta.shape[0]
-
-
-@dataclass(frozen=True, eq=False)
 class PackedReads:
     """Flat arrays of a list of reads (layout in :mod:`~analogeq.substrates.crossbar.fused_settle`);
     ``wd_flat`` / ``s2d_flat`` (the matrices in (n_out, n_in) order, for dot-product reads) are
@@ -166,6 +137,25 @@ class PackedReads:
     line_g: np.ndarray
     dac_step: float
     dac_clip: float
+
+    @property
+    def n_reads(self) -> int:
+        return self.meta.shape[0]
+
+
+@dataclass(frozen=True, eq=False)
+class PackedDenseNetwork(PackedReads):
+    """Flat arrays of a dense layered EBM's reads for :func:`~analogeq.substrates.crossbar.fused_settle.settle_dense_kernel`
+    (layout in the kernels module docstring): its :class:`PackedReads` and the network around them."""
+
+    layer_off: np.ndarray
+    fwd_read: np.ndarray
+    bwd_read: np.ndarray
+    ro_fwd: int
+    ro_bwd: int
+    bias: np.ndarray
+    ro_bias: np.ndarray
+    n_classes: int
 
 
 def pack_reads(models: list[LinearReadModel], line_g: list[np.ndarray], *, dot_layout: bool = True) -> PackedReads:
@@ -229,16 +219,7 @@ def pack_dense_network(models: list[LinearReadModel], line_g: list[np.ndarray], 
         if meta[fwd[k], 1] != layer_sizes[k] or (k > 0 and expect_in != layer_sizes[k - 1]):
             raise ValueError(f"matrix {k} has shape {meta[fwd[k], 1]}x{expect_in}, not matching the layer sizes {layer_sizes}")
     return PackedDenseNetwork(
-        meta=meta,
-        w_flat=reads.w_flat,
-        s2_flat=reads.s2_flat,
-        wd_flat=reads.wd_flat,
-        s2d_flat=reads.s2d_flat,
-        edges=reads.edges,
-        tiles=reads.tiles,
-        line_g=reads.line_g,
-        dac_step=reads.dac_step,
-        dac_clip=reads.dac_clip,
+        **{f.name: getattr(reads, f.name) for f in fields(PackedReads)},
         layer_off=layer_off,
         fwd_read=fwd,
         bwd_read=bwd,
