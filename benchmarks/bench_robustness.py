@@ -45,6 +45,14 @@ headline eps, L_inf 0.1 and L2 1.0 on pixels in [0, 1]):
 A substrate whose build fails is ``{"skipped": reason}``, one whose evaluation raises is
 ``{"error": message}`` (and the exit status is 1); the others are still reported.
 
+Issue 15 keys: ``l2_quick_minus_full_worst_case`` in the ``float`` and ``crossbar`` entries (this
+run's L2 worst case minus the per-example worst case of the full suite's L2 attacks at the headline
+eps, ``full_l2_worst_case``; with ``--quick`` the full suite at :data:`FULL_L2_QUICK` budgets),
+``smoke_test`` per entry; top level ``targeted_gate_catches_weak_budget`` (the
+``targeted_vs_untargeted_l2`` gate fails on :data:`WEAK_TARGETED` on the float substrate, with
+``targeted_gate_weak_budget_detail``) and ``batch_independent_predictions`` (kind -> bool:
+``predict(x[i:i+1]) == predict(x)[i]`` on the first 20 images, reseeded before every call).
+
 Top level: ``machine``, ``config`` (suite, examples, seeds, network, training accuracy) and
 ``seed_study_cifar10`` (the reference table from ANCHORS.md, for the RESULTS table).
 """
@@ -65,11 +73,14 @@ from common import bench_parser, emit, machine, parse_args
 import torch
 
 from analogeq.checkpoint import load_checkpoint
+from analogeq.contract import GradientSpec
 from analogeq.commands.robustness import build_for, train_default_ebm
 from analogeq.data import load_dataset
 from analogeq.report.robustness import compare_markdown
 from analogeq.robustness.evaluate import evaluate_robustness
-from analogeq.robustness.suite import get_suite
+from analogeq.robustness.plan import plan_attacks
+from analogeq.robustness.runner import Evaluator
+from analogeq.robustness.suite import FULL, get_suite
 from analogeq.substrates import substrate_kinds
 
 # the seed study's CIFAR-10 figures (arXiv 2401.11543, released results, approximate; ANCHORS.md)
@@ -90,6 +101,16 @@ QUICK_BENCH = get_suite("quick").replace(
     certify_examples=3, certify_n=100, certify_n0=20,
 )
 QUICK_BENCH_HARDWARE = QUICK_BENCH.replace(name="bench-quick-hardware", gradient_modes=False)
+#: the full suite's L2 attacks at the headline eps, at --quick budgets
+FULL_L2_QUICK = FULL.replace(name="full-l2-quick", pgd_steps=10, pgd_restarts=2, apgd_steps=20, targeted_steps=20,
+                             cw_steps=20, cw_search_steps=3, square_queries=100)
+#: a deliberately weak budget: PGD 5 steps (L2 at eps 1.0) and APGD-T 9 targets x 20 steps
+WEAK_TARGETED = get_suite("quick").replace(
+    name="weak", linf_eps=(0.1,), l2_eps=(1.0,), pgd_steps=5, fgsm=False, margin_pgd=False, square_queries=0,
+    transfer=False, convergence_steps=0, gradient_modes=False, apgd_targets=9, targeted_steps=20, eot_samples=2,
+    draws=2)
+#: images of the batch-independence check
+BATCH_CHECK_IMAGES = 20
 
 
 def robustness_machine(threads: int) -> dict:
@@ -151,6 +172,46 @@ def substrate_entry(result: dict, float_timings: dict | None) -> dict:
     return entry
 
 
+def full_l2_worst_case(substrate, x, y, suite, result: dict, seed: int, reference=None) -> float:
+    """Per-example worst case over the L2 attacks of ``suite`` (the full suite) at the headline
+    L2 eps, with the EOT samples and draws ``result`` used; robust rates via the harness runner."""
+    ev = Evaluator(substrate, x, y, suite, seed, GradientSpec(), 512, reference)
+    ev.eot, ev.draws = result["stochastic"]["eot_samples"], result["stochastic"]["draws"]
+    plan = plan_attacks(suite, substrate.num_classes, reference is not None)
+    eps = suite.headline_l2_eps
+    clean_preds = ev.predictions(ev.x, "clean/draws")
+    rates: dict = {}
+    for run in plan.attacks:
+        if run.norm != "l2" or (run.eps is not None and run.eps != eps):
+            continue
+        if run.eps is None:
+            ev.unbounded_entry(run, clean_preds, (eps,), rates)
+        else:
+            _, rates[(run.name, eps)], _ = ev.attack_entry(run)
+    return float(torch.stack(list(rates.values())).min(dim=0).values.mean())
+
+
+def targeted_gate_catches_weak_budget(substrate, x, y, seed: int) -> dict:
+    """The targeted gate on :data:`WEAK_TARGETED`: true when it fails (it catches the budget)."""
+    result = evaluate_robustness(substrate, x, y, suite=WEAK_TARGETED, seed=seed, extras=False)
+    gate = result["gates"]["targeted_vs_untargeted_l2"]
+    return {"caught": not gate["passed"], "detail": gate["detail"]}
+
+
+@torch.no_grad()
+def batch_independent(substrate, x, seed: int) -> bool:
+    """predict(x[i:i+1]) == predict(x)[i] for every i of the first BATCH_CHECK_IMAGES images
+    (the substrate reseeded with ``seed`` before every call)."""
+    x = x[:BATCH_CHECK_IMAGES]
+    substrate.reseed(seed)
+    together = substrate.predict(x).cpu()
+    alone = []
+    for i in range(x.shape[0]):
+        substrate.reseed(seed)
+        alone.append(substrate.predict(x[i:i + 1]).cpu())
+    return bool(torch.equal(torch.cat(alone), together))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = bench_parser(__doc__, quick_help="20 images and smaller budgets (QUICK_BENCH; same keys)", seed=True,
                           threads_help="torch threads (default 1: small models, shared machine)")
@@ -190,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {}
     failed = False
     float_substrate = build_for("float", model)
+    batch_ok: dict = {}
     for kind in kinds:
         try:
             substrate = float_substrate if kind == "float" else build_for(
@@ -206,12 +268,25 @@ def main(argv: list[str] | None = None) -> int:
             failed = True
             continue
         results[kind] = result
+        if kind in ("float", "crossbar"):
+            full_suite = FULL_L2_QUICK if args.quick else FULL
+            full_l2 = full_l2_worst_case(substrate, x, y, full_suite, result, args.seed, reference)
+        batch_ok[kind] = batch_independent(substrate, x, args.seed)
         float_timings = results["float"]["wall_time_per_100_images_s"] if kind != "float" and "float" in results else None
         out[kind] = substrate_entry(result, float_timings)
         out[kind]["substrate"] = result["substrate"]
         out[kind]["cost"] = result["cost"]
         out[kind]["suite"] = result["suite"]["name"]
+        out[kind]["smoke_test"] = result.get("smoke_test", False)
+        if kind in ("float", "crossbar"):
+            out[kind]["full_l2_worst_case"] = full_l2
+            out[kind]["full_l2_suite"] = full_suite.name
+            out[kind]["l2_quick_minus_full_worst_case"] = result["summary"]["worst_case_l2"] - full_l2
 
+    weak = targeted_gate_catches_weak_budget(float_substrate, x, y, args.seed)
+    out["targeted_gate_catches_weak_budget"] = weak["caught"]
+    out["targeted_gate_weak_budget_detail"] = weak["detail"]
+    out["batch_independent_predictions"] = batch_ok
     out["machine"] = robustness_machine(args.threads)
     out["config"] = {
         "quick": args.quick, "suite": suite.to_dict(), "n_examples": int(x.shape[0]), "seed": args.seed,

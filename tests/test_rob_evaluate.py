@@ -121,7 +121,8 @@ def test_markdown_and_report_files(tmp_path, result):
     assert md_path.read_text() == md
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]  # no temp files left
     table = compare_markdown({"mlp": result})
-    assert table.splitlines()[2].startswith("| mlp | ")
+    assert table.splitlines()[2].startswith("| mlp (smoke test) | ")  # SMALL is the quick suite
+    assert "upper bounds" in table and "**Smoke test**" in md
 
 
 def test_gradient_modes_are_compared_on_an_ebm():

@@ -1,7 +1,7 @@
 """``analogeq robustness``: run the robustness harness on one substrate, write JSON and Markdown.
 
     analogeq robustness --substrate float|crossbar|spiking [--card CARD] [--drift-time 1d] [--checkpoint CKPT]
-                        [--suite quick|full] [--out DIR] [--n-examples N] [--seed S]
+                        [--suite quick|standard|full] [--out DIR] [--n-examples N] [--seed S]
                         [--gradient full|implicit|truncated] [--truncated-steps T]
                         [--no-reference] [--no-extras] [--batch-size B] [--device cpu|cuda]
                         [--data-root DIR] [--epochs E] [--save-adversarial FILE]
@@ -44,7 +44,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--card", default=None, help="device card: a JSON file or a preset name (hardware substrates)")
     parser.add_argument("--drift-time", default=None, help=DRIFT_TIME_HELP)
     parser.add_argument("--checkpoint", default=None, help="trained network (analogeq checkpoint); default: train the default digits EBM")
-    parser.add_argument("--suite", choices=("quick", "full"), default="quick", help="attack suite (default quick)")
+    parser.add_argument("--suite", choices=("quick", "standard", "full"), default="standard",
+                        help="attack suite (default standard; quick is a smoke test whose figures are upper bounds)")
     parser.add_argument("--out", default="robustness-report", help="output folder (default robustness-report)")
     parser.add_argument("--n-examples", type=int, default=200, help="test images evaluated (default 200)")
     parser.add_argument("--seed", type=int, default=0, help="seed of attacks, draws and data split (default 0)")

@@ -19,6 +19,10 @@ from hardware_models.files import atomic_write
 from hardware_models.jsonable import to_jsonable
 
 
+#: the label of a smoke-test result (also in its JSON as ``figures_note``)
+SMOKE = "small attack budgets; accuracies under attack are upper bounds on the robust accuracy"
+
+
 def _fmt(entry: dict[str, Any] | None) -> str:
     if not entry or entry.get("accuracy") is None:
         return "-"
@@ -32,6 +36,8 @@ def to_markdown(result: dict[str, Any]) -> str:
     """Markdown: accuracy (%) per attack and eps, wall time per 100 images, and the gates."""
     lines = [f"## Robustness of `{result['substrate'].get('substrate', '?')}` ({result['suite']['name']} suite, "
              f"{result['n_examples']} examples, seed {result['seed']})", ""]
+    if result.get("smoke_test"):
+        lines += [f"**Smoke test** ({result['suite']['name']} suite): {result.get('figures_note') or SMOKE}.", ""]
     st = result["stochastic"]
     lines.append(f"Gradient: `{json.dumps(result['gradient'])}`; stochastic: declared {st['declared']}, detected "
                  f"{st['detected']}; EOT K = {st['eot_samples']}; accuracy over {st['draws']} draw(s)"
@@ -86,12 +92,16 @@ def compare_markdown(results: dict[str, dict[str, Any]]) -> str:
     cols = ["clean", "pgd_linf", "pgd_l2", "square", "transfer", "worst_case_linf"]
     lines = ["| substrate | " + " | ".join(cols) + " | corruptions | gates passed |",
              "|---" * (len(cols) + 3) + "|"]
+    smoke = [name for name, r in results.items() if r.get("smoke_test")]
     for name, r in results.items():
         s = r["summary"]
+        name = f"{name} (smoke test)" if r.get("smoke_test") else name
         cells = [("-" if s.get(c) is None else f"{100 * s[c]:.1f}") for c in cols]
         corr = r["corruptions"].get("mean")
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {'-' if corr is None else f'{100 * corr:.1f}'} | "
                      f"{'yes' if r['sanity_gates_passed'] else 'no'} |")
+    if smoke:
+        lines += ["", f"Smoke test rows ({', '.join(smoke)}): {SMOKE}."]
     return "\n".join(lines) + "\n"
 
 

@@ -96,7 +96,7 @@ from analogeq.robustness.attacks.common import check_batch
 from analogeq.robustness.gradients import choose_eot, gradient_gates, gradient_modes
 from analogeq.robustness.plan import Plan, eps_key, plan_attacks
 from analogeq.robustness.runner import Evaluator
-from analogeq.robustness.suite import AttackSuite, get_suite
+from analogeq.robustness.suite import DEFAULT_SUITE, AttackSuite, get_suite
 from analogeq.substrates.base import Substrate
 from hardware_models.jsonable import to_jsonable
 from hardware_models.params import check_int
@@ -120,7 +120,7 @@ def evaluate_robustness(
     substrate: Substrate,
     x: torch.Tensor,
     y: torch.Tensor,
-    suite: str | AttackSuite = "quick",
+    suite: str | AttackSuite = DEFAULT_SUITE,
     reference_substrate: Substrate | None = None,
     seed: int = 0,
     gradient: GradientSpec | None = None,
@@ -131,7 +131,7 @@ def evaluate_robustness(
     """Run the attack suite on ``substrate`` with ``(x, y)`` and return the result dict.
 
     substrate: any Substrate. x: (B, *input_shape) pixels in [0, 1]; y: (B,) integer labels.
-    suite: "quick", "full" or an :class:`AttackSuite`.
+    suite: "quick" (a smoke test), "standard" (the default), "full" or an :class:`AttackSuite`.
     reference_substrate: source of the transfer attacks (e.g. the float model when the
         substrate is hardware); None skips transfer.
     seed: seeds attacks, evaluation draws and corruptions (same seed, same numbers).
