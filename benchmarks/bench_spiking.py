@@ -17,8 +17,8 @@ Keys (issue 5 contract):
   trained with float EqProp for 10 epochs at batch 20 (quick: 1 epoch).
 * ``spiking_ms_per_sample_64_256_10``: wall time per sample of ``logits`` on a batch of 256
   stacked copies, 100 ms of simulated time at dt = 0.1 ms (1000 steps), in the mode the
-  substrate picks by default (``target="auto"``: the fastest available, cpp_standalone where
-  it builds), warm cache, after a warm-up phase (target <= 2). ``..._cpu_ms_per_sample_...`` is
+  substrate picks by default (``target="auto"``: the fastest measured, cython; see
+  ``standalone_over_runtime_cython``), warm cache, after a warm-up phase (target <= 2). ``..._cpu_ms_per_sample_...`` is
   the CPU time of the same call, the standalone program's included (the machine is shared:
   wall time includes waiting for a core); ``speed_..._modes`` has both modes, the load average
   before each timed call and ``first_call_s`` (compilation on a cold cache).

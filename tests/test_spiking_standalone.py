@@ -3,8 +3,8 @@
 One tiny network (8-12-4, 4 copies, 80 steps per phase: one compiled project of a few seconds'
 run, about half a minute to compile cold) in a cache folder shared by the module: the compiled
 program gives the runtime target's spike counts, free and nudged phases included; a second
-build of the same shape compiles nothing (in the process, and from disk); the substrate picks
-the standalone mode by default and says so.
+build of the same shape compiles nothing (in the process, and from disk); the substrate runs
+it when asked and says which mode runs in ``describe()``.
 """
 
 from __future__ import annotations
@@ -113,22 +113,26 @@ def test_second_build_of_a_shape_compiles_nothing(tiny, cache):
     assert standalone.project_key(mapped, card, BATCH + 1, STEPS, 0) != project.key
 
 
-def test_substrate_picks_the_standalone_mode_and_says_so(tiny, cache, monkeypatch):
+def test_substrate_runs_the_standalone_mode_and_says_so(tiny, cache, monkeypatch):
     from analogeq.substrates.spiking import SpikingSubstrate
+    from analogeq.substrates.spiking.backend import cython_available
 
     mapped, card, _ = tiny
-    monkeypatch.delenv("ANALOGEQ_BRIAN_TARGET", raising=False)
-    sub = SpikingSubstrate(mapped, card, batch_size=BATCH, cache_dir=cache)
+    sub = SpikingSubstrate(mapped, card, batch_size=BATCH, cache_dir=cache, target="cpp_standalone")
     d = sub.describe()
-    assert d["brian2_target"] == "cpp_standalone" and "picked by target='auto'" in d["brian2_run_mode"]
+    assert d["brian2_target"] == "cpp_standalone" and "target='cpp_standalone'" in d["brian2_run_mode"]
     assert d["brian2_threads"] == 0 and sub.capacity(3) == BATCH
     x = torch.rand(3, 8, generator=torch.Generator().manual_seed(0))
     ref = SpikingSubstrate(mapped, card, batch_size=BATCH, target="numpy")
     assert "numpy" in ref.describe()["brian2_run_mode"]
-    card_steps = card.timing.free_steps
-    assert card_steps == STEPS  # the compiled project of the tests above
+    assert card.timing.free_steps == STEPS  # the compiled project of the tests above
     torch.testing.assert_close(sub.logits(x), ref.logits(x), rtol=0, atol=0)
     assert sub.cost()["spikes_per_inference"] == ref.cost()["spikes_per_inference"]
+    # "auto" is the fastest mode measured (cython: as fast, and no compilation per shape)
+    monkeypatch.delenv("ANALOGEQ_BRIAN_TARGET", raising=False)
+    assert resolve_backend("auto").target == ("cython" if cython_available() else "numpy")
+    monkeypatch.setenv("ANALOGEQ_BRIAN_TARGET", "cpp_standalone")
+    assert resolve_backend("auto", cache).target == "cpp_standalone"
     with pytest.raises(ValueError, match="threads"):
         resolve_backend("cpp_standalone", cache, threads=-1)
 

@@ -17,9 +17,19 @@ Effect (``benchmarks/bench_spiking.py``, dense 64-256-10 on digits, 256 stacked 
 steps, shared 2-core machine): cython 4.5 ms of CPU per sample, numpy 13 ms: numpy is ~2.9x
 slower. The gap is smaller than usual for Brian2 because every step is dominated by work both
 targets do array-wise (synaptic events of 256 copies, one threshold test per neuron).
-* ``"auto"`` (default): the fastest target that works here: cpp_standalone if a C++ compiler
-  and ``make`` are found (``benchmarks/bench_spiking.py``, ``standalone_over_runtime_cython``),
-  else cython if a test compilation succeeds, else numpy (logged).
+Effect of the standalone device (same bench, one run, the two modes timed back to back, warm
+caches, shared 2-core machine at load 4-8): CPU per sample 6.8 ms standalone vs 7.2 ms cython
+for 64-256-10 (ratio 0.94; 1.07 in a second run) and 15.0 vs 13.7 ms for 784-500-10 (ratio
+1.10; 1.30 in a second run), with identical spike counts. Python was never the cost: ~80% of
+the time is Brian2's synaptic delivery (the spike queue copying the synapse indices of every
+spike, ~5 ns per event, then ``I_syn_post += w``, ~4 ns per event), which both modes run as
+the same compiled loops; standalone adds a process start, the synapses built again from files
+and all arrays written back (~80 MB for 784-500-10) per phase. 2 OpenMP threads gave nothing on
+this loaded machine.
+* ``"auto"`` (default): the fastest mode measured: cython if a test compilation succeeds (as
+  fast as cpp_standalone above, and no compilation per network shape), else numpy (logged).
+  cpp_standalone is asked for by name (or ``ANALOGEQ_BRIAN_TARGET``), e.g. with OpenMP
+  threads on a machine with idle cores.
 
 The cache directory is, in order: the ``cache_dir`` argument, the environment variable
 ``ANALOGEQ_BRIAN_CACHE``, else the default (cython: Brian2's ``~/.cython/brian_extensions``;
@@ -131,7 +141,7 @@ def resolve_backend(target: str = "auto", cache_dir: str | os.PathLike | None = 
         Path(cache).mkdir(parents=True, exist_ok=True)
         prefs.codegen.runtime.cython.cache_dir = cache
     if target == "auto":
-        target = "cpp_standalone" if standalone_available() else "cython" if cython_available() else "numpy"
+        target = "cython" if cython_available() else "numpy"
         if target == "numpy":
             logger.warning("Brian2 cython target unavailable (no working C++ compiler?); falling back to numpy (slower)")
     if target == "cpp_standalone":

@@ -104,6 +104,25 @@ class SpikingRateModel(nn.Module):
 
         return settle(self, x.to(self._w(0).dtype), max_steps=max_steps, tol=tol).states
 
+    @torch.no_grad()
+    def settle_per_sample(self, x: torch.Tensor, max_steps: int, tol: float) -> list[torch.Tensor]:
+        """Settle from zero, each sample stopping at the first step where its own residual
+        max |s_new - s| <= tol (the dense EBM's prediction, ``LayeredEBM.forward``): a sample's
+        rates do not depend on its batchmates. Converged samples leave the batch."""
+        x = x.to(self._w(0).dtype)
+        out = self.init_states(x)
+        active = torch.arange(x.shape[0], device=x.device)
+        for _ in range(max_steps):
+            cur = [s[active] for s in out]
+            new = self.step(x[active], cur)
+            residual = torch.stack([(a - b).abs().flatten(1).amax(dim=1) for a, b in zip(new, cur)]).amax(dim=0)
+            for k in range(self.n_layers):
+                out[k][active] = new[k]
+            active = active[residual > tol]
+            if active.numel() == 0:
+                break
+        return out
+
     def output(self, states: list[torch.Tensor], generator: torch.Generator | None = None, noise: bool = True) -> torch.Tensor:
         """Class scores from the last layer's rates (plus one reparameterised rate-noise draw)."""
         last = states[-1]
@@ -115,9 +134,11 @@ class SpikingRateModel(nn.Module):
         return last
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Noise-free mean-field scores (full budget, no graph)."""
+        """Noise-free mean-field scores (full budget, no graph; per-sample stopping when tol > 0,
+        as the dense EBM predicts)."""
         with torch.no_grad():
-            return self.output(self.settle(x, self.free_steps, self.tol), noise=False)
+            states = self.settle_per_sample(x, self.free_steps, self.tol) if self.tol > 0.0 else self.settle(x, self.free_steps, self.tol)
+            return self.output(states, noise=False)
 
     def forward_for_attack(self, x: torch.Tensor, gradient: GradientSpec = GradientSpec(), generator: torch.Generator | None = None) -> torch.Tensor:
         """Scores differentiable with respect to ``x``: ``full`` backpropagates through the whole

@@ -74,8 +74,8 @@ class SpikingSubstrate(Substrate):
     batch_size: stacked copies per Brian2 network (larger inputs run in chunks).
     target, cache_dir, threads: Brian2 run mode, compiled-code cache and the standalone device's
         OpenMP threads (see :mod:`analogeq.substrates.spiking.backend`); ``"auto"`` picks the
-        fastest mode available here (cpp_standalone, else cython, else numpy), ``describe()``
-        says which.
+        fastest mode measured (cython, else numpy; cpp_standalone is asked for by name),
+        ``describe()`` says which and why.
     device: torch device of the returned scores and of the surrogate.
     surrogate_steps, surrogate_step_size, surrogate_tol: settling budget of the rate model.
     """
@@ -264,7 +264,7 @@ class SpikingSubstrate(Substrate):
         modes = {"cpp_standalone": "cpp_standalone (the network and its run loop compiled to one C++ program, cached per shape)",
                  "cython": "cython runtime (one compiled extension per code object, Python between steps' code objects)",
                  "numpy": "numpy runtime (vectorised numpy, no compiler)"}
-        why = "picked by target='auto' as the fastest mode available here" if self.requested_target == "auto" else f"target={self.requested_target!r}"
+        why = "picked by target='auto' as the fastest mode measured here (benchmarks/bench_spiking.py)" if self.requested_target == "auto" else f"target={self.requested_target!r}"
         return f"{modes[self.backend.target]}; {why}"
 
     def describe(self) -> dict[str, Any]:
