@@ -1,5 +1,5 @@
 """One crossbar read three ways: the hardware model's ``LinearReadModel.read`` (the reference),
-the fused Numba kernel's read and the torch read, with the same key, on tiled matrices."""
+the fused Numba kernels' read (read_kernels.read) and the torch read, with the same key, on tiled matrices."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from analogeq.substrates.crossbar import fused_settle as K
+from analogeq.substrates.crossbar import read_kernels as K
 from analogeq.substrates.crossbar.programmed import ProgrammedMatrices, pack_dense_network
 from analogeq.substrates.crossbar.reads import KeySource, KeyTable, TorchRead, draw_keys
 from hardware_models.cards import preset, with_value
 
 
-@numba.njit  # no cache: a cached test kernel would not see a change of K._read's signature
+@numba.njit  # no cache: a cached test kernel would not see a change of K.read's signature
 def _read_rows(meta, w, s2, wd, s2d, edges, tiles, line_g, dac_step, dac_clip, r, X, key, out, energy):
     """Each row of X through the kernel's read r (as the settling loop does it, one sample at a time)."""
     n_out_max = 1
@@ -31,8 +31,8 @@ def _read_rows(meta, w, s2, wd, s2d, edges, tiles, line_g, dac_step, dac_clip, r
     hi_a = np.empty(n_out_max // 2 + 2, np.uint32)
     lo_a = np.empty(n_out_max // 2 + 2, np.uint32)
     for b in range(X.shape[0]):
-        energy[b] = K._read(meta, w, s2, wd, s2d, edges, tiles, line_g, dac_step, dac_clip, r, X[b], 0, key, b,
-                            X.shape[0], out[b], 0, xq, xq2, mean, var, zbuf, abuf, hi_a, lo_a)
+        energy[b] = K.read(meta, w, s2, wd, s2d, edges, tiles, line_g, dac_step, dac_clip, r, X[b], 0, key, b,
+                           X.shape[0], out[b], 0, xq, xq2, mean, var, zbuf, abuf, hi_a, lo_a)
 
 
 def _setup(card, shapes, seed=0):

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from analogeq.substrates.crossbar.fused_settle import _dac, _normals
+from analogeq.substrates.crossbar.read_kernels import adc_tiles, dac, normals, product_fields, tile_noisy
 
 __all__: list[str] = []
 
@@ -35,8 +35,8 @@ _U = np.uint64
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
 def dac_padded(src, src_off, n, step, clip, xq, xq2):
-    """DAC of src[src_off : src_off + n] into xq, xq2 (as :func:`.fused_settle._dac`) with a zero at n."""
-    _dac(src, src_off, n, step, clip, xq, xq2)
+    """DAC of src[src_off : src_off + n] into xq, xq2 (as :func:`.read_kernels.dac`) with a zero at n."""
+    dac(src, src_off, n, step, clip, xq, xq2)
     xq[n] = _F0
     xq2[n] = _F0
 
@@ -60,11 +60,7 @@ def im2col(xq, xq2, pmap, p_off, n_pos, n_k, edges, e_in, n_ti, patches, patches
 @numba.njit(cache=True, error_model="numpy")
 def conv_products(meta, w_flat, s2_flat, edges, r, n_pos, patches, patches2, mean, var):
     """mean, var (n_ti, L, n_out) of read r from the tile-major patches (BLAS sgemm per tile)."""
-    n_out = meta[r, 1]
-    w_off = meta[r, 2]
-    s2_off = meta[r, 3]
-    e_in = meta[r, 4]
-    n_ti = meta[r, 5]
+    n_out, w_off, s2_off, e_in, n_ti = product_fields(meta, r)
     for ti in range(n_ti):
         lo = edges[e_in + ti]
         hi = edges[e_in + ti + 1]
@@ -84,47 +80,16 @@ def adc_rows(meta, edges, tiles, r, mean, var, key, row0, n_rows_total, n_pos, d
     overwritten; row p is row ``row0 + p`` of a read of ``n_rows_total`` rows (its noise streams);
     zbuf (L n_out + 2), hi_a, lo_a (L n_out / 2 + 2) and abuf (n_out) are scratch."""
     n_out = meta[r, 1]
-    has_var = meta[r, 3] >= 0
-    n_ti = meta[r, 5]
-    e_out = meta[r, 6]
-    n_to = meta[r, 7]
-    t_off = meta[r, 8]
     for j in range(n_pos * n_out):
         dst[_U(j)] = _F0
-    for ti in range(n_ti):
-        noisy = has_var
-        for to in range(n_to):
-            if tiles[t_off + ti * n_to + to, 2] > _F0:
-                noisy = True
+    for ti in range(meta[r, 5]):
+        noisy = tile_noisy(meta, tiles, r, ti)
         z = zbuf
         if noisy:  # the streams of the L rows of this sample are consecutive: one call
-            z = _normals(key, (ti * n_rows_total + row0) * n_out, n_pos * n_out, zbuf, hi_a, lo_a)
+            z = normals(key, (ti * n_rows_total + row0) * n_out, n_pos * n_out, zbuf, hi_a, lo_a)
         for p in range(n_pos):
-            o = (ti * n_pos + p) * n_out
-            d = p * n_out
-            for to in range(n_to):
-                row = t_off + ti * n_to + to
-                step = tiles[row, 0]
-                clip = tiles[row, 1]
-                nvar = tiles[row, 2]
-                lo = edges[e_out + to]
-                hi = edges[e_out + to + 1]
-                if noisy and has_var:
-                    for j in range(lo, hi):
-                        abuf[_U(j)] = mean[_U(o + j)] + np.sqrt(var[_U(o + j)] + nvar) * z[_U(d + j)]
-                elif noisy:
-                    sd = np.sqrt(nvar)
-                    for j in range(lo, hi):
-                        abuf[_U(j)] = mean[_U(o + j)] + sd * z[_U(d + j)]
-                else:
-                    for j in range(lo, hi):
-                        abuf[_U(j)] = mean[_U(o + j)]
-                if step > _F0:
-                    for j in range(lo, hi):
-                        dst[_U(d + j)] += np.rint(min(max(abuf[_U(j)], -clip), clip) / step) * step
-                else:
-                    for j in range(lo, hi):
-                        dst[_U(d + j)] += min(max(abuf[_U(j)], -clip), clip)
+            adc_tiles(meta, edges, tiles, r, ti, mean, var, (ti * n_pos + p) * n_out, z, p * n_out, noisy, abuf,
+                      dst, p * n_out)
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -201,11 +166,7 @@ def _add_rows(out, o, n, w, w_off, cidx, cval, e0, e1):
 def sparse_products(meta, w_flat, s2_flat, edges, r, n_pos, start, cidx, cval, cval2, mean, var):
     """mean, var (n_ti, L, n_out) of read r whose row p has the non-zero inputs of
     :func:`unpool_rows` (rows of W^T (n_in, n_out) added for those only)."""
-    n_out = meta[r, 1]
-    w_off = meta[r, 2]
-    s2_off = meta[r, 3]
-    e_in = meta[r, 4]
-    n_ti = meta[r, 5]
+    n_out, w_off, s2_off, e_in, n_ti = product_fields(meta, r)
     for ti in range(n_ti):
         lo = edges[e_in + ti]
         hi = edges[e_in + ti + 1]
@@ -233,15 +194,6 @@ def fold(rows, pmap, p_off, n_pos, n_k, n_pre, buf, dst, dst_off):
         buf[pmap[_U(p_off + d)]] += rows[_U(d)]
     for i in range(n_pre):
         dst[dst_off + i] = buf[i]
-
-
-@numba.njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
-def weighted_sum(a, g, g_off, n):
-    """sum_i a_i g[g_off + i] in float64 (array energy units of a read)."""
-    e = 0.0
-    for i in range(n):
-        e += np.float64(a[i]) * g[_U(g_off + i)]
-    return e
 
 
 @numba.njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})

@@ -32,19 +32,17 @@ import numpy as np
 
 from analogeq.substrates.crossbar.conv_kernels import (
     adc_rows, channel_energy, conv_products, dac_padded, fold, im2col, max_pool, sparse_products, unpool_rows,
-    weighted_sum,
 )
 from analogeq.substrates.crossbar.conv_pack import (
     BWD, BWD_G, C_IN, C_OUT, FWD, FWD_G, GSUM_OFF, H_P, KIND, K_PATCH, L_POS, N_PRE, N_POST, PMAP_OFF, POOL,
     POST_OFF, PRE_OFF, W_C, W_P,
 )
-from analogeq.substrates.crossbar.fused_settle import _adc, _dac, _products, _read, _residual, _update
+from analogeq.substrates.crossbar.read_kernels import (
+    adc, ce_nudge, counted_read, dac, line_energy, mse_nudge, periphery, pick_kernel, products, read, settle_outputs,
+    store_sample,
+)
 
 __all__ = ["settle_conv_kernel"]
-
-_F0 = np.float32(0.0)
-_F1 = np.float32(1.0)
-
 
 @numba.njit(cache=True, error_model="numpy")
 def _conv_forward(cm, cw, cs2, ced, ctl, dac_step, dac_clip, lay, pmap, gsum, r, src, src_off, key, b, batch,
@@ -58,7 +56,7 @@ def _conv_forward(cm, cw, cs2, ced, ctl, dac_step, dac_clip, lay, pmap, gsum, r,
         dac_padded(src, src_off, n_pre, dac_step, dac_clip, xq, xq2)
         im2col(xq, xq2, pmap, lay[PMAP_OFF], n_pos, n_k, ced, cm[r, 4], cm[r, 5], patches, patches2)
         conv_products(cm, cw, cs2, ced, r, n_pos, patches, patches2, mean, var)
-        e = weighted_sum(xq2, gsum, lay[GSUM_OFF], n_pre)
+        e = line_energy(xq2, gsum, lay[GSUM_OFF], n_pre)
     adc_rows(cm, ced, ctl, r, mean, var, key, b * n_pos, batch * n_pos, n_pos, y, zbuf, abuf, hi_a, lo_a)
     max_pool(y, lay[C_OUT], lay[W_C], lay[POOL], lay[H_P], lay[W_P], dst, lay[POST_OFF], argidx)
     return e
@@ -71,7 +69,7 @@ def _conv_backward(cm, cw, cs2, ced, ctl, cg, dac_step, dac_clip, lay, pmap, r, 
     into fb[pre_off:]. Returns the energy units of the read."""
     n_ch, n_pos, n_k, n_post = lay[C_OUT], lay[L_POS], lay[K_PATCH], lay[N_POST]
     n_unit = n_post // n_ch
-    _dac(s, lay[POST_OFF], n_post, dac_step, dac_clip, sq, sq2)
+    dac(s, lay[POST_OFF], n_post, dac_step, dac_clip, sq, sq2)
     unpool_rows(sq, sq2, argidx, n_ch, n_unit, n_pos, start, cidx, cval, cval2)
     sparse_products(cm, cw, cs2, ced, r, n_pos, start, cidx, cval, cval2, mean, var)
     adc_rows(cm, ced, ctl, r, mean, var, key, b * n_pos, batch * n_pos, n_pos, rows, zbuf, abuf, hi_a, lo_a)
@@ -138,11 +136,11 @@ def _make_settle(parallel: bool):
                 im2col(xq, xq2, pmap, lay0[PMAP_OFF], lay0[L_POS], lay0[K_PATCH], ced, cm[r0, 4], cm[r0, 5],
                        patches, patches2)
                 conv_products(cm, cw, cs2, ced, r0, lay0[L_POS], patches, patches2, mean0, var0)
-                e_x = weighted_sum(xq2, gsum, lay0[GSUM_OFF], lay0[N_PRE])
+                e_x = line_energy(xq2, gsum, lay0[GSUM_OFF], lay0[N_PRE])
             else:
-                _dac(x[i], 0, lay0[N_PRE], dac_step, dac_clip, xq, xq2)
-                _products(dm, dw, ds2, dwd, ds2d, ded, r0, xq, xq2, mean0, var0)
-                e_x = weighted_sum(xq2, dg, dm[r0, 9], lay0[N_PRE])
+                dac(x[i], 0, lay0[N_PRE], dac_step, dac_clip, xq, xq2)
+                products(dm, dw, ds2, dwd, ds2d, ded, r0, xq, xq2, mean0, var0)
+                e_x = line_energy(xq2, dg, dm[r0, 9], lay0[N_PRE])
             done = 0
             res = np.inf
             for t in range(max_steps):
@@ -168,74 +166,35 @@ def _make_settle(parallel: bool):
                                                  zbuf, abuf, hi_a, lo_a, buf, fb)
                     else:
                         if k == 0:
-                            _adc(dm, ded, dtl, rf, mean0, var0, key, bg, batch, h, 0, zbuf, abuf, hi_a, lo_a)
+                            adc(dm, ded, dtl, rf, mean0, var0, key, bg, batch, h, 0, zbuf, abuf, hi_a, lo_a)
                             energy += e_x
                             continue
-                        energy += _read(dm, dw, ds2, dwd, ds2d, ded, dtl, dg, dac_step, dac_clip, rf, s, lay[PRE_OFF],
-                                        key, bg, batch, h, lay[POST_OFF], xq, xq2, dmean, dvar, zbuf, abuf, hi_a, lo_a)
+                        energy += read(dm, dw, ds2, dwd, ds2d, ded, dtl, dg, dac_step, dac_clip, rf, s, lay[PRE_OFF],
+                                       key, bg, batch, h, lay[POST_OFF], xq, xq2, dmean, dvar, zbuf, abuf, hi_a, lo_a)
                         key = keys[calls[gb], gb]
                         calls[gb] += 1
-                        energy += _read(dm, dw, ds2, dwd, ds2d, ded, dtl, dg, dac_step, dac_clip, rb, s, lay[POST_OFF],
-                                        key, bg, batch, fb, lay[PRE_OFF], xq, xq2, dmean, dvar, zbuf, abuf, hi_a, lo_a)
+                        energy += read(dm, dw, ds2, dwd, ds2d, ded, dtl, dg, dac_step, dac_clip, rb, s, lay[POST_OFF],
+                                       key, bg, batch, fb, lay[PRE_OFF], xq, xq2, dmean, dvar, zbuf, abuf, hi_a, lo_a)
                 # nudging of the output layer, from the current states
-                if beta != 0.0:
-                    if ce:
-                        energy += _read(dm, dw, ds2, dwd, ds2d, ded, dtl, dg, dac_step, dac_clip, ro_fwd, s, last0,
-                                        keys[calls[ro_fwd_g], ro_fwd_g], bg, batch, probs, 0, xq, xq2, dmean, dvar,
-                                        zbuf, abuf, hi_a, lo_a)
-                        calls[ro_fwd_g] += 1
-                        m = -np.inf
-                        for c in range(n_classes):
-                            probs[c] = probs[c] + ro_bias[c]
-                            m = max(m, probs[c])
-                        total = _F0
-                        for c in range(n_classes):
-                            probs[c] = np.exp(probs[c] - np.float32(m))
-                            total += probs[c]
-                        for c in range(n_classes):
-                            probs[c] = (_F1 if c == labels[i] else _F0) - probs[c] / total
-                        energy += _read(dm, dw, ds2, dwd, ds2d, ded, dtl, dg, dac_step, dac_clip, ro_bwd, probs, 0,
-                                        keys[calls[ro_bwd_g], ro_bwd_g], bg, batch, nudge, 0, xq, xq2, dmean, dvar,
-                                        zbuf, abuf, hi_a, lo_a)
-                        calls[ro_bwd_g] += 1
-                        for u in range(n_last):
-                            nudge[u] = beta32 * nudge[u]
-                    else:
-                        for u in range(n_last):
-                            target = _F1 if u == labels[i] else _F0
-                            nudge[u] = beta32 * (target - s[last0 + u])
-                # periphery: biases, feedback, nudging, hard sigmoid, damped update
-                for u in range(n_total):
-                    h[u] = h[u] + bias[u]
-                for u in range(last0):
-                    h[u] = h[u] + fb[u]
-                if beta != 0.0:
-                    for u in range(n_last):
-                        h[last0 + u] = h[last0 + u] + nudge[u]
-                _update(s, h, eps32, n_total)  # h now holds the new states
-                if tol > 0.0 or t == max_steps - 1:
-                    res = np.float64(_residual(h, s, n_total))
+                if beta != 0.0 and ce:
+                    energy = ce_nudge(dm, dw, ds2, dwd, ds2d, ded, dtl, dg, dac_step, dac_clip, ro_fwd, ro_bwd,
+                                      ro_fwd_g, ro_bwd_g, keys, calls, s, last0, n_last, bg, batch, labels[i], beta32,
+                                      ro_bias, probs, nudge, xq, xq2, dmean, dvar, zbuf, abuf, hi_a, lo_a, energy)
+                elif beta != 0.0:
+                    mse_nudge(nudge, s, last0, n_last, labels[i], beta32)
+                # periphery: biases, feedback, nudging, hard sigmoid, damped update (into h)
+                res = periphery(s, h, fb, nudge, bias, n_total, last0, n_last, beta != 0.0, eps32,
+                                tol > 0.0 or t == max_steps - 1, res)
                 s, h = h, s
                 done = t + 1
                 if tol > 0.0 and res <= tol:
                     break
-            for u in range(n_total):
-                out_states[i, u] = s[u]
             if ce:
-                energy += _read(dm, dw, ds2, dwd, ds2d, ded, dtl, dg, dac_step, dac_clip, ro_fwd, s, last0,
-                                keys[calls[ro_fwd_g], ro_fwd_g], bg, batch, probs, 0, xq, xq2, dmean, dvar,
-                                zbuf, abuf, hi_a, lo_a)
-                calls[ro_fwd_g] += 1
-                for c in range(n_classes):
-                    logits[i, c] = probs[c] + ro_bias[c]
-            else:
-                for c in range(n_classes):
-                    logits[i, c] = s[last0 + c]
-            steps[i] = done
-            residuals[i] = res
-            energy_units[i] = energy
-            for r in range(n_reads):
-                read_counts[i, r] = calls[r]
+                energy = counted_read(dm, dw, ds2, dwd, ds2d, ded, dtl, dg, dac_step, dac_clip, ro_fwd, ro_fwd_g, keys,
+                                      calls, s, last0, bg, batch, probs, 0, xq, xq2, dmean, dvar, zbuf, abuf, hi_a,
+                                      lo_a, energy)
+            store_sample(i, s, n_total, probs, ro_bias, last0, ce, done, res, energy, calls,
+                         out_states, logits, steps, residuals, energy_units, read_counts)
 
     return kernel
 
@@ -274,16 +233,9 @@ def settle_conv_kernel(packed, x, states, labels, beta, eps, max_steps, tol, key
     ``packed``: a :class:`~analogeq.substrates.crossbar.conv_pack.PackedConvNetwork`; ``x``
     (B, n_in) float32; ``states`` (B, n_state) float32; ``labels`` (B,) int64; ``keys`` (rows, R)."""
     batch = x.shape[0]
-    n_total = int(packed.layer_off[-1])
-    out_states = np.empty((batch, n_total), dtype=np.float32)
-    logits = np.empty((batch, packed.n_classes), dtype=np.float32)
-    steps = np.empty(batch, dtype=np.int64)
-    residuals = np.empty(batch, dtype=np.float64)
-    energy_units = np.empty(batch, dtype=np.float64)
-    read_counts = np.empty((batch, packed.n_reads), dtype=np.int64)
-    if parallel is None:
-        parallel = batch > 1 and numba.get_num_threads() > 1
-    kernel = _settle_parallel if parallel else _settle_serial
+    outputs = settle_outputs(batch, int(packed.layer_off[-1]), packed.n_classes, packed.n_reads)
+    out_states, logits, steps, residuals, energy_units, read_counts = outputs
+    kernel = pick_kernel(_settle_serial, _settle_parallel, batch, parallel)
     sizes = buffer_sizes(packed)
     c, d = packed.conv, packed.dense
     for b0 in range(0, batch, chunk):
@@ -295,4 +247,4 @@ def settle_conv_kernel(packed, x, states, labels, beta, eps, max_steps, tol, key
                int(packed.ro_fwd), int(packed.ro_bwd), int(packed.ro_fwd_g), int(packed.ro_bwd_g), packed.ro_bias, sizes,
                x[sl], states[sl], labels[sl], float(beta), float(eps), int(max_steps), float(tol), keys, b0, batch,
                out_states[sl], logits[sl], steps[sl], residuals[sl], energy_units[sl], read_counts[sl])
-    return out_states, logits, steps, residuals, energy_units, read_counts
+    return outputs
