@@ -5,7 +5,6 @@ chunking and thread-count invariance. Small nets on 8x8 inputs (seeded)."""
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 import pytest
 import torch
@@ -14,6 +13,8 @@ from analogeq.ebm.conv import ConvEBM, ConvEBMConfig
 from analogeq.substrates.crossbar import CrossbarSubstrate
 from analogeq.substrates.crossbar.conv_settle import settle_conv_kernel
 from hardware_models.cards import preset, with_value
+
+from fixtures_threads import parallel_results
 
 EXACT = with_value(with_value(preset("ideal"), "adc.bits", None), "dac.bits", None)
 #: PCM read and TIA noise, drift and its compensation; no converter rounding
@@ -129,14 +130,8 @@ def test_same_numbers_whatever_the_thread_count_and_chunk(x):
     packed, xs, s0, labels, keys = _kernel_inputs(sub, x)
     serial = settle_conv_kernel(packed, xs, s0, labels, 0.0, 0.5, 15, 0.0, keys, parallel=False)
     chunked = settle_conv_kernel(packed, xs, s0, labels, 0.0, 0.5, 15, 0.0, keys, parallel=False, chunk=4)
-    previous = numba.get_num_threads()
-    try:
-        results = [chunked]
-        for threads in sorted({1, min(2, numba.config.NUMBA_NUM_THREADS)}):
-            numba.set_num_threads(threads)
-            results.append(settle_conv_kernel(packed, xs, s0, labels, 0.0, 0.5, 15, 0.0, keys, parallel=True))
-    finally:
-        numba.set_num_threads(previous)
+    results = [chunked] + parallel_results(
+        lambda: settle_conv_kernel(packed, xs, s0, labels, 0.0, 0.5, 15, 0.0, keys, parallel=True))
     for result in results:
         for a, b in zip(serial, result):
             assert np.array_equal(a, b)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import numba
 import numpy as np
 import pytest
 import torch
@@ -17,6 +16,8 @@ from analogeq.substrates import build_substrate, substrate_kinds
 from analogeq.contract import GradientSpec
 from analogeq.substrates.crossbar import CrossbarSubstrate
 from hardware_models.cards import preset, with_value
+
+from fixtures_threads import parallel_results
 
 #: a short run of the digits recipe: enough for a network with real decision boundaries
 RECIPE_EPOCHS = 4
@@ -150,14 +151,7 @@ def test_same_numbers_whatever_the_thread_count(digits_ebm, digits_splits):
     labels = np.zeros(48, dtype=np.int64)
     keys = np.random.default_rng(0).integers(0, 2**64, (62, packed.n_reads), dtype=np.uint64)
     serial = settle_dense_kernel(packed, x, s0, labels, 0.0, 0.5, 60, 0.0, keys, parallel=False)
-    previous = numba.get_num_threads()
-    try:
-        results = []
-        for threads in sorted({1, min(2, numba.config.NUMBA_NUM_THREADS)}):
-            numba.set_num_threads(threads)
-            results.append(settle_dense_kernel(packed, x, s0, labels, 0.0, 0.5, 60, 0.0, keys, parallel=True))
-    finally:
-        numba.set_num_threads(previous)
+    results = parallel_results(lambda: settle_dense_kernel(packed, x, s0, labels, 0.0, 0.5, 60, 0.0, keys, parallel=True))
     for result in results:
         for a, b in zip(serial, result):
             assert np.array_equal(a, b)

@@ -6,14 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hardware_models.crossbar.ir_drop import (
-    WireResistances,
-    effective_conductance,
-    effective_conductance_blocks,
-    effective_conductance_sparse,
-    nodal_system,
-    solve_column_currents,
-)
+from hardware_models.crossbar import ir_drop
+from hardware_models.crossbar.ir_drop import WireResistances, effective_conductance
 
 METHODS = ["blocks", "sparse"]
 
@@ -102,7 +96,7 @@ def test_effective_conductance_matches_dense_mna(shape, wires):
     for method in METHODS:
         got = v @ effective_conductance(g, wires, method=method)
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-10 * scale)
-    np.testing.assert_allclose(solve_column_currents(g, v, wires), want, rtol=0, atol=1e-10 * scale)
+    np.testing.assert_allclose(ir_drop.solve_column_currents(g, v, wires), want, rtol=0, atol=1e-10 * scale)
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -159,17 +153,17 @@ def test_reciprocity_backward_read_is_transpose(method):
 def test_structured_and_sparse_agree_on_a_larger_tile():
     g = np.random.default_rng(4).uniform(1e-6, 25e-6, (64, 48))
     w = WireResistances(1.0, 1.0, 100.0, 100.0)
-    a = effective_conductance_blocks(g, w)
-    b = effective_conductance_sparse(g, w, chunk=20)
+    a = ir_drop.effective_conductance_blocks(g, w)
+    b = ir_drop.effective_conductance_sparse(g, w, chunk=20)
     np.testing.assert_allclose(a, b, rtol=0, atol=1e-10 * np.abs(b).max())
     # superposition: one operating point equals the matrix product
     v = np.random.default_rng(5).uniform(-0.2, 0.2, 64)
-    np.testing.assert_allclose(solve_column_currents(g, v, w), v @ a, rtol=0, atol=1e-10 * np.abs(v @ a).max())
+    np.testing.assert_allclose(ir_drop.solve_column_currents(g, v, w), v @ a, rtol=0, atol=1e-10 * np.abs(v @ a).max())
 
 
 def test_nodal_system_is_symmetric_positive_definite():
     g = np.random.default_rng(6).uniform(1e-6, 25e-6, (4, 5))
-    sys = nodal_system(g, WireResistances(1.0, 2.0, 10.0, 10.0))
+    sys = ir_drop.nodal_system(g, WireResistances(1.0, 2.0, 10.0, 10.0))
     K = sys.K.toarray()
     assert K.shape == (2 * 4 * 5, 2 * 4 * 5)
     np.testing.assert_allclose(K, K.T)
@@ -199,5 +193,5 @@ def test_bad_wire_types_and_conductances():
     with pytest.raises(ValueError, match="method"):
         effective_conductance(np.ones((2, 2)), WireResistances(), method="dense")
     with pytest.raises(ValueError, match="v_rows"):
-        solve_column_currents(np.ones((2, 2)), np.ones(3), WireResistances())
+        ir_drop.solve_column_currents(np.ones((2, 2)), np.ones(3), WireResistances())
     assert WireResistances.from_dict(WireResistances(1, 2, 3, 4).to_dict()) == WireResistances(1, 2, 3, 4)

@@ -5,14 +5,13 @@ one and several tiles, PCM noise, DAC and ADC) give the same bits in fresh proce
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
 
 from hardware_models.crossbar.products import fixed_order_matmul, fixed_order_reference
+
+from fixtures_threads import script_digest
 
 SCRIPT = textwrap.dedent(
     """
@@ -36,12 +35,7 @@ SCRIPT = textwrap.dedent(
 
 
 def _digest(threads: int) -> str:
-    env = dict(os.environ)
-    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-        env[name] = str(threads)
-    out = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stderr[-2000:]
-    return out.stdout.strip()
+    return script_digest(SCRIPT, threads)
 
 
 def test_reads_are_bitwise_equal_at_one_and_two_threads():

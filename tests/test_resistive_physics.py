@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
@@ -14,6 +11,8 @@ from scipy.special import lambertw
 from hardware_models.params import ParameterError
 from hardware_models.resistive import IdealDiode, ResistiveNetwork, ShockleyDiode, settle
 from hardware_models.resistive.reference import co_content, kcl_residual_A
+
+from fixtures_threads import script_digest
 
 TOL_A = 1e-15
 
@@ -111,12 +110,7 @@ SCRIPT = textwrap.dedent(
 
 
 def _digest(threads: int) -> str:
-    env = dict(os.environ)
-    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "NUMBA_NUM_THREADS"):
-        env[name] = str(threads)
-    out = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stderr[-2000:]
-    return out.stdout.strip()
+    return script_digest(SCRIPT, threads)
 
 
 def test_same_numbers_at_one_and_two_threads():
