@@ -19,8 +19,8 @@ slower. The gap is smaller than usual for Brian2 because every step is dominated
 targets do array-wise (synaptic events of 256 copies, one threshold test per neuron).
 Effect of the standalone device (same bench, one run, the two modes timed back to back, warm
 caches, shared 2-core machine at load 4-8): CPU per sample 6.8 ms standalone vs 7.2 ms cython
-for 64-256-10 (ratio 0.94; 1.07 in a second run) and 15.0 vs 13.7 ms for 784-500-10 (ratio
-1.10; 1.30 in a second run), with identical spike counts. Python was never the cost: ~80% of
+for 64-256-10 (ratio 0.94; 1.07 and 0.75 in two more runs) and 15.0 vs 13.7 ms for 784-500-10
+(ratio 1.10; 1.30 and 1.19), with identical spike counts. Python was never the cost: ~80% of
 the time is Brian2's synaptic delivery (the spike queue copying the synapse indices of every
 spike, ~5 ns per event, then ``I_syn_post += w``, ~4 ns per event), which both modes run as
 the same compiled loops; standalone adds a process start, the synapses built again from files
