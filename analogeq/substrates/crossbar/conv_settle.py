@@ -38,8 +38,8 @@ from analogeq.substrates.crossbar.conv_pack import (
     POST_OFF, PRE_OFF, W_C, W_P,
 )
 from analogeq.substrates.crossbar.read_kernels import (
-    adc, ce_nudge, counted_read, dac, line_energy, mse_nudge, periphery, pick_kernel, products, read, settle_outputs,
-    store_sample,
+    adc, ce_nudge, counted_read, dac, line_energy, mse_nudge, noise_scratch, pair, periphery, pick_kernel, products, read,
+    sample_start, settle_outputs, store_sample,
 )
 
 __all__ = ["settle_conv_kernel"]
@@ -97,38 +97,21 @@ def _make_settle(parallel: bool):
         conv0 = lay0[KIND] == 0
         for i in numba.prange(n_here):
             bg = b0 + i  # the sample's index in the whole batch (its noise streams)
-            s = np.empty(n_total, dtype=np.float32)
-            h = np.empty(n_total, dtype=np.float32)
-            fb = np.zeros(n_total, dtype=np.float32)
-            nudge = np.zeros(max(n_last, n_classes), dtype=np.float32)
-            probs = np.empty(n_classes, dtype=np.float32)
-            xq = np.empty(sizes[0], dtype=np.float32)
-            xq2 = np.empty(sizes[0], dtype=np.float32)
-            patches = np.empty(sizes[1], dtype=np.float32)
-            patches2 = np.empty(sizes[1], dtype=np.float32)
-            mean = np.empty(sizes[2], dtype=np.float32)
-            var = np.empty(sizes[2], dtype=np.float32)
+            s, h, fb, nudge, probs, calls = sample_start(states, i, n_total, n_last, n_classes, n_reads)
+            xq, xq2 = pair(sizes[0])
+            patches, patches2 = pair(sizes[1])
+            mean, var = pair(sizes[2])
             rows = np.empty(sizes[3], dtype=np.float32)
-            sq = np.empty(sizes[4], dtype=np.float32)
-            sq2 = np.empty(sizes[4], dtype=np.float32)
+            sq, sq2 = pair(sizes[4])
             argidx = np.empty(sizes[4], dtype=np.int64)
             cidx = np.empty(sizes[4], dtype=np.int64)
-            cval = np.empty(sizes[4], dtype=np.float32)
-            cval2 = np.empty(sizes[4], dtype=np.float32)
+            cval, cval2 = pair(sizes[4])
             start = np.empty(sizes[5] + 1, dtype=np.int64)
-            zbuf = np.empty(sizes[6] + 2, dtype=np.float32)
-            abuf = np.empty(sizes[6], dtype=np.float32)
-            hi_a = np.empty(sizes[6] // 2 + 2, dtype=np.uint32)
-            lo_a = np.empty(sizes[6] // 2 + 2, dtype=np.uint32)
-            dmean = np.empty(sizes[7], dtype=np.float32)
-            dvar = np.empty(sizes[7], dtype=np.float32)
-            mean0 = np.empty(sizes[8], dtype=np.float32)
-            var0 = np.empty(sizes[8], dtype=np.float32)
+            zbuf, abuf, hi_a, lo_a = noise_scratch(sizes[6])
+            dmean, dvar = pair(sizes[7])
+            mean0, var0 = pair(sizes[8])
             buf = np.empty(sizes[0], dtype=np.float32)
-            calls = np.zeros(n_reads, dtype=np.int64)
             energy = 0.0
-            for u in range(n_total):
-                s[u] = states[i, u]
             # the clamped input: the mean and variance of its read are the same at every step
             r0 = lay0[FWD]
             if conv0:

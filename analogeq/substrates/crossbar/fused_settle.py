@@ -38,8 +38,8 @@ import numba
 import numpy as np
 
 from analogeq.substrates.crossbar.read_kernels import (
-    adc, ce_nudge, counted_read, dac, line_energy, mse_nudge, periphery, pick_kernel, products, settle_outputs,
-    store_sample,
+    adc, ce_nudge, counted_read, dac, line_energy, mse_nudge, noise_scratch, pair, periphery, pick_kernel, products,
+    sample_start, settle_outputs, store_sample,
 )
 
 __all__ = ["settle_dense_kernel"]
@@ -70,25 +70,12 @@ def _make_settle(parallel: bool):
         last0 = layer_off[n_layers - 1]
         n_last = n_total - last0
         for b in numba.prange(batch):
-            s = np.empty(n_total, dtype=np.float32)
-            h = np.empty(n_total, dtype=np.float32)
-            fb = np.zeros(n_total, dtype=np.float32)
-            nudge = np.zeros(max(n_last, n_classes), dtype=np.float32)
-            xq = np.empty(max_in, dtype=np.float32)
-            xq2 = np.empty(max_in, dtype=np.float32)
-            mean = np.empty(max_tile_out, dtype=np.float32)
-            var = np.empty(max_tile_out, dtype=np.float32)
-            zbuf = np.empty(max_out + 2, dtype=np.float32)
-            abuf = np.empty(max_out, dtype=np.float32)
-            hi_a = np.empty(max_out // 2 + 2, dtype=np.uint32)
-            lo_a = np.empty(max_out // 2 + 2, dtype=np.uint32)
-            mean0 = np.empty(meta[r0, 5] * meta[r0, 1], dtype=np.float32)
-            var0 = np.empty(meta[r0, 5] * meta[r0, 1], dtype=np.float32)
-            probs = np.empty(n_classes, dtype=np.float32)
-            calls = np.zeros(n_reads, dtype=np.int64)
+            s, h, fb, nudge, probs, calls = sample_start(states, b, n_total, n_last, n_classes, n_reads)
+            xq, xq2 = pair(max_in)
+            mean, var = pair(max_tile_out)
+            zbuf, abuf, hi_a, lo_a = noise_scratch(max_out)
+            mean0, var0 = pair(meta[r0, 5] * meta[r0, 1])
             energy = 0.0
-            for i in range(n_total):
-                s[i] = states[b, i]
             # the clamped input: mean and variance of its read are the same at every step
             dac(x[b], 0, n_x, dac_step, dac_clip, xq, xq2)
             products(meta, w_flat, s2_flat, wd_flat, s2d_flat, edges, r0, xq, xq2, mean0, var0)

@@ -288,6 +288,31 @@ def periphery(s, h, fb, nudge, bias, n_total, last0, n_last, nudged, eps, measur
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
+def pair(n):
+    """Two float32 scratch vectors of n: a value and its square (xq, xq2), or a mean and a variance."""
+    return np.empty(n, dtype=np.float32), np.empty(n, dtype=np.float32)
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def noise_scratch(n):
+    """Scratch of the noise and ADC of a read of up to n outputs: (zbuf (n + 2), abuf (n) float32,
+    hi_a, lo_a (n // 2 + 2) uint32)."""
+    return (np.empty(n + 2, dtype=np.float32), np.empty(n, dtype=np.float32),
+            np.empty(n // 2 + 2, dtype=np.uint32), np.empty(n // 2 + 2, dtype=np.uint32))
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def sample_start(states, b, n_total, n_last, n_classes, n_reads):
+    """One sample's state vectors: (s = states[b], h, fb = 0, nudge = 0, probs, calls = 0 (int64, R))."""
+    s = np.empty(n_total, dtype=np.float32)
+    for i in range(n_total):
+        s[i] = states[b, i]
+    return (s, np.empty(n_total, dtype=np.float32), np.zeros(n_total, dtype=np.float32),
+            np.zeros(max(n_last, n_classes), dtype=np.float32), np.empty(n_classes, dtype=np.float32),
+            np.zeros(n_reads, dtype=np.int64))
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
 def store_sample(b, s, n_total, scores, ro_bias, last0, ce, done, res, energy, calls,
                  out_states, logits, steps, residuals, energy_units, read_counts):
     """Row b of the kernel's outputs: final states, class scores (``ce``: the readout's read in
