@@ -33,6 +33,7 @@ __all__ = [
     "substrate_options",
     "device_option",
     "validate_options",
+    "CardOptions",
 ]
 
 ENTRY_POINT_GROUP = "analogeq.substrates"
@@ -64,6 +65,17 @@ def validate_options(options: Any, constraints: Mapping[str, Callable[[str, Any]
         if value is None and defaults.get(name) is None:
             continue
         object.__setattr__(options, name, check(name, value))
+
+
+class CardOptions:
+    """Mixin of an options dataclass that holds a resolved ``card`` and a ``device``:
+    :meth:`to_dict` is every field in order, the card as its dict and the device as a string."""
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        out["card"] = out["card"].to_dict()
+        out["device"] = str(out["device"])
+        return out
 
 
 def device_option(field: str, value: Any) -> Any:

@@ -24,7 +24,7 @@ from typing import Any
 from analogeq.substrates.crossbar.common import DEFAULT_CARD, CrossbarSubstrate, check_crossbar_card
 from analogeq.substrates.crossbar.ebm import BACKENDS, SETTLE_MODES, CrossbarEBMSubstrate, CrossbarSettle
 from analogeq.substrates.crossbar.feedforward import CrossbarFeedForwardSubstrate
-from analogeq.substrates.registry import SubstrateKind, device_option, register_substrate, validate_options
+from analogeq.substrates.registry import CardOptions, SubstrateKind, device_option, register_substrate, validate_options
 from hardware_models.params import Integer, OneOf, Real
 
 __all__ = [
@@ -51,7 +51,7 @@ _CONSTRAINTS = {
 
 
 @dataclass(frozen=True)
-class CrossbarOptions:
+class CrossbarOptions(CardOptions):
     """Options of the crossbar substrate (meanings in :class:`CrossbarSubstrate` and
     :class:`CrossbarEBMSubstrate`). ``card`` is resolved when the options are made: a card
     object, a card file path (wins), a preset name, or a card dict."""
@@ -67,11 +67,6 @@ class CrossbarOptions:
 
     def __post_init__(self) -> None:
         validate_options(self, _CONSTRAINTS)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"card": self.card.to_dict(), "drift_time_s": self.drift_time_s, "seed": self.seed,
-                "settle_mode": self.settle_mode, "dt_over_tau": self.dt_over_tau, "backend": self.backend,
-                "max_tiles": self.max_tiles, "device": str(self.device)}
 
 
 def _build(model: Any, o: CrossbarOptions) -> CrossbarSubstrate:

@@ -38,8 +38,8 @@ from analogeq.substrates.crossbar.conv_pack import (
     POST_OFF, PRE_OFF, W_C, W_P,
 )
 from analogeq.substrates.crossbar.read_kernels import (
-    adc, ce_nudge, counted_read, dac, line_energy, mse_nudge, noise_scratch, pair, periphery, pick_kernel, products, read,
-    sample_start, settle_outputs, store_sample,
+    adc, ce_nudge, counted_read, dac, line_energy, mse_nudge, noise_scratch, pair, periphery, pick_kernel, products,
+    read, sample_start, settle_outputs, store_sample,
 )
 
 __all__ = ["settle_conv_kernel"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from analogeq.substrates.registry import SubstrateKind, device_option, register_substrate, validate_options
+from analogeq.substrates.registry import CardOptions, SubstrateKind, device_option, register_substrate, validate_options
 from analogeq.substrates.resistive.model import ResistiveClassifier, from_settling_model
 from analogeq.substrates.resistive.substrate import ResistiveSubstrate
 from hardware_models.cards.resolve import resolve_card
@@ -36,7 +36,7 @@ _CONSTRAINTS = {
 
 
 @dataclass(frozen=True)
-class ResistiveOptions:
+class ResistiveOptions(CardOptions):
     """Options of the resistive substrate: ``card`` (a crossbar card whose device programs the
     conductances: object, file path, preset name or dict), ``drift_time_s`` [s], ``seed``
     (programming draw and default read-noise stream), ``tol_A`` (KCL tolerance [A]),
@@ -52,11 +52,6 @@ class ResistiveOptions:
 
     def __post_init__(self) -> None:
         validate_options(self, _CONSTRAINTS)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"card": self.card.to_dict(), "drift_time_s": self.drift_time_s, "seed": self.seed,
-                "tol_A": self.tol_A, "max_sweeps": self.max_sweeps, "batch_size": self.batch_size,
-                "device": str(self.device)}
 
 
 def _build(model: Any, o: ResistiveOptions) -> ResistiveSubstrate:
