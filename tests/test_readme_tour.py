@@ -25,5 +25,5 @@ def test_the_tour_runs_as_written(capsys):
     for block in tour_blocks():
         exec(compile(block, str(README), "exec"), namespace)  # noqa: S102 - our own README
     out = capsys.readouterr().out
-    assert "['crossbar', 'float', 'spiking']" in out
+    assert "['crossbar', 'float', 'resistive', 'spiking']" in out
     assert namespace["result"]["summary"] and namespace["y"].shape == (32, 128)
