@@ -99,6 +99,23 @@ def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v is not None}
 
 
+def add_readout_and_output(nodes: dict[str, Any], edges: list[tuple[str, str]], mapped: MappedSpikingNetwork,
+                           last: str, *, divide_by: float = 1.0, metadata: dict[str, Any] | None = None) -> None:
+    """Close a graph whose last spiking layer is ``last``: for a ``ce`` network the off-chip
+    readout ``Affine(W_out / divide_by, b_out / divide_by)`` then the output node; for ``mse``
+    the last layer feeds the output directly."""
+    nir = _nir()
+    if mapped.readout == "ce":
+        nodes["readout"] = nir.Affine(weight=mapped.readout_weight / divide_by, bias=mapped.readout_bias / divide_by,
+                                      metadata=dict(metadata or {}))
+        edges += [(last, "readout"), ("readout", "output")]
+        n_out = mapped.num_classes
+    else:
+        edges.append((last, "output"))
+        n_out = mapped.weights[-1].shape[0]
+    nodes["output"] = nir.Output(output_type={"output": np.array([n_out])})
+
+
 def export_nir(mapped: MappedSpikingNetwork, card, path: str | os.PathLike | None = None, *, settle: dict[str, Any] | None = None):
     """The NIR graph of ``mapped`` on ``card`` (see module docstring); written with ``nir.write``
     to ``path`` if given. ``settle`` (optional) holds the surrogate's settling budget, stored in
@@ -160,17 +177,7 @@ def export_nir(mapped: MappedSpikingNetwork, card, path: str | os.PathLike | Non
         if k >= 1:
             nodes[f"feedback_{k + 1}"] = nir.Linear(weight=w.T.copy(), metadata=dict(proj_meta, direction="feedback"))
             edges += [(f"layer_{k + 1}", f"feedback_{k + 1}"), (f"feedback_{k + 1}", f"layer_{k}")]
-    last = f"layer_{n_layers}"
-    if mapped.readout == "ce":
-        nodes["readout"] = nir.Affine(
-            weight=mapped.readout_weight.copy(), bias=mapped.readout_bias.copy(), metadata={"role": "off-chip readout"}
-        )
-        edges += [(last, "readout"), ("readout", "output")]
-        n_out = mapped.num_classes
-    else:
-        edges.append((last, "output"))
-        n_out = mapped.weights[-1].shape[0]
-    nodes["output"] = nir.Output(output_type={"output": np.array([n_out])})
+    add_readout_and_output(nodes, edges, mapped, f"layer_{n_layers}", metadata={"role": "off-chip readout"})
     metadata = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,

@@ -46,7 +46,7 @@ import numpy as np
 from hardware_models.spiking.mapped import MappedSpikingNetwork
 
 from .foreign import refuse_or_log_losses
-from .nir import FORMAT, _nir
+from .nir import FORMAT, _nir, add_readout_and_output
 
 logger = logging.getLogger(__name__)
 
@@ -135,15 +135,7 @@ def export_nir_for_client(
             nodes[f"feedback_{k + 1}"] = nir.Linear(weight=w.T * row[k - 1][:, None], metadata={"layer": k + 1})
             edges += [(f"layer_{k + 1}", f"feedback_{k + 1}"), (f"feedback_{k + 1}", f"layer_{k}")]
     window = card.timing.window_steps * substeps
-    last = f"layer_{n_layers}"
-    if mapped.readout == "ce":
-        nodes["readout"] = nir.Affine(weight=mapped.readout_weight / window, bias=mapped.readout_bias / window)
-        edges += [(last, "readout"), ("readout", "output")]
-        n_out = mapped.num_classes
-    else:
-        edges.append((last, "output"))
-        n_out = mapped.weights[-1].shape[0]
-    nodes["output"] = nir.Output(output_type={"output": np.array([n_out])})
+    add_readout_and_output(nodes, edges, mapped, f"layer_{n_layers}", divide_by=window)
     metadata = {
         "format": f"{FORMAT}.{client}",
         "client": client,
