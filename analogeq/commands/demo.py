@@ -12,7 +12,7 @@ hour after programming, over programming draws; accuracy against drift time) and
 corruptions, randomized smoothing, sanity gates), runs a small resumable sweep (read noise x
 ADC bits) and prints the tables. ``--out`` (default ./demo-report) receives report.md with every
 table and the PNG plots, the tables as CSV, demo_results.json, each substrate's robustness
-result, the sweep's database and plots, and the trained checkpoint. About 4 to 4.5 minutes on two
+result, the sweep's database and plots, and the trained checkpoint. About 7.5 minutes on two
 shared cores (``--quick``: fewer epochs, draws and images). Sections: float, crossbar, spiking, robustness,
 sweep (``--section`` runs a subset; the hardware sections need ``float``). Nothing is downloaded.
 """
