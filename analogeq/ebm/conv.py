@@ -1,17 +1,19 @@
-"""The convolutional EBM (Laborieux et al. 2021): conv + max-pool layers, then dense layers.
+"""The convolutional EBM (Laborieux et al. 2021): conv + pool layers, then dense layers.
 
 Primitive of one convolutional synapse between a pre layer s_{k-1} (C_in, H, W) and a post
 layer s_k (C_out, H', W'):
 
     phi_syn(s_{k-1}, s_k) = < P(W_k * s_{k-1}), s_k >
 
-with ``*`` a stride-1 convolution with zero padding and P a non-overlapping max-pool (window =
-stride = ``pool_size``; 1 = no pooling). Its two reads:
+with ``*`` a stride-1 convolution with zero padding and P a non-overlapping pool (window =
+stride = ``pool_size``; 1 = no pooling) of kind ``"max"`` (default) or ``"avg"``
+(:mod:`analogeq.ebm.pooling`). Its two reads:
 
 * ``forward(pre)  = P(W * pre)``: the input current to the post layer;
-* ``adjoint(post, pre) = d phi_syn / d pre = W^T (*) U(post)``: U puts each post value back at
-  the argmax position of its pooling window of ``W * pre`` (max-unpooling) and ``W^T (*)`` is the
-  transposed convolution. This is exactly the autograd derivative of the primitive.
+* ``adjoint(post, pre) = d phi_syn / d pre = W^T (*) U(post)``: U is the adjoint of P (max:
+  each post value back at the argmax of its window of ``W * pre``; avg: post / q^2 spread over
+  its window) and ``W^T (*)`` is the transposed convolution. This is exactly the autograd
+  derivative of the primitive.
 
 The rest (energy, nudging, synchronous damped update, settling) is :class:`LayeredEBM`'s:
 per-channel biases of shape (C, 1, 1), dense layers after the last convolution, an output layer
@@ -33,8 +35,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from analogeq.contract import CrossbarMatrix, MatrixRead
-from analogeq.ebm.config_dict import JSONConfig, check_fields, check_shape, check_sizes, per_layer
+from analogeq.ebm.config_dict import JSONConfig, check_fields
 from analogeq.ebm.layered import LAYERED_CONSTRAINTS, LayeredEBM, dense_sizes, dense_stack
+from analogeq.ebm.conv_stack import CIFAR10_CONV_STACK, ConvStackConfig, conv_pool_shapes
+from analogeq.ebm.pooling import POOL_KINDS, check_pool_kinds, pool, unpool
 from analogeq.ebm.schedules import SCHEDULES
 from hardware_models.params import Boolean, OneOf
 
@@ -43,7 +47,7 @@ SCHEDULE_CONSTRAINTS = {"schedule": OneOf(SCHEDULES), "per_sample_stop": Boolean
 
 
 class ConvPoolSynapse(nn.Module):
-    """Convolution (stride 1, zero ``padding``) followed by a ``pool_size`` x ``pool_size`` max-pool.
+    """Convolution (stride 1, zero ``padding``) followed by a ``pool_size`` x ``pool_size`` pool.
 
     Parameters
     ----------
@@ -51,7 +55,8 @@ class ConvPoolSynapse(nn.Module):
     out_channels: C_out.
     kernel_size: k (square kernels).
     padding: zero padding on each side.
-    pool_size: window and stride of the max-pool (1 = no pooling).
+    pool_size: window and stride of the pool (1 = no pooling).
+    pool_kind: ``"max"`` or ``"avg"`` (:data:`~analogeq.ebm.pooling.POOL_KINDS`).
     gain: initialisation scale: U(-a, a), a = gain * sqrt(6 / (fan_in + fan_out)),
         fan_in = C_in k^2, fan_out = C_out k^2 (Glorot uniform for convolutions).
 
@@ -67,6 +72,7 @@ class ConvPoolSynapse(nn.Module):
         pool_size: int = 2,
         gain: float = 1.0,
         generator: torch.Generator | None = None,
+        pool_kind: str = "max",
     ):
         super().__init__()
         if len(in_shape) != 3:
@@ -77,6 +83,7 @@ class ConvPoolSynapse(nn.Module):
         self.kernel_size = int(kernel_size)
         self.padding = int(padding)
         self.pool_size = int(pool_size)
+        self.pool_kind = OneOf(POOL_KINDS)("pool_kind", pool_kind, type(self).__name__)
         _, h, w = self.in_shape
         hc = h + 2 * self.padding - self.kernel_size + 1
         wc = w + 2 * self.padding - self.kernel_size + 1
@@ -105,16 +112,14 @@ class ConvPoolSynapse(nn.Module):
         return F.conv_transpose2d(g, self.weight, padding=self.padding)
 
     def pool(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Max-pool of a convolution output and the argmax indices (None when pool_size is 1)."""
-        if self.pool_size == 1:
-            return z, None
-        return F.max_pool2d(z, self.pool_size, stride=self.pool_size, return_indices=True)
+        """Pool of a convolution output and its context: the argmax indices for "max" (None for
+        "avg" or pool_size 1)."""
+        return pool(z, self.pool_size, self.pool_kind)
 
     def unpool(self, post: torch.Tensor, indices: torch.Tensor | None) -> torch.Tensor:
-        """Put each post value back at the argmax position of its window (zeros elsewhere)."""
-        if indices is None:
-            return post
-        return F.max_unpool2d(post, indices, self.pool_size, stride=self.pool_size, output_size=self.conv_shape[1:])
+        """The adjoint of :meth:`pool`: max: each post value at the argmax of its window (zeros
+        elsewhere); avg: post / pool_size^2 at every position of its window."""
+        return unpool(post, indices, self.pool_size, self.pool_kind, self.conv_shape[1:])
 
     # ------------------------------------------------------------------ reads
     def forward(self, pre: torch.Tensor) -> torch.Tensor:
@@ -190,13 +195,13 @@ class ConvPoolSynapse(nn.Module):
     def extra_repr(self) -> str:
         return (
             f"in_shape={self.in_shape}, out_channels={self.out_channels}, kernel_size={self.kernel_size}, "
-            f"padding={self.padding}, pool_size={self.pool_size}"
+            f"padding={self.padding}, pool_size={self.pool_size}, pool_kind={self.pool_kind!r}"
         )
 
 
 class ConvReadSynapse:
     """A :class:`ConvPoolSynapse` whose kernel products are matrix reads on unfolded patches (one
-    row read per output position); the max-pool and its argmax stay as they are, the feedback is
+    row read per output position); the pool (and a max-pool's argmax) stay as they are, the feedback is
     the backward read of the same matrix folded back (a transposed convolution)."""
 
     def __init__(self, synapse: ConvPoolSynapse, read: MatrixRead, read_t: MatrixRead):
@@ -228,81 +233,6 @@ class ConvReadSynapse:
         return pooled, syn.conv_transpose_with(syn.unpool(post, indices), self.read_t)
 
 
-#: the conv stack of Laborieux et al. (2021) for 32x32x3 images, the seed study's shape (arXiv
-#: 2401.11543): channels 128-256-512-512, 3x3 kernels, paddings 1,1,1,0, a 2x2 max-pool after each
-CIFAR10_CONV_STACK: dict[str, Any] = dict(
-    input_shape=(3, 32, 32),
-    channels=(128, 256, 512, 512),
-    kernel_sizes=3,
-    paddings=(1, 1, 1, 0),
-    pool_sizes=2,
-)
-
-
-def conv_pool_shapes(owner: str, input_shape: tuple[int, ...], channels: tuple[int, ...], kernel_sizes: tuple[int, ...],
-                     paddings: tuple[int, ...], pool_sizes: tuple[int, ...]) -> list[tuple[int, int, int]]:
-    """Shape (C_l, H_l, W_l) after each conv + pool layer l of a stack on (C, H, W) inputs:
-
-        H_l = (H_{l-1} + 2 p_l - k_l + 1) // q_l      (stride-1 convolution, then a q_l x q_l max-pool)
-
-    and the same for W; a layer whose convolution output is smaller than its pooling window raises
-    ``ValueError`` naming ``owner``, the layer and its input size."""
-    shape = tuple(input_shape)
-    shapes = []
-    for i, (c, k, p, q) in enumerate(zip(channels, kernel_sizes, paddings, pool_sizes)):
-        h, w = shape[1] + 2 * p - k + 1, shape[2] + 2 * p - k + 1
-        if h < q or w < q or h < 1 or w < 1:
-            raise ValueError(
-                f"{owner}: conv layer {i}: kernel {k}, padding {p}, pool {q} do not fit its {shape[1]}x{shape[2]} input"
-            )
-        shape = (c, h // q, w // q)
-        shapes.append(shape)
-    return shapes
-
-
-@dataclass(frozen=True)
-class ConvStackConfig:
-    """The fields of a stack of conv + pool layers followed by dense layers, shared by the
-    convolutional EBM (:class:`ConvEBMConfig`) and its feed-forward twin
-    (:class:`~analogeq.baselines.models.CNNConfig`); the digits defaults give both the same
-    layer shapes.
-
-    input_shape: (C, H, W) of one input image.
-    channels: output channels of each conv + pool layer (at least one).
-    kernel_sizes (>= 1), paddings (>= 0), pool_sizes (>= 1; 1 = no pooling): one per conv layer
-        (an int is broadcast to every layer).
-    hidden_sizes: dense hidden layers after the last conv layer (may be empty).
-    num_classes: number of classes.
-
-    Checked and normalised (tuples of ints) at construction; a layer that does not fit raises.
-    """
-
-    input_shape: tuple[int, ...] = (1, 8, 8)
-    channels: tuple[int, ...] = (16, 32)
-    kernel_sizes: tuple[int, ...] | int = 3
-    paddings: tuple[int, ...] | int = 1
-    pool_sizes: tuple[int, ...] | int = 2
-    hidden_sizes: tuple[int, ...] = ()
-    num_classes: int = 10
-
-    def __post_init__(self) -> None:
-        owner = type(self).__name__
-        set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
-        set_("input_shape", check_shape(owner, "input_shape", self.input_shape, ndim=3))
-        set_("channels", check_sizes(owner, "channels", self.channels, allow_empty=False))
-        n = len(self.channels)
-        set_("kernel_sizes", per_layer(owner, "kernel_sizes", self.kernel_sizes, n, minimum=1))
-        set_("paddings", per_layer(owner, "paddings", self.paddings, n, minimum=0))
-        set_("pool_sizes", per_layer(owner, "pool_sizes", self.pool_sizes, n, minimum=1))
-        set_("hidden_sizes", check_sizes(owner, "hidden_sizes", self.hidden_sizes, allow_empty=True))
-        self.conv_shapes()  # raises if a kernel or pool does not fit
-
-    def conv_shapes(self) -> list[tuple[int, int, int]]:
-        """(C, H, W) after every conv + pool layer (:func:`conv_pool_shapes`)."""
-        return conv_pool_shapes(type(self).__name__, self.input_shape, self.channels, self.kernel_sizes,
-                                self.paddings, self.pool_sizes)
-
-
 @dataclass(frozen=True)
 class ConvEBMConfig(ConvStackConfig, JSONConfig):
     """Configuration of a convolutional EBM (JSON-serialisable through ``to_dict``).
@@ -327,6 +257,11 @@ class ConvEBMConfig(ConvStackConfig, JSONConfig):
         batch (default True; settles without an autograd graph). ``schedule="sync",
         per_sample_stop=False`` is the reference settle (before issue 13). Hardware reads passed
         as ``synapses=`` settle with the reference loop.
+    pool_kinds: the pooling of each conv layer, ``"max"`` (default, Laborieux et al.) or
+        ``"avg"`` (a linear pool that spiking hardware can run, :mod:`analogeq.ebm.pooling`); one
+        string is broadcast to every layer. Stored as a tuple; ``to_dict`` leaves it out when
+        every layer is "max", so configs written before the field load (as all "max") and hash
+        as they did.
 
     :meth:`cifar10` gives the shape of Laborieux et al. (2021) used by the seed study.
     """
@@ -340,11 +275,19 @@ class ConvEBMConfig(ConvStackConfig, JSONConfig):
     seed: int = 0
     schedule: str = "sync"
     per_sample_stop: bool = True
+    pool_kinds: tuple[str, ...] | str = "max"
     kind: str = field(default="conv_ebm", init=False)
 
     def __post_init__(self) -> None:
         super().__post_init__()
         check_fields(self, {**LAYERED_CONSTRAINTS, **SCHEDULE_CONSTRAINTS})
+        object.__setattr__(self, "pool_kinds", check_pool_kinds(type(self).__name__, self.pool_kinds, len(self.channels)))
+
+    def to_dict(self) -> dict[str, Any]:
+        d = super().to_dict()
+        if all(k == "max" for k in self.pool_kinds):
+            del d["pool_kinds"]  # the default: configs from before the field hash the same
+        return d
 
     def layer_shapes(self) -> list[tuple[int, ...]]:
         """State shape of every conv layer, computed (and checked) from the configuration."""
@@ -371,8 +314,9 @@ class ConvEBM(LayeredEBM):
         biases: list[nn.Parameter] = []
         shapes: list[tuple[int, ...]] = []
         pre_shape = config.input_shape
-        for c, k, p, q in zip(config.channels, config.kernel_sizes, config.paddings, config.pool_sizes):
-            syn = ConvPoolSynapse(pre_shape, c, k, p, q, gain=config.init_gain, generator=gen)
+        for c, k, p, q, pk in zip(config.channels, config.kernel_sizes, config.paddings, config.pool_sizes,
+                                  config.pool_kinds):
+            syn = ConvPoolSynapse(pre_shape, c, k, p, q, gain=config.init_gain, generator=gen, pool_kind=pk)
             synapses.append(syn)
             biases.append(nn.Parameter(torch.zeros(c, 1, 1)))
             shapes.append(syn.out_shape)
@@ -388,5 +332,6 @@ __all__ = [
     "ConvPoolSynapse",
     "ConvReadSynapse",
     "ConvStackConfig",
+    "check_pool_kinds",
     "conv_pool_shapes",
 ]
