@@ -12,7 +12,8 @@ returning the normalised value (``int``, ``float``, the choice, the flag) or rai
 mapping against a table of constraints (the declarative form, like scikit-learn's
 ``_parameter_constraints``).
 
-:class:`ParameterError` is both a ``ValueError`` and a ``TypeError`` (as scikit-learn's
+:class:`ParameterError` is both a ``ValueError`` (through the package's error base class
+:class:`hardware_models.errors.AnalogeqError`) and a ``TypeError`` (as scikit-learn's
 ``InvalidParameterError``): a wrong type and a wrong value are the same mistake for a user, and
 callers can catch either. ``field`` holds the field name so that a card loader can turn it into a
 JSON path (``$.device.g_max_S``).
@@ -24,6 +25,8 @@ import math
 import numbers
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
+
+from hardware_models.errors import AnalogeqError, short_repr
 
 __all__ = [
     "Boolean",
@@ -45,7 +48,7 @@ __all__ = [
 ]
 
 
-class ParameterError(ValueError, TypeError):
+class ParameterError(AnalogeqError, TypeError):
     """A bad parameter: ``owner`` (class or section, may be None), ``field``, ``detail`` (what is
     wrong and what is allowed)."""
 
@@ -59,8 +62,7 @@ class ParameterError(ValueError, TypeError):
 
 def _short(value: Any) -> str:
     """repr of a value, cut to 80 characters (a message stays one readable line)."""
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    return short_repr(value, 80)
 
 
 @dataclass(frozen=True)

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+from hardware_models.errors import AnalogeqError, one_line
 
-class CardError(ValueError):
+
+class CardError(AnalogeqError):
     """A device card that is not valid.
 
     ``json_path`` is the JSONPath of the offending field (``$`` for the whole document, e.g.
     ``$.adc.bits``), ``detail`` what is wrong with it and what is allowed, ``source`` the file
-    it came from (or None). ``str(err)`` reads ``[source: ]json_path: detail``.
+    it came from (or None). ``str(err)`` reads ``[source: ]json_path: detail``, on one line of
+    at most :data:`hardware_models.errors.MAX_MESSAGE_CHARS` characters.
     """
 
     def __init__(self, json_path: str, detail: str, *, source: str | None = None):
-        self.json_path = json_path
-        self.detail = detail
+        self.json_path = one_line(json_path, 120)
+        self.detail = one_line(detail)
         self.source = source
         prefix = f"{source}: " if source else ""
-        super().__init__(f"{prefix}{json_path}: {detail}")
+        super().__init__(one_line(f"{prefix}{self.json_path}: {self.detail}"))
 
     def with_source(self, source: str) -> "CardError":
         """The same error, naming the file it came from."""

@@ -14,27 +14,31 @@ import numpy as np
 
 from hardware_models.files import atomic_write
 
+from hardware_models.errors import short_repr
+
+from . import limits
 from .errors import CardError
+from .plausible import check_allow_list, check_plausible
 from .registry import get_card_type
-
-
-def _reject_constant(name: str) -> Any:
-    raise CardError("$", f"{name} is not allowed in a card (JSON numbers must be finite)")
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in pairs:
         if key in out:
-            raise CardError("$", f"duplicate key {key!r} in a JSON object")
+            raise CardError("$", f"duplicate key {short_repr(key, 40)} in a JSON object")
         out[key] = value
     return out
 
 
 def parse_card_json(text: str, source: str | None = None) -> dict[str, Any]:
-    """Parse card JSON strictly: no NaN/Infinity, no duplicate keys, an object at the top."""
+    """Parse card JSON strictly: bounded size and nesting, no NaN/Infinity or numbers beyond the
+    float range (named with their JSON path), no duplicate keys, an object at the top
+    (:mod:`hardware_models.cards.limits`)."""
     try:
-        data = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicate_keys)
+        limits.check_text(text)
+        data = json.loads(text, object_pairs_hook=_no_duplicate_keys, **limits.parse_hooks())
+        limits.check_values(data)
     except CardError as exc:
         raise exc.with_source(source) if source else exc
     except json.JSONDecodeError as exc:
@@ -47,11 +51,16 @@ def parse_card_json(text: str, source: str | None = None) -> dict[str, Any]:
 def card_from_dict(data: dict[str, Any]) -> Any:
     """Validate a card dict and build its card object (dispatching on ``card_type``).
 
-    Checks, in order: a dict; ``card_type`` known; ``schema_version`` supported by that type;
-    then the type's schema and semantic checks. Raises :class:`CardError` with the JSON path.
+    Checks, in order: a dict within the limits of :mod:`~hardware_models.cards.limits` (depth,
+    list lengths, finite numbers); ``card_type`` known; ``schema_version`` supported by that
+    type; the type's schema and semantic checks; then the physical plausibility ranges
+    (:mod:`~hardware_models.cards.plausible`, except the fields the card lists in
+    ``allow_implausible``).
+    Raises :class:`CardError` with the JSON path.
     """
     if not isinstance(data, dict):
         raise CardError("$", f"a card must be a JSON object (dict), got {type(data).__name__}")
+    limits.check_values(data)
     if "card_type" not in data:
         raise CardError("$.card_type", "missing required field")
     card_type = get_card_type(data["card_type"])
@@ -63,16 +72,31 @@ def card_from_dict(data: dict[str, Any]) -> Any:
             "$.schema_version",
             f"unsupported schema_version {version!r} for card_type {card_type.name!r}; supported: {list(card_type.versions)}",
         )
-    return card_type.from_dict(copy.deepcopy(data))
+    data = copy.deepcopy(data)
+    allow = check_allow_list(card_type.name, data.pop("allow_implausible", None))
+    try:
+        card = card_type.from_dict(data)  # the schema first: its message for a meaningless value
+    except CardError:
+        raise
+    except Exception:  # arithmetic on an absurd value (e.g. OverflowError): name the field instead
+        check_plausible(card_type.name, data, allow)
+        raise
+    check_plausible(card_type.name, data, allow)
+    if allow:  # kept with the card, written back by to_dict (registry.card_to_dict)
+        object.__setattr__(card, "allow_implausible", allow)
+    return card
 
 
 def load_card(path: str | os.PathLike) -> Any:
     """Read, validate and build a card from a JSON file; CardError names the file and field."""
     source = os.fspath(path)
+    size = os.stat(source).st_size
+    if size > limits.MAX_CARD_BYTES:
+        raise CardError("$", f"the file is {size:,} bytes; a card is at most {limits.MAX_CARD_BYTES:,}", source=source)
     try:
         text = Path(path).read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise CardError("$", f"not UTF-8 text: {exc}", source=source) from None
+        raise CardError("$", f"not UTF-8 text (byte {exc.start}: {exc.reason})", source=source) from None
     data = parse_card_json(text, source)
     try:
         return card_from_dict(data)

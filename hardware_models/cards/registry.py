@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import itertools
 import json
 from dataclasses import dataclass
 from importlib import resources
@@ -30,7 +31,12 @@ import jsonschema
 
 from hardware_models.params import ParameterError
 
+from hardware_models.errors import short_repr
+
 from .errors import CardError
+
+#: schema errors collected before the most relevant one is reported ("and N more" counts up to this)
+_MAX_SCHEMA_ERRORS = 50
 
 #: card types that live in other subpackages, imported on first use (fixed here, never taken from a card)
 PLUGIN_MODULES: dict[str, str] = {"spiking": "hardware_models.spiking"}
@@ -116,6 +122,12 @@ def _validator(filename: str) -> jsonschema.protocols.Validator:
 def _error_to_card_error(error: jsonschema.ValidationError, n_errors: int) -> CardError:
     path = error.json_path
     detail = error.message
+    try:  # jsonschema quotes the whole offending value; a message names it in short
+        long_repr = repr(error.instance)
+    except (ValueError, RecursionError):
+        long_repr = ""
+    if len(long_repr) > 60 and long_repr in detail:
+        detail = detail.replace(long_repr, short_repr(error.instance))
     if error.validator == "required":
         # "'bits' is a required property" at $.adc -> $.adc.bits: missing required field
         missing = [name for name in error.validator_value if isinstance(error.instance, dict) and name not in error.instance]
@@ -130,7 +142,7 @@ def _error_to_card_error(error: jsonschema.ValidationError, n_errors: int) -> Ca
             detail = f"unknown field; allowed fields are {sorted(allowed)}"
     elif error.validator in ("const", "enum"):
         allowed = [error.validator_value] if error.validator == "const" else list(error.validator_value)
-        detail = f"{error.instance!r} is not allowed; allowed: {allowed}"
+        detail = f"{short_repr(error.instance)} is not allowed; allowed: {allowed}"
     if n_errors > 1:
         detail += f" (and {n_errors - 1} more error(s))"
     return CardError(path, detail)
@@ -145,7 +157,7 @@ def validate_with_schema(data: dict[str, Any], card_type: str, version: str) -> 
         validator = _validator(filename)
     except FileNotFoundError:
         raise CardError("$.schema_version", f"no schema file {filename!r} for card type {card_type!r}") from None
-    errors = list(validator.iter_errors(data))
+    errors = list(itertools.islice(validator.iter_errors(data), _MAX_SCHEMA_ERRORS))
     if errors:
         best = jsonschema.exceptions.best_match(errors)
         raise _error_to_card_error(best, len(errors))
@@ -157,6 +169,9 @@ def card_to_dict(card: Any) -> dict[str, Any]:
     from dataclasses import fields
 
     out: dict[str, Any] = {"card_type": card.card_type, "schema_version": card.schema_version}
+    allow = getattr(card, "allow_implausible", ())
+    if allow:  # fields the card keeps outside their plausibility range (hardware_models.cards.plausible)
+        out["allow_implausible"] = list(allow)
     for f in fields(card):
         value = getattr(card, f.name)
         if hasattr(value, "to_dict"):
