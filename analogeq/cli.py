@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "analogeq.commands.import_cmd",
     "analogeq.commands.robustness",
     "analogeq.commands.compare",
+    "analogeq.commands.cards",
 ]
 
 

@@ -1,7 +1,7 @@
 """``analogeq compare``: EBMs vs feed-forward baselines and defences, on float and on hardware.
 
     analogeq compare [--dataset digits] [--data-root DIR] [--models ebm,mlp,mlp_pgd_at,...]
-                     [--substrates float,crossbar] [--card pcm] [--drift-time 1d]
+                     [--substrates float,crossbar] [--card pcm] [--set adc.bits=4] [--drift-time 1d]
                      [--quick] [--n-examples N] [--seed S] [--device cpu|cuda]
                      [--checkpoint-dir DIR] [--out DIR] [--threads K] [--json]
 
@@ -21,7 +21,7 @@ import logging
 from typing import Any
 
 from analogeq.commands import command_parser
-from analogeq.commands.card_args import DRIFT_TIME_HELP
+from analogeq.commands.card_args import DRIFT_TIME_HELP, add_set_argument, apply_sets, card_argument
 from hardware_models.units import parse_duration_s
 
 logger = logging.getLogger(__name__)
@@ -35,6 +35,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--models", default=None, help="comma-separated model names (default: all)")
     parser.add_argument("--substrates", default="float,crossbar", help="comma-separated substrate kinds (default float,crossbar)")
     parser.add_argument("--card", default="pcm", help="device card of hardware substrates: preset name or JSON file (default pcm)")
+    add_set_argument(parser)
     parser.add_argument("--drift-time", "--drift-time-s", dest="drift_time", default=None, help=DRIFT_TIME_HELP)
     parser.add_argument("--quick", action="store_true", help="small budgets (a few minutes on digits)")
     parser.add_argument("--n-examples", type=int, default=None, help="test images evaluated (default 200; quick 100)")
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         args.dataset, args.data_root,
         models=_names(args.models, "models"),
         substrates=tuple(_names(args.substrates, "substrates")),
-        card=args.card,
+        card=apply_sets(card_argument(args.card, option="--card"), args.set) if args.set else args.card,
         drift_time_s=None if args.drift_time is None else parse_duration_s("--drift-time", args.drift_time),
         quick=args.quick,
         n_examples=args.n_examples,

@@ -9,10 +9,14 @@ The checkpoint holds the model config and the name and split seed of its dataset
 file-based dataset (MNIST, CIFAR) needs --data-root when its directory has moved. The network
 runs on the float substrate by default (--device cpu or cuda); for an EBM the settling
 statistics (steps, residual) are reported too. On a hardware substrate (--substrate crossbar,
-spiking, ...; --card a preset name or card file; --drift-time the read time after programming)
+spiking, ...; --card a preset name or card file, changed field by field with --set adc.bits=4;
+--drift-time the read time after programming)
 every draw is a new programming of the weights (seeds derived from --seed by name): the
 accuracy is the mean over --draws draws with its 95% interval (Student t), and the energy of
 one inference comes with its parts (array, DAC, ADC, neurons; or spikes and synaptic events).
+Every substrate that settles on a tolerance also reports its settle (``settle``, per draw in
+``settle_per_draw``): the fraction of the samples that converged and the median steps, against
+the budget and the tolerance (it warns once when more than 1% did not converge).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import time
 from typing import Any
 
 from analogeq.commands import command_parser
-from analogeq.commands.card_args import DRIFT_TIME_HELP, hardware_given
+from analogeq.commands.card_args import DRIFT_TIME_HELP, add_set_argument, hardware_given
 
 
 def register(subparsers: Any) -> None:
@@ -38,6 +42,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N")
     p.add_argument("--substrate", default="float", help="substrate kind: float (default), crossbar, spiking, ...")
     p.add_argument("--card", default=None, help="device card of a hardware substrate: preset name or JSON file")
+    add_set_argument(p)
     p.add_argument("--drift-time", default=None, help=DRIFT_TIME_HELP)
     p.add_argument("--draws", type=int, default=1, help="programming draws of a hardware substrate (default 1)")
     p.add_argument("--seed", type=int, default=0, help="seed of the programming and read noise (default 0)")
@@ -58,6 +63,7 @@ def evaluate_checkpoint(
     substrate: str = "float",
     card: Any = None,
     drift_time: Any = None,
+    sets: Any = None,
     draws: int = 1,
     seed: int = 0,
 ) -> dict[str, Any]:
@@ -81,7 +87,7 @@ def evaluate_checkpoint(
     if substrate not in substrate_kinds():
         raise ValueError(f"--substrate: {substrate!r} is not a registered substrate kind; kinds: {substrate_kinds()}")
     # options (card, drift time) are resolved and checked before any data is read
-    given = hardware_given(card, drift_time)
+    given = hardware_given(card, drift_time, sets, kind=substrate)
     substrate_options(substrate, given, offered={"seed": seed, "device": device})
     dev = resolve_device(device)
     model, metadata = load_checkpoint(path, device=dev)
@@ -96,7 +102,7 @@ def evaluate_checkpoint(
     if limit is not None:
         data = data.subset(limit)
     t0 = time.perf_counter()
-    accuracies, last = [], None
+    accuracies, settles, last = [], [], None
     for k in range(draws):
         draw_seed = seed if draws == 1 else derive_seed(seed, f"evaluate/draw/{k}")
         options = substrate_options(substrate, given, offered={"seed": draw_seed, "device": str(dev)})
@@ -105,6 +111,7 @@ def evaluate_checkpoint(
         for x, y in data.batches(batch_size):
             correct += int((last.predict(x.to(dev)) == y.to(dev)).sum())
         accuracies.append(correct / len(data))
+        settles.append(last.settle_report())
         if not last.stochastic:
             break  # a deterministic substrate gives the same number every draw
     mean, ci = mean_ci95(accuracies)
@@ -124,6 +131,8 @@ def evaluate_checkpoint(
         "cost": cost,
         "energy_breakdown_J": energy_breakdown(cost),
         "energy_breakdown": energy_breakdown_text(cost) if cost else None,
+        "settle": settles[-1],
+        "settle_per_draw": settles,
     }
     if isinstance(model, LayeredEBM) and substrate == "float":
         with torch.no_grad():
@@ -133,10 +142,12 @@ def evaluate_checkpoint(
 
 
 def run(args: argparse.Namespace) -> int:
+    from analogeq.report.tables import settle_text
+
     result = evaluate_checkpoint(
         args.checkpoint, dataset=args.dataset, data_root=args.data_root, split=args.split,
         split_seed=args.split_seed, limit=args.limit, batch_size=args.batch_size, device=args.device,
-        substrate=args.substrate, card=args.card, drift_time=args.drift_time, draws=args.draws, seed=args.seed,
+        substrate=args.substrate, card=args.card, drift_time=args.drift_time, sets=args.set, draws=args.draws, seed=args.seed,
     )
     if args.json:
         print(json.dumps(result, indent=2))
@@ -148,6 +159,8 @@ def run(args: argparse.Namespace) -> int:
         if "settling" in result:
             s = result["settling"]
             line += f", settling {s['mean_settle_steps']:.1f} steps/batch, max residual {s['max_residual']:.2g}"
+        if result["settle"] is not None:
+            line += "; " + settle_text(result["settle"]) + (" (last draw)" if result["draws"] > 1 else "")
         if result["cost"]:
             line += f"; energy {result['cost']['energy_per_inference_J']:.3g} J/inference ({result['energy_breakdown']})"
         print(line)

@@ -1,9 +1,9 @@
 """``analogeq export``: a device card or a trained network into another simulator's format.
 
-    analogeq export CARD       --to aihwkit  OUT.json [--allow-loss]
+    analogeq export CARD       --to aihwkit  OUT.json [--allow-loss] [--set KEY=VALUE]
     analogeq export CARD       --to crosssim OUT.json [--allow-loss] [--rp-ohms]
     analogeq export CHECKPOINT --to spice    OUT.cir  [--card CARD] [--layer L] [--seed N]
-                                                      [--t-s T] [--input-seed N | --inputs X.npy] [--run]
+                                                      [--drift-time T] [--input-seed N | --inputs X.npy] [--run]
     analogeq export CHECKPOINT --to nir      OUT.nir  [--spiking-card CARD] [--seed N]
 
 CARD is a card file or a preset name (``ideal``, ``pcm``, ...). CHECKPOINT is a trained
@@ -18,7 +18,8 @@ input and the substrate's own currents for checking; ``--run`` runs ngspice on i
 and prints how closely its currents agree. ``aihwkit``/``crosssim`` refuse cards
 they cannot express without loss unless ``--allow-loss``. ``nir`` maps a dense EBM checkpoint
 onto ``--spiking-card`` (weights quantised, per-neuron mismatch drawn with ``--seed``) and writes
-the NIR graph; the card's fields go into node metadata. See docs/interop.md.
+the NIR graph; the card's fields go into node metadata. ``--set adc.bits=4`` (repeatable)
+changes one field of the card the export uses (validated like a card file). See docs/interop.md.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import re
 from typing import Any
 
 from analogeq.commands import command_parser
-from analogeq.commands.card_args import card_argument
+from analogeq.commands.card_args import add_set_argument, apply_sets, card_argument
 from hardware_models.files import atomic_output, atomic_write
 
 FORMATS = ("spice", "aihwkit", "crosssim", "nir")
@@ -48,11 +49,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--card", default="pcm", help="spice: crossbar card (file or preset name) to map the layer with (default pcm)")
     parser.add_argument("--layer", default=None, help="spice: weight matrix to map, index or name (default: the first 2-D weight)")
     parser.add_argument("--seed", type=int, default=0, help="spice: seed of the programming draw; nir: seed of the mismatch draw (default 0)")
-    parser.add_argument("--t-s", type=float, default=None, help="spice: seconds after programming at which conductances are read (default: the device's t0)")
+    parser.add_argument("--drift-time", "--t-s", dest="t_s", default=None,
+                        help="spice: read time after programming of the conductances: seconds or 90s, 5min, 1h, 1d, 1y (default: the device's t0)")
     parser.add_argument("--input-seed", type=int, default=0, help="spice: seed of the random input vector in [-1, 1] (default 0)")
     parser.add_argument("--inputs", default=None, help="spice: .npy file with the input vector (n_in values in [-1, 1])")
     parser.add_argument("--run", action="store_true", help="spice: also run ngspice on the netlist and compare its currents with the substrate's")
     parser.add_argument("--spiking-card", default=None, help="nir: spiking card (file or preset name; default spiking-ideal) the network is mapped onto")
+    add_set_argument(parser)
     parser.set_defaults(func=run)
 
 
@@ -66,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
             )
         if getattr(obj, "card_type", None) != "crossbar":
             raise ValueError(f"{args.source} is a {getattr(obj, 'card_type', '?')!r} card; --to {args.fmt} needs a crossbar card")
+        obj = apply_sets(obj, args.set)
         if args.fmt == "aihwkit":
             from hardware_models.export.aihwkit import card_to_aihwkit
 
@@ -234,7 +238,10 @@ def _export_spice(args: argparse.Namespace) -> int:
     from hardware_models.crossbar.array import CrossbarArray
     from hardware_models.export.layer_spice import write_layer_netlist
 
-    card = _load_card_arg(args.card, "--card", "crossbar")
+    from hardware_models.units import parse_duration_s
+
+    card = apply_sets(_load_card_arg(args.card, "--card", "crossbar"), args.set)
+    drift_t_s = None if args.t_s is None else parse_duration_s("--drift-time", args.t_s)
     name, weights = select_layer(checkpoint_matrices(args.source), args.layer, args.source)
     array = CrossbarArray.from_card(np.asarray(weights, dtype=np.float64), card, seed=args.seed, dtype=np.float64)
     n_in = array.shape[1]
@@ -244,7 +251,7 @@ def _export_spice(args: argparse.Namespace) -> int:
             raise ValueError(f"--inputs {args.inputs}: shape {x.shape}, layer {name!r} needs ({n_in},)")
     else:
         x = np.random.default_rng(args.input_seed).uniform(-1.0, 1.0, n_in)
-    t_s = args.t_s if args.t_s is not None else float(array.programmed.t0_s)
+    t_s = drift_t_s if drift_t_s is not None else float(array.programmed.t0_s)
     manifest = write_layer_netlist(array, x, args.out, t_s=t_s, title=f"{args.source}:{name} on card {card.name}")
     manifest.update({"checkpoint": args.source, "layer": name, "card": card.name, "seed": args.seed})
     atomic_write(args.out + ".json", json.dumps(manifest, indent=2, allow_nan=False) + "\n")
@@ -284,7 +291,7 @@ def _export_nir(args: argparse.Namespace) -> int:
             f"{args.source}: --to nir needs an analogeq checkpoint (.safetensors written by analogeq) of a dense EBM, "
             "because the NIR graph holds the whole network (layers, biases, readout), not one weight matrix"
         )
-    card = _load_card_arg(args.spiking_card or DEFAULT_CARD, "--spiking-card", "spiking")
+    card = apply_sets(_load_card_arg(args.spiking_card or DEFAULT_CARD, "--spiking-card", "spiking"), args.set)
     model, _ = load_checkpoint(args.source)
     mapped = map_model(model, card, args.seed)
     config = model.config

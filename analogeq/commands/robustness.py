@@ -1,6 +1,6 @@
 """``analogeq robustness``: run the robustness harness on one substrate, write JSON and Markdown.
 
-    analogeq robustness --substrate float|crossbar|spiking [--card CARD] [--drift-time 1d] [--checkpoint CKPT]
+    analogeq robustness --substrate float|crossbar|spiking [--card CARD] [--set KEY=VALUE] [--drift-time 1d] [--checkpoint CKPT]
                         [--suite quick|standard|full] [--out DIR] [--n-examples N] [--seed S]
                         [--gradient full|implicit|truncated] [--truncated-steps T]
                         [--no-reference] [--no-extras] [--batch-size B] [--device cpu|cuda]
@@ -13,7 +13,8 @@ The evaluation runs on the first N test images of the dataset the checkpoint nam
 default; the checkpoint's metadata ``dataset`` and ``split_seed`` or ``seed`` choose the data and
 its split). For a hardware substrate the same network on the float substrate is the reference
 of the transfer attack (``--no-reference`` switches it off). ``--card`` is a card file or a
-preset name (``hardware_models.cards``). Output: ``DIR/robustness.json`` (schema
+preset name (``hardware_models.cards``); ``--set adc.bits=4`` (repeatable) changes one field of
+it (or of the substrate's default card), validated like a card file. Output: ``DIR/robustness.json`` (schema
 ``analogeq.robustness/1``, see :mod:`analogeq.robustness.evaluate`) and ``DIR/robustness.md``;
 ``--save-adversarial FILE`` also writes every run's adversarial inputs, per-example correctness
 per draw and attack configs as safetensors (:mod:`analogeq.robustness.saving`).
@@ -26,7 +27,7 @@ import logging
 from typing import Any
 
 from analogeq.commands import command_parser
-from analogeq.commands.card_args import DRIFT_TIME_HELP, hardware_given
+from analogeq.commands.card_args import DRIFT_TIME_HELP, add_set_argument, hardware_given
 
 from analogeq.substrates import build_substrate, substrate_kinds, substrate_options
 
@@ -42,6 +43,7 @@ def register(subparsers: Any) -> None:
     parser = command_parser(subparsers, "robustness", "adversarial/corruption robustness of a network on a substrate (JSON + Markdown)", __doc__)
     parser.add_argument("--substrate", default="float", help="substrate kind: float, crossbar, spiking (default float)")
     parser.add_argument("--card", default=None, help="device card: a JSON file or a preset name (hardware substrates)")
+    add_set_argument(parser)
     parser.add_argument("--drift-time", default=None, help=DRIFT_TIME_HELP)
     parser.add_argument("--checkpoint", default=None, help="trained network (analogeq checkpoint); default: train the default digits EBM")
     parser.add_argument("--suite", choices=("quick", "standard", "full"), default="standard",
@@ -105,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     if args.substrate not in substrate_kinds():  # before any training
         raise ValueError(f"--substrate {args.substrate!r} is not available; registered kinds: {substrate_kinds()}")
     # the options (card included) are resolved and validated before any training
-    options = substrate_options(args.substrate, hardware_given(args.card, args.drift_time),
+    options = substrate_options(args.substrate, hardware_given(args.card, args.drift_time, args.set, kind=args.substrate),
                                 offered={"seed": args.seed, "device": args.device})
 
     if args.checkpoint is not None:
