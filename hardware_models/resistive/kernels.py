@@ -57,6 +57,8 @@ def solve_node(g, n, s, v_old, diode, i_s, a):
     else:
         lo, hi = -a * math.log1p(-np_ / i_s), 0.0
     u = min(max(s * v_old, lo), hi)
+    if m < 0.0 and u >= hi:
+        u = lo  # f is concave: Newton from the left end converges monotonically
     for _ in range(200):
         e = math.exp(-u / a)
         f = g * u - np_ - i_s * (e - 1.0)
@@ -66,11 +68,14 @@ def solve_node(g, n, s, v_old, diode, i_s, a):
             lo = u
         else:
             hi = u
-        step = f / (g + i_s / a * e)
-        un = u - step
+        un = u - f / (g + i_s / a * e)
+        tol = 1e-15 * (abs(un) + a)
+        if abs(un - u) <= tol:  # converged (test before the bracket: un may sit on its end)
+            u = min(max(un, lo), hi)
+            break
         if not (un > lo and un < hi):
             un = 0.5 * (lo + hi)
-        if abs(un - u) <= 1e-15 * (abs(un) + a) or hi - lo <= 1e-15 * (abs(un) + a):
+        if hi - lo <= tol:
             u = un
             break
         u = un
@@ -130,19 +135,24 @@ def _settle_one(ub, vb, wb, w_off, sizes, noff, gb, bnum, signs, beta, yb, diode
     drive = np.zeros(n1)
     for i in range(sizes[0]):
         ui = ub[i]
+        if ui == 0.0:  # adds nothing (dark pixels): skipped
+            continue
         base = w_off[0] + i * n1
         for j in range(n1):
             drive[j] += wb[base + j] * ui
     num = np.empty(vb.shape[0])
     o_out = noff[L - 1]
     res = np.inf
+    for k in range(1, L + 1, 2):  # odd layers' numerators (after a sweep: from its residual pass)
+        _numerators(k, L, vb, drive, wb, w_off, sizes, noff, bnum, beta, yb, num)
     for sweep in range(1, max_sweeps + 1):
         res_even = 0.0
         for parity in (1, 0):
             for k in range(1, L + 1):
                 if k % 2 != parity:
                     continue
-                _numerators(k, L, vb, drive, wb, w_off, sizes, noff, bnum, beta, yb, num)
+                if parity == 0:
+                    _numerators(k, L, vb, drive, wb, w_off, sizes, noff, bnum, beta, yb, num)
                 for j in range(sizes[k]):
                     idx = noff[k - 1] + j
                     g = gb[idx] + (beta if idx >= o_out else 0.0)

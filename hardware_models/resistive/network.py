@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, ClassVar
 
 import numpy as np
@@ -75,9 +76,17 @@ class ShockleyDiode:
 
 def diode_signs(layer_sizes: tuple[int, ...]) -> np.ndarray:
     """Diode sign of every free node of a network of ``layer_sizes`` (flat, layer after layer):
-    +1 for the first ceil(n/2) nodes of a hidden layer, -1 for the rest, 0 for the outputs."""
+    +1 for the first ceil(n/2) nodes of a hidden layer, -1 for the rest, 0 for the outputs.
+    The array is read-only (one per shape, cached)."""
+    return _diode_signs(tuple(int(n) for n in layer_sizes))
+
+
+@lru_cache(maxsize=64)
+def _diode_signs(layer_sizes: tuple[int, ...]) -> np.ndarray:
     out = [np.concatenate([np.ones(math.ceil(n / 2)), -np.ones(n - math.ceil(n / 2))]) for n in layer_sizes[1:-1]]
-    return np.concatenate(out + [np.zeros(layer_sizes[-1])]).astype(np.int64)
+    signs = np.concatenate(out + [np.zeros(layer_sizes[-1])]).astype(np.int64)
+    signs.setflags(write=False)
+    return signs
 
 
 def check_diode(value: Any) -> IdealDiode | ShockleyDiode:
@@ -103,14 +112,21 @@ def _conductance_matrix(name: str, value: Any, shape: tuple[int, int]) -> np.nda
     g = np.asarray(value, dtype=np.float64)
     if g.shape != shape:
         raise ParameterError("ResistiveNetwork", name, f"must have shape {shape}, got {g.shape}")
+    if g.size and 0.0 <= g.min() and g.max() < np.inf:  # NaN fails both comparisons
+        return _read_only(g)
     if not np.all(np.isfinite(g)):
         raise ParameterError("ResistiveNetwork", name, f"has {int((~np.isfinite(g)).sum())} NaN or infinite value(s)")
     if np.any(g < 0.0):
         where = tuple(int(i) for i in np.argwhere(g < 0.0)[0])
         raise ParameterError("ResistiveNetwork", name, f"conductances must be >= 0 S, got {g[where]!r} at {where} "
                              f"({int((g < 0.0).sum())} negative)")
-    g = np.ascontiguousarray(g)
-    g.setflags(write=False)
+    return _read_only(g)
+
+
+def _read_only(g: np.ndarray) -> np.ndarray:
+    if not (g.flags.c_contiguous and not g.flags.writeable):
+        g = np.array(g, order="C")  # a private copy: the caller's array may change later
+        g.setflags(write=False)
     return g
 
 

@@ -13,6 +13,7 @@ draws per sample (read noise) are passed as ``conductances_S`` with a leading ba
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -47,27 +48,37 @@ def pack(net: ResistiveNetwork, conductances_S: tuple[np.ndarray, ...] | None = 
         gs = [m[None] for m in gs]
         bs = None if bs is None else [np.asarray(b, dtype=np.float64)[None] for b in bs]
     bw = gs[0].shape[0]
-    sizes = np.array([2 * net.layer_sizes[0], *net.layer_sizes[1:]], dtype=np.int64)
+    sizes, noff, w_off = _layout(net.layer_sizes)
     L = len(sizes) - 1
-    noff = np.concatenate([[0], np.cumsum(sizes[1:])[:-1]]).astype(np.int64)
-    w_off = np.concatenate([[0], np.cumsum([m[0].size for m in gs])[:-1]]).astype(np.int64)
-    w = np.ascontiguousarray(np.concatenate([m.reshape(bw, -1) for m in gs], axis=1))
-    g = np.zeros((bw, net.n_nodes))
+    w = np.concatenate([m.reshape(bw, -1) for m in gs], axis=1)
+    g = np.empty((bw, net.n_nodes))
     bnum = np.zeros((bw, net.n_nodes))
     for k in range(1, L + 1):
         sl = slice(noff[k - 1], noff[k - 1] + sizes[k])
-        g[:, sl] += gs[k - 1].sum(axis=1)  # incoming (rows of the matrix into layer k)
+        gk = gs[k - 1].sum(axis=1)  # incoming (rows of the matrix into layer k)
         if k < L:
-            g[:, sl] += gs[k].sum(axis=2)  # outgoing
+            gk += gs[k].sum(axis=2)  # outgoing
         if bs is not None:
             b = np.asarray(bs[k - 1], dtype=np.float64)
             b = b[None] if b.ndim == 2 else b
-            g[:, sl] += b[:, 0] + b[:, 1]
-            bnum[:, sl] += net.bias_V * (b[:, 0] - b[:, 1])
-    if np.any(g <= 0.0):
+            gk += b[:, 0] + b[:, 1]
+            bnum[:, sl] = net.bias_V * (b[:, 0] - b[:, 1])
+        g[:, sl] = gk
+    if not g.min() > 0.0:
         raise ParameterError(net.owner, "conductances_S", "every node needs a positive total conductance; "
-                             f"{int((g <= 0.0).sum())} node(s) are floating (all their conductances are 0)")
+                             f"{int((~(g > 0.0)).sum())} node(s) are floating (all their conductances are 0)")
     return PackedNetwork(sizes, noff, w_off, w, g, bnum, net.signs())
+
+
+@lru_cache(maxsize=64)
+def _layout(layer_sizes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """sizes (sources, free layers), noff (offset of free layer k), w_off (offset of matrix k)."""
+    sizes = np.array([2 * layer_sizes[0], *layer_sizes[1:]], dtype=np.int64)
+    noff = np.concatenate([[0], np.cumsum(sizes[1:])[:-1]]).astype(np.int64)
+    w_off = np.concatenate([[0], np.cumsum(sizes[:-1] * sizes[1:])[:-1]]).astype(np.int64)
+    for a in (sizes, noff, w_off):
+        a.setflags(write=False)
+    return sizes, noff, w_off
 
 
 @dataclass(frozen=True)
