@@ -1,0 +1,45 @@
+"""Card presets of the resistive substrate (issue 18): they resolve, build a substrate, and the
+ideal one computes the model's own steady state."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from analogeq.substrates import build_substrate
+from analogeq.substrates.resistive import ResistiveClassifier
+from hardware_models.cards import resolve_card
+from hardware_models.devices import IdealDevice, PCMDevice
+from hardware_models.resistive import ResistiveNetwork
+
+X = torch.rand(6, 1, 4, 4, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+
+
+def _model() -> ResistiveClassifier:
+    net = ResistiveNetwork.random((16, 12, 4), np.random.default_rng(2), input_gain=2.0, g_min_S=1e-7, g_max_S=25e-6)
+    return ResistiveClassifier(net, (1, 4, 4), tol_A=1e-16)
+
+
+def test_presets_resolve_as_crossbar_cards():
+    ideal, pcm = resolve_card("resistive-ideal", "crossbar"), resolve_card("resistive-pcm", "crossbar")
+    assert isinstance(ideal.device, IdealDevice) and isinstance(pcm.device, PCMDevice)
+    assert ideal.device.g_min_S > 0.0 and ideal.device.g_max_S == pcm.device.g_max_S == 25e-6
+    assert ideal.wires.ideal and pcm.wires.ideal  # the substrate has no wire resistance (see its docstring)
+
+
+def test_resistive_ideal_preset_computes_the_model():
+    model = _model()
+    sub = build_substrate("resistive", model, card="resistive-ideal", seed=0, tol_A=1e-16)
+    assert not sub.stochastic and sub.describe()["card"] == "resistive-ideal"
+    np.testing.assert_allclose(sub.logits(X).numpy(), model(X).numpy(), rtol=1e-6, atol=1e-9)
+
+
+def test_resistive_pcm_preset_programs_noisy_conductances_in_range():
+    model = _model()
+    sub = build_substrate("resistive", model, card="resistive-pcm", drift_time_s=86400.0, seed=0, tol_A=1e-14)
+    assert sub.stochastic
+    for g, g0 in zip(sub.network.conductances_S, model.network.conductances_S):
+        assert g.min() >= 0.0 and not np.allclose(g, g0)  # programming noise and drift moved them
+    out = sub.logits(X)
+    assert out.shape == (6, 4) and torch.isfinite(out).all()
+    assert sub.cost()["energy_per_inference_J"] > 0.0
