@@ -16,6 +16,8 @@ Backward (W^T on the max-unpooled post layer): a post unit (c, py, px) feeds onl
 position p of its pooling window, so a row of the backward read has at most C_out / q^2
 non-zero inputs on average; the products add rows of W (C_out, C k^2) for the non-zero inputs
 only, four at a time. The output rows are folded back onto the pre layer with the patch map.
+With an average pool a post unit feeds every position of its window with s / q^2 (DAC'd after
+the division, as the torch read of the unpooled rows does): up to C_out inputs per row.
 
 The sums are in float32 in an order fixed by the code and BLAS (never by the thread count).
 """
@@ -112,6 +114,54 @@ def max_pool(y, n_ch, wc, q, hp, wp, dst, dst_off, argidx):
                 u = (c * hp + py) * wp + px
                 dst[dst_off + u] = best
                 argidx[u] = bi
+
+
+@numba.njit(cache=True, error_model="numpy")
+def avg_pool(y, n_ch, wc, q, hp, wp, dst, dst_off):
+    """dst[(c hp + py) wp + px] = (sum of y (L, C) over the q x q window, float32 in row-major
+    window order) / q^2, as torch's avg_pool2d."""
+    qq = np.float32(q * q)
+    for c in range(n_ch):
+        for py in range(hp):
+            for px in range(wp):
+                acc = _F0
+                for wy in range(q):
+                    for wx in range(q):
+                        acc += y[_U(((py * q + wy) * wc + px * q + wx) * n_ch + c)]
+                dst[dst_off + (c * hp + py) * wp + px] = acc / qq
+
+
+@numba.njit(cache=True, error_model="numpy")
+def avg_unpool_rows(sq, sq2, n_ch, q, hp, wp, wc, n_pos, start, cidx, cval, cval2):
+    """The non-zero inputs of the backward read's rows under an average pool: row p = (oy, ox)
+    inside the pooled area takes, for each channel c, the DAC'd s[c, oy // q, ox // q] / q^2 held
+    in sq, sq2 (channels ascending, in :func:`unpool_rows`' layout); rows of the dropped last
+    rows/columns are empty."""
+    e = 0
+    for p in range(n_pos):
+        start[p] = e
+        oy = p // wc
+        ox = p - oy * wc
+        if oy < hp * q and ox < wp * q:
+            u0 = (oy // q) * wp + ox // q
+            for c in range(n_ch):
+                v = sq[c * hp * wp + u0]
+                if v != _F0:
+                    cidx[e] = c
+                    cval[e] = v
+                    cval2[e] = sq2[c * hp * wp + u0]
+                    e += 1
+    start[n_pos] = e
+
+
+@numba.njit(cache=True, error_model="numpy")
+def row_energy(start, cidx, cval2, n_pos, g, g_off):
+    """sum over the rows' non-zero inputs e of cval2[e] g[g_off + cidx[e]]: the energy units of a
+    backward conv read under an average pool (every input drives its channel's line)."""
+    e = 0.0
+    for i in range(start[n_pos]):
+        e += np.float64(cval2[i]) * g[_U(g_off + cidx[i])]
+    return e
 
 
 @numba.njit(cache=True, error_model="numpy")

@@ -1,7 +1,7 @@
 """The reads of a convolutional layered EBM laid out for the fused conv settling kernel.
 
-A convolutional synapse k (pre layer (C_in, H, W) -> convolution (C_out, H_c, W_c) -> max-pool
-q -> post layer (C_out, H_c // q, W_c // q)) is one programmed matrix W_k (C_out, C_in k^2) read
+A convolutional synapse k (pre layer (C_in, H, W) -> convolution (C_out, H_c, W_c) -> max- or
+average pool q -> post layer (C_out, H_c // q, W_c // q)) is one programmed matrix W_k (C_out, C_in k^2) read
 on unfolded patches: one row read per convolution position p = oy W_c + ox, the row holding the
 pre-layer values at patch index i = (c k + dy) k + dx (``torch.nn.functional.unfold`` order),
 pixel (c, oy + dy - pad, ox + dx - pad), zero outside the image. The same map, position-major,
@@ -13,10 +13,11 @@ folds the backward read (one row of C k^2 per position) back onto the pre layer 
   (forward and backward of every conv matrix, W^T layout only);
 * ``dense``: the same for the dense reads (dense synapses after the convolutions and the ``ce``
   readout, with the dot-product layout the dense kernel uses);
-* ``layers`` (N, 19) int64, one row per synapse: kind (0 conv, 1 dense), local forward and
+* ``layers`` (N, 21) int64, one row per synapse: kind (0 conv, 1 dense), local forward and
   backward read (in its pack), global forward and backward read (the key table column),
   pre offset in the state vector (-1: the input), post offset, n_pre, n_post, then for a conv:
-  C_in, C_out, L = H_c W_c, K = C_in k^2, H_c, W_c, q, H_p, W_p, offsets in ``pmap`` and ``gsum``;
+  C_in, C_out, L = H_c W_c, K = C_in k^2, H_c, W_c, q, H_p, W_p, offsets in ``pmap`` and ``gsum``,
+  and 1 for an average pool (q > 1), 0 for a max-pool;
 * ``pmap`` int32: per conv synapse, L x K source indices into the pre layer (n_pre: a zero pad);
 * ``gsum`` float64: per conv synapse and pre unit u, the line conductance its patch entries
   drive, sum of G_i over the (p, i) reading u [S]: the forward read's energy units are then
@@ -38,8 +39,8 @@ __all__ = ["PackedConvNetwork", "pack_conv_network", "patch_map"]
 
 #: columns of ``PackedConvNetwork.layers``
 KIND, FWD, BWD, FWD_G, BWD_G, PRE_OFF, POST_OFF, N_PRE, N_POST = range(9)
-C_IN, C_OUT, L_POS, K_PATCH, H_C, W_C, POOL, H_P, W_P, PMAP_OFF, GSUM_OFF = range(9, 20)
-N_COLS = 20
+C_IN, C_OUT, L_POS, K_PATCH, H_C, W_C, POOL, H_P, W_P, PMAP_OFF, GSUM_OFF, POOL_AVG = range(9, 21)
+N_COLS = 21
 
 
 @dataclass(frozen=True, eq=False)
@@ -114,6 +115,7 @@ def pack_conv_network(model: Any, read_models: list, line_g: list[np.ndarray]) -
             row[KIND] = 0
             row[C_IN:GSUM_OFF + 1] = (syn.in_channels, c_out, hc * wc, pm.shape[1], hc, wc, syn.pool_size, hp, wp,
                                       p_off, g_off)
+            row[POOL_AVG] = int(syn.pool_kind == "avg" and syn.pool_size > 1)
             g_line = np.asarray(line_g[read_index(k, "forward")], dtype=np.float64)
             gsum = np.bincount(pm.ravel(), weights=np.broadcast_to(g_line, pm.shape).ravel(), minlength=n_pre + 1)
             pmaps.append(pm.ravel())

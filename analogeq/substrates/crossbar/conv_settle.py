@@ -7,9 +7,10 @@ through the torch reads (:mod:`.reads`):
 
 * conv synapse k: the forward read of W_k on the L unfolded patches of s_{k-1} (the input read
   of k = 0 keeps its mean and variance from the first step: only its noise and ADC change),
-  max-pool with argmax -> the input current of layer k; for k >= 1 the backward read of the
-  same array on the max-unpooled s_k (argmax positions of this step's forward read), folded
-  onto layer k-1 -> its feedback (:mod:`.conv_kernels`);
+  max-pool with argmax (or average pool) -> the input current of layer k; for k >= 1 the
+  backward read of the same array on the unpooled s_k (max: at the argmax positions of this
+  step's forward read; average: s_k / q^2 over each window), folded onto layer k-1 -> its
+  feedback (:mod:`.conv_kernels`);
 * dense synapse (after the convolutions) and the ``ce`` readout: the dense kernel's read;
 * the periphery: biases (per channel), feedback, nudging, hard sigmoid, damped update, and the
   per-sample stopping rule max |s^{t+1} - s^t| <= tol (tol = 0: the whole budget).
@@ -31,11 +32,12 @@ import numba
 import numpy as np
 
 from analogeq.substrates.crossbar.conv_kernels import (
-    adc_rows, channel_energy, conv_products, dac_padded, fold, im2col, max_pool, sparse_products, unpool_rows,
+    adc_rows, avg_pool, avg_unpool_rows, channel_energy, conv_products, dac_padded, fold, im2col, max_pool, row_energy,
+    sparse_products, unpool_rows,
 )
 from analogeq.substrates.crossbar.conv_pack import (
     BWD, BWD_G, C_IN, C_OUT, FWD, FWD_G, GSUM_OFF, H_P, KIND, K_PATCH, L_POS, N_PRE, N_POST, PMAP_OFF, POOL,
-    POST_OFF, PRE_OFF, W_C, W_P,
+    POOL_AVG, POST_OFF, PRE_OFF, W_C, W_P,
 )
 from analogeq.substrates.crossbar.read_kernels import (
     adc, ce_nudge, counted_read, dac, line_energy, mse_nudge, noise_scratch, pair, periphery, pick_kernel, products,
@@ -47,8 +49,8 @@ __all__ = ["settle_conv_kernel"]
 @numba.njit(cache=True, error_model="numpy")
 def _conv_forward(cm, cw, cs2, ced, ctl, dac_step, dac_clip, lay, pmap, gsum, r, src, src_off, key, b, batch,
                   xq, xq2, patches, patches2, mean, var, y, zbuf, abuf, hi_a, lo_a, dst, argidx, cached):
-    """Forward read of conv synapse ``lay`` (a row of ``layers``) on src[src_off:], max-pooled
-    into dst[post_off:]; ``cached``: mean/var already hold the products (the clamped input).
+    """Forward read of conv synapse ``lay`` (a row of ``layers``) on src[src_off:], max- or
+    average-pooled into dst[post_off:]; ``cached``: mean/var already hold the products (the clamped input).
     Returns the energy units of the read."""
     n_pre, n_pos, n_k = lay[N_PRE], lay[L_POS], lay[K_PATCH]
     e = 0.0
@@ -58,22 +60,35 @@ def _conv_forward(cm, cw, cs2, ced, ctl, dac_step, dac_clip, lay, pmap, gsum, r,
         conv_products(cm, cw, cs2, ced, r, n_pos, patches, patches2, mean, var)
         e = line_energy(xq2, gsum, lay[GSUM_OFF], n_pre)
     adc_rows(cm, ced, ctl, r, mean, var, key, b * n_pos, batch * n_pos, n_pos, y, zbuf, abuf, hi_a, lo_a)
-    max_pool(y, lay[C_OUT], lay[W_C], lay[POOL], lay[H_P], lay[W_P], dst, lay[POST_OFF], argidx)
+    if lay[POOL_AVG]:
+        avg_pool(y, lay[C_OUT], lay[W_C], lay[POOL], lay[H_P], lay[W_P], dst, lay[POST_OFF])
+    else:
+        max_pool(y, lay[C_OUT], lay[W_C], lay[POOL], lay[H_P], lay[W_P], dst, lay[POST_OFF], argidx)
     return e
 
 
 @numba.njit(cache=True, error_model="numpy")
 def _conv_backward(cm, cw, cs2, ced, ctl, cg, dac_step, dac_clip, lay, pmap, r, s, key, b, batch,
                    sq, sq2, argidx, start, cidx, cval, cval2, mean, var, rows, zbuf, abuf, hi_a, lo_a, buf, fb):
-    """Backward read of conv synapse ``lay`` on the max-unpooled post layer s[post_off:], folded
+    """Backward read of conv synapse ``lay`` on the unpooled post layer s[post_off:], folded
     into fb[pre_off:]. Returns the energy units of the read."""
     n_ch, n_pos, n_k, n_post = lay[C_OUT], lay[L_POS], lay[K_PATCH], lay[N_POST]
     n_unit = n_post // n_ch
-    dac(s, lay[POST_OFF], n_post, dac_step, dac_clip, sq, sq2)
-    unpool_rows(sq, sq2, argidx, n_ch, n_unit, n_pos, start, cidx, cval, cval2)
+    avg = lay[POOL_AVG] != 0
+    if avg:  # the unpooled value s / q^2 is what the DAC converts
+        qq = np.float32(lay[POOL] * lay[POOL])
+        for u in range(n_post):
+            sq[u] = np.float32(s[lay[POST_OFF] + u]) / qq
+        dac(sq, 0, n_post, dac_step, dac_clip, sq, sq2)
+        avg_unpool_rows(sq, sq2, n_ch, lay[POOL], lay[H_P], lay[W_P], lay[W_C], n_pos, start, cidx, cval, cval2)
+    else:
+        dac(s, lay[POST_OFF], n_post, dac_step, dac_clip, sq, sq2)
+        unpool_rows(sq, sq2, argidx, n_ch, n_unit, n_pos, start, cidx, cval, cval2)
     sparse_products(cm, cw, cs2, ced, r, n_pos, start, cidx, cval, cval2, mean, var)
     adc_rows(cm, ced, ctl, r, mean, var, key, b * n_pos, batch * n_pos, n_pos, rows, zbuf, abuf, hi_a, lo_a)
     fold(rows, pmap, lay[PMAP_OFF], n_pos, n_k, lay[N_PRE], buf, fb, lay[PRE_OFF])
+    if avg:
+        return row_energy(start, cidx, cval2, n_pos, cg, cm[r, 9])
     return channel_energy(sq2, cg, cm[r, 9], n_ch, n_unit)
 
 
@@ -198,7 +213,8 @@ def buffer_sizes(packed) -> np.ndarray:
         for r in (lay[FWD], lay[BWD]):
             prods = max(prods, int(cm[r, 5] * lay[L_POS] * cm[r, 1]))
             rows = max(rows, int(lay[L_POS] * cm[r, 1]))
-    post = int(conv[:, N_POST].max()) if len(conv) else 1
+    # post units, or the non-zero inputs of an average pool's backward rows (L C_out)
+    post = int(np.where(conv[:, POOL_AVG] != 0, conv[:, L_POS] * conv[:, C_OUT], conv[:, N_POST]).max()) if len(conv) else 1
     pos = int(conv[:, L_POS].max()) if len(conv) else 1
     outs = int(max(rows, dm[:, 1].max() if len(dm) else 1))  # noise of one read of one sample
     dprod = int((dm[:, 1] * dm[:, 5]).max()) if len(dm) else 1
