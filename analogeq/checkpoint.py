@@ -27,14 +27,19 @@ from typing import Any
 
 import torch
 
+from hardware_models.errors import AnalogeqError, one_line
 from hardware_models.files import atomic_write
 
 FORMAT = "analogeq-checkpoint"
 FORMAT_VERSION = "1"
 
 
-class CheckpointError(ValueError):
-    """A file that is not a readable, intact analogeq checkpoint."""
+class CheckpointError(AnalogeqError):
+    """A file that is not a readable, intact analogeq checkpoint (one line: long or multi-line
+    messages from safetensors or torch are joined and cut)."""
+
+    def __init__(self, message: str):
+        super().__init__(one_line(message))
 
 
 def _versions() -> dict[str, str]:
@@ -102,21 +107,25 @@ def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, metadata: d
 
 
 def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, Any], dict[str, torch.Tensor]]:
-    """Read and verify a checkpoint: ``(model_config, metadata, tensors)``; no model is built."""
+    """Read and verify a checkpoint: ``(model_config, metadata, tensors)``; no model is built.
+
+    The header is read and checked first (format, strict JSON of the config and the metadata:
+    no NaN), then the tensors. Every error is a :class:`CheckpointError` naming the file."""
     from safetensors import SafetensorError
     from safetensors.torch import load
 
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{str(path)!r} is a folder; a checkpoint file (.safetensors) is needed")
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint file not found: {str(path)!r}")
     raw = path.read_bytes()
     try:
-        tensors = load(raw)
-        header = _read_header(raw)
-    except (SafetensorError, ValueError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        header, _ = _read_header(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise CheckpointError(
             f"{str(path)!r} is not a readable safetensors file (truncated, corrupted or another format): {exc}"
-        ) from exc
+        ) from None
     if header.get("format") != FORMAT:
         raise CheckpointError(f"{str(path)!r} is a safetensors file but not an analogeq checkpoint (no format={FORMAT!r} entry)")
     if header.get("format_version") != FORMAT_VERSION:
@@ -124,6 +133,14 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, 
     for key in ("model_config", "metadata", "sha256"):
         if key not in header:
             raise CheckpointError(f"{str(path)!r}: checkpoint header lacks {key!r}")
+    config = _strict_json_object(header["model_config"], path, "model_config")
+    metadata = _strict_json_object(header["metadata"], path, "metadata")
+    try:
+        tensors = load(raw)
+    except (SafetensorError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(
+            f"{str(path)!r} is not a readable safetensors file (truncated, corrupted or another format): {exc}"
+        ) from None
     if _digest(header["model_config"], header["metadata"], tensors) != header["sha256"]:
         raise CheckpointError(
             f"{str(path)!r} failed its integrity check: the SHA-256 of its contents does not match the stored one "
@@ -133,7 +150,24 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, 
     if bad:
         raise CheckpointError(f"{str(path)!r} holds NaN or infinite weights ({bad}); it cannot be evaluated: "
                               "retrain (lower the learning rate or beta) or load an earlier checkpoint")
-    return json.loads(header["model_config"]), json.loads(header["metadata"]), tensors
+    return config, metadata, tensors
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed (numbers must be finite)")
+
+
+def _strict_json_object(text: Any, path: Path, entry: str) -> dict[str, Any]:
+    """A header entry parsed as a JSON object with finite numbers only; CheckpointError otherwise."""
+    try:
+        if not isinstance(text, str):
+            raise ValueError(f"a {type(text).__name__}, not JSON text")
+        obj = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        raise CheckpointError(f"{str(path)!r}: header entry {entry!r} is not valid JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"{str(path)!r}: header entry {entry!r} must be a JSON object, got {type(obj).__name__}")
+    return obj
 
 
 def _nonfinite_tensors(tensors: dict[str, torch.Tensor]) -> str:
@@ -147,16 +181,38 @@ def _nonfinite_tensors(tensors: dict[str, torch.Tensor]) -> str:
     return ", ".join(parts)
 
 
-def _read_header(raw: bytes) -> dict[str, str]:
-    """The ``__metadata__`` entries of a safetensors byte string."""
+def _read_header(raw: bytes) -> tuple[dict[str, str], dict[str, tuple[int, ...]]]:
+    """The ``__metadata__`` entries of a safetensors byte string, and every tensor's shape."""
     if len(raw) < 8:
         raise ValueError("file shorter than the 8-byte safetensors header length")
     n = int.from_bytes(raw[:8], "little")
     if n > len(raw) - 8:
         raise ValueError("header length exceeds the file size")
     header = json.loads(raw[8 : 8 + n].decode("utf-8"))
-    meta = header.get("__metadata__", {}) if isinstance(header, dict) else {}
-    return meta if isinstance(meta, dict) else {}
+    if not isinstance(header, dict):
+        raise ValueError("the safetensors header is not a JSON object")
+    meta = header.get("__metadata__", {})
+    shapes = {}
+    for name, entry in header.items():
+        if name != "__metadata__":
+            shape = entry.get("shape") if isinstance(entry, dict) else None
+            if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
+                raise ValueError(f"tensor {name[:60]!r} has no valid shape in the header")
+            shapes[name] = tuple(shape)
+    return (meta if isinstance(meta, dict) else {}), shapes
+
+
+def _expected_shapes(config: dict[str, Any], path: Path) -> dict[str, tuple[int, ...]]:
+    """The state-dict shapes of the model ``config`` describes, from a model built on torch's
+    ``meta`` device (shapes only, no memory): a config that claims 10^8 hidden units costs nothing."""
+    from analogeq.models import build_model
+
+    try:
+        with torch.device("meta"):
+            model = build_model(config)
+    except (ValueError, TypeError, KeyError, RuntimeError, OverflowError) as exc:
+        raise CheckpointError(f"{str(path)!r}: its model_config does not describe a model: {exc}") from None
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
 
 def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict[str, Any]]:
@@ -164,7 +220,19 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
     from analogeq.models import build_model
 
     config, metadata, tensors = read_checkpoint(path)
-    model = build_model(config)
+    path = Path(path)
+    expected = _expected_shapes(config, path)  # compared before the model is allocated
+    found = {k: tuple(v.shape) for k, v in tensors.items()}
+    if expected != found:
+        diff = sorted(set(expected) ^ set(found)) or [k for k in sorted(expected) if expected[k] != found[k]]
+        k = diff[0]
+        raise CheckpointError(f"{str(path)!r}: weights do not fit the model described by its config: "
+                              f"{k!r} is {found.get(k, 'missing')} in the file, {expected.get(k, 'not in the model')} "
+                              f"by the config ({len(diff)} tensor(s) differ)")
+    try:
+        model = build_model(config)
+    except (ValueError, TypeError, KeyError, RuntimeError, OverflowError) as exc:
+        raise CheckpointError(f"{str(path)!r}: its model_config does not describe a model: {exc}") from None
     try:
         model.load_state_dict(tensors, strict=True)
     except RuntimeError as exc:

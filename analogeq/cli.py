@@ -13,6 +13,9 @@ import importlib
 import logging
 import sys
 
+from analogeq.commands.outputs import check_outputs
+from hardware_models.errors import AnalogeqError, one_line
+
 #: command modules, in the order ``analogeq --help`` lists them
 COMMAND_MODULES = [
     "analogeq.commands.demo",
@@ -40,18 +43,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-#: errors that mean bad input or a missing optional package: one line, exit status 2, no traceback
-USER_ERRORS = (ValueError, TypeError, ModuleNotFoundError, FileNotFoundError, IsADirectoryError, NotADirectoryError,
-               FileExistsError, PermissionError)
+#: errors that mean bad input, an output path that cannot be written or a missing optional package:
+#: one line, exit status 2, no traceback. AnalogeqError is the package's own (cards, parameters,
+#: specs, checkpoints; a ValueError); a plain ValueError is the older convention for bad input and
+#: stays mapped. A TypeError, RecursionError, OverflowError ... that is not an AnalogeqError is a
+#: bug and keeps its traceback.
+USER_ERRORS = (AnalogeqError, ValueError, ModuleNotFoundError, FileNotFoundError, IsADirectoryError,
+               NotADirectoryError, FileExistsError, PermissionError)
 
 
 def error_line(exc: BaseException) -> str:
-    """The message of ``exc`` on one line (multi-line messages from torch or jsonschema are joined)."""
-    text = " ".join(part.strip() for part in str(exc).splitlines() if part.strip())
-    return text or type(exc).__name__
+    """The message of ``exc`` on one line (multi-line messages from torch or jsonschema are
+    joined, long ones cut: :func:`hardware_models.errors.one_line`)."""
+    return one_line(str(exc)) or type(exc).__name__
 
 
 def main(argv: list[str] | None = None) -> int:
+    # before any command imports torch or Numba: OMP_WAIT_POLICY=PASSIVE unless the user set it
+    from analogeq.threads import set_process_defaults
+
+    set_process_defaults()
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -62,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        check_outputs(args)  # every output path, before any work (analogeq.commands.outputs)
         return int(args.func(args) or 0)
     except USER_ERRORS as exc:
         # bad input or a missing optional package: one clear line, no traceback (--debug keeps the traceback)
@@ -69,11 +81,13 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"analogeq {args.command}: error: {error_line(exc)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         if args.debug:
             raise
-        # what was finished is on disk (every file is written atomically); a command that can resume says so
-        print(f"analogeq {args.command}: stopped (Ctrl-C); files already written are complete", file=sys.stderr)
+        # what was finished is on disk (every file is written atomically); a command that can
+        # resume raises KeyboardInterrupt with a message saying so (e.g. sweep run's stored count)
+        text = error_line(exc) if str(exc) else "stopped (Ctrl-C); files already written are complete"
+        print(f"analogeq {args.command}: {text}", file=sys.stderr)
         return 130
 
 

@@ -31,7 +31,10 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["atomic_output", "atomic_write", "default_file_mode", "remove_stale_temporaries"]
+from hardware_models.errors import AnalogeqError
+
+__all__ = ["OutputPathError", "atomic_output", "atomic_write", "check_output_path", "default_file_mode",
+           "remove_stale_temporaries"]
 
 _UMASK_LOCK = threading.Lock()
 TEMP_SUFFIX = ".tmp"
@@ -119,3 +122,39 @@ def remove_stale_temporaries(folder: str | os.PathLike, *, older_than_s: float =
         except OSError:
             continue
     return removed
+
+
+class OutputPathError(AnalogeqError):
+    """An output path that cannot be written (found before any work starts)."""
+
+
+def check_output_path(path: str | os.PathLike, *, option: str = "output", directory: bool = False,
+                      in_place: bool = False) -> Path:
+    """Check, before a command does its work, that ``path`` can be written; returns it as a Path.
+
+    A file output (``directory=False``) must not be an existing folder; a folder output must not
+    be an existing file. The nearest existing parent must be a folder this process may write
+    into (missing folders are created by the writer); ``in_place=True`` (a file updated where it
+    is, such as a database) also needs an existing file to be writable. Raises :class:`OutputPathError` naming
+    ``option`` (e.g. ``--out``) in one line. Nothing is created here.
+    """
+    target = Path(os.fspath(path)).expanduser()
+    if not str(path):
+        raise OutputPathError(f"{option}: an empty path")
+    if directory and target.exists() and not target.is_dir():
+        raise OutputPathError(f"{option} {str(path)!r}: is a file; a folder is needed here")
+    if not directory and target.is_dir():
+        raise OutputPathError(f"{option} {str(path)!r}: is a folder; a file path is needed here")
+    if directory and target.is_dir():
+        existing = target
+    else:
+        existing = target.absolute().parent
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+    if not existing.is_dir():
+        raise OutputPathError(f"{option} {str(path)!r}: {str(existing)!r} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputPathError(f"{option} {str(path)!r}: no permission to write into {str(existing)!r}")
+    if in_place and target.is_file() and not os.access(target, os.R_OK | os.W_OK):
+        raise OutputPathError(f"{option} {str(path)!r}: exists but this process may not read and write it")
+    return target
