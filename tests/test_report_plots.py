@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 
 import numpy as np
@@ -82,6 +83,11 @@ def test_sweep_report_from_a_database(tmp_path):
             assert f.read(8) == PNG_MAGIC
     text = open(out["report"]).read()
     assert "## Sweep `report-demo`" in text and "mean_abs_error_rel (mean)" in text
+    # short file names from the label registry, each embedded, and the metric defined
+    names = sorted(os.path.basename(p) for p in out["plots"])
+    assert "g_err_vs_drift.png" in names and "g_err_levels_x_read_noise.png" in names
+    assert max(map(len, names)) <= 40 and all(f"]({name})" in text for name in names)
+    assert "Definition: mean_abs_error_rel = mean |g_read - g_target| / (g_max - g_min)" in text
     # the summary table has one line per (axes combination): 2 x 2 x 2 = 8, each over 3 seeds
     table = out["tables"]["report-demo/conductance_error/mean_abs_error_rel"]
     assert len(table.splitlines()) == 2 + 8 and all(line.endswith("| 3 |") for line in table.splitlines()[2:])

@@ -34,17 +34,20 @@ from analogeq.robustness.suite import get_suite
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DEMO_PLAN", "DEMO_SUITE", "DEMO_SUITE_HARDWARE", "DEMO_SUITE_SPIKING", "section_robustness"]
+__all__ = ["DEMO_L2_EPS", "DEMO_PLAN", "DEMO_SUITE", "DEMO_SUITE_HARDWARE", "DEMO_SUITE_SPIKING", "section_robustness"]
+
+#: PGD-L2 radii of every substrate: four, so that accuracy_vs_eps.png draws a curve per substrate
+DEMO_L2_EPS = (0.25, 0.5, 1.0, 1.5)
 
 #: the standard suite at demo budgets (float), a smoke test (its figures are labelled upper
-#: bounds): PGD 10 steps (step 2.5 eps / 10) at L_inf 0.05-0.3 and L2 0.5, 1.0; APGD-T 9 targets x
+#: bounds): PGD 10 steps (step 2.5 eps / 10) at L_inf 0.05-0.3 and L2 0.25-1.5; APGD-T 9 targets x
 #: 20 steps at the headline eps (so the worst case includes a targeted attack and the targeted
 #: gate runs); Square 150 queries; convergence gates 20 steps x 2 restarts; 6 corruption types
 #: at severities 1, 3, 5; randomized smoothing with n = 200 (largest certifiable radius
 #: 0.25 * PhiInv(0.001 ** (1/200)) ~ 0.38); the gradient modes (full, truncated 5 and 30, implicit).
 DEMO_SUITE = get_suite("standard").replace(
     name="demo", smoke_test=True, apgd_steps=0, apgd_targets=9, targeted_steps=20,
-    linf_eps=(0.05, 0.1, 0.2, 0.3), l2_eps=(0.5, 1.0), pgd_steps=10, square_queries=150,
+    linf_eps=(0.05, 0.1, 0.2, 0.3), l2_eps=DEMO_L2_EPS, pgd_steps=10, square_queries=150,
     convergence_steps=20, convergence_restarts=2, eot_samples=2, draws=3, truncated_steps=(5, 30),
     corruption_names=("gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "fog", "contrast"),
     corruption_severities=(1, 3, 5), corruption_examples=60, certify_examples=30, certify_n=200, certify_n0=50,
@@ -52,11 +55,11 @@ DEMO_SUITE = get_suite("standard").replace(
 )
 #: hardware substrates: one attack gradient of the PCM crossbar (150 noisy settling steps
 #: through the torch reads, each image x EOT draw a row) costs about 10 float ones and a spiking
-#: forward pass about 100, so fewer radii (L_inf 0.1, 0.2, 0.3; L2 1.0), EOT K = 2 with 3
+#: forward pass about 100, so fewer L_inf radii (0.1, 0.2, 0.3; L2 the same four), EOT K = 2 with 3
 #: evaluation draws on stochastic substrates, the convergence gate at 20 steps x 1 restart,
 #: Square 100 queries, no gradient-mode comparison
 DEMO_SUITE_HARDWARE = DEMO_SUITE.replace(
-    name="demo-hardware", linf_eps=(0.1, 0.2, 0.3), l2_eps=(1.0,), eot_samples=2, convergence_restarts=1,
+    name="demo-hardware", linf_eps=(0.1, 0.2, 0.3), l2_eps=DEMO_L2_EPS, eot_samples=2, convergence_restarts=1,
     gradient_modes=False, square_queries=100, certify_examples=16,
 )
 #: the spiking substrate: also smoothing with n = 100 on 4 images

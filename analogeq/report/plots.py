@@ -3,8 +3,13 @@
 * :func:`plot_metric_vs_axis`: a metric against one axis, mean over seeds with its 95% band
   (Student t, :func:`analogeq.stats.mean_ci95`), one panel per substrate side by side
   on a shared y scale, one line per combination of the other axes.
-* :func:`plot_heatmap`: the seed mean of a metric over two axes, one panel per substrate with a
-  shared colour scale, every cell annotated.
+* :func:`~analogeq.report.plots_heatmap.plot_heatmap`: the seed mean of a metric over two axes
+  (re-exported here).
+
+Axes and metrics are named with their units from :mod:`analogeq.report.labels` (times since
+programming on a log axis ticked 1 s, 1 min, 1 h, 1 d, 30 d, 1 y). A substrate whose metric is the
+same at every point (floating point in a sweep of crossbar parameters) gets no panel: it is drawn
+as a dashed reference line in the other panels and named in the legend.
 
 Both take the rows of :meth:`analogeq.sweeps.store.ResultStore.point_rows` (already filtered to
 one sweep and one evaluation) and write a PNG; they return the path.
@@ -13,63 +18,19 @@ one sweep and one evaluation) and write a PNG; they return the path.
 from __future__ import annotations
 
 import itertools
-import math
 from typing import Any, Sequence
 
 import numpy as np
 
 from analogeq.report.grouping import aggregate, axis_values, substrate_label
-from hardware_models.files import atomic_output
+from analogeq.report.labels import format_value, label, value_text
+from analogeq.report.plots_common import figure as _figure
+from analogeq.report.plots_common import flat_substrates, numeric_axis, set_axis, substrates as _substrates, wrap as _wrap
+from analogeq.report.plots_common import save as _save
+from analogeq.report.plots_heatmap import plot_heatmap
 
 #: more combinations of the other axes than this: the extra axes are held at their first value
 MAX_LINES = 8
-
-
-def _figure(n_panels: int, height: float = 3.6):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(max(5.6, 3.9 * n_panels), height), dpi=120, layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _save(fig, path: str) -> str:
-    """Write the PNG atomically (:func:`hardware_models.files.atomic_output`); returns ``path``."""
-    with atomic_output(path) as tmp:
-        fig.savefig(tmp, format="png")
-    return path
-
-
-def _substrates(rows: Sequence[dict[str, Any]]) -> list[str | None]:
-    seen: list[str | None] = []
-    for row in rows:
-        if row["substrate"] not in seen:
-            seen.append(row["substrate"])
-    return seen
-
-
-def _is_log_axis(values: Sequence[Any]) -> bool:
-    nums = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
-    return len(nums) == len(values) and len(nums) > 2 and min(nums) > 0 and max(nums) / min(nums) >= 100
-
-
-def _wrap(text: str, fig) -> str:
-    """Wrap a figure title to the figure's width (about 11 characters per inch)."""
-    import textwrap
-
-    width = max(30, int(fig.get_figwidth() * 11))
-    return "\n".join(textwrap.fill(line, width) for line in text.split("\n"))
-
-
-def _short_names(paths: Sequence[str]) -> dict[str, str]:
-    """Last segment of each dotted path, or the whole path where two last segments clash."""
-    last = [p.rsplit(".", 1)[-1] for p in paths]
-    return {p: (s if last.count(s) == 1 else p) for p, s in zip(paths, last)}
-
-
-def _fmt(v: Any) -> str:
-    return f"{v:.3g}" if isinstance(v, float) else str(v)
 
 
 def _line_groups(rows, axis: str, axes: Sequence[str]) -> tuple[list[dict[str, Any]], str]:
@@ -84,7 +45,7 @@ def _line_groups(rows, axis: str, axes: Sequence[str]) -> tuple[list[dict[str, A
     # too many: vary the first other axis, hold the rest at their first value
     lead, rest = others[0], others[1:]
     fixed = {a: values[a][0] for a in rest}
-    note = "; ".join(f"{a} = {_fmt(v)}" for a, v in fixed.items())
+    note = "; ".join(f"{label(a)} = {format_value(a, v)}" for a, v in fixed.items())
     return [{lead: v, **fixed} for v in values[lead][:MAX_LINES]], note
 
 
@@ -95,19 +56,24 @@ def plot_metric_vs_axis(
     axes_names = sorted({a for row in rows for a in row["axes"]})
     if axis not in axes_names:
         raise ValueError(f"axis {axis!r} is not an axis of these rows; allowed: {axes_names}")
-    substrates = _substrates(rows)
+    flat = flat_substrates(rows, metric)
+    panel_subs = [s for s in _substrates(rows) if s not in flat]
     groups, note = _line_groups(rows, axis, axes_names)
-    short = _short_names(axes_names)
-    label_len = sum(len(short[a]) + 6 for a in axes_names if a != axis)
-    ncols = 2 if len(groups) > 3 and label_len * 2 < 11 * max(5.6, 3.9 * len(substrates)) else 1
-    legend_rows = 0 if groups == [{}] else -(-len(groups) // ncols)
-    fig = _figure(len(substrates), height=3.6 + 0.22 * legend_rows)
-    panels = fig.subplots(1, len(substrates), sharey=True, squeeze=False)[0]
+    names = [", ".join(value_text(a, v) for a, v in combo.items()) for combo in groups if combo]
+    names += [f"{substrate_label(sub)}: {value:.3g} at every point" for sub, value in flat.items()]
+    n_legend = len(names)
+    width = max(5.6, 3.9 * len(panel_subs))
+    # an entry is about 0.07 inch per character in "small" type plus 0.7 inch for its handle
+    ncols = max(1, min(n_legend, int(width / (0.07 * max(map(len, names), default=1) + 0.7))))
+    legend_rows = -(-n_legend // ncols) if n_legend else 0
+    fig = _figure(len(panel_subs), height=3.6 + 0.22 * legend_rows)
+    panels = fig.subplots(1, len(panel_subs), sharey=True, squeeze=False)[0]
     xs_all = axis_values(rows, axis)
-    categorical = not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in xs_all)
-    for ax, substrate in zip(panels, substrates):
+    categorical = not numeric_axis(xs_all)
+    markers = "osD^v<>p"
+    for ax, substrate in zip(panels, panel_subs):
         sub_rows = [r for r in rows if r["substrate"] == substrate]
-        for combo in groups:
+        for k, combo in enumerate(groups):
             sel = [r for r in sub_rows if all(r["axes"].get(a) == v for a, v in combo.items())]
             stats = {repr(s[axis]): s for s in aggregate(sel, metric, by=[axis])}
             xs = [x for x in xs_all if repr(x) in stats]
@@ -116,78 +82,28 @@ def plot_metric_vs_axis(
             mean = np.array([stats[repr(x)]["mean"] for x in xs])
             half = np.array([stats[repr(x)]["ci95"] for x in xs])
             xpos = [xs_all.index(x) for x in xs] if categorical else xs
-            label = ", ".join(f"{short[a]}={_fmt(v)}" for a, v in combo.items()) or None
-            (line,) = ax.plot(xpos, mean, marker="o", ms=4, label=label)
+            name = ", ".join(value_text(a, v) for a, v in combo.items()) or None
+            (line,) = ax.plot(xpos, mean, marker=markers[k % len(markers)], ms=4, color=f"C{k % 10}", label=name)
             ok = np.isfinite(half)
             if ok.any():
                 ax.fill_between(np.asarray(xpos, dtype=float)[ok], (mean - half)[ok], (mean + half)[ok],
                                 color=line.get_color(), alpha=0.2, linewidth=0)
+        for j, (sub, value) in enumerate(flat.items()):
+            ax.axhline(value, color="0.35", ls=("--", ":", "-.")[j % 3], lw=1.2,
+                       label=f"{substrate_label(sub)}: {value:.3g} at every point")
         ax.set_title(substrate_label(substrate))
-        ax.set_xlabel(axis)
-        if categorical:
-            ax.set_xticks(range(len(xs_all)), [_fmt(v) for v in xs_all])
-        elif _is_log_axis(xs_all):
-            ax.set_xscale("log")
-        elif all(isinstance(v, int) for v in xs_all) and len(xs_all) <= 12:
-            ax.set_xticks(xs_all, [str(v) for v in xs_all])
+        set_axis(ax, axis, xs_all, categorical=categorical)
         ax.grid(True, alpha=0.3)
-    panels[0].set_ylabel(metric)
-    if any(g for g in groups):
+    panels[0].set_ylabel(label(metric))
+    if n_legend:
         handles, labels = panels[0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="outside lower center", ncols=ncols, fontsize="small")
     n_seeds = max((s["n"] for s in aggregate(rows, metric, by=["substrate", *axes_names])), default=0)
-    sup = title or f"{metric} vs {axis}"
+    sup = title or f"{label(metric)} vs {label(axis)}"
     sup += f"  (mean, 95% CI over {n_seeds} seeds)" if n_seeds > 1 else "  (one seed: no band)"
     if note:
         sup += f"\n{note}"
     fig.suptitle(_wrap(sup, fig), fontsize="medium")
     return _save(fig, path)
 
-
-def plot_heatmap(
-    rows: Sequence[dict[str, Any]], x_axis: str, y_axis: str, metric: str, path: str, *, title: str | None = None,
-) -> str:
-    """Seed mean of ``metric`` over ``x_axis`` x ``y_axis``, one panel per substrate (shared colour
-    scale); other axes are held at their first value (named in the title)."""
-    axes_names = sorted({a for row in rows for a in row["axes"]})
-    for a in (x_axis, y_axis):
-        if a not in axes_names:
-            raise ValueError(f"axis {a!r} is not an axis of these rows; allowed: {axes_names}")
-    if x_axis == y_axis:
-        raise ValueError(f"a heat map needs two different axes, got {x_axis!r} twice")
-    fixed = {a: axis_values(rows, a)[0] for a in axes_names if a not in (x_axis, y_axis)}
-    rows = [r for r in rows if all(r["axes"].get(a) == v for a, v in fixed.items())]
-    xs, ys = axis_values(rows, x_axis), axis_values(rows, y_axis)
-    substrates = _substrates(rows)
-    grids = []
-    for substrate in substrates:
-        grid = np.full((len(ys), len(xs)), np.nan)
-        for s in aggregate([r for r in rows if r["substrate"] == substrate], metric, by=[x_axis, y_axis]):
-            grid[ys.index(s[y_axis]), xs.index(s[x_axis])] = s["mean"]
-        grids.append(grid)
-    finite = np.concatenate([g[np.isfinite(g)] for g in grids]) if grids else np.array([])
-    vmin, vmax = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-    if vmin == vmax:
-        vmin, vmax = vmin - 0.5, vmax + 0.5
-    fig = _figure(len(substrates), height=3.8)
-    panels = fig.subplots(1, len(substrates), squeeze=False)[0]
-    image = None
-    for ax, substrate, grid in zip(panels, substrates, grids):
-        image = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis", vmin=vmin, vmax=vmax)
-        ax.set_xticks(range(len(xs)), [_fmt(v) for v in xs])
-        ax.set_yticks(range(len(ys)), [_fmt(v) for v in ys])
-        ax.set_xlabel(x_axis)
-        ax.set_ylabel(y_axis)
-        ax.set_title(substrate_label(substrate))
-        mid = (vmin + vmax) / 2
-        for (i, j), v in np.ndenumerate(grid):
-            if math.isfinite(v):
-                ax.text(j, i, f"{v:.3g}", ha="center", va="center", fontsize="x-small",
-                        color="white" if v < mid else "black")
-    if image is not None:
-        fig.colorbar(image, ax=list(panels), label=metric, shrink=0.9)
-    sup = title or f"{metric}: {y_axis} x {x_axis} (mean over seeds)"
-    if fixed:
-        sup += "\n" + "; ".join(f"{a} = {_fmt(v)}" for a, v in fixed.items())
-    fig.suptitle(_wrap(sup, fig), fontsize="medium")
-    return _save(fig, path)
+__all__ = ["MAX_LINES", "plot_heatmap", "plot_metric_vs_axis"]
