@@ -8,8 +8,11 @@
 * ``table_<group>.csv``: the same tables as CSV;
 * the PNG plots whose data the sections left in ``ctx.artifacts``: ``training_curve.png``
   (``dense_ebm_history``), ``pcm_accuracy_vs_drift.png`` (``pcm_drift``),
-  ``accuracy_vs_eps.png`` and ``robustness_bars.png`` (``robustness``); the sweep's own plots
-  (``sweep``) are linked from its folder.
+  ``accuracy_vs_eps.png`` and ``robustness_bars.png`` (``robustness``); every plot of the sweep
+  (``sweep``) is embedded from its folder;
+* under the table where it happens, each note of :mod:`analogeq.demo.report_notes` whose
+  condition holds (ideal card above PCM in energy, read noise raising accuracy at the coarsest
+  ADC, a certified accuracy of 0 on a small budget), and the definition of ``relative_error``.
 
 Sections that did not run leave no plot and no table; nothing here trains or evaluates.
 """
@@ -55,6 +58,11 @@ def _write_csv(path: Path, rows: Sequence[dict[str, Any]], cols: Sequence[str]) 
     atomic_write(path, text.getvalue())
 
 
+def _note(text: str | None) -> list[str]:
+    """Report lines of a note of :mod:`analogeq.demo.report_notes` (none when it does not apply)."""
+    return [f"> {text}", ""] if text else []
+
+
 def _plots(ctx: Any, rows: Sequence[dict[str, Any]]) -> dict[str, str]:
     from analogeq.report import demo_plots
 
@@ -65,7 +73,7 @@ def _plots(ctx: Any, rows: Sequence[dict[str, Any]]) -> dict[str, str]:
             art["dense_ebm_history"], str(ctx.out_dir / "training_curve.png"))
     if art.get("pcm_drift"):
         out["pcm_accuracy_vs_drift"] = demo_plots.plot_accuracy_vs_drift(
-            art["pcm_drift"], str(ctx.out_dir / "pcm_accuracy_vs_drift.png"))
+            art["pcm_drift"], str(ctx.out_dir / "pcm_accuracy_vs_drift.png"), n_images=_n_test(ctx))
     if art.get("robustness"):
         out["accuracy_vs_eps"] = demo_plots.plot_accuracy_vs_eps(art["robustness"], str(ctx.out_dir / "accuracy_vs_eps.png"))
         rob_rows = [r for r in rows if r.get("table") == "robustness"]
@@ -74,6 +82,33 @@ def _plots(ctx: Any, rows: Sequence[dict[str, Any]]) -> dict[str, str]:
             columns=[("clean", "clean"), ("pgd_linf_0.1", "PGD $L_\\infty$ 0.1"), ("square_linf", "Square $L_\\infty$ 0.1"),
                      ("pgd_l2_1.0", "PGD $L_2$ 1.0"), ("corruptions", "corruptions (mean)")])
     return out
+
+
+def _n_test(ctx: Any) -> int | None:
+    splits = ctx.artifacts.get("splits")
+    return len(splits.test) if splits is not None else None
+
+
+def _drift_caption(points: Sequence[dict[str, Any]], n_images: int | None) -> str:
+    draws = sorted({len(p.get("accuracies") or []) for p in points} - {0})
+    return ("PCM accuracy against the time since programming, with the card's global drift compensation and "
+            f"without it: mean over {'/'.join(map(str, draws)) or 'one'} programming draw(s) per point"
+            + (f" on the {n_images} test images" if n_images else "") + ", bars the 95% interval (Student t); "
+            "the dotted line marks 1 h, where the PCM row above is read:")
+
+
+def _eps_caption(results: dict[str, Any]) -> str:
+    parts = []
+    for name, r in results.items():
+        draws = (r.get("stochastic") or {}).get("draws") or 1
+        parts.append(f"{name} {r['n_examples']} images" + (f" x {draws} evaluation draws" if draws > 1 else ""))
+    unbounded = [f"{name} {e['accuracy']:.2f}" for name, r in results.items()
+                 for eps, e in r["attacks"].get("pgd_linf", {}).items()
+                 if float(eps) >= float((r.get("suite") or {}).get("unbounded_linf_eps") or float("inf"))]
+    return ("Accuracy against the attack radius (eps 0: clean accuracy; " + "; ".join(parts) + "; error bars: 95% "
+            "interval over the evaluation draws of stochastic substrates)."
+            + (" The sanity check at L_inf eps 1 (the whole image box, not drawn) gives " + ", ".join(unbounded) + "."
+               if unbounded else ""))
 
 
 #: how the report names each dataset the demo can run on
@@ -88,6 +123,8 @@ def write_demo_report(ctx: Any, rows: Sequence[dict[str, Any]], timings: dict[st
     """Write ``report.md``, the CSV tables and the plots (see the module docstring); returns
     ``{"report": path, "plots": {name: path}, "tables": {group: csv path}}``."""
     from analogeq import __version__
+    from analogeq.demo import report_notes
+    from analogeq.report.labels import definition
     from analogeq.report.tables import markdown_table
 
     out = Path(ctx.out_dir)
@@ -119,9 +156,11 @@ def write_demo_report(ctx: Any, rows: Sequence[dict[str, Any]], timings: dict[st
         tables[group] = str(csv_path)
         lines += [f"## {titles.get(group, group)}", "",
                   markdown_table(group_rows, [(c, HEADERS.get(c, c)) for c in cols]), ""]
+        if group == "results":
+            lines += _note(report_notes.energy_note(group_rows))
         if group == "results" and "pcm_accuracy_vs_drift" in plots:
-            lines += ["PCM accuracy against the time since programming (mean over programming draws, 95% interval):",
-                      "", "![PCM accuracy vs drift time](pcm_accuracy_vs_drift.png)", ""]
+            lines += [_drift_caption(ctx.artifacts["pcm_drift"], _n_test(ctx)), "",
+                      "![PCM accuracy vs drift time](pcm_accuracy_vs_drift.png)", ""]
         if group == "robustness":
             lines += [
                 "Headline radii: L_inf 0.1 and L2 1.0 on pixels in [0, 1]; `worst_linf` is the per-image worst of "
@@ -131,9 +170,11 @@ def write_demo_report(ctx: Any, rows: Sequence[dict[str, Any]], timings: dict[st
                 "uses the first test images (the hardware ones fewer than float), so compare them on the plot's "
                 "trend, not in the last digit. These are demo budgets on few images: run `analogeq robustness "
                 "--suite full` for numbers to report.", ""]
-            for name in ("accuracy_vs_eps", "robustness_bars"):
-                if name in plots:
-                    lines += [f"![{name}]({name}.png)", ""]
+            lines += _note(report_notes.certified_note(ctx.artifacts.get("robustness") or {}))
+            if "accuracy_vs_eps" in plots:
+                lines += [_eps_caption(ctx.artifacts["robustness"]), "", "![accuracy_vs_eps](accuracy_vs_eps.png)", ""]
+            if "robustness_bars" in plots:
+                lines += ["![robustness_bars](robustness_bars.png)", ""]
             files = sorted(p.name for p in out.glob("robustness_*.md"))
             if files:
                 lines += ["Full results per substrate: " + ", ".join(f"[{f}]({f})" for f in files), ""]
@@ -143,7 +184,9 @@ def write_demo_report(ctx: Any, rows: Sequence[dict[str, Any]], timings: dict[st
             lines += [f"The sweep's own report: [{rel(sweep['report'])}]({rel(sweep['report'])}) "
                       f"(database `{rel(sweep['db'])}`, spec `{rel(sweep['spec'])}`; re-run or extend it with "
                       "`analogeq sweep run`).", ""]
-            for p in sweep.get("plots", [])[:4]:
+            lines += [f"`relative_error` is the physics-only read error: {definition('relative_error')}.", ""]
+            lines += _note(report_notes.dither_note(group_rows))
+            for p in sweep.get("plots", []):
                 lines += [f"![{Path(p).stem}]({rel(p)})", ""]
     lines += ["## Terminal table", "", "```", table_text, "```", ""]
     report = atomic_write(out / "report.md", "\n".join(lines))
