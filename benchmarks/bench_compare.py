@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 
-# common first: it imports hardware_models, which sets OMP_WAIT_POLICY=PASSIVE before torch and
+# common first: it sets OMP_WAIT_POLICY=PASSIVE (analogeq.threads) before torch and
 # Numba load libgomp: spinning OpenMP workers (Numba's parallel crossbar kernels, torch's pool)
 # slowed this benchmark up to 10x on a shared 2-core machine (measured).
 from common import bench_parser, emit, machine, parse_args

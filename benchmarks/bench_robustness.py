@@ -64,7 +64,7 @@ import os
 import sys
 import time
 
-# common first: it imports hardware_models, which sets OMP_WAIT_POLICY=PASSIVE before torch and
+# common first: it sets OMP_WAIT_POLICY=PASSIVE (analogeq.threads) before torch and
 # Numba load their OpenMP runtimes. Numba's OpenMP threads (crossbar kernels) otherwise spin after
 # each parallel region and starve torch's elementwise ops in the same process: measured here, a
 # crossbar attack gradient took 20-30x longer after one Numba read than before it.

@@ -3,8 +3,8 @@ machine description, interleaved timing loops and the JSON output.
 
 Standard library and hardware_models only, so the crossbar benchmark never loads torch (the
 digits data and models the other benchmarks train are in :mod:`digits`). Importing this module
-imports hardware_models, which sets ``OMP_WAIT_POLICY=PASSIVE`` (unless the user set it) before
-torch or Numba load an OpenMP runtime: import it first.
+sets ``OMP_WAIT_POLICY=PASSIVE`` (unless the user set it; :func:`analogeq.threads.set_process_defaults`,
+as the command line does) before torch or Numba load an OpenMP runtime: import it first.
 
     parser = bench_parser(__doc__, quick_help="fewer repeats (same keys)", threads_help="BLAS threads")
     args = parse_args(parser, argv)
@@ -27,8 +27,12 @@ import statistics
 import time
 from typing import Callable
 
-from hardware_models.files import atomic_write
-from hardware_models.jsonable import to_jsonable
+from analogeq.threads import set_process_defaults
+
+set_process_defaults()  # a benchmark is an entry point, like the command line
+
+from hardware_models.files import atomic_write  # noqa: E402
+from hardware_models.jsonable import to_jsonable  # noqa: E402
 
 __all__ = [
     "bench_parser", "emit", "interleaved_times", "load_average", "machine", "package_version",

@@ -7,13 +7,8 @@ torch or brian2, so it can be used on its own or from another simulator.
     programmed = program_conductances(card, g_target, numpy.random.default_rng(0))
 """
 
-import os as _os
-
-# Numba's parallel kernels and torch each keep an OpenMP worker pool. With the default (active)
-# wait policy, idle workers of one pool spin and starve the other on small machines (10-30x
-# slower crossbar evaluations measured on 2 cores). Passive waiting costs nothing measurable
-# here. It must be set before either runtime loads; a value the user set wins.
-_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Importing this package changes nothing in the host process (no environment variables, no
+# thread settings): analogeq's command line sets OMP_WAIT_POLICY itself (analogeq/threads.py).
 
 __version__ = "0.1.0"
 

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
-import torch
+import os
+
+# as the command line does (analogeq/threads.py), before torch loads its OpenMP runtime
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
 
 # fixtures shared by one family of test files live in their own module (names in its __all__)
 from fixtures_baselines import *  # noqa: E402,F401,F403

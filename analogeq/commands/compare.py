@@ -58,7 +58,7 @@ def _names(text: str | None, what: str) -> list[str] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch  # OMP_WAIT_POLICY=PASSIVE is set by ``import analogeq`` (see analogeq/__init__.py)
+    import torch  # OMP_WAIT_POLICY=PASSIVE was set by the entry point, cli.main (analogeq/threads.py)
 
     from analogeq.compare import compare, to_markdown
 
