@@ -1,5 +1,9 @@
 """Equilibrium Propagation with spiking phases: the free and nudged phases run as spikes.
 
+Dense and convolutional EBMs (convolutions with average or no pooling, wired as their linear
+maps: :mod:`analogeq.substrates.spiking.conv_mapping`); the decoded rates are reshaped to the
+model's layer shapes for the core's EqProp formula.
+
 For a mini-batch (x, y) on B stacked copies of the mapped network (one Brian2 network):
 
 1. free phase: input current W_1 x + b_1, biases b_k; run ``t_free_s``; the decoded rates are
@@ -29,8 +33,8 @@ import torch
 
 from analogeq.contract import check_labels
 from analogeq.substrates.spiking.backend import resolve_backend
-from analogeq.substrates.spiking.mapping import check_dense_ebm, map_model
-from analogeq.substrates.spiking.network import PAD_CURRENT, StackedSpikingNetwork, build_stacked_network
+from analogeq.substrates.spiking.mapping import check_spiking_ebm, map_model
+from analogeq.substrates.spiking.network import StackedSpikingNetwork, build_stacked_network, input_currents, layer_rates
 from analogeq.train.config import TrainConfig
 from analogeq.train.eqprop import check_positive_beta, eqprop_gradients_from_states
 from analogeq.train.loop import progress_bar
@@ -53,15 +57,15 @@ class SpikingPhases:
 
 
 class SpikingEqProp:
-    """Runs EqProp phases of a dense EBM (mse readout) on spiking hardware.
+    """Runs EqProp phases of a dense or convolutional EBM (mse readout) on spiking hardware.
 
-    ``model`` (a DenseEBM) holds the float weights that training updates; :meth:`sync` maps them
+    ``model`` (a DenseEBM or ConvEBM) holds the float weights that training updates; :meth:`sync` maps them
     onto ``card`` (quantisation; mismatch drawn once with ``seed``) and loads them into the
     Brian2 network of ``batch_size`` copies.
     """
 
     def __init__(self, model, card: Any = "spiking-ideal", *, seed: int = 0, batch_size: int = 32, target: str = "auto", cache_dir=None):
-        check_dense_ebm(model)
+        check_spiking_ebm(model)
         if model.readout_kind != "mse":
             raise ValueError(f"spiking EqProp supports readout='mse' only (the nudge acts inside the network), got {model.readout_kind!r}")
         batch_size = check_int("batch_size", batch_size, minimum=1)
@@ -95,10 +99,7 @@ class SpikingEqProp:
         if b > net.batch:
             raise ValueError(f"batch of {b} exceeds the network's {net.batch} copies")
         x_flat = x.detach().reshape(b, -1).cpu().double().numpy()
-        base = np.full((net.batch, m.n_neurons), PAD_CURRENT)
-        base[:b] = np.tile(m.concat("biases"), (b, 1))
-        n1 = m.weights[0].shape[0]
-        base[:b, :n1] += x_flat @ m.weights[0].T
+        base = input_currents(m, x_flat, net.batch)
         out0 = m.layer_offsets[-1]
         onehot = np.zeros((net.batch, m.n_neurons))
         onehot[np.arange(b), out0 + y.cpu().numpy()] = 1.0
@@ -106,9 +107,7 @@ class SpikingEqProp:
         is_out[:b, out0:] = 1.0
 
         def rates(counts) -> list[np.ndarray]:
-            r = counts.window[:b] / float(counts.window_steps)
-            offs = m.layer_offsets + [m.n_neurons]
-            return [r[:, offs[k] : offs[k + 1]] for k in range(len(m.weights))]
+            return layer_rates(m, counts.window[:b], counts.window_steps)
 
         net.reset()
         net.set_currents(base)
@@ -127,13 +126,14 @@ class SpikingEqProp:
         (symmetric nudging: +beta and -beta, beta > 0)."""
         check_positive_beta(beta)
         ph = self.phases(x, y, beta)
-        as_t = lambda rs: [torch.as_tensor(r, dtype=torch.float32) for r in rs]  # noqa: E731
+        shapes = self.model.state_shapes  # flat rates back to the model's layer shapes (C, H, W) or (n,)
+        as_t = lambda rs: [torch.as_tensor(r, dtype=torch.float32).reshape(r.shape[0], *sh) for r, sh in zip(rs, shapes)]  # noqa: E731
         eqprop_gradients_from_states(self.model, x.cpu().float(), y.cpu(), beta, as_t(ph.plus), as_t(ph.minus))
         return ph
 
 
 def train_spiking_eqprop(model, splits, config, card: Any = "spiking-ideal", *, seed: int = 0, target: str = "auto", cache_dir=None, progress: bool | None = None) -> dict[str, Any]:
-    """Train ``model`` (a DenseEBM, mse readout) in place with spiking EqProp phases on
+    """Train ``model`` (a DenseEBM or ConvEBM, mse readout) in place with spiking EqProp phases on
     ``splits.train`` (``config``: a TrainConfig; symmetric nudging with ``config.beta``; SGD and
     schedule as in :func:`analogeq.train.loop.train`). Returns a history with per-epoch train
     accuracy (spiking free phase) and seconds; evaluation is left to the caller (e.g. a spiking

@@ -13,6 +13,11 @@ constant current W_1 x + b_1. The fixed point of the rate dynamics is
     s_k = f_k(b_k + W_k s_{k-1} + W_{k+1}^T s_{k+1}),   f_k(u) = min(clip((u - leak_k theta_k / 2) / theta_k, 0, 1), r_max)
 
 which for theta = 1, leak = 0, r_max = 1 is the dense EBM's s_k = clip(..., 0, 1).
+
+A weight may be a dense array (a full connection) or a ``scipy.sparse`` matrix (e.g. a
+convolution with average or no pooling written as the linear map it is): its stored entries
+are the synapses, explicit zeros included, so the connectivity depends on the layer's
+geometry only, never on the values.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import scipy.sparse
 
 READOUTS = ("mse", "ce")
 
@@ -32,6 +38,10 @@ def quantize_weights(w: np.ndarray, bits: int | None, w_max: float | None = None
     Step q = w_max / (2^(bits-1) - 1) with ``w_max`` the full scale (None: max |w|); values are
     rounded to the nearest multiple of q and saturate at +-w_max. ``bits=None`` returns a copy.
     """
+    if scipy.sparse.issparse(w):  # the stored entries are the synapses: quantise those, keep the pattern
+        out = scipy.sparse.csr_matrix(w, dtype=np.float64, copy=True)
+        out.data = quantize_weights(out.data, bits, w_max)
+        return out
     w = np.asarray(w, dtype=np.float64)
     if bits is None:
         return w.copy()
@@ -58,6 +68,25 @@ def lognormal_factors(rng: np.random.Generator, n: int, cv: float) -> np.ndarray
     return np.exp(sigma * z - 0.5 * sigma * sigma)
 
 
+def _as_weight(a: Any, name: str):
+    """A weight as a read-only float64 dense array, or a private canonical CSR copy of a sparse one."""
+    if not scipy.sparse.issparse(a):
+        return _as_float_array(a, name, 2)
+    w = scipy.sparse.csr_matrix(a, dtype=np.float64, copy=True)
+    w.sum_duplicates()
+    if not np.all(np.isfinite(w.data)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return w
+
+
+def synapse_counts(w) -> tuple[np.ndarray, np.ndarray]:
+    """Synapses of a weight (n_post, n_pre) per post row and per pre column (stored entries)."""
+    if scipy.sparse.issparse(w):
+        csr = scipy.sparse.csr_matrix(w)
+        return np.diff(csr.indptr), np.bincount(csr.indices, minlength=w.shape[1])
+    return np.full(w.shape[0], w.shape[1]), np.full(w.shape[1], w.shape[0])
+
+
 def _as_float_array(a: Any, name: str, ndim: int) -> np.ndarray:
     arr = np.array(a, dtype=np.float64)  # a private copy
     if arr.ndim != ndim:
@@ -73,7 +102,8 @@ class MappedSpikingNetwork:
     """A dense EBM as held by spiking hardware (see the module docstring).
 
     input_shape: shape of one input (flattened for W_1).
-    weights: W_1..W_N, W_k of shape (n_k, n_{k-1}) (NIR and torch.nn.Linear layout).
+    weights: W_1..W_N, W_k of shape (n_k, n_{k-1}) (NIR and torch.nn.Linear layout); dense
+        arrays or scipy.sparse matrices (kept as CSR).
     biases: b_1..b_N, constant currents (charge per step).
     theta: per-neuron thresholds of each layer (> 0; 1 = nominal).
     leak: per-neuron leak per step dt / tau_mem of each layer (in [0, 1); 0 = no leak).
@@ -106,7 +136,7 @@ class MappedSpikingNetwork:
         for name in ("biases", "theta", "leak"):
             if len(getattr(self, name)) != n_layers:
                 raise ValueError(f"{name} has {len(getattr(self, name))} entries but weights has {n_layers} (one per state layer)")
-        weights = tuple(_as_float_array(w, f"weights[{k}]", 2) for k, w in enumerate(self.weights))
+        weights = tuple(_as_weight(w, f"weights[{k}]") for k, w in enumerate(self.weights))
         n_prev = math.prod(shape)
         for k, w in enumerate(weights):
             if w.shape[1] != n_prev:
@@ -174,9 +204,17 @@ class MappedSpikingNetwork:
             acc += w.shape[0]
         return out
 
+    @property
+    def sparse(self) -> bool:
+        """True if any weight is a sparse matrix (e.g. a convolution)."""
+        return any(scipy.sparse.issparse(w) for w in self.weights)
+
     def fan_out(self) -> list[int]:
         """Synapses leaving one neuron of each state layer: forward to the next layer plus
-        feedback to the previous state layer (none to the clamped input)."""
+        feedback to the previous state layer (none to the clamped input). Dense weights only
+        (a sparse layer's fan-out varies by neuron: :meth:`fan_out_per_neuron`)."""
+        if self.sparse:
+            raise ValueError("fan_out() is per layer for dense weights only; use fan_out_per_neuron() for a sparse network")
         sizes = [w.shape[0] for w in self.weights]
         out = []
         for k in range(len(sizes)):
@@ -186,10 +224,23 @@ class MappedSpikingNetwork:
             out.append(n)
         return out
 
+    def fan_out_per_neuron(self) -> np.ndarray:
+        """Synapses leaving each neuron (n_neurons,), in neuron order: forward (its column of
+        W_{k+1}) plus feedback (its row of W_k, from the second state layer on)."""
+        out = []
+        for k, w in enumerate(self.weights):
+            n = np.zeros(w.shape[0], dtype=np.int64)
+            if k + 1 < len(self.weights):
+                n += synapse_counts(self.weights[k + 1])[1]
+            if k >= 1:
+                n += synapse_counts(w)[0]
+            out.append(n)
+        return np.concatenate(out)
+
     @property
     def n_synapses(self) -> int:
         """Synapses of one copy (both directions of every matrix between state layers)."""
-        return 2 * sum(w.size for w in self.weights[1:])
+        return 2 * sum(int(w.nnz) if scipy.sparse.issparse(w) else w.size for w in self.weights[1:])
 
     def concat(self, name: str) -> np.ndarray:
         """Per-neuron ``theta``, ``leak`` or ``biases`` of all layers in neuron order."""
@@ -217,7 +268,7 @@ def map_dense_network(
         raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
     syn = card.synapse
     q_weights = [quantize_weights(w, syn.weight_bits, syn.w_max) for w in weights]
-    sizes = [np.asarray(w).shape[0] for w in weights]
+    sizes = [w.shape[0] for w in q_weights]
     n_total = sum(sizes)
     rng = np.random.default_rng(int(seed))
     theta_all = lognormal_factors(rng, n_total, card.mismatch.threshold_cv)
@@ -247,4 +298,4 @@ def map_dense_network(
     )
 
 
-__all__ = ["MappedSpikingNetwork", "READOUTS", "lognormal_factors", "map_dense_network", "quantize_weights"]
+__all__ = ["MappedSpikingNetwork", "READOUTS", "lognormal_factors", "map_dense_network", "quantize_weights", "synapse_counts"]

@@ -18,7 +18,7 @@ from typing import Any
 
 from analogeq.substrates.registry import SubstrateKind, device_option, register_substrate, validate_options
 from analogeq.substrates.spiking.backend import TARGETS
-from analogeq.substrates.spiking.mapping import check_dense_ebm, float_parameters, map_model
+from analogeq.substrates.spiking.mapping import check_dense_ebm, check_spiking_ebm, float_parameters, map_model
 from analogeq.substrates.spiking.substrate import DEFAULT_CARD, SpikingSubstrate
 from hardware_models.params import Integer, OneOf
 from hardware_models.spiking import MappedSpikingNetwork, as_spiking_card
@@ -28,6 +28,7 @@ __all__ = [
     "SpikingOptions",
     "SpikingSubstrate",
     "check_dense_ebm",
+    "check_spiking_ebm",
     "float_parameters",
     "map_model",
 ]

@@ -1,9 +1,10 @@
-"""Map a dense layered EBM onto spiking hardware, knowing the network only through the contract.
+"""Map a layered EBM (dense or convolutional) onto spiking hardware, through the contract.
 
-The spiking substrate runs networks whose every matrix is a full connection (``"dense"`` reads
-of :meth:`analogeq.contract.SettlingModel.crossbar_matrices`) and whose biases are one per unit:
-each unit becomes an integrate-and-fire neuron and each matrix a set of synapses in both
-directions (:func:`hardware_models.spiking.map_dense_network`).
+Each state unit becomes an integrate-and-fire neuron and each synapse the linear map it is
+(:mod:`analogeq.substrates.spiking.conv_mapping`): a dense matrix, or a sparse one for a
+convolution with average or no pooling; it is wired as synapses in both directions (M forward,
+M^T feedback) by :func:`hardware_models.spiking.map_dense_network`, which quantises the stored
+entries and draws the per-neuron mismatch. Biases become one constant current per unit.
 """
 
 from __future__ import annotations
@@ -12,33 +13,35 @@ from typing import Any
 
 import torch
 
-from analogeq.contract import check_dense_settling
+from analogeq.substrates.spiking.conv_mapping import check_spiking_ebm, linear_maps, unit_biases
 from hardware_models.spiking import MappedSpikingNetwork, map_dense_network
 
-__all__ = ["check_dense_ebm", "float_parameters", "map_model"]
+__all__ = ["check_dense_ebm", "check_spiking_ebm", "float_parameters", "map_model"]
 
 
 def check_dense_ebm(model: Any) -> None:
-    """Raise TypeError/ValueError unless ``model`` is a layered EBM made of dense synapses only."""
-    check_dense_settling(model, "the spiking substrate")
+    """Raise TypeError/ValueError unless the spiking substrate can run ``model`` (a layered EBM
+    whose every synapse is a linear map: dense, or convolution with average or no pooling).
+    Kept under its old name; :func:`check_spiking_ebm` is the same check."""
+    check_spiking_ebm(model)
 
 
 def float_parameters(model: Any) -> dict[str, Any]:
-    """The float weights, biases and readout of a dense EBM as float64 numpy arrays."""
+    """The float linear maps (dense arrays or CSR matrices), per-unit biases and readout of an
+    EBM, float64."""
+    maps = linear_maps(model)
+    has_readout = model.readout is not None
     with torch.no_grad():
-        mats = [m.weight.detach().cpu().double().numpy() for m in model.crossbar_matrices()]
-        has_readout = model.readout is not None
         return {
-            "weights": mats[:-1] if has_readout else mats,
-            "biases": [b.detach().cpu().double().numpy() for b in model.biases],
-            "readout_weight": mats[-1] if has_readout else None,
+            "weights": maps,
+            "biases": unit_biases(model),
+            "readout_weight": model.readout.weight.detach().cpu().double().numpy() if has_readout else None,
             "readout_bias": model.readout_bias.detach().cpu().double().numpy() if has_readout else None,
         }
 
 
 def map_model(model: Any, card: Any, seed: int) -> MappedSpikingNetwork:
-    """Map a dense EBM onto ``card``'s hardware (quantised weights, mismatch draw ``seed``)."""
-    check_dense_ebm(model)
+    """Map an EBM onto ``card``'s hardware (quantised weights, mismatch draw ``seed``)."""
     p = float_parameters(model)
     return map_dense_network(
         p["weights"],

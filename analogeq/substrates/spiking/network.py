@@ -34,8 +34,9 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse
 
-from analogeq.substrates.spiking.backend import BrianBackend
+from analogeq.substrates.spiking.backend import STANDALONE_TARGETS, BrianBackend
 
 logger = logging.getLogger(__name__)
 
@@ -96,31 +97,76 @@ class PhaseCounts:
     window_steps: int
 
 
-def block_diagonal(mapped, batch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Synapse lists (pre, post, weight) of ``batch`` copies: for every matrix W_k between
-    state layers k-1 and k (k >= 2), W_k[j, i] from i (layer k-1) to j (layer k) and the same
-    value from j back to i. Copy b's lists are copy 0's shifted by b * n_neurons."""
+def copy_synapses(mapped) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Synapse lists (pre, post, weight) of ONE copy: for every matrix W_k between state layers
+    k-1 and k (k >= 2), each stored entry W_k[j, i] (all of a dense matrix, the pattern of a
+    sparse one) from i (layer k-1) to j (layer k), then the same value from j back to i."""
     offsets = mapped.layer_offsets
     pre_list, post_list, w_list = [], [], []
     for k in range(1, len(mapped.weights)):
         w = mapped.weights[k]  # (n_post, n_pre)
-        post_idx, pre_idx = np.meshgrid(np.arange(w.shape[0]), np.arange(w.shape[1]), indexing="ij")
-        pre_g = (offsets[k - 1] + pre_idx).ravel()
-        post_g = (offsets[k] + post_idx).ravel()
-        values = w.ravel()
+        if scipy.sparse.issparse(w):
+            csr = scipy.sparse.csr_matrix(w)
+            post_idx = np.repeat(np.arange(w.shape[0]), np.diff(csr.indptr))
+            pre_idx, values = csr.indices, csr.data
+        else:
+            post_idx = np.repeat(np.arange(w.shape[0]), w.shape[1])
+            pre_idx, values = np.tile(np.arange(w.shape[1]), w.shape[0]), w.ravel()
+        pre_g = offsets[k - 1] + pre_idx.astype(np.int64)
+        post_g = offsets[k] + post_idx.astype(np.int64)
         pre_list += [pre_g, post_g]  # forward, then feedback
         post_list += [post_g, pre_g]
         w_list += [values, values]
     if not pre_list:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, np.zeros(0)
-    pre1 = np.concatenate(pre_list)
-    post1 = np.concatenate(post_list)
-    w1 = np.concatenate(w_list)
+    return np.concatenate(pre_list), np.concatenate(post_list), np.concatenate(w_list)
+
+
+def block_diagonal(mapped, batch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Synapse lists (pre, post, weight) of ``batch`` copies (:func:`copy_synapses`): copy b's
+    lists are copy 0's shifted by b * n_neurons."""
+    pre1, post1, w1 = copy_synapses(mapped)
     shift = (np.arange(batch, dtype=np.int64) * mapped.n_neurons)[:, None]
     pre = (shift + pre1[None, :]).ravel()
     post = (shift + post1[None, :]).ravel()
     return pre, post, np.tile(w1, batch)
+
+
+def stacked_weights(mapped, batch: int, decay: float) -> np.ndarray:
+    """The synaptic weights of ``batch`` copies as the network holds them: w (1 - d), float32."""
+    return np.tile((copy_synapses(mapped)[2] * (1.0 - decay)).astype(np.float32), batch)
+
+
+def same_structure(a, b) -> bool:
+    """True if two mapped networks have the same layers and the same synapse pattern."""
+    if [w.shape for w in a.weights] != [w.shape for w in b.weights]:
+        return False
+    for wa, wb in zip(a.weights, b.weights):
+        if scipy.sparse.issparse(wa) != scipy.sparse.issparse(wb):
+            return False
+        if scipy.sparse.issparse(wa) and not (np.array_equal(wa.indptr, wb.indptr) and np.array_equal(wa.indices, wb.indices)):
+            return False
+    return True
+
+
+def input_currents(mapped, x_flat: np.ndarray, capacity: int) -> np.ndarray:
+    """Constant currents of every neuron (capacity, n): W_1 x + b_1 for layer 1 (W_1 dense or
+    sparse), b_k elsewhere; padding copies (beyond the batch) get a negative current that keeps
+    them silent."""
+    b = x_flat.shape[0]
+    cur = np.full((capacity, mapped.n_neurons), PAD_CURRENT)
+    cur[:b] = np.tile(mapped.concat("biases"), (b, 1))
+    w1 = mapped.weights[0]
+    cur[:b, : w1.shape[0]] += np.asarray((w1 @ x_flat.T).T)
+    return cur
+
+
+def layer_rates(mapped, window: np.ndarray, window_steps: int) -> list[np.ndarray]:
+    """Split per-neuron window counts (B, n) into per-layer rates [spikes per step]."""
+    rates = window / float(window_steps)
+    offs = mapped.layer_offsets + [mapped.n_neurons]
+    return [rates[:, offs[k] : offs[k + 1]] for k in range(len(mapped.weights))]
 
 
 def brian_objects(b2, mapped, card, batch: int, codeobj=None, suffix: str = ""):
@@ -168,7 +214,7 @@ def build_stacked_network(mapped, card, batch: int, backend: BrianBackend):
     """The stacked network of ``batch`` copies on ``backend``: the compiled standalone project
     (:class:`analogeq.substrates.spiking.standalone.StandaloneSpikingNetwork`) for
     ``cpp_standalone``, else the runtime :class:`StackedSpikingNetwork` (cython or numpy)."""
-    if backend.target == "cpp_standalone":
+    if backend.target in STANDALONE_TARGETS:
         from analogeq.substrates.spiking.standalone import StandaloneSpikingNetwork
 
         return StandaloneSpikingNetwork(mapped, card, batch, backend)
@@ -209,8 +255,7 @@ class StackedSpikingNetwork:
         self.group.keep = np.tile(1.0 - mapped.concat("leak"), batch)
         objects = [self.group]
         if self.synapses is not None:
-            _, _, w = block_diagonal(mapped, batch)
-            self.synapses.w = w * (1.0 - self.decay)
+            self.synapses.w = stacked_weights(mapped, batch, self.decay)
             objects.append(self.synapses)
         self.network = b2.Network(*objects, name="aeq_network")
         self.reset()
@@ -218,12 +263,11 @@ class StackedSpikingNetwork:
     def update_weights(self, mapped) -> None:
         """Load new weights of the same architecture (and the same per-neuron parameters) into
         the existing synapses: no rebuild, e.g. after a training step."""
-        if [w.shape for w in mapped.weights] != [w.shape for w in self.mapped.weights]:
-            raise ValueError("update_weights needs a mapped network of the same layer sizes")
+        if not same_structure(mapped, self.mapped):
+            raise ValueError("update_weights needs a mapped network of the same layer sizes and synapse pattern")
         self.mapped = mapped
-        _, _, w = block_diagonal(mapped, self.batch)
         if self.synapses is not None:
-            self.synapses.w = w * (1.0 - self.decay)
+            self.synapses.w = stacked_weights(mapped, self.batch, self.decay)
         self.group.theta = np.tile(mapped.concat("theta"), self.batch)
         self.group.keep = np.tile(1.0 - mapped.concat("leak"), self.batch)
 
@@ -288,4 +332,5 @@ class StackedSpikingNetwork:
         return PhaseCounts(window=window, total=total, steps=steps, window_steps=window_steps)
 
 
-__all__ = ["PAD_CURRENT", "PhaseCounts", "RAIL_HIGH", "StackedSpikingNetwork", "block_diagonal", "brian_objects", "build_stacked_network"]
+__all__ = ["PAD_CURRENT", "PhaseCounts", "RAIL_HIGH", "StackedSpikingNetwork", "block_diagonal", "brian_objects", "build_stacked_network",
+           "copy_synapses", "input_currents", "layer_rates", "same_structure", "stacked_weights"]

@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import scipy.sparse
 import torch
 from torch import nn
 
@@ -60,8 +61,14 @@ class SpikingRateModel(nn.Module):
         f32 = lambda a: torch.tensor(np.array(a, dtype=np.float32))  # noqa: E731
         self.n_layers = len(mapped.weights)
         self.state_shapes = [(w.shape[0],) for w in mapped.weights]
+        self.sparse = [scipy.sparse.issparse(w) for w in mapped.weights]
         for k in range(self.n_layers):
-            self.register_buffer(f"weight_{k}", f32(mapped.weights[k]))
+            w = mapped.weights[k]
+            if self.sparse[k]:  # a convolution as a sparse map: both directions stored as COO tensors
+                self.register_buffer(f"weight_{k}", _sparse_tensor(w))
+                self.register_buffer(f"weight_t_{k}", _sparse_tensor(w.T))
+            else:
+                self.register_buffer(f"weight_{k}", f32(w))
             self.register_buffer(f"bias_{k}", f32(mapped.biases[k]))
             self.register_buffer(f"theta_{k}", f32(mapped.theta[k]))
             self.register_buffer(f"offset_{k}", f32(0.5 * mapped.leak[k] * mapped.theta[k]))
@@ -71,6 +78,18 @@ class SpikingRateModel(nn.Module):
 
     def _w(self, k: int) -> torch.Tensor:
         return getattr(self, f"weight_{k}")
+
+    def forward_current(self, k: int, pre: torch.Tensor) -> torch.Tensor:
+        """W_k pre for a batch (B, n_{k-1}) -> (B, n_k), W_k dense or sparse."""
+        if self.sparse[k]:
+            return torch.sparse.mm(self._w(k), pre.t()).t()
+        return pre @ self._w(k).t()
+
+    def feedback_current(self, k: int, post: torch.Tensor) -> torch.Tensor:
+        """W_k^T post for a batch (B, n_k) -> (B, n_{k-1})."""
+        if self.sparse[k]:
+            return torch.sparse.mm(getattr(self, f"weight_t_{k}"), post.t()).t()
+        return post @ self._w(k)
 
     def rate(self, k: int, u: torch.Tensor) -> torch.Tensor:
         """f_k(u): mean firing rate of layer k for input current u (see module docstring)."""
@@ -91,9 +110,9 @@ class SpikingRateModel(nn.Module):
         new = []
         for k in range(n):
             pre = x_flat if k == 0 else states[k - 1]
-            h = pre @ self._w(k).t() + getattr(self, f"bias_{k}")
+            h = self.forward_current(k, pre) + getattr(self, f"bias_{k}")
             if k + 1 < n:
-                h = h + states[k + 1] @ self._w(k + 1)
+                h = h + self.feedback_current(k + 1, states[k + 1])
             target = self.rate(k, h)
             new.append(target if self.step_size == 1.0 else states[k] + self.step_size * (target - states[k]))
         return new
@@ -164,9 +183,16 @@ class SpikingRateModel(nn.Module):
             # "Saturated outputs"); the value stays the rate (plus its noise draw)
             k = self.n_layers - 1
             pre = states[-2] if self.n_layers > 1 else x.reshape(x.shape[0], -1).to(self._w(0).dtype)
-            u = pre @ self._w(k).t() + getattr(self, f"bias_{k}")
+            u = self.forward_current(k, pre) + getattr(self, f"bias_{k}")
             a = (u - getattr(self, f"offset_{k}")) / getattr(self, f"theta_{k}")
             return a + (scores - a).detach()
+
+
+def _sparse_tensor(w) -> torch.Tensor:
+    """A scipy sparse matrix as a coalesced float32 torch COO tensor."""
+    coo = scipy.sparse.coo_matrix(w)
+    idx = torch.tensor(np.vstack([coo.row, coo.col]).astype(np.int64))
+    return torch.sparse_coo_tensor(idx, torch.tensor(coo.data.astype(np.float32)), coo.shape, check_invariants=True).coalesce()
 
 
 __all__ = ["SpikingRateModel"]

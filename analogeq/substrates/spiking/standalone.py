@@ -38,8 +38,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analogeq.substrates.spiking.backend import BrianBackend
-from analogeq.substrates.spiking.network import PhaseCounts, _cheap_gc, _preserve_numpy_random, block_diagonal, brian_objects
+from analogeq.substrates.spiking.backend import STANDALONE_TARGETS, BrianBackend
+from analogeq.substrates.spiking.network import (PhaseCounts, _cheap_gc, _preserve_numpy_random, brian_objects, same_structure,
+                                                 stacked_weights)
 
 SEED_ENV = "AEQ_BRIAN_SEED"
 _PROJECTS: dict[str, "StandaloneProject"] = {}
@@ -52,7 +53,7 @@ def compile_count() -> int:
     return _COMPILES[0]
 
 
-def project_key(mapped, card, batch: int, steps: int, threads: int) -> str:
+def project_key(mapped, card, batch: int, steps: int, threads: int, target: str = "cpp_standalone") -> str:
     """Hash of everything compiled into a project (see module docstring)."""
     import brian2
 
@@ -67,6 +68,15 @@ def project_key(mapped, card, batch: int, steps: int, threads: int) -> str:
         "threads": int(threads),
         "format": 2,
     }
+    if target != "cpp_standalone":  # (cpp_standalone keys stay those of the caches built before)
+        spec["device"] = target
+    if mapped.sparse:  # the synapse pattern is compiled in (as the project's connectivity arrays)
+        h = hashlib.sha1()
+        for w in mapped.weights:
+            if hasattr(w, "indptr"):
+                h.update(np.ascontiguousarray(w.indptr, dtype=np.int64).tobytes())
+                h.update(np.ascontiguousarray(w.indices, dtype=np.int64).tobytes())
+        spec["pattern"] = h.hexdigest()
     return hashlib.sha1(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -104,13 +114,16 @@ def _canonical_includes(include_dirs: list[str]) -> list[str]:
 
 def _build(mapped, card, batch: int, steps: int, backend: BrianBackend, key: str) -> StandaloneProject:
     import brian2 as b2
-    from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
     from brian2.devices.device import reset_device, set_device
     from filelock import FileLock
 
     directory = os.path.join(backend.cache_dir, key)
     os.makedirs(backend.cache_dir, exist_ok=True)
-    device = CPPStandaloneDevice()
+    if backend.target == "cuda_standalone":
+        from brian2cuda.device import CUDAStandaloneDevice as Device  # registers brian2cuda's device and prefs
+    else:
+        from brian2.devices.cpp_standalone.device import CPPStandaloneDevice as Device
+    device = Device()
     prefs = b2.prefs.devices.cpp_standalone
     old_threads, old_includes = prefs.openmp_threads, list(b2.prefs.codegen.cpp.include_dirs)
     with FileLock(directory + ".lock"), _preserve_numpy_random():
@@ -141,7 +154,7 @@ def _build(mapped, card, batch: int, steps: int, backend: BrianBackend, key: str
 
 def get_project(mapped, card, batch: int, steps: int, backend: BrianBackend) -> StandaloneProject:
     """The project of this shape: from this process's cache, else built (from disk if there)."""
-    key = project_key(mapped, card, batch, steps, backend.threads)
+    key = project_key(mapped, card, batch, steps, backend.threads, backend.target)
     with _LOCK:
         if key not in _PROJECTS:
             _PROJECTS[key] = _build(mapped, card, batch, steps, backend, key)
@@ -157,8 +170,11 @@ class StandaloneSpikingNetwork:
     def __init__(self, mapped, card, batch: int, backend: BrianBackend):
         if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
             raise ValueError(f"batch must be an integer >= 1, got {batch!r}")
-        if backend.target != "cpp_standalone" or backend.cache_dir is None:
-            raise ValueError(f"StandaloneSpikingNetwork needs a resolved cpp_standalone backend, got {backend!r}")
+        if backend.target not in STANDALONE_TARGETS or backend.cache_dir is None:
+            raise ValueError(f"StandaloneSpikingNetwork needs a resolved standalone backend {STANDALONE_TARGETS}, got {backend!r}")
+        if backend.target == "cuda_standalone" and card.noise.membrane_std > 0.0:
+            raise ValueError(f"target='cuda_standalone' runs noise-free cards only (card {card.name!r} has noise.membrane_std "
+                             f"{card.noise.membrane_std}); use 'cpp_standalone', 'cython' or 'numpy'")
         self.card = card
         self.batch = batch
         self.backend = backend
@@ -180,11 +196,10 @@ class StandaloneSpikingNetwork:
     # ------------------------------------------------------------------ values
     def update_weights(self, mapped, check: bool = True) -> None:
         """New weights (same layer sizes) and per-neuron parameters: written at the next run."""
-        if check and [w.shape for w in mapped.weights] != [w.shape for w in self.mapped.weights]:
-            raise ValueError("update_weights needs a mapped network of the same layer sizes")
+        if check and not same_structure(mapped, self.mapped):
+            raise ValueError("update_weights needs a mapped network of the same layer sizes and synapse pattern")
         self.mapped = mapped
-        _, _, w = block_diagonal(mapped, self.batch)
-        self.w = (w * (1.0 - self.decay)).astype(np.float32)
+        self.w = stacked_weights(mapped, self.batch, self.decay)
         self.theta = np.tile(mapped.concat("theta"), self.batch).astype(np.float32)
         self.keep = np.tile(1.0 - mapped.concat("leak"), self.batch).astype(np.float32)
         self._w_version += 1

@@ -50,10 +50,10 @@ import torch
 
 from analogeq.contract import GradientSpec, check_input
 from analogeq.contract import resolve_device
-from analogeq.substrates.base import Substrate
-from analogeq.substrates.spiking.backend import resolve_backend
+from analogeq.substrates.base import Substrate, with_energy_breakdown
+from analogeq.substrates.spiking.backend import STANDALONE_TARGETS, cuda_unavailable_reason, resolve_backend
 from analogeq.substrates.spiking.mapping import map_model
-from analogeq.substrates.spiking.network import PAD_CURRENT, build_stacked_network
+from analogeq.substrates.spiking.network import build_stacked_network, input_currents, layer_rates
 from analogeq.substrates.spiking.rate_model import SpikingRateModel
 from hardware_models.params import check_int
 from hardware_models.spiking import MappedSpikingNetwork, as_spiking_card, spiking_inference_cost
@@ -61,6 +61,9 @@ from hardware_models.spiking import MappedSpikingNetwork, as_spiking_card, spiki
 logger = logging.getLogger(__name__)
 
 DEFAULT_CARD = "spiking-ideal"
+#: most synapses one Brian2 network holds (all copies): ~40 bytes each in Brian2 and the lists
+#: that build them, so about 1 GB; a convolutional net runs fewer copies per chunk than batch_size
+SYNAPSE_BUDGET = 25_000_000
 
 
 class SpikingSubstrate(Substrate):
@@ -117,7 +120,8 @@ class SpikingSubstrate(Substrate):
         self._network = None
         self._noise_gen = torch.Generator().manual_seed(self._seed)
         self._stats = {"inferences": 0, "spikes": 0.0, "synaptic_events": 0.0}
-        self._fan_out = np.concatenate([np.full(n, f, dtype=np.float64) for n, f in zip(mapped.layer_sizes[1:], mapped.fan_out())])
+        self._fan_out = mapped.fan_out_per_neuron().astype(np.float64)
+        self.copies = max(1, min(self.batch_size, SYNAPSE_BUDGET // max(mapped.n_synapses, 1)))
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -154,6 +158,9 @@ class SpikingSubstrate(Substrate):
         """The mapped network as a NIR graph (written to ``path`` with ``nir.write`` if given)."""
         from hardware_models.export.nir import export_nir
 
+        if self.mapped.sparse:
+            raise ValueError("export_nir writes dense spiking EBMs only; this network has convolutional (sparse) synapses")
+
         settle = {
             "surrogate_steps": self.surrogate.free_steps,
             "surrogate_step_size": self.surrogate.step_size,
@@ -179,11 +186,12 @@ class SpikingSubstrate(Substrate):
     def capacity(self, batch: int) -> int:
         """Copies of the network that runs a chunk of ``batch`` inputs: the chunk itself at runtime;
         on the standalone device (compiled per number of copies) the next power of two from 8 up
-        to ``batch_size``, so that few shapes are ever compiled."""
-        batch = min(batch, self.batch_size)
-        if self.backend.target != "cpp_standalone":
+        to ``copies``, so that few shapes are ever compiled. ``copies`` is ``batch_size``, or
+        fewer where the network would hold more than ``SYNAPSE_BUDGET`` synapses."""
+        batch = min(batch, self.copies)
+        if self.backend.target not in STANDALONE_TARGETS:
             return batch
-        return min(self.batch_size, max(8, 1 << (batch - 1).bit_length()))
+        return min(self.copies, max(8, 1 << (batch - 1).bit_length()))
 
     def network(self, batch: int):
         """The Brian2 network holding at least ``batch`` copies (built on first use, grown when
@@ -196,19 +204,11 @@ class SpikingSubstrate(Substrate):
     def input_currents(self, x_flat: np.ndarray, capacity: int) -> np.ndarray:
         """Constant currents of every neuron (capacity, n): W_1 x + b_1 for layer 1, b_k elsewhere;
         padding copies (beyond the batch) get a negative current that keeps them silent."""
-        m = self.mapped
-        b = x_flat.shape[0]
-        cur = np.full((capacity, m.n_neurons), PAD_CURRENT)
-        cur[:b] = np.tile(m.concat("biases"), (b, 1))
-        n1 = m.weights[0].shape[0]
-        cur[:b, :n1] += x_flat @ m.weights[0].T
-        return cur
+        return input_currents(self.mapped, x_flat, capacity)
 
     def layer_rates(self, window: np.ndarray, window_steps: int) -> list[np.ndarray]:
         """Split per-neuron window counts (B, n) into per-layer rates [spikes per step]."""
-        rates = window / float(window_steps)
-        offs = self.mapped.layer_offsets + [self.mapped.n_neurons]
-        return [rates[:, offs[k] : offs[k + 1]] for k in range(len(self.mapped.weights))]
+        return layer_rates(self.mapped, window, window_steps)
 
     def run_free(self, x: torch.Tensor) -> list[np.ndarray]:
         """Free phase of the spiking network on ``x``: the decoded rates of every layer
@@ -217,8 +217,8 @@ class SpikingSubstrate(Substrate):
         x_flat = x.detach().reshape(x.shape[0], -1).cpu().double().numpy()
         t = self.card.timing
         chunks: list[list[np.ndarray]] = []
-        for start in range(0, x_flat.shape[0], self.batch_size):
-            xc = x_flat[start : start + self.batch_size]
+        for start in range(0, x_flat.shape[0], self.copies):
+            xc = x_flat[start : start + self.copies]
             b = xc.shape[0]
             net = self.network(b)
             net.reset()
@@ -257,15 +257,19 @@ class SpikingSubstrate(Substrate):
         steps = float(self.mapped.n_neurons * self.card.timing.free_steps)
         out = spiking_inference_cost(self.card, spikes, events, steps).to_dict()
         out["inferences_measured"] = float(n)
-        return out
+        return with_energy_breakdown(out, {"spikes": out["energy_spikes_J"], "synaptic events": out["energy_synaptic_events_J"],
+                                           "neuron steps": out["energy_neuron_steps_J"]})
 
     def run_mode(self) -> str:
         """Which Brian2 mode runs the spikes, and why (the target asked for or the pick of "auto")."""
         modes = {"cpp_standalone": "cpp_standalone (the network and its run loop compiled to one C++ program, cached per shape)",
+                 "cuda_standalone": "cuda_standalone (brian2cuda: the network and its run loop as CUDA kernels on the GPU, cached per shape)",
                  "cython": "cython runtime (one compiled extension per code object, Python between steps' code objects)",
                  "numpy": "numpy runtime (vectorised numpy, no compiler)"}
         why = "picked by target='auto' as the fastest mode measured here (benchmarks/bench_spiking.py)" if self.requested_target == "auto" else f"target={self.requested_target!r}"
-        return f"{modes[self.backend.target]}; {why}"
+        cuda = cuda_unavailable_reason()
+        gpu = "; cuda_standalone available (asked for by name)" if cuda is None else f"; cuda_standalone not available: {cuda}"
+        return f"{modes[self.backend.target]}; {why}" + ("" if self.backend.target == "cuda_standalone" else gpu)
 
     def describe(self) -> dict[str, Any]:
         t = self.card.timing
@@ -279,6 +283,9 @@ class SpikingSubstrate(Substrate):
             "brian2_threads": self.backend.threads,
             "batch_size": self.batch_size,
             "layer_sizes": self.mapped.layer_sizes,
+            "synapses_per_copy": self.mapped.n_synapses,
+            "copies_per_network": self.copies,
+            "connectivity": "sparse (convolutions as linear maps, stored entries are synapses)" if self.mapped.sparse else "dense",
             "readout": self.mapped.readout,
             "mismatch_seed": self.mapped.mismatch_seed,
             "noise_seed": self._seed,
@@ -292,6 +299,10 @@ class SpikingSubstrate(Substrate):
                 "tol": self.surrogate.tol,
             },
             "model_config": self.model_config,
+            "energy_model": {"parts": ["spikes", "synaptic events", "neuron steps"],
+                             "law": "spikes e_spike + synaptic events e_synaptic_event + neurons free_steps e_neuron_step",
+                             "e_spike_J": self.card.cost.e_spike_J, "e_synaptic_event_J": self.card.cost.e_synaptic_event_J,
+                             "e_neuron_step_J": self.card.cost.e_neuron_step_J},
         }
 
 
