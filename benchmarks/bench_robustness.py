@@ -1,7 +1,7 @@
 """Robustness benchmark: the default digits EBM on every substrate that exists, one harness.
 
-    python benchmarks/bench_robustness.py --json            # quick suite, 100 test images (~75 min here)
-    python benchmarks/bench_robustness.py --json --n-examples 40   # 30 min here (RESULTS.md)
+    python benchmarks/bench_robustness.py --json            # the default (standard) suite, 100 test images
+    python benchmarks/bench_robustness.py --json --suite quick --n-examples 40   # the smoke-test suite
     python benchmarks/bench_robustness.py --json --quick    # same keys, small budgets (see QUICK_BENCH)
     python benchmarks/bench_robustness.py --json --suite full --checkpoint ebm.safetensors
 
@@ -80,7 +80,7 @@ from analogeq.report.robustness import compare_markdown
 from analogeq.robustness.evaluate import evaluate_robustness
 from analogeq.robustness.plan import plan_attacks
 from analogeq.robustness.runner import Evaluator
-from analogeq.robustness.suite import FULL, get_suite
+from analogeq.robustness.suite import DEFAULT_SUITE, FULL, SUITES, get_suite
 from analogeq.substrates import substrate_kinds
 
 # the seed study's CIFAR-10 figures (arXiv 2401.11543, released results, approximate; ANCHORS.md)
@@ -215,7 +215,8 @@ def batch_independent(substrate, x, seed: int) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = bench_parser(__doc__, quick_help="20 images and smaller budgets (QUICK_BENCH; same keys)", seed=True,
                           threads_help="torch threads (default 1: small models, shared machine)")
-    parser.add_argument("--suite", choices=("quick", "full"), default="quick")
+    parser.add_argument("--suite", choices=tuple(SUITES), default=DEFAULT_SUITE,
+                        help=f"attack suite (default {DEFAULT_SUITE!r}: the one a user meets first)")
     parser.add_argument("--card-crossbar", default=None, help="crossbar card (file or preset)")
     parser.add_argument("--card-spiking", default=None, help="spiking card (file or preset)")
     parser.add_argument("--kinds", nargs="*", default=None, help="substrate kinds to run (default: every registered one)")

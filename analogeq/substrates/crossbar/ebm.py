@@ -166,15 +166,18 @@ class CrossbarEBMSubstrate(CrossbarSubstrate):
 
     @property
     def default_gradient(self) -> GradientSpec:
-        """The attack gradient when none is asked for: implicit at the fixed point for
-        convolutional EBMs (memory independent of the settling steps), full backpropagation
-        through the settle for dense ones."""
-        return GradientSpec("full") if self.dense else GradientSpec("implicit")
+        """The attack gradient when none is asked for: implicit at the fixed point of the fused
+        Numba settle (memory and time independent of the settling steps), for dense and
+        convolutional EBMs alike; full backpropagation through the torch reads where the settle
+        is not fused (``backend="torch"``). On the digits EBM on PCM at 1 h one implicit gradient
+        cost 1/10-1/30 of full backprop through 150 noisy steps, with cosine >= 0.97 (median
+        0.997) between the two; the suite's gradient-mode comparison still reports both."""
+        return GradientSpec("implicit") if self.backend == "numba" else GradientSpec("full")
 
     def attack_logits(self, x: torch.Tensor, gradient: GradientSpec | None = None) -> torch.Tensor:
         """Class scores differentiable with respect to ``x`` through the torch reads (BPDA
         converters, reparameterised noise), with ``gradient`` (default :attr:`default_gradient`).
-        In ``implicit`` mode a convolutional EBM's fixed point comes from the fused settle
+        In ``implicit`` mode the fixed point comes from the fused settle
         (the same reads, no graph); one step at it is recorded through the torch reads and the
         adjoint iterates on that step."""
         check_input(x, self.input_shape)
@@ -184,7 +187,7 @@ class CrossbarEBMSubstrate(CrossbarSubstrate):
         x = x.to(self.device, torch.float32)
         model = self._model_for(self.settle_mode)
         fixed_point = None
-        if gradient.settle == "implicit" and self.backend == "numba" and not self.dense:
+        if gradient.settle == "implicit" and self.backend == "numba":
             with torch.no_grad():
                 fixed_point = self.settle(x.detach(), record=False).states
         self.keys.new_phase(model.config.free_steps + 2)
