@@ -2,12 +2,14 @@
 
     analogeq sweep run SPEC.toml --db sweep.db [--executor inprocess|processes|dask]
                                  [--workers N] [--scheduler tcp://host:8786] [--max-points N]
-                                 [--network-cache DIR]
+                                 [--point-limit N] [--network-cache DIR]
     analogeq sweep status --db sweep.db [--json]
     analogeq sweep export --db sweep.db --csv results.csv
     analogeq sweep plot --db sweep.db --out plots/ [--metric NAME ...] [--no-heatmaps]
 
-``run`` skips the points the database already holds, so re-running a killed sweep finishes it.
+``run`` prints the number of points first and refuses a spec of more than 100,000 grid points
+unless --point-limit says otherwise. It skips the points the database already holds, so
+re-running a killed or interrupted (Ctrl-C) sweep finishes it.
 It shows a progress bar (points done, time left) on a terminal and is quiet otherwise; it exits
 with 1 if some point failed (the failures are stored with their message and retried next time).
 A spec names its evaluations (the built-in ones and those of installed plugins, entry-point
@@ -23,6 +25,7 @@ import sys
 from typing import Any
 
 from analogeq.commands import command_parser
+from hardware_models.errors import one_line
 
 
 def register(subparsers: Any) -> None:
@@ -40,6 +43,8 @@ def register(subparsers: Any) -> None:
     run_p.add_argument("--scheduler", default=None,
                        help="address of a running Dask scheduler, e.g. tcp://host:8786 (implies --executor dask)")
     run_p.add_argument("--max-points", type=int, default=None, help="run at most this many missing points")
+    run_p.add_argument("--point-limit", type=int, default=None,
+                       help="refuse a spec with more grid points than this (default 100000); raise it to mean a bigger sweep")
     run_p.add_argument("--network-cache", default=None,
                        help="folder of trained networks (default: <db>.networks beside the database)")
     bar = run_p.add_mutually_exclusive_group()
@@ -73,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from analogeq.sweeps import load_spec, run_sweep
+    from analogeq.sweeps.executors import make_executor
+    from analogeq.sweeps.spec import DEFAULT_POINT_LIMIT
 
     executor = args.executor
     if args.scheduler is not None:
@@ -84,9 +91,19 @@ def _run(args: argparse.Namespace) -> int:
     if executor == "inprocess" and args.workers not in (None, 1):
         raise ValueError(f"--workers {args.workers} needs --executor processes or dask (inprocess runs one point at a time)")
     workers = args.workers if executor != "inprocess" else None
-    spec = load_spec(args.spec)
-    summary = run_sweep(spec, args.db, executor=executor, workers=workers, scheduler=args.scheduler,
-                        progress=args.progress, max_points=args.max_points, network_cache=args.network_cache)
+    point_limit = DEFAULT_POINT_LIMIT if args.point_limit is None else args.point_limit
+    if point_limit < 1:
+        raise ValueError(f"--point-limit must be >= 1, got {point_limit}")
+    if args.scheduler is not None:  # connect first: a wrong address fails in seconds, before any work
+        executor = make_executor("dask", scheduler=args.scheduler)
+    try:
+        spec = load_spec(args.spec, point_limit=point_limit)
+        print(f"sweep {spec.name}: {spec.n_points():,} grid points (limit {point_limit:,})", flush=True)
+        summary = run_sweep(spec, args.db, executor=executor, workers=workers, scheduler=None,
+                            progress=args.progress, max_points=args.max_points, network_cache=args.network_cache)
+    finally:
+        if not isinstance(executor, str):
+            executor.close()
     print(
         f"sweep {summary.name}: {summary.planned} points, {summary.already_done} already done, "
         f"ran {summary.ran} (ok {summary.ok}, skipped {summary.skipped}, error {summary.error}) "
@@ -124,8 +141,16 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _plot(args: argparse.Namespace) -> int:
+    from analogeq.report.grouping import numeric_metrics
     from analogeq.report.sweep_report import write_sweep_report
+    from analogeq.sweeps.store import ResultStore
 
+    if args.metric:  # a metric no point measured would give zero plots and exit 0: refuse it by name
+        with ResultStore(args.db, create=False) as store:
+            known = numeric_metrics(store.point_rows())
+        unknown = [m for m in args.metric if m not in known]
+        if unknown:
+            raise ValueError(f"--metric {unknown[0]!r}: no stored point has this metric; metrics in {args.db}: {known}")
     out = write_sweep_report(args.db, args.out, metrics=args.metric, heatmaps=not args.no_heatmaps)
     print(f"wrote {len(out['plots'])} plots and {out['report']}")
     return 0
@@ -142,8 +167,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(args)
     except (ValueError, FileNotFoundError, TypeError) as exc:
-        print(f"analogeq sweep: error: {exc}", file=sys.stderr)
+        print(f"analogeq sweep: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as exc:
+        print(f"analogeq sweep: {one_line(str(exc)) or 'stopped (Ctrl-C)'}", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

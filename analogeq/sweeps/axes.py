@@ -19,7 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from analogeq.sweeps.spec_limits import MAX_AXIS_VALUES
 from hardware_models import cards
+from hardware_models.errors import short_repr
 from hardware_models.jsonable import to_jsonable
 from hardware_models.params import check_bool, check_float, check_int
 
@@ -43,17 +45,17 @@ def expand_range(value: dict[str, Any], where: str) -> list[Any]:
     """Values of a range table ``{start, stop, num, log = false}`` (see the module docstring)."""
     keys = set(value)
     if not {"start", "stop", "num"} <= keys or not keys <= {"start", "stop", "num", "log"}:
-        raise ValueError(f"{where}: a range is {{start, stop, num, log = false}}, got keys {sorted(keys)}")
+        raise ValueError(f"{where}: a range is {{start, stop, num, log = false}}, got keys {sorted(map(str, keys))}")
     start, stop = value["start"], value["stop"]
     check_float(f"{where}.start", start)
     check_float(f"{where}.stop", stop)
-    num = check_int(f"{where}.num", value["num"], minimum=1)
+    num = check_int(f"{where}.num", value["num"], minimum=1, maximum=MAX_AXIS_VALUES)
     log = check_bool(f"{where}.log", value.get("log", False))
     if num == 1 and start != stop:
-        raise ValueError(f"{where}: num = 1 needs start == stop, got start={start!r}, stop={stop!r}")
+        raise ValueError(f"{where}: num = 1 needs start == stop, got start={short_repr(start)}, stop={short_repr(stop)}")
     if log:
         if start <= 0 or stop <= 0:
-            raise ValueError(f"{where}: log = true needs start > 0 and stop > 0, got start={start!r}, stop={stop!r}")
+            raise ValueError(f"{where}: log = true needs start > 0 and stop > 0, got start={short_repr(start)}, stop={short_repr(stop)}")
         values = np.geomspace(float(start), float(stop), num)
     else:
         values = np.linspace(float(start), float(stop), num)
@@ -82,7 +84,7 @@ def _axis_values(raw: Any, where: str) -> list[Any]:
             raise ValueError(f"{where}: needs at least one value")
         values = list(raw)
     else:
-        raise ValueError(f"{where}: must be a list of values or a range {{start, stop, num, log}}, got {raw!r}")
+        raise ValueError(f"{where}: must be a list of values or a range {{start, stop, num, log}}, got {short_repr(raw)}")
     try:
         values = to_jsonable(values, nonfinite="error", path=where)
     except TypeError as exc:  # e.g. a TOML date
@@ -103,13 +105,13 @@ def _check_card_values(path: str, values: list[Any], where: str, base_card: Any,
             if "no such field" in str(exc):
                 also = f"; or an evaluation parameter: {param_names}" if param_names else ""
                 raise ValueError(f'{where}: unknown card field "{path}" ({exc}){also}') from None
-            raise ValueError(f"{where}[{i}] = {v!r}: {exc}") from None
+            raise ValueError(f"{where}[{i}] = {short_repr(v)}: {exc}") from None
         for kind, card in own_cards.items():  # a substrate's own card: only where the field exists
             try:
                 cards.with_value(card, path, v)
             except ValueError as exc:
                 if "no such field" not in str(exc):
-                    raise ValueError(f"{where}[{i}] = {v!r} on the card of substrate {kind!r}: {exc}") from None
+                    raise ValueError(f"{where}[{i}] = {short_repr(v)} on the card of substrate {short_repr(kind)}: {exc}") from None
 
 
 def parse_axes(value: Any, base_card: Any, param_specs: dict[str, Any], own_cards: dict[str, Any]) -> tuple[Axis, ...]:
@@ -117,7 +119,7 @@ def parse_axes(value: Any, base_card: Any, param_specs: dict[str, Any], own_card
     evaluations' parameters by name (an axis of that name is a parameter axis); ``own_cards``:
     the cards of substrates that run on their own card, by kind."""
     if not isinstance(value, dict):
-        raise ValueError(f"axes: must be a table of path = values, got {value!r}")
+        raise ValueError(f"axes: must be a table of path = values, got {short_repr(value)}")
     axes = []
     for path in sorted(value):
         where = f'axes["{path}"]'

@@ -51,6 +51,9 @@ logger = logging.getLogger(__name__)
 EXECUTOR_KINDS = ("inprocess", "processes", "dask")
 
 
+#: seconds to connect to an existing Dask scheduler before giving up with one line
+SCHEDULER_CONNECT_S = 5.0
+
 class Executor(abc.ABC):
     """Runs ``fn(item)`` for every item and yields the results as they finish."""
 
@@ -152,7 +155,11 @@ class DaskExecutor(Executor):
             )
             self._client = Client(self._cluster)
         else:
-            self._client = Client(scheduler)
+            try:  # a wrong address fails within SCHEDULER_CONNECT_S, not distributed's 30 s default
+                self._client = Client(scheduler, timeout=SCHEDULER_CONNECT_S)
+            except (OSError, TimeoutError, ValueError, TypeError) as exc:
+                raise ValueError(f"scheduler {scheduler!r}: cannot connect within {SCHEDULER_CONNECT_S:g} s "
+                                 f"({type(exc).__name__}: {exc})") from None
         self.workers = max(1, len(self._client.scheduler_info(n_workers=-1).get("workers", {})) or (workers or 1))
 
     def map_unordered(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Any]:

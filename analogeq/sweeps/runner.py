@@ -251,6 +251,10 @@ def run_sweep(
                                    result.substrate, result.reason)
                 if bar is not None:
                     bar.update(1)
+        except KeyboardInterrupt:  # every result that arrived is stored; say so in one line
+            done = summary.already_done + summary.ok
+            raise SweepInterrupted(f"stopped: {done} of {len(unique)} points stored; "
+                                   "run the same command to resume") from None
         finally:
             if bar is not None:
                 bar.close()
@@ -258,6 +262,11 @@ def run_sweep(
                 ex.close()
     summary.wall_s = time.perf_counter() - t0
     return summary
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`run_sweep`; its message says how many points are stored and that
+    running the same command resumes (the results already stored are complete)."""
 
 
 def _progress_bar(total: int, initial: int, name: str, progress: bool | None):

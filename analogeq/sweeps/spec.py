@@ -49,6 +49,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+from analogeq.sweeps import spec_limits as limits
 from analogeq.sweeps.axes import Axis, parse_axes
 from analogeq.sweeps.canonical import config_hash
 from analogeq.sweeps.evaluations import ENTRY_POINT_GROUP, get_evaluation
@@ -61,6 +62,7 @@ from analogeq.sweeps.sections import (
     parse_seeds,
     parse_substrates,
 )
+from hardware_models.errors import AnalogeqError, one_line, short_repr
 from hardware_models.jsonable import to_jsonable
 
 if sys.version_info >= (3, 11):
@@ -68,7 +70,24 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-__all__ = ["SweepSpec", "load_spec", "spec_from_dict"]
+__all__ = ["DEFAULT_POINT_LIMIT", "MAX_SPEC_BYTES", "SpecError", "SweepSpec", "load_spec", "spec_from_dict"]
+
+#: a spec with more grid points than this is refused unless the caller raises the limit
+#: (``point_limit=``; ``analogeq sweep run --point-limit N``): 10^5 points of the cheapest
+#: evaluation already take hours, and a typo in a range's ``num`` should not plan 10^9
+DEFAULT_POINT_LIMIT = 100_000
+#: a spec file larger than this is refused before it is parsed (specs are a few kB)
+MAX_SPEC_BYTES = 1_000_000
+
+
+class SpecError(AnalogeqError):
+    """A sweep spec that is not valid: one line naming the file (``source``, where there is one)
+    and the key, e.g. ``spec.toml: axes["adc.bits"][2] = 40: ...``."""
+
+    def __init__(self, message: str, *, source: str | None = None):
+        self.source = source
+        self.detail = one_line(message)
+        super().__init__(one_line(f"{source}: {self.detail}" if source else self.detail))
 
 _TOP_KEYS = ("name", "description", "card", "network", "axes", "substrates", "evaluations", "seeds")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
@@ -145,26 +164,40 @@ class SweepSpec:
         return grid * per_grid * len(self.seeds)
 
 
-def load_spec(path: str | os.PathLike) -> SweepSpec:
-    """Read and validate a TOML sweep spec (relative paths in it are relative to its folder)."""
+def load_spec(path: str | os.PathLike, *, point_limit: int | None = DEFAULT_POINT_LIMIT) -> SweepSpec:
+    """Read and validate a TOML sweep spec (relative paths in it are relative to its folder).
+    Every error is a :class:`SpecError` naming the file and the key; ``point_limit``: see
+    :func:`spec_from_dict`."""
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise SpecError("is a folder; a sweep spec file (TOML) is needed", source=path)
+    size = os.stat(path).st_size  # FileNotFoundError names the file
+    if size > MAX_SPEC_BYTES:
+        raise SpecError(f"the file is {size:,} bytes; a sweep spec is at most {MAX_SPEC_BYTES:,}", source=path)
     with open(path, "rb") as f:
-        try:
-            data = tomllib.load(f)
-        except tomllib.TOMLDecodeError as exc:
-            raise ValueError(f"{path}: not valid TOML: {exc}") from None
+        raw = f.read()
     try:
-        return spec_from_dict(data, base_dir=os.path.dirname(os.path.abspath(path)))
-    except ValueError as exc:
-        raise ValueError(f"{path}: {exc}") from None
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"not UTF-8 text (byte {exc.start}: {exc.reason})", source=path) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"not valid TOML: {exc}", source=path) from None
+    except RecursionError:
+        raise SpecError("not a sweep spec: TOML nested too deep", source=path) from None
+    try:
+        return spec_from_dict(data, base_dir=os.path.dirname(os.path.abspath(path)), point_limit=point_limit)
+    except SpecError as exc:
+        raise SpecError(exc.detail, source=path) from None
 
 
 def _check_top_level(data: Any) -> None:
     if not isinstance(data, dict):
-        raise TypeError(f"a sweep spec must be a table (dict), got {type(data).__name__}")
+        raise SpecError(f"a sweep spec must be a table (dict), got {type(data).__name__}")
     if data.get("imports", []) != []:  # "imports": [] is in the canonical dict of an older spec
         raise ValueError(
-            f"imports: a spec no longer imports modules, got {data['imports']!r}; it names registered "
+            f"imports: a spec no longer imports modules, got {short_repr(data['imports'])}; it names registered "
             f"evaluations (analogeq.sweeps.evaluation_names()), and plugins register theirs as entry "
             f"points of group {ENTRY_POINT_GROUP!r}"
         )
@@ -173,13 +206,29 @@ def _check_top_level(data: Any) -> None:
         raise ValueError(f"{unknown[0]}: unknown key of a sweep spec; allowed: {list(_TOP_KEYS)}")
     name = data.get("name")
     if not isinstance(name, str) or not _NAME_RE.match(name):
-        raise ValueError(f"name: required, letters, digits and - _ . (starting with a letter or digit), got {name!r}")
+        raise ValueError(f"name: required, letters, digits and - _ . (starting with a letter or digit), got {short_repr(name)}")
     if not isinstance(data.get("description", ""), str):
-        raise ValueError(f"description: must be a string, got {data['description']!r}")
+        raise ValueError(f"description: must be a string, got {short_repr(data['description'])}")
 
 
-def spec_from_dict(data: dict[str, Any], *, base_dir: str = ".") -> SweepSpec:
-    """Validate a spec given as a dict (parsed TOML, or :meth:`SweepSpec.to_dict` output)."""
+def spec_from_dict(data: dict[str, Any], *, base_dir: str = ".",
+                   point_limit: int | None = DEFAULT_POINT_LIMIT) -> SweepSpec:
+    """Validate a spec given as a dict (parsed TOML, or :meth:`SweepSpec.to_dict` output).
+
+    A spec whose grid (axis values x evaluation-substrate pairs x seeds) has more than
+    ``point_limit`` points is refused before any axis is expanded point by point (None: no
+    limit). Every error is a :class:`SpecError` naming the key (bad values of the older
+    ValueError/TypeError kinds raised by the section parsers are re-raised as one)."""
+    try:
+        limits.check_depth(data)
+        return _spec_from_dict(data, base_dir, point_limit)
+    except SpecError:
+        raise
+    except (ValueError, TypeError) as exc:  # ParameterError, CardError and the parsers' messages name the key
+        raise SpecError(str(exc)) from None
+
+
+def _spec_from_dict(data: dict[str, Any], base_dir: str, point_limit: int | None) -> SweepSpec:
     _check_top_level(data)
     base = card_ref(data.get("card"))
     base_card = load_card(base, base_dir, where="card")
@@ -202,6 +251,8 @@ def spec_from_dict(data: dict[str, Any], *, base_dir: str = ".") -> SweepSpec:
     for e in evaluations:
         for pname, p in get_evaluation(e).all_params().items():
             param_specs.setdefault(pname, p)
+    per_grid = sum(len(substrates) if get_evaluation(e).uses_substrate else 1 for e in evaluations) * len(seeds)
+    limits.check_point_count(data.get("axes", {}), per_grid, point_limit)
     axes = parse_axes(data.get("axes", {}), base_card, param_specs, own_cards)
     axis_paths = {a.path for a in axes}
 
