@@ -22,8 +22,9 @@ from hardware_models.export.nir_conv_import import import_conv_nir
 
 __all__ = ["SETTLE_FIELDS", "conv_ebm_from_graph", "conv_ebm_graph", "export_conv_ebm_nir", "import_conv_ebm_nir"]
 
-#: the ConvEBMConfig fields stored as the graph's ``settle_*`` metadata
-SETTLE_FIELDS = ("free_steps", "nudge_steps", "tol", "step_size", "schedule", "per_sample_stop")
+#: the ConvEBMConfig fields stored as the graph's ``settle_*`` metadata: the settling options, and
+#: the initialisation's seed and gain (no effect on a loaded network; kept so the config round-trips)
+SETTLE_FIELDS = ("free_steps", "nudge_steps", "tol", "step_size", "schedule", "per_sample_stop", "seed", "init_gain")
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
