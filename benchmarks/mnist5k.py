@@ -15,13 +15,24 @@ Keys (issue 13 contract; accuracies are fractions of the 1,000 test images of sp
   ``mnist5k_conv_mlp_test_accuracy``: its same-size feed-forward baseline, a CNN with the same
   conv and pool layers (named ``mlp`` as the issue names every feed-forward baseline);
 * ``*_ep_minus_bptt``: EqProp minus BPTT accuracy (target: within 1 point, >= -0.01);
+* ``*_bptt_lr_search``: the BPTT twin's learning rates are tuned, not copied from EqProp: every
+  factor of :data:`BPTT_LR_FACTORS` times the recipe's rates is trained for ``search_epochs``
+  (its own cosine schedule) on the same training split and scored on the validation split; the
+  twin of ``*_bptt_test_accuracy`` is then trained with the recipe's full budget at the factor
+  with the best validation accuracy (``*_bptt_lr_factor``, ``*_bptt_lr``; ties: the factor
+  nearest 1). The EqProp recipe keeps its own rates (tuned on the digits, not searched here);
 * ``mnist5k_conv_ebm_pcm_1day_accuracy_mean`` and ``..._ci95``: the EqProp conv EBM on the
   ``pcm`` card read one day after programming, over 10 programming draws (Student-t 95% interval);
-* ``*_train_seconds``: wall time of each training on this machine (``--threads`` torch threads).
+* ``*_train_seconds``: wall time of each training on this machine (``--threads`` torch threads);
+* ``mnist5k_conv_avg_ebm_test_accuracy`` (``--part conv_avg``, issue 16): recipe
+  ``mnist5k_conv_avg``, the conv EBM with 2x2 average pools (the pooling a spiking chip runs)
+  trained by EqProp with the conv recipe's budget (``--conv-epochs``); EqProp only.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import time
 
 from common import bench_parser, emit, machine, parse_args  # first: sets OMP_WAIT_POLICY before torch loads
@@ -43,6 +54,40 @@ __all__ = ["mnist5k_figures"]
 
 #: programming draws of the PCM figure (full run / quick)
 DRAWS = (10, 3)
+
+#: learning-rate factors of the BPTT twins' search (times the EqProp recipe's per-layer rates)
+BPTT_LR_FACTORS = (0.5, 1.0, 2.0, 4.0)
+
+
+def _scaled(train_config, factor: float, epochs: int | None = None):
+    lr = train_config.lr
+    lr = tuple(factor * v for v in lr) if isinstance(lr, (list, tuple)) else factor * lr
+    changes = {"lr": lr} if epochs is None else {"lr": lr, "epochs": epochs}
+    return dataclasses.replace(train_config, **changes)
+
+
+def _bptt_twin(name: str, splits, epochs: int | None, seed: int, search_epochs: int):
+    """The BPTT twin at its tuned learning rate (see the module docstring): (model, test accuracy,
+    seconds of the final run, history, search records, chosen factor, its rates)."""
+    model_config, train_config = recipe(name, seed, epochs=epochs, algorithm="bptt")
+    search = []
+    for factor in BPTT_LR_FACTORS:
+        model = build_model(model_config)
+        t0 = time.perf_counter()
+        history = train(model, splits, _scaled(train_config, factor, search_epochs), progress=False)
+        search.append({"lr_factor": factor, "val_accuracy": history["final_val_accuracy"],
+                       "epochs": search_epochs, "seconds": time.perf_counter() - t0})
+    best = max(search, key=lambda r: (r["val_accuracy"], -abs(math.log(r["lr_factor"]))))["lr_factor"]
+    config = _scaled(train_config, best)
+    model = build_model(model_config)
+    t0 = time.perf_counter()
+    history = train(model, splits, config, progress=False)
+    seconds = time.perf_counter() - t0
+    model.eval()
+    with torch.no_grad():
+        test = evaluate(model, splits.test)
+    lr = list(config.lr) if isinstance(config.lr, (list, tuple)) else config.lr
+    return model, test["accuracy"], seconds, history, search, best, lr
 
 
 def _ebm(name: str, algorithm: str | None, splits, epochs: int | None, seed: int):
@@ -68,7 +113,7 @@ def _feed_forward(kind: str, splits, epochs: int, seed: int):
 
 
 def mnist5k_figures(quick: bool, seed: int = 0, *, parts: tuple[str, ...] = ("dense", "conv"),
-                    conv_epochs: int | None = None) -> dict:
+                    conv_epochs: int | None = None, search_epochs: int | None = None) -> dict:
     """Every ``mnist5k_*`` key of the module docstring (``quick``: smaller budgets, same keys).
 
     ``parts``: which recipes to run (the PCM figure comes with ``"conv"``); ``conv_epochs``
@@ -79,12 +124,19 @@ def mnist5k_figures(quick: bool, seed: int = 0, *, parts: tuple[str, ...] = ("de
     if quick:
         splits = splits.subset(n_train=600, n_val=100, n_test=200, seed=0)
         epochs = {"dense": 2, "conv": 2, "ff": 3}
+    search_epochs = search_epochs or (1 if quick else 4)
     out: dict = {"mnist5k_sizes": splits.sizes(), "mnist5k_quick": quick}
     conv_ebm = None
     for kind in parts:
         name = f"mnist5k_{kind}"
+        if kind == "conv_avg":  # EqProp only: its max-pool twin is the "conv" part
+            _, ep_acc, ep_s, history = _ebm(name, None, splits, epochs["conv"], seed)
+            out.update({f"{name}_ebm_test_accuracy": ep_acc, f"{name}_ebm_train_seconds": ep_s,
+                        f"{name}_ebm_epochs": len(history["epochs"]),
+                        f"{name}_ebm_free_unconverged_fraction": history["epochs"][-1].get("free_unconverged_fraction")})
+            continue
         ebm, ep_acc, ep_s, history = _ebm(name, None, splits, epochs[kind], seed)
-        _, bp_acc, bp_s, _ = _ebm(name, "bptt", splits, epochs[kind], seed)
+        _, bp_acc, bp_s, bp_history, search, factor, bp_lr = _bptt_twin(name, splits, epochs[kind], seed, search_epochs)
         ff_acc, ff_s = _feed_forward(kind, splits, epochs["ff"], seed)
         out.update({
             f"{name}_ebm_test_accuracy": ep_acc, f"{name}_bptt_test_accuracy": bp_acc,
@@ -92,6 +144,10 @@ def mnist5k_figures(quick: bool, seed: int = 0, *, parts: tuple[str, ...] = ("de
             f"{name}_ebm_train_seconds": ep_s, f"{name}_bptt_train_seconds": bp_s, f"{name}_mlp_train_seconds": ff_s,
             f"{name}_ebm_epochs": len(history["epochs"]),
             f"{name}_ebm_free_unconverged_fraction": history["epochs"][-1].get("free_unconverged_fraction"),
+            f"{name}_ebm_final_val_accuracy": history["final_val_accuracy"],
+            f"{name}_bptt_final_val_accuracy": bp_history["final_val_accuracy"],
+            f"{name}_bptt_lr_search": search, f"{name}_bptt_lr_factor": factor, f"{name}_bptt_lr": bp_lr,
+            f"{name}_bptt_search_seconds": sum(r["seconds"] for r in search),
         })
         conv_ebm = ebm if kind == "conv" else conv_ebm
     if conv_ebm is None:
@@ -110,14 +166,18 @@ def mnist5k_figures(quick: bool, seed: int = 0, *, parts: tuple[str, ...] = ("de
 def main(argv: list[str] | None = None) -> int:
     parser = bench_parser(__doc__, quick_help="600 training images, 2 epochs, 3 draws on 100 images",
                           threads_help="torch threads (default 1)", seed=True)
-    parser.add_argument("--part", choices=("dense", "conv", "all"), default="all", help="which recipes (default all)")
+    parser.add_argument("--part", choices=("dense", "conv", "conv_avg", "all"), default="all",
+                        help="which recipes (default all: dense and conv; conv_avg only when named)")
     parser.add_argument("--conv-epochs", type=int, default=None, help="epochs of the conv EqProp and BPTT runs "
                         "(default: the recipe's 10)")
+    parser.add_argument("--search-epochs", type=int, default=None, help="epochs of each run of the BPTT twins' "
+                        "learning-rate search (default 4; --quick 1)")
     args = parse_args(parser, argv)
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
     parts = ("dense", "conv") if args.part == "all" else (args.part,)
-    result = mnist5k_figures(args.quick, args.seed, parts=parts, conv_epochs=args.conv_epochs)
+    result = mnist5k_figures(args.quick, args.seed, parts=parts, conv_epochs=args.conv_epochs,
+                             search_epochs=args.search_epochs)
     result["seconds"] = time.perf_counter() - t0
     result["machine"] = machine(("torch", "numpy", "numba"), torch_threads=args.threads)
     emit(result, args)

@@ -99,3 +99,13 @@ def test_avgpool_settles_reach_the_reference_fixed_point(schedule, per_sample):
         out = settle(model, x, max_steps=5000, tol=1e-10, schedule=schedule, per_sample=per_sample)
     assert exact.converged and out.converged
     assert max(float((a - b).abs().max()) for a, b in zip(out.states, exact.states)) < 1e-7
+
+
+def test_mnist5k_conv_avg_recipe_is_the_conv_recipe_with_average_pools():
+    from analogeq.train.recipes import recipe
+
+    avg, avg_train = recipe("mnist5k_conv_avg")
+    ref, ref_train = recipe("mnist5k_conv")
+    assert avg_train == ref_train and {k: v for k, v in avg.items() if k != "pool_kinds"} == ref
+    model = build_model(avg)
+    assert [s.pool_kind for s in model.synapses[:2]] == ["avg", "avg"] and model.state_shapes == build_model(ref).state_shapes
