@@ -32,6 +32,7 @@ from analogeq.compare.entries import CompareEntry, CompareSettings, dataset_radi
 from analogeq.compare.markdown import write_compare
 from analogeq.compare.training import load_or_train
 from analogeq.data import load_dataset
+from analogeq.progress import overall
 from analogeq.robustness.evaluate import evaluate_robustness
 from analogeq.robustness.suite import QUICK
 from hardware_models.cards import resolve_card
@@ -149,29 +150,35 @@ def compare(
     for s in skipped:
         logger.warning("skipping %s", s["reason"])
     rows = []
-    for entry in entries:
-        model, train_time_s, record = load_or_train(entry, splits, seed=seed, device=device, checkpoint_dir=checkpoint_dir,
-                                                    dataset=splits.name, split_seed=seed)
-        float_substrate = _build_substrate("float", model, card=None, seed=seed, device=device, drift_time_s=None)
-        for kind in substrates:
-            if kind not in available:
-                continue
-            try:
-                substrate = float_substrate if kind == "float" else _build_substrate(
-                    kind, model, card=card_obj, seed=seed, device=device, drift_time_s=drift_time_s)
-            except (TypeError, ValueError, NotImplementedError) as exc:
-                logger.warning("%s on %s: cannot build the substrate: %s", entry.label, kind, exc)
-                skipped.append({"entry": entry.name, "substrate": kind, "reason": str(exc)})
-                continue
-            t0 = time.perf_counter()
-            report = evaluate_robustness(substrate, x, y, suite=suite, seed=seed,
-                                         reference_substrate=float_substrate if kind != "float" else None)
-            row = _row(entry, model, kind, card_name if kind != "float" else None, report, train_time_s,
-                       time.perf_counter() - t0)
-            row["final_val_accuracy"] = record.get("final_val_accuracy")
-            rows.append(row)
-            logger.info("%s on %s: clean %.3f, PGD %.3f, Square %s", entry.label, kind, row["clean"],
-                        row["pgd_linf"] if row["pgd_linf"] is not None else math.nan, row["square_linf"])
+    # one overall bar: per model its training (or loading) and one evaluation per available substrate
+    units = len(entries) * (1 + sum(k in available for k in substrates))
+    with overall(units, "compare", unit="step") as bar:
+        for entry in entries:
+            model, train_time_s, record = load_or_train(entry, splits, seed=seed, device=device, checkpoint_dir=checkpoint_dir,
+                                                        dataset=splits.name, split_seed=seed)
+            bar.step(f"{entry.label} trained")
+            float_substrate = _build_substrate("float", model, card=None, seed=seed, device=device, drift_time_s=None)
+            for kind in substrates:
+                if kind not in available:
+                    continue
+                try:
+                    substrate = float_substrate if kind == "float" else _build_substrate(
+                        kind, model, card=card_obj, seed=seed, device=device, drift_time_s=drift_time_s)
+                except (TypeError, ValueError, NotImplementedError) as exc:
+                    logger.warning("%s on %s: cannot build the substrate: %s", entry.label, kind, exc)
+                    skipped.append({"entry": entry.name, "substrate": kind, "reason": str(exc)})
+                    bar.step(f"{entry.label} on {kind} (skipped)")
+                    continue
+                t0 = time.perf_counter()
+                report = evaluate_robustness(substrate, x, y, suite=suite, seed=seed,
+                                             reference_substrate=float_substrate if kind != "float" else None)
+                row = _row(entry, model, kind, card_name if kind != "float" else None, report, train_time_s,
+                           time.perf_counter() - t0)
+                row["final_val_accuracy"] = record.get("final_val_accuracy")
+                rows.append(row)
+                logger.info("%s on %s: clean %.3f, PGD %.3f, Square %s", entry.label, kind, row["clean"],
+                            row["pgd_linf"] if row["pgd_linf"] is not None else math.nan, row["square_linf"])
+                bar.step(f"{entry.label} on {kind}")
     result = {
         "schema": SCHEMA,
         "dataset": splits.name,

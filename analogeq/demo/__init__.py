@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from analogeq.progress import overall
 from hardware_models.params import check_one_of
 
 from hardware_models.files import atomic_write
@@ -95,6 +96,16 @@ SECTIONS: list[tuple[str, Section]] = [
 
 #: sections that need the trained network of the ``float`` section
 NEEDS_FLOAT = ("crossbar", "spiking", "robustness", "sweep")
+
+
+#: weight of each section on the demo's progress bar: about its seconds in the full demo on 2
+#: shared cores (451 s in RESULTS.md, of which robustness 340 s); a section not listed weighs 10
+PROGRESS_WEIGHTS = {"float": 30, "crossbar": 25, "spiking": 25, "robustness": 340, "sweep": 20}
+
+
+def progress_plan(sections: list[str] | None = None) -> list[tuple[str, int]]:
+    """(section, weight) of every section that will run, in order: the units of the demo's bar."""
+    return [(n, PROGRESS_WEIGHTS.get(n, 10)) for n, _ in SECTIONS if sections is None or n in sections]
 
 
 def register_section(name: str, section: Section, *, before: str | None = None) -> None:
@@ -184,13 +195,17 @@ def run_demo(
     rows: list[dict[str, Any]] = []
     timings: dict[str, float] = {}
     t_all = time.perf_counter()
-    for name, section in SECTIONS:
-        if sections is not None and name not in sections:
-            continue
-        logger.info("demo section %r", name)
-        t0 = time.perf_counter()
-        rows += section(ctx)
-        timings[name] = time.perf_counter() - t0
+    plan = dict(progress_plan(sections))
+    with overall(sum(plan.values()), "demo", unit="units", progress=progress) as bar:
+        for name, section in SECTIONS:
+            if name not in plan:
+                continue
+            logger.info("demo section %r", name)
+            bar.label(name)
+            t0 = time.perf_counter()
+            rows += section(ctx)
+            timings[name] = time.perf_counter() - t0
+            bar.step(f"{name} done", n=plan[name])
     table = format_table(rows)
     header = _header(rows)
     report_info = None

@@ -89,6 +89,7 @@ from typing import Any
 import torch
 
 from analogeq.contract import GradientSpec
+from analogeq.progress import overall
 from analogeq.report.robustness import compare_markdown, to_markdown, write_report
 from analogeq.robustness import extras as X
 from analogeq.robustness import gates as G
@@ -157,6 +158,19 @@ def evaluate_robustness(
         raise TypeError(f"reference_substrate must be a Substrate or None, got {type(reference_substrate).__name__}")
     ev = Evaluator(substrate, x, y, suite, seed, gradient, batch_size, reference_substrate)
     plan = plan_attacks(suite, substrate.num_classes, reference_substrate is not None)
+    with overall(progress_units(plan, extras), f"robustness {substrate.name}", unit="step") as bar:
+        return _evaluate(ev, plan, bar, substrate, x, y, suite, reference_substrate, seed, gradient, batch_size,
+                         extras, keep_adversarial, started)
+
+
+def progress_units(plan: Any, extras: bool) -> int:
+    """The units of the progress bar of one evaluation: randomness and EOT, clean accuracy, one
+    per attack run, the gates, and corruptions, certification, detection, energy with extras."""
+    return 2 + len(plan.attacks) + 1 + (4 if extras else 0)
+
+
+def _evaluate(ev, plan, bar, substrate, x, y, suite, reference_substrate, seed, gradient, batch_size, extras,
+              keep_adversarial, started) -> dict[str, Any]:
     gates: dict[str, dict[str, Any]] = {}
 
     # randomness: AutoAttack-style detection, then EOT and draws
@@ -167,10 +181,12 @@ def evaluate_robustness(
     ev.draws = suite.draws if stochastic else 1
     gates["eot_sufficient"] = choose_eot(ev, stochastic)
     gates["randomness_detected_and_eot"] = G.randomness_detected_and_eot(randomness, ev.eot, ev.draws)
+    bar.step("randomness and EOT")
 
     clean_preds = ev.predictions(x, "clean/draws")
     clean, _ = ev.accuracy([p == y.cpu() for p in clean_preds])
     ev.correct["clean"] = torch.stack([p == y.cpu() for p in clean_preds])
+    bar.step("clean")
 
     attacks: dict[str, dict[str, Any]] = {}
     rates: dict[tuple[str, float], torch.Tensor] = {}  # (attack, eps) -> per-example robust rate
@@ -182,10 +198,12 @@ def evaluate_robustness(
             entry, rates[(run.name, float(run.eps))], _ = ev.attack_entry(run)
             attacks.setdefault(run.name, {})[eps_key(run.eps)] = entry
         kinds[run.name] = (run.norm, run.white_box)
+        bar.step(run.name if run.eps is None else f"{run.name}@{eps_key(run.eps)}")
 
     gates.update(_attack_gates(ev, plan, clean, attacks, rates, kinds))
     gates.update(gradient_gates(ev, clean_preds))
     modes = gradient_modes(ev, plan.gradient_modes) if plan.gradient_modes else None
+    bar.step("gates")
 
     summary: dict[str, Any] = {"clean": clean["accuracy"], "headline_linf_eps": suite.headline_linf_eps,
                                "headline_l2_eps": suite.headline_l2_eps}
@@ -199,13 +217,17 @@ def evaluate_robustness(
     corruptions = certification = detection = energy = {"available": False}
     if extras:
         corruptions = X.corruptions(ev, clean["accuracy"])
+        bar.step("corruptions")
         headline_adv = {f"{key}@{eps_key(headline[norm])}": ev.adversarial[(key, headline[norm])]
                         for key, norm in (("pgd_linf", "linf"), ("pgd_l2", "l2"), ("square_linf", "linf"),
                                           ("square_l2", "l2"))
                         if (key, headline[norm]) in ev.adversarial}
         certification = X.certification(ev)
+        bar.step("certification")
         detection = X.detection(ev, headline_adv)
+        bar.step("detection")
         energy = X.energy_view(ev, headline_adv)
+        bar.step("energy")
     summary["corruptions_mean"] = corruptions.get("mean")
     summary["certified_at_r"] = certification.get("certified_accuracy")
 

@@ -44,8 +44,11 @@ def show_progress(progress: bool | None = None) -> bool:
 
 
 def progress_bar(progress: bool | None, total: int, desc: str, **options: Any) -> Any:
-    """A tqdm bar over ``total`` batches where :func:`show_progress` says so, else None."""
-    if not show_progress(progress):
+    """A tqdm bar over ``total`` batches where :func:`show_progress` says so, else None (also
+    inside a job with one overall bar, :mod:`analogeq.progress`: the demo, compare)."""
+    from analogeq.progress import active
+
+    if not show_progress(progress) or active():
         return None
     return tqdm(total=total, desc=desc, **options)
 
