@@ -37,7 +37,10 @@ import math
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["settle_batch", "node_residual", "solve_node"]
+__all__ = ["settle_batch", "settle_serial", "node_residual", "solve_node", "PARALLEL_MIN_WORK"]
+
+#: batch x conductances below which :func:`settle_serial` runs instead of the parallel kernel
+PARALLEL_MIN_WORK = 1_000_000
 
 IDEAL = 0
 SHOCKLEY = 1
@@ -170,6 +173,20 @@ def _settle_one(ub, vb, wb, w_off, sizes, noff, gb, bnum, signs, beta, yb, diode
         if res <= tol:
             return res, sweep
     return res, max_sweeps
+
+
+@njit(cache=True)
+def settle_serial(u, v, w, w_off, sizes, noff, g, bnum, signs, beta, y, diode, i_s, a, tol, max_sweeps,
+                  residual, sweeps):
+    """:func:`settle_batch` on the calling thread (small batches: a parallel launch costs more
+    than it saves); the same numbers."""
+    stride = 0 if w.shape[0] == 1 else 1
+    for b in range(u.shape[0]):
+        wb = b * stride
+        r, s = _settle_one(u[b], v[b], w[wb], w_off, sizes, noff, g[wb], bnum[wb], signs, beta, y[b], diode,
+                           i_s, a, tol, max_sweeps)
+        residual[b] = r
+        sweeps[b] = s
 
 
 @njit(cache=True, parallel=True)

@@ -18,7 +18,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..params import ParameterError, check_float, check_int
-from .kernels import IDEAL, SHOCKLEY, settle_batch
+from .kernels import IDEAL, PARALLEL_MIN_WORK, SHOCKLEY, settle_batch, settle_serial
 from .network import ResistiveNetwork, ShockleyDiode
 
 __all__ = ["PackedNetwork", "SettleResult", "pack", "settle", "split_layers"]
@@ -136,6 +136,7 @@ def settle(net: ResistiveNetwork, x: np.ndarray, *, beta_S: float = 0.0, y: np.n
     residual = np.empty(batch)
     sweeps = np.empty(batch, dtype=np.int64)
     diode, i_s, a = _diode_args(net)
-    settle_batch(u, v, p.w, p.w_off, p.sizes, p.noff, p.g, p.bnum, p.signs, beta_S, yy, diode, i_s, a, tol_A,
-                 max_sweeps, residual, sweeps)
+    kernel = settle_batch if batch > 1 and batch * p.w.shape[1] >= PARALLEL_MIN_WORK else settle_serial
+    kernel(u, v, p.w, p.w_off, p.sizes, p.noff, p.g, p.bnum, p.signs, beta_S, yy, diode, i_s, a, tol_A, max_sweeps,
+           residual, sweeps)
     return SettleResult(v, residual, sweeps, residual <= tol_A, n_out)
