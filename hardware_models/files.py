@@ -5,8 +5,8 @@ A file is written to a hidden temporary file in the same folder, flushed to disk
 permissions a plain ``open(path, "w")`` would give (0666 minus the user's umask, so that
 collaborators on a shared machine can read it), then renamed over the target with
 ``os.replace``: a reader sees the old file or the new one, never half of one, and a crash leaves
-at most a temporary file named ``.<name>.<random>.tmp``, which :func:`remove_stale_temporaries`
-clears on a later run.
+at most a temporary file named ``.<name>.<random>.tmp``: the next write of the same file removes
+it once it is :data:`STALE_AFTER_S` old (and :func:`remove_stale_temporaries` clears a folder).
 
 With ``overwrite=False`` the target is never replaced: the finished temporary file is
 hard-linked to the target name (``os.link`` fails if the name exists, atomically, so of two
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import os
 import tempfile
 import threading
@@ -57,6 +58,7 @@ def atomic_output(path: str | os.PathLike, *, suffix: str = TEMP_SUFFIX, overwri
     replacing a ``path`` that exists when the block ends (see the module docstring)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_of(target, suffix)
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=suffix)
     os.close(fd)
     tmp = Path(tmp_name)
@@ -106,15 +108,35 @@ def atomic_write(path: str | os.PathLike, data: str | bytes, *, encoding: str = 
     return target
 
 
+#: a temporary file of this target untouched for this long was left by a crash (a live writer
+#: touches its file within seconds: checkpoints, cards and a new database are written in one go)
+STALE_AFTER_S = 600.0
+
+
+def _remove_stale_of(target: Path, suffix: str) -> None:
+    """Remove what crashed writers of ``target`` left beside it (``.<name>.<random><suffix>``
+    and SQLite's ``-journal``/``-wal``/``-shm`` files of such a temporary database), once they
+    are :data:`STALE_AFTER_S` old; called by every :func:`atomic_output`, so the next write of a
+    file clears the leftovers of an interrupted one."""
+    now = time.time()
+    for p in target.parent.glob(f".{glob.escape(target.name)}.*{suffix}*"):
+        try:
+            if p.is_file() and now - p.stat().st_mtime >= STALE_AFTER_S:
+                p.unlink()
+        except OSError:
+            continue
+
+
 def remove_stale_temporaries(folder: str | os.PathLike, *, older_than_s: float = 3600.0) -> list[Path]:
     """Remove the temporaries an interrupted :func:`atomic_output` left in ``folder``
-    (``.<name>.<random>.tmp``, untouched for ``older_than_s`` seconds); returns what was removed."""
+    (``.<name>.<random>.tmp``, and SQLite side files ``.tmp-wal`` etc., untouched for
+    ``older_than_s`` seconds); returns what was removed."""
     removed = []
     root = Path(folder)
     if not root.is_dir():
         return removed
     now = time.time()
-    for p in root.glob(f".*{TEMP_SUFFIX}"):
+    for p in root.glob(f".*{TEMP_SUFFIX}*"):
         try:
             if p.is_file() and now - p.stat().st_mtime >= older_than_s:
                 p.unlink()

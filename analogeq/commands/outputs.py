@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from hardware_models.files import check_output_path
 
-__all__ = ["OUTPUT_ARGUMENTS", "OUTPUT_DESTS", "Output", "check_outputs"]
+__all__ = ["OUTPUT_ARGUMENTS", "OUTPUT_DESTS", "Output", "READ_ONLY", "check_outputs"]
 
 
 class Output(NamedTuple):
@@ -43,6 +43,8 @@ OUTPUT_ARGUMENTS: dict[tuple[str, str | None], tuple[Output, ...]] = {
 
 #: argument names that mean "written by the command" (the test's definition of an output)
 OUTPUT_DESTS = ("out", "db", "csv", "out_card")
+#: arguments of those names that a command only reads: (command, action, dest)
+READ_ONLY = {("sweep", "status", "db"), ("sweep", "export", "db"), ("sweep", "plot", "db")}
 
 
 def _action(args: argparse.Namespace) -> str | None:

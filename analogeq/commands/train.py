@@ -11,7 +11,8 @@ Defaults are the digits recipe (:mod:`analogeq.train.recipes`): a dense EBM with
 layer of 512 units and a squared-error output trained with symmetric EqProp. ``--model-config``
 (JSON text or a JSON file) overrides model fields; the flags override training fields. The
 checkpoint stores the model config and the training metadata, so ``analogeq evaluate CKPT``
-needs nothing else. ``--model resistive`` trains a deep resistive network (64-100-10 with ideal
+needs nothing else. The checkpoint is also written after every epoch (metadata ``partial`` and
+``epochs_completed``), so Ctrl-C (exit 130) keeps the last completed epoch. ``--model resistive`` trains a deep resistive network (64-100-10 with ideal
 diodes on digits; :mod:`analogeq.commands.train_resistive` says which flags it takes: --beta is
 then a conductance in siemens).
 """
@@ -122,13 +123,33 @@ def run(args: argparse.Namespace) -> int:
     model_config, train_config = build_configs(args, splits.input_shape, splits.num_classes)
     model = build_model(model_config)
     logger.info("training %s on %s (%s) with %s", model_config["kind"], splits.name, splits.sizes(), train_config.algorithm)
-    history = train(model, splits, train_config)
-    test = evaluate(model, splits.test, batch_size=train_config.eval_batch_size)
-    metadata = {
+    base_metadata = {
         "dataset": splits.name,
         "split_seed": args.split_seed,
         "data_root": os.path.abspath(args.data_root) if args.data_root else None,
         "train_config": train_config.to_dict(),
+    }
+    epochs_done: list[dict[str, Any]] = []
+
+    def keep_epoch(record: dict[str, Any]) -> None:
+        # each finished epoch is saved (atomically), so Ctrl-C keeps the last completed one
+        try:
+            save_checkpoint(args.out, model, {**base_metadata, "partial": True, "epochs_completed": len(epochs_done) + 1,
+                                              "history": [*epochs_done, record]})
+        except ValueError as exc:  # NaN weights or metrics: the final save reports it; keep the last good epoch
+            logger.warning("epoch %d not saved: %s", len(epochs_done) + 1, exc)
+            return
+        epochs_done.append(record)
+
+    try:
+        history = train(model, splits, train_config, on_epoch_end=keep_epoch)
+    except KeyboardInterrupt:
+        kept = (f"{args.out} holds epoch {len(epochs_done)} of {train_config.epochs} (the last completed one)"
+                if epochs_done else "no epoch had finished; nothing was written")
+        raise KeyboardInterrupt(f"stopped (Ctrl-C): {kept}") from None
+    test = evaluate(model, splits.test, batch_size=train_config.eval_batch_size)
+    metadata = {
+        **base_metadata,
         "val_accuracy": history["final_val_accuracy"],
         "test_accuracy": test["accuracy"],
         "train_seconds": history["train_seconds"],
