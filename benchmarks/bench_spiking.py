@@ -38,6 +38,10 @@ Keys (issue 5 contract):
 * ``nir_roundtrip_max_abs_err``: export -> ``nir.write`` -> ``nir.read`` -> import of the digits
   model on the ``spiking-mixed-signal`` card: max |difference| over weights, biases, thresholds
   and leaks (``nir_roundtrip_same_predictions``: fraction of identical spiking scores, same seed).
+* ``nir_conv_roundtrip_max_abs_err`` (issue 16): the same for a convolutional EBM (the
+  ``mnist5k_conv_avg`` shape, average pools): max |difference| over every weight, bias and the
+  float class scores of mnist-5k test digits after export -> file -> import (target 0; details in
+  ``nir_conv_roundtrip``, from ``nir_conv_roundtrip.py``).
 
 More: agreement and accuracy at several settling times, per-card accuracy/spikes/energy, the
 numpy target's time per sample and its ratio to cython, the mean firing rates behind the speed.
@@ -54,6 +58,7 @@ import time
 # common first: it imports hardware_models, which sets the OpenMP wait policy before torch loads
 from common import bench_parser, emit, load_average, machine, parse_args, summary_text
 from digits import digits_splits, train_model
+from nir_conv_roundtrip import nir_conv_roundtrip
 
 import numpy as np
 import torch
@@ -73,7 +78,7 @@ SPEED_BATCH = 256
 SPEED_SIMULATED_S = 0.1
 SUMMARY_KEYS = ("spiking_agreement", "spiking_ms_per_sample_64_256_10", "spiking_ms_per_sample_784_500_10",
                 "standalone_over_runtime_cython_64_256_10", "standalone_over_runtime_cython_784_500_10",
-                "spiking_eqprop_digits_accuracy", "nir_roundtrip_max_abs_err")
+                "spiking_eqprop_digits_accuracy", "nir_roundtrip_max_abs_err", "nir_conv_roundtrip_max_abs_err")
 
 
 def spiking_machine() -> dict:
@@ -352,6 +357,9 @@ def main(argv: list[str] | None = None) -> int:
     out["nir_roundtrip_max_abs_err"] = nr["nir_roundtrip_max_abs_err"]
     out["nir_roundtrip"] = nr
     out.update(nir_client_agreements(model, splits, target, cache))
+    nc = nir_conv_roundtrip(args.quick, args.seed)
+    out["nir_conv_roundtrip_max_abs_err"] = nc["nir_conv_roundtrip_max_abs_err"]
+    out["nir_conv_roundtrip"] = nc
     out["targets"] = {"spiking_ms_per_sample_64_256_10": 2.0, "spiking_ms_per_sample_784_500_10": 5.0, "spiking_agreement": 0.97,
                       "nir_snntorch_agreement": 0.97, "nir_norse_agreement": 0.97}
     out["machine"]["load_average_at_end"] = load_average()
