@@ -13,7 +13,8 @@
 * :mod:`~analogeq.sweeps.executors`: in process, process pool, Dask (and dask-jobqueue);
 * :mod:`~analogeq.sweeps.evaluations`: the registry of what a point measures, by name (plugins:
   entry points of group ``analogeq.sweep_evaluations``); :mod:`~analogeq.sweeps.context`: what
-  an evaluation sees; :mod:`~analogeq.sweeps.builtin_evaluations`: the built-in ones;
+  an evaluation sees; :mod:`~analogeq.sweeps.builtin_evaluations`: the built-in ones
+  (:mod:`~analogeq.sweeps.resistive_evaluations`: a deep resistive network's own parameters);
 * :mod:`~analogeq.sweeps.networks`: trained networks shared through a cache beside the database;
 * :mod:`~analogeq.sweeps.runner`: the driver; :mod:`~analogeq.sweeps.export`: CSV.
 
@@ -40,6 +41,7 @@ from analogeq.sweeps.store import PointResult, ResultStore, open_store
 
 # the built-in evaluations register themselves on import
 from analogeq.sweeps import builtin_evaluations as _builtin_evaluations  # noqa: E402,F401
+from analogeq.sweeps import resistive_evaluations as _resistive_evaluations  # noqa: E402,F401
 
 __all__ = [
     "Axis",
