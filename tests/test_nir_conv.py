@@ -105,3 +105,17 @@ def test_broken_graphs_are_refused():
     g.nodes["layer_1"].v_threshold = g.nodes["layer_1"].v_threshold * 2
     with pytest.raises(ValueError, match="'layer_1'.*v_threshold 1"):
         import_conv_nir(g)
+
+
+def test_cli_exports_a_conv_checkpoint(tmp_path, capsys):
+    from analogeq import cli
+    from analogeq.checkpoint import save_checkpoint
+
+    model = _model("ce")
+    ckpt = tmp_path / "conv.safetensors"
+    save_checkpoint(ckpt, model)
+    assert cli.main(["export", str(ckpt), "--to", "nir", str(tmp_path / "conv.nir")]) == 0
+    assert "conv EBM" in capsys.readouterr().out
+    back, card = import_conv_ebm_nir(tmp_path / "conv.nir")
+    assert card == preset("spiking-ideal")
+    assert _max_err(model, back, torch.rand(2, 1, 8, 8, generator=torch.Generator().manual_seed(2))) == 0.0

@@ -18,7 +18,8 @@ input and the substrate's own currents for checking; ``--run`` runs ngspice on i
 and prints how closely its currents agree. ``aihwkit``/``crosssim`` refuse cards
 they cannot express without loss unless ``--allow-loss``. ``nir`` maps a dense EBM checkpoint
 onto ``--spiking-card`` (weights quantised, per-neuron mismatch drawn with ``--seed``) and writes
-the NIR graph; the card's fields go into node metadata. ``--set adc.bits=4`` (repeatable)
+the NIR graph; the card's fields go into node metadata (a conv EBM with average pools is written
+as Conv2d/AvgPool2d nodes with ideal neurons, :mod:`hardware_models.export.nir_conv`). ``--set adc.bits=4`` (repeatable)
 changes one field of the card the export uses (validated like a card file). See docs/interop.md.
 """
 
@@ -288,11 +289,18 @@ def _export_nir(args: argparse.Namespace) -> int:
 
     if not args.source.lower().endswith(".safetensors") or _safetensors_metadata(args.source).get("format") != FORMAT:
         raise ValueError(
-            f"{args.source}: --to nir needs an analogeq checkpoint (.safetensors written by analogeq) of a dense EBM, "
+            f"{args.source}: --to nir needs an analogeq checkpoint (.safetensors written by analogeq) of a dense or conv EBM, "
             "because the NIR graph holds the whole network (layers, biases, readout), not one weight matrix"
         )
     card = apply_sets(_load_card_arg(args.spiking_card or DEFAULT_CARD, "--spiking-card", "spiking"), args.set)
     model, _ = load_checkpoint(args.source)
+    if getattr(model.config, "kind", None) == "conv_ebm":  # issue 16: Conv2d/AvgPool2d graph, ideal neurons
+        from analogeq.substrates.spiking.nir_conv import export_conv_ebm_nir
+
+        with atomic_output(args.out, suffix=".nir") as tmp:
+            export_conv_ebm_nir(model, tmp, card=card)
+        print(f"wrote the NIR graph of conv EBM {args.source} (Conv2d + AvgPool2d, ideal IF neurons) to {args.out}")
+        return 0
     mapped = map_model(model, card, args.seed)
     config = model.config
     settle = {
