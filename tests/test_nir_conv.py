@@ -119,3 +119,10 @@ def test_cli_exports_a_conv_checkpoint(tmp_path, capsys):
     back, card = import_conv_ebm_nir(tmp_path / "conv.nir")
     assert card == preset("spiking-ideal")
     assert _max_err(model, back, torch.rand(2, 1, 8, 8, generator=torch.Generator().manual_seed(2))) == 0.0
+
+
+def test_the_dense_importer_points_conv_graphs_to_the_conv_importer():
+    from hardware_models.export.nir import import_nir
+
+    with pytest.raises(ValueError, match="unsupported type Conv2d.*import_conv_nir"):
+        import_nir(export_conv_ebm_nir(_model()))

@@ -240,6 +240,8 @@ def import_nir(graph_or_path: Any) -> tuple[MappedSpikingNetwork, Any, dict[str,
             raise ValueError(
                 f"NIR node {name!r} has unsupported type {kind}; the spiking substrate imports dense EBMs made of "
                 f"{list(SUPPORTED_NODE_TYPES)} only"
+                + ("; a convolutional EBM graph is read by hardware_models.export.nir_conv_import.import_conv_nir"
+                   if kind in ("Conv2d", "AvgPool2d", "SumPool2d", "Flatten") else "")
             )
     succ: dict[str, list[str]] = {name: [] for name in nodes}
     for a, b in graph.edges:
