@@ -155,3 +155,16 @@ def test_heatmap_colour_scales_are_stated(captured, tmp_path):
     err_ax, err_bar = err_fig.axes
     assert err_ax.images[0].get_clim() == pytest.approx((0.054, 0.058))
     assert "spans the data only: 0.054 to 0.058" in err_bar.get_ylabel()
+
+
+def test_robustness_bars_show_zeros_missing_values_and_image_counts(captured, tmp_path):
+    rows = [{"substrate": "float", "images": 40, "clean": 0.97, "pgd": 0.7},
+            {"substrate": "spiking ideal", "images": 8, "clean": 1.0, "pgd": 0.0},
+            {"substrate": "resistive", "clean": 0.9, "pgd": None}]
+    demo_plots.plot_robustness_bars(rows, str(tmp_path / "b.png"), columns=[("clean", "clean"), ("pgd", "PGD")])
+    (fig,) = captured
+    (ax,) = fig.axes
+    assert [t.get_text() for t in ax.texts] == ["0.97", "1", "0.9", "0.7", "0", "n/a"]  # a 0 bar is not invisible
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["float\n(40 images)", "spiking ideal\n(8 images)", "resistive"]
+    (legend,) = fig.legends
+    assert not _overlaps(legend.get_window_extent(), ax.get_window_extent())

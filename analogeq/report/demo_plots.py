@@ -17,7 +17,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from analogeq.report.plots_common import figure, save, set_axis
+from analogeq.report.plots_common import figure, save, set_axis, wrap
 
 __all__ = ["plot_accuracy_vs_drift", "plot_accuracy_vs_eps", "plot_robustness_bars", "plot_training_curve"]
 
@@ -43,6 +43,10 @@ def plot_training_curve(history: Mapping[str, Any], path: str, *, title: str = "
     bx.set_xlabel("epoch")
     bx.set_ylabel("training cost (mean per sample)")
     bx.set_yscale("log")
+    from matplotlib.ticker import FormatStrFormatter
+
+    bx.yaxis.set_major_formatter(FormatStrFormatter("%.2g"))
+    bx.yaxis.set_minor_formatter(FormatStrFormatter("%.2g"))
     bx.grid(alpha=0.3, which="both")
     fig.suptitle(title)
     return save(fig, path)
@@ -118,23 +122,33 @@ def plot_accuracy_vs_drift(points: Sequence[Mapping[str, Any]], path: str, *, n_
     (one per programming draw; see :func:`analogeq.demo.crossbar.pcm_accuracy_vs_drift`).
 
     Time on a log axis ticked 1 s, 1 min, 1 h, 1 d, 30 d, 1 y; ``mark_s`` is drawn as a labelled
-    vertical line; the legend sits below the axes; the title gives the draws and ``n_images``."""
+    vertical line; the legend sits below the axes; the title gives the draws and ``n_images``.
+    The compensation modes are shifted by a factor 10^(+-0.05) in time so that their bars stay apart; each
+    programming draw is also drawn as a faint open marker."""
     if not points:
         raise ValueError("no drift points to plot")
     fig = figure(1, height=4.3, width=6.4)
     ax = fig.subplots()
     labels = {"global": "global drift compensation", "none": "no compensation"}
     styles = (("o", "-"), ("s", "--"), ("^", ":"))
-    for i, mode in enumerate(dict.fromkeys(p["compensation"] for p in points)):
+    modes = list(dict.fromkeys(p["compensation"] for p in points))
+    for i, mode in enumerate(modes):
         pts = sorted((p for p in points if p["compensation"] == mode), key=lambda p: p["t_s"])
         marker, style = styles[i % len(styles)]
-        ax.errorbar([p["t_s"] for p in pts], [p["accuracy"] for p in pts], yerr=[p.get("ci95") or 0.0 for p in pts],
+        shift = 10.0 ** ((i - (len(modes) - 1) / 2) * 0.1)  # series side by side on the log axis
+        ts = [p["t_s"] * shift for p in pts]
+        ax.errorbar(ts, [p["accuracy"] for p in pts], yerr=[p.get("ci95") or 0.0 for p in pts],
                     marker=marker, linestyle=style, ms=5, capsize=3, color=f"C{i}", label=labels.get(mode, mode))
+        singles = [(t, a) for t, p in zip(ts, pts) for a in (p.get("accuracies") or [])]
+        if singles:
+            ax.plot(*zip(*singles), linestyle="none", marker=marker, ms=3, alpha=0.4, color=f"C{i}", mfc="none")
+    if any(p.get("accuracies") for p in points):
+        ax.plot([], [], linestyle="none", marker="o", ms=3, alpha=0.6, color="0.3", mfc="none", label="single draws")
     times = sorted({p["t_s"] for p in points})
     set_axis(ax, "drift_time_s", times)
     ax.set_xlim(times[0] / 2, times[-1] * 2)
     ax.set_ylabel("test accuracy")
-    low = min(p["accuracy"] - (p.get("ci95") or 0.0) for p in points)
+    low = min(min(p["accuracy"] - (p.get("ci95") or 0.0), *(p.get("accuracies") or [1.0])) for p in points)
     bottom = max(0.0, min(low - 0.02, 0.9))
     ax.set_ylim(bottom, 1.0)
     if mark_s is not None:
@@ -145,29 +159,35 @@ def plot_accuracy_vs_drift(points: Sequence[Mapping[str, Any]], path: str, *, n_
     what = [f"mean over {'/'.join(map(str, draws))} programming draws" if draws else "one programming draw"]
     if n_images:
         what.append(f"{n_images} test images")
-    what.append("bars: 95% CI")
-    ax.set_title(f"{title}\n({', '.join(what)})", fontsize="medium")
+    what.append("bars: 95% CI, faint: single draws")
+    ax.set_title(wrap(f"{title}\n({', '.join(what)})", fig), fontsize="medium")
     return save(fig, path)
 
 
 def plot_robustness_bars(rows: Sequence[Mapping[str, Any]], path: str,
                          *, columns: Sequence[tuple[str, str]]) -> str:
-    """Grouped bars: one group per row (substrate), one bar per ``(key, label)`` of ``columns``."""
+    """Grouped bars: one group per row (substrate), one bar per ``(key, label)`` of ``columns``;
+    each bar carries its value (a 0 shows as "0", a missing figure as "n/a"), each group the
+    row's ``images`` count, and the legend sits below the axes."""
     if not rows:
         raise ValueError("no rows to plot")
-    fig = figure(1, height=3.8)
+    fig = figure(1, height=4.4, width=max(6.4, 2.4 * len(rows)))
     ax = fig.subplots()
     width = 0.8 / len(columns)
     x = np.arange(len(rows))
     for j, (key, label) in enumerate(columns):
         values = [r.get(key) for r in rows]
-        ax.bar(x + (j - (len(columns) - 1) / 2) * width, [np.nan if v is None else v for v in values], width,
-               label=label, color=f"C{j}")
-    ax.set_xticks(x, [str(r.get("substrate")) for r in rows])
+        pos = x + (j - (len(columns) - 1) / 2) * width
+        ax.bar(pos, [np.nan if v is None else v for v in values], width, label=label, color=f"C{j}")
+        for xp, v in zip(pos, values):
+            ax.text(xp, (v or 0.0) + 0.01, "n/a" if v is None else f"{v:.2f}".rstrip("0").rstrip("."),
+                    ha="center", va="bottom", fontsize=6, rotation=90)
+    ax.set_xticks(x, [str(r.get("substrate")) + (f"\n({r['images']} images)" if r.get("images") else "")
+                      for r in rows])
     ax.set_ylabel("accuracy")
-    ax.set_ylim(0, 1.32)  # room for the legend above the bars
+    ax.set_ylim(0, 1.12)  # room for the values above the bars
     ax.set_yticks(np.linspace(0, 1, 6))
     ax.grid(alpha=0.3, axis="y")
-    ax.legend(fontsize=8, ncols=min(len(columns), 3), loc="upper center")
+    fig.legend(*ax.get_legend_handles_labels(), fontsize="small", ncols=min(len(columns), 3), loc="outside lower center")
     ax.set_title("Robustness per substrate (headline eps: $L_\\infty$ 0.1, $L_2$ 1.0)")
     return save(fig, path)
