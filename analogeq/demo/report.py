@@ -94,7 +94,8 @@ def _drift_caption(points: Sequence[dict[str, Any]], n_images: int | None) -> st
     return ("PCM accuracy against the time since programming, with the card's global drift compensation and "
             f"without it: mean over {'/'.join(map(str, draws)) or 'one'} programming draw(s) per point"
             + (f" on the {n_images} test images" if n_images else "") + ", bars the 95% interval (Student t); "
-            "the dotted line marks 1 h, where the PCM row above is read:")
+            "faint markers the single draws; the two modes are drawn slightly apart in time so that their bars "
+            "stay visible; the dotted line marks 1 h, where the PCM row above is read:")
 
 
 def _eps_caption(results: dict[str, Any]) -> str:
