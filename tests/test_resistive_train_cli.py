@@ -66,3 +66,12 @@ def test_bad_resistive_flags_are_one_line(tmp_path, capsys, flags, word):
     assert main(["train", "--model", "resistive", "--out", str(tmp_path / "x.safetensors"), *flags]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and word in err[0]
+
+
+def test_demo_has_a_resistive_section():
+    import analogeq.demo as demo
+    from analogeq.demo.resistive import section_resistive
+
+    names = [name for name, _ in demo.SECTIONS]
+    assert names.index("resistive") > names.index("robustness") and callable(section_resistive)
+    assert "resistive" not in demo.NEEDS_FLOAT  # it trains its own network
