@@ -43,3 +43,16 @@ def test_resistive_pcm_preset_programs_noisy_conductances_in_range():
     out = sub.logits(X)
     assert out.shape == (6, 4) and torch.isfinite(out).all()
     assert sub.cost()["energy_per_inference_J"] > 0.0
+
+
+def test_a_card_with_wire_resistance_warns_that_wires_are_not_modelled(caplog):
+    import logging
+
+    with caplog.at_level(logging.WARNING, logger="analogeq.substrates.resistive"):
+        sub = build_substrate("resistive", _model(), card="rram", seed=0, tol_A=1e-14)
+    assert any("does not model it" in r.getMessage() and "'rram'" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="analogeq.substrates.resistive"):
+        build_substrate("resistive", _model(), card="resistive-ideal", seed=0)
+    assert not caplog.records
+    assert sub.logits(X).shape == (6, 4)

@@ -6,11 +6,24 @@
   energy per inference.
 
     from analogeq.substrates import build_substrate
-    sub = build_substrate("resistive", model, card="pcm", drift_time_s=86400.0, seed=0)
+    sub = build_substrate("resistive", model, card="resistive-pcm", drift_time_s=86400.0, seed=0)
+
+Presets made for it: ``resistive-ideal`` and ``resistive-pcm`` (any crossbar card works).
+
+Wire resistance is **not modelled**: the exact solve is that of ideal wires (every conductance
+joins its two nodes directly). A card whose ``wires`` section is not all zero (e.g. ``rram``, 1 ohm
+segments) is accepted with one warning (its wires are ignored). What the exact
+block coordinate descent could include, and does not yet: a series resistance of every input
+driver (``wires.r_source_ohm``) makes one extra linear node per source between the sources and
+layer 1 (a conductance-weighted average, exact in the same alternating sweeps); the outputs are
+read as voltages (no current through ``r_sense_ohm``); the segment
+resistances along rows and columns (``r_row_segment_ohm``, ``r_col_segment_ohm``) add one node per
+cross point and break the layer-by-layer closed form (an inner linear solve per layer would be needed).
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +34,8 @@ from hardware_models.cards.resolve import resolve_card
 from hardware_models.params import Integer, Real
 
 __all__ = ["ResistiveClassifier", "ResistiveOptions", "ResistiveSubstrate", "from_settling_model"]
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_CARD = "ideal"
 
@@ -55,6 +70,9 @@ class ResistiveOptions(CardOptions):
 
 
 def _build(model: Any, o: ResistiveOptions) -> ResistiveSubstrate:
+    if not o.card.wires.ideal:
+        logger.warning("card %r has wire resistance; the resistive substrate does not model it (ideal wires)",
+                       o.card.name)
     return ResistiveSubstrate(model, o.card, drift_time_s=o.drift_time_s, seed=o.seed, tol_A=o.tol_A,
                               max_sweeps=o.max_sweeps, chunk=o.batch_size, device=o.device)
 
