@@ -94,3 +94,24 @@ def test_same_numbers_whatever_the_thread_count_and_chunk():
     for result in [run(parallel=False, chunk=4)] + parallel_results(lambda: run(parallel=True)):
         for a, b in zip(serial, result):
             assert np.array_equal(a, b)
+
+
+def test_white_box_gradient_of_an_avgpool_net_on_an_ideal_card_is_the_float_models():
+    # the implicit gradient (fused fixed point, one recorded step through the torch reads)
+    # against full backpropagation through the float model's own settle
+    import torch.nn.functional as F
+
+    from analogeq.contract import GradientSpec
+
+    model = ConvEBM(ConvEBMConfig(channels=(4, 8), free_steps=300, tol=1e-6, step_size=0.5, init_gain=0.8, seed=2,
+                                  schedule="sync", per_sample_stop=False, pool_kinds="avg")).eval()
+    sub = CrossbarSubstrate(model, EXACT, drift_time_s=0.0)
+    x, y = torch.rand(4, 1, 8, 8, generator=torch.Generator().manual_seed(2)), torch.arange(4) % 10
+    grads = []
+    for logits_of in (sub.attack_logits, lambda v: model.forward_for_attack(v, GradientSpec("full"))):
+        xr = x.clone().requires_grad_(True)
+        (g,) = torch.autograd.grad(F.cross_entropy(logits_of(xr), y), xr)
+        grads.append(g)
+    assert float(grads[1].abs().max()) > 0
+    cos = F.cosine_similarity(grads[0].flatten(1), grads[1].flatten(1), dim=1)
+    assert float(cos.min()) >= 0.99, cos
