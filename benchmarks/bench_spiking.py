@@ -42,6 +42,9 @@ Keys (issue 5 contract):
   ``mnist5k_conv_avg`` shape, average pools): max |difference| over every weight, bias and the
   float class scores of mnist-5k test digits after export -> file -> import (target 0; details in
   ``nir_conv_roundtrip``, from ``nir_conv_roundtrip.py``).
+* ``mnist5k_conv_ebm_spiking_agreement``, ``spiking_conv_eqprop_accuracy``,
+  ``spiking_conv_events_per_sample``, ``spiking_conv_ns_per_event`` (issue 16): avg-pool conv
+  EBMs as spikes (``spiking_conv.py``; ``--part conv`` runs only these).
 
 More: agreement and accuracy at several settling times, per-card accuracy/spikes/energy, the
 numpy target's time per sample and its ratio to cython, the mean firing rates behind the speed.
@@ -59,6 +62,7 @@ import time
 from common import bench_parser, emit, load_average, machine, parse_args, summary_text
 from digits import digits_splits, train_model
 from nir_conv_roundtrip import nir_conv_roundtrip
+from spiking_conv import conv_part
 
 import numpy as np
 import torch
@@ -78,7 +82,8 @@ SPEED_BATCH = 256
 SPEED_SIMULATED_S = 0.1
 SUMMARY_KEYS = ("spiking_agreement", "spiking_ms_per_sample_64_256_10", "spiking_ms_per_sample_784_500_10",
                 "standalone_over_runtime_cython_64_256_10", "standalone_over_runtime_cython_784_500_10",
-                "spiking_eqprop_digits_accuracy", "nir_roundtrip_max_abs_err", "nir_conv_roundtrip_max_abs_err")
+                "spiking_eqprop_digits_accuracy", "nir_roundtrip_max_abs_err", "nir_conv_roundtrip_max_abs_err",
+                "mnist5k_conv_ebm_spiking_agreement", "spiking_conv_eqprop_accuracy")
 
 
 def spiking_machine() -> dict:
@@ -285,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target", default="cython", choices=("auto", "cpp_standalone", "cython", "numpy"),
                         help="Brian2 target of the agreement, EqProp and NIR runs (the speed runs time cpp_standalone and cython)")
     parser.add_argument("--omp-threads", type=int, default=None, help="OpenMP threads of the standalone runs (default: $ANALOGEQ_BRIAN_THREADS or 0: no OpenMP)")
+    parser.add_argument("--part", default="all", choices=("all", "conv"), help="conv: only the conv EBM keys (spiking_conv.py)")
     args = parse_args(parser, argv)
     logging.basicConfig(level=logging.WARNING)
     torch.manual_seed(args.seed)
@@ -296,6 +302,13 @@ def main(argv: list[str] | None = None) -> int:
         if not args.json:
             print(f"[{time.perf_counter() - t_start:7.1f} s] {msg}", flush=True)
 
+    conv_card = card_with_timing("spiking-ideal", 0.03, 0.02, 0.01)
+    if args.part == "conv":
+        out.update(conv_part(args.quick, args.seed, target, cache, conv_card, log))
+        out["targets"] = {"mnist5k_conv_ebm_spiking_agreement": 0.97}
+        out["total_seconds"] = time.perf_counter() - t_start
+        emit(out, args, summary_text(out, [k for k in SUMMARY_KEYS if k in out]))
+        return 0
     model, splits = train_digits_model(args.quick, args.seed)
     out["digits_model"] = {"layer_sizes": model.layer_sizes, "float_test_accuracy": evaluate(model, splits.test)["accuracy"]}
     log(f"digits model trained: {out['digits_model']}")
@@ -360,8 +373,9 @@ def main(argv: list[str] | None = None) -> int:
     nc = nir_conv_roundtrip(args.quick, args.seed)
     out["nir_conv_roundtrip_max_abs_err"] = nc["nir_conv_roundtrip_max_abs_err"]
     out["nir_conv_roundtrip"] = nc
+    out.update(conv_part(args.quick, args.seed, target, cache, conv_card, log))
     out["targets"] = {"spiking_ms_per_sample_64_256_10": 2.0, "spiking_ms_per_sample_784_500_10": 5.0, "spiking_agreement": 0.97,
-                      "nir_snntorch_agreement": 0.97, "nir_norse_agreement": 0.97}
+                      "nir_snntorch_agreement": 0.97, "nir_norse_agreement": 0.97, "mnist5k_conv_ebm_spiking_agreement": 0.97}
     out["machine"]["load_average_at_end"] = load_average()
     out["total_seconds"] = time.perf_counter() - t_start
     emit(out, args, summary_text(out, SUMMARY_KEYS))

@@ -6,6 +6,8 @@
 #      an EqProp step);
 #   3. benchmarks/bench_gpu.py --json: settle throughput (images/s) of the CIFAR-10-shape conv EBM
 #      on float and crossbar, and one EqProp training step's time, at batch 128.
+#   4. the spiking substrate's brian2cuda mode (pip install brian2cuda, last): pytest -m cuda
+#      tests/test_spiking_conv_train.py and benchmarks/bench_spiking_cuda.py --json.
 # Writes $RESULTS_DIR/bench_gpu.json (default benchmarks/results) and prints it.
 #     bash benchmarks/gpu.sh            # full run
 #     bash benchmarks/gpu.sh --quick    # batch 8, 3 steps (a smoke test of the script itself)
@@ -33,3 +35,11 @@ export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 timeout 180 "$PY" -m pytest -q -p no:cacheprovider -m cuda tests/test_cuda_agreement.py
 mkdir -p "$RESULTS_DIR"
 timeout 240 "$PY" benchmarks/bench_gpu.py --json --output "$RESULTS_DIR/bench_gpu.json" "$@"
+# 4. the spiking substrate's brian2cuda mode (target="cuda_standalone"): brian2cuda pins its own
+#    Brian2 version, so it is installed last, in this Python only; its test and one timing
+if timeout 300 "$PY" -m pip install -q brian2cuda 2>/dev/null; then
+    timeout 300 "$PY" -m pytest -q -p no:cacheprovider -m cuda tests/test_spiking_conv_train.py
+    timeout 300 "$PY" benchmarks/bench_spiking_cuda.py --json --output "$RESULTS_DIR/bench_spiking_cuda.json" "$@"
+else
+    echo "gpu.sh: brian2cuda could not be installed (offline?); the spiking cuda_standalone mode was not run" >&2
+fi
