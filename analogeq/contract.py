@@ -13,14 +13,20 @@ both import this module and never each other:
   reads of them (:meth:`SettlingModel.synapses_with_reads`). A substrate never asks what class a
   synapse is: it reads these descriptions;
 * :func:`weight_layers`: the ``nn.Linear`` / ``nn.Conv2d`` layers of a feed-forward network,
-  the matrices a crossbar programs for it.
+  the matrices a crossbar programs for it;
+* :class:`SettleOutcome` (what one settle of a batch did, per sample), :class:`SettleLog` (the
+  outcomes a substrate's predictions gathered, with ONE warning when more than 1% of the samples
+  ended unconverged) and :class:`SettleReport` (the fraction that converged and the median
+  steps, the figures every result reporting a settle carries).
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Protocol, runtime_checkable
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -33,6 +39,9 @@ __all__ = [
     "GradientSpec",
     "MatrixRead",
     "SETTLE_GRADIENT_MODES",
+    "SettleLog",
+    "SettleOutcome",
+    "SettleReport",
     "SettlingModel",
     "as_classifier",
     "check_dense_settling",
@@ -174,6 +183,8 @@ class SettlingModel(ClassifierModel, Protocol):
 
     ``config`` has ``free_steps``, ``nudge_steps``, ``tol``, ``step_size``; ``biases`` one per
     state layer; ``readout`` is None or the readout synapse (outside the energy).
+    ``forward`` leaves what its free phase did in ``last_settle`` (a :class:`SettleOutcome`,
+    or None before any), for the substrate that computes it to report.
     """
 
     state_shapes: list[tuple[int, ...]]
@@ -208,6 +219,108 @@ def check_dense_settling(model: Any, what: str) -> None:
     for k, b in enumerate(model.biases):
         if b.dim() != 1:
             raise ValueError(f"{what} needs one bias per unit; bias {k + 1} has shape {tuple(b.shape)}")
+
+
+#: share of a substrate's settled samples that may end unconverged before :class:`SettleLog` warns
+UNCONVERGED_WARN_FRACTION = 0.01
+
+settle_logger = logging.getLogger("analogeq.settle")
+
+
+@dataclass(frozen=True)
+class SettleOutcome:
+    """What one settle of a batch did, per sample.
+
+    steps: (B,) steps (or sweeps) each sample ran; converged: (B,) whether its own residual
+    ended <= ``tol``; max_steps: the budget; tol: the tolerance (in ``tol_unit``: "" for a state
+    change max |s^{t+1} - s^t|, "A" for a KCL current); budget_field / tol_field: the names of
+    the settings that set them (for the warning, e.g. ``"free_steps"`` and ``"tol"``).
+    """
+
+    steps: np.ndarray
+    converged: np.ndarray
+    max_steps: int
+    tol: float
+    budget_field: str = "free_steps"
+    tol_field: str = "tol"
+    tol_unit: str = ""
+
+    def __post_init__(self) -> None:
+        steps = np.asarray(self.steps, dtype=np.int64).reshape(-1)
+        converged = np.asarray(self.converged, dtype=bool).reshape(-1)
+        if steps.shape != converged.shape:
+            raise ValueError(f"steps {steps.shape} and converged {converged.shape} must have one entry per sample")
+        object.__setattr__(self, "steps", steps)
+        object.__setattr__(self, "converged", converged)
+
+
+@dataclass(frozen=True)
+class SettleReport:
+    """Settles of ``samples`` samples: ``converged_fraction`` of them ended within ``tol`` (in
+    ``tol_unit``), the median of their step counts is ``median_steps`` (the budget ``max_steps``
+    bounds every count: a median at the budget means most samples ran out of it)."""
+
+    samples: int
+    converged_fraction: float
+    median_steps: float
+    max_steps: int
+    tol: float
+    tol_unit: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class SettleLog:
+    """The settles a substrate ran for its predictions, kept as a histogram of step counts
+    (memory bounded by the budget, not by the number of samples).
+
+    :meth:`add` takes one :class:`SettleOutcome`; once more than 1% of all the samples added so
+    far ended unconverged it logs ONE warning (logger ``analogeq.settle``) naming the owner, the
+    budget and the tolerance; :meth:`report` gives the :class:`SettleReport` (None before any).
+    """
+
+    def __init__(self, owner: str):
+        self.owner = owner
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every settle added (the warning may be given again)."""
+        self._hist = np.zeros(0, dtype=np.int64)
+        self._samples = 0
+        self._converged = 0
+        self._last: SettleOutcome | None = None
+        self.warned = False
+
+    def add(self, outcome: SettleOutcome) -> None:
+        steps = np.clip(outcome.steps, 0, None)
+        size = max(int(steps.max(initial=0)) + 1, self._hist.size)
+        hist = np.zeros(size, dtype=np.int64)
+        hist[:self._hist.size] = self._hist
+        hist[:int(steps.max(initial=0)) + 1] += np.bincount(steps, minlength=int(steps.max(initial=0)) + 1)
+        self._hist = hist
+        self._samples += int(steps.size)
+        self._converged += int(outcome.converged.sum())
+        self._last = outcome
+        missed = self._samples - self._converged
+        if not self.warned and self._samples and missed > UNCONVERGED_WARN_FRACTION * self._samples:
+            self.warned = True
+            unit = f" {outcome.tol_unit}" if outcome.tol_unit else ""
+            settle_logger.warning(
+                "%s: %d of %d samples (%.1f%%, more than 1%%) did not converge within the step budget %s=%d "
+                "at tolerance %s=%g%s; their predictions, latency and energy come from the step limit "
+                "(raise %s, or check the network)", self.owner, missed, self._samples, 100.0 * missed / self._samples,
+                outcome.budget_field, outcome.max_steps, outcome.tol_field, outcome.tol, unit, outcome.budget_field)
+
+    def report(self) -> SettleReport | None:
+        if not self._samples or self._last is None:
+            return None
+        cumulative = np.cumsum(self._hist)
+        lo = int(np.searchsorted(cumulative, (self._samples + 1) // 2))  # the lower and upper middle counts
+        hi = int(np.searchsorted(cumulative, self._samples // 2 + 1))
+        return SettleReport(samples=self._samples, converged_fraction=self._converged / self._samples,
+                            median_steps=0.5 * (lo + hi), max_steps=int(self._last.max_steps),
+                            tol=float(self._last.tol), tol_unit=self._last.tol_unit)
 
 
 def weight_layers(module: nn.Module) -> list[tuple[str, nn.Module]]:

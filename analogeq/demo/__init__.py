@@ -51,9 +51,11 @@ logger = logging.getLogger(__name__)
 DEMO_DATASETS = {"digits": "digits_dense", "mnist-5k": "mnist5k_dense"}
 
 #: columns in print order (rows may add others, printed after these)
-#: settle_steps: mean settling steps per batch of 64 (a batch stops when its slowest sample is settled)
+#: settle_steps: mean settling steps per batch of 64 (a batch stops when its slowest sample is settled);
+#: settle_converged, settle_median_steps: the substrate's settle_report() (fraction of the samples
+#: that converged, median steps per sample)
 COLUMNS = ("section", "substrate", "model", "dataset", "accuracy", "accuracy_ci95", "agreement", "settle_steps",
-           "train_s", "eval_s", "notes")
+           "settle_converged", "settle_median_steps", "train_s", "eval_s", "notes")
 
 #: columns shown in report.md and demo_results.json but not in the terminal (too wide)
 REPORT_ONLY = ("model", "dataset", "notes", "table", "energy_breakdown")

@@ -62,6 +62,7 @@ def section_crossbar(ctx: Any) -> list[dict[str, Any]]:
     from analogeq.stats import mean_ci95
     from analogeq.substrates.crossbar import CrossbarSubstrate
     from analogeq.report.energy import energy_breakdown_text
+    from analogeq.report.tables import settle_columns
 
     model, splits = _trained_ebm(ctx)
     model = model.to("cpu").eval()
@@ -85,6 +86,7 @@ def section_crossbar(ctx: Any) -> list[dict[str, Any]]:
         "accuracy_ci95": None,
         "agreement": float((pred == float_pred).float().mean()),
         "settle_steps": cost["steps"],
+        **settle_columns(ideal.settle_report()),
         "energy_per_inference_uJ": 1e6 * cost["energy_per_inference_J"],
         "latency_per_inference_us": 1e6 * cost["latency_per_inference_s"],
         "energy_breakdown": energy_breakdown_text(cost),
@@ -113,6 +115,7 @@ def section_crossbar(ctx: Any) -> list[dict[str, Any]]:
         "accuracy_ci95": None if math.isnan(ci) else ci,
         "draws": draws,
         "settle_steps": cost["steps"],
+        **settle_columns(first.settle_report()),
         "energy_per_inference_uJ": 1e6 * cost["energy_per_inference_J"],
         "latency_per_inference_us": 1e6 * cost["latency_per_inference_s"],
         "energy_breakdown": energy_breakdown_text(cost),

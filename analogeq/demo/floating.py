@@ -29,6 +29,7 @@ def section_float(ctx: Any) -> list[dict[str, Any]]:
     from analogeq.data import load_dataset
     from analogeq.models import build_model
     from analogeq.substrates import build_substrate
+    from analogeq.report.tables import settle_columns
     from analogeq.train import evaluate, train
     from analogeq.demo import DEMO_DATASETS
     from analogeq.train.recipes import recipe
@@ -65,6 +66,7 @@ def section_float(ctx: Any) -> list[dict[str, Any]]:
             "accuracy": accuracy,
             "agreement": 1.0,
             "settle_steps": stats["mean_settle_steps"],
+            **settle_columns(substrate.settle_report()),
             "train_s": history["train_seconds"],
             "eval_s": eval_s,
             "notes": f"symmetric EqProp, beta {train_config.beta}, {train_config.epochs} epochs; "

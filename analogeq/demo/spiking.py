@@ -29,6 +29,7 @@ def section_spiking(ctx: Any) -> list[dict[str, Any]]:
     """Run the digits EBM on two spiking cards (see module docstring)."""
     import torch
 
+    from analogeq.report.energy import energy_breakdown_text
     from analogeq.substrates import build_substrate
 
     model, splits = ctx.artifacts["dense_ebm"], ctx.artifacts["splits"]
@@ -57,6 +58,7 @@ def section_spiking(ctx: Any) -> list[dict[str, Any]]:
                 "energy_per_inference_uJ": cost["energy_per_inference_J"] * 1e6,
                 "latency_per_inference_us": cost["latency_per_inference_s"] * 1e6,
                 "spikes_per_inference": cost.get("spikes_per_inference"),
+                "energy_breakdown": energy_breakdown_text(cost),
                 "eval_s": eval_s,
                 "notes": f"Brian2 {substrate.backend.target}; {timing.free_steps} steps of "
                 f"{timing.dt_s * 1e3:g} ms simulated; rates over the last {timing.window_steps} steps",

@@ -280,12 +280,14 @@ class LayeredEBM(nn.Module):
         Each sample stops on its own residual (per-sample stopping, :mod:`analogeq.ebm.schedules`)
         unless the config says ``per_sample_stop=False``: a sample's scores do not depend on its
         batchmates (with the batch-wide stop a sample near the decision boundary could change
-        class with them). Training phases keep the batch-wide stop of :func:`settle`."""
+        class with them). Training phases keep the batch-wide stop of :func:`settle`. What the
+        settle did per sample is left in ``last_settle`` (:class:`~analogeq.contract.SettleOutcome`)."""
         self.check_input(x)
         tol = self.config.tol
         per_sample = bool(getattr(self.config, "per_sample_stop", True)) and tol > 0.0
         with torch.no_grad():
             result = settle(self, x, max_steps=self.config.free_steps, tol=tol, per_sample=per_sample)
+            self.last_settle = result.outcome()  # what the substrate reports (SettlingModel contract)
             return self.output(result.states)
 
     def forward_for_attack(self, x: torch.Tensor, gradient: GradientSpec = GradientSpec()) -> torch.Tensor:

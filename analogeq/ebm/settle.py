@@ -20,9 +20,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
+from analogeq.contract import SettleOutcome
 from analogeq.ebm.schedules import SCHEDULES, Sweeper
 from hardware_models.params import check_bool, check_float, check_int, check_one_of
 
@@ -54,6 +56,24 @@ class SettleResult:
     tol: float = 0.0
     #: sweeps each sample ran, shape (B,), where samples stopped on their own residual (else None)
     sample_steps: torch.Tensor | None = None
+    #: the step budget the run had
+    max_steps: int = 0
+
+    def outcome(self, budget_field: str = "free_steps") -> SettleOutcome:
+        """Per sample: the steps it ran (the batch's steps under a batch-wide stop) and whether
+        its own residual ended <= tol, as the :class:`~analogeq.contract.SettleOutcome` a
+        substrate reports (``budget_field``: the setting that gave ``max_steps``)."""
+        batch = self.states[0].shape[0] if self.states else 0
+        if self.sample_steps is not None:
+            steps = self.sample_steps.detach().cpu().numpy()
+        else:
+            steps = np.full(batch, self.steps, dtype=np.int64)
+        if self.sample_residual is None:
+            converged = np.zeros(batch, dtype=bool)
+        else:
+            converged = (self.sample_residual <= self.tol).detach().cpu().numpy()
+        return SettleOutcome(steps=steps, converged=converged, max_steps=self.max_steps, tol=self.tol,
+                             budget_field=budget_field)
 
 
 def validate_budget(max_steps: int, tol: float) -> None:
@@ -110,7 +130,8 @@ def settle(
         else:
             s = new
     return SettleResult(
-        states=s, steps=steps, residual=residual, converged=residual <= tol, sample_residual=sample_residual, tol=tol
+        states=s, steps=steps, residual=residual, converged=residual <= tol, sample_residual=sample_residual, tol=tol,
+        max_steps=max_steps,
     )
 
 
@@ -171,4 +192,5 @@ def _settle_per_sample(model, x, max_steps, tol, states, beta, y, synapses, sche
             sweeper.keep(keep)
     residual = float(sample_residual.max()) if batch else 0.0
     return SettleResult(states=out, steps=int(sample_steps.max()) if batch else 0, residual=residual,
-                        converged=residual <= tol, sample_residual=sample_residual, tol=tol, sample_steps=sample_steps)
+                        converged=residual <= tol, sample_residual=sample_residual, tol=tol, sample_steps=sample_steps,
+                        max_steps=max_steps)

@@ -1,8 +1,8 @@
 """The parts of one inference's energy, from any substrate's ``cost()`` dict.
 
-A cost dict gives the total as ``energy_per_inference_J`` and its parts as ``<part>_energy_J``
-(crossbar: array, dac, adc, neuron) or ``energy_<part>_J`` (spiking: spikes, synaptic_events,
-neuron_steps). :func:`energy_breakdown` collects the parts in joules; :func:`energy_breakdown_text`
+A cost dict gives the total as ``energy_per_inference_J`` and its parts in ``energy_breakdown_J``
+(crossbar: array, DAC, ADC, neurons; spiking: spikes, synaptic events, neuron steps; resistive:
+network, DAC, ADC); older results give them as ``<part>_energy_J`` or ``energy_<part>_J``. :func:`energy_breakdown` collects the parts in joules; :func:`energy_breakdown_text`
 writes their shares, e.g. ``"array 3%, DAC 11%, ADC 78%, neurons 8%"`` (NeuroSim-style tables).
 """
 
@@ -19,11 +19,15 @@ _NAMES = {"dac": "DAC", "adc": "ADC", "neuron": "neurons", "synaptic_events": "s
 
 
 def energy_breakdown(cost: dict[str, Any] | None) -> dict[str, float]:
-    """``{part name: energy [J]}`` of one inference, in the cost dict's order ({} for None)."""
+    """``{part name: energy [J]}`` of one inference: the cost dict's ``energy_breakdown_J`` (every
+    substrate's ``cost()`` gives it), or for a cost written before it, its ``<part>_energy_J`` /
+    ``energy_<part>_J`` entries in the dict's order ({} for None)."""
+    if cost and isinstance(cost.get("energy_breakdown_J"), dict):
+        return {name: float(value) for name, value in cost["energy_breakdown_J"].items()}
     parts: dict[str, float] = {}
     for key, value in (cost or {}).items():
         match = _PART.match(key)
-        if match and key != "energy_per_inference_J" and value is not None:
+        if match and key not in ("energy_per_inference_J", "energy_breakdown_J") and value is not None:
             name = match.group("a") or match.group("b")
             parts[_NAMES.get(name, name)] = float(value)
     return parts

@@ -15,6 +15,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from analogeq.report.energy import energy_breakdown_text
+from analogeq.report.tables import settle_text
 from hardware_models.files import atomic_write
 from hardware_models.jsonable import to_jsonable
 
@@ -78,6 +80,11 @@ def to_markdown(result: dict[str, Any]) -> str:
     if en.get("available"):
         gaps = ", ".join(f"{k} gap {v['mean_gap']:+.3f} (AUROC {v['auroc']:.2f})" for k, v in en["attacks"].items())
         others.append(f"energy E(x) = -logsumexp f(x), adversarial - natural: {gaps}")
+    if result.get("settle") is not None:  # results written before the settle report have none
+        others.append(settle_text(result["settle"]))
+    if result.get("cost"):
+        others.append(f"energy per inference {result['cost']['energy_per_inference_J']:.3g} J "
+                      f"({energy_breakdown_text(result['cost'])})")
     if others:
         lines += [""] + [f"- {o}" for o in others]
     lines += ["", "| sanity gate | passed |", "|---|---|"]

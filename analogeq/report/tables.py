@@ -64,3 +64,22 @@ def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column])
         cells = [_escape(format_value(row.get(key), fmt)) for key, _, fmt in specs]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def settle_columns(report: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Table cells of a substrate's ``settle_report()``: ``settle_converged`` (fraction of the
+    samples whose settle ended within the tolerance) and ``settle_median_steps``; both None
+    where nothing settled on a tolerance (feed-forward, the spiking substrate's fixed run)."""
+    if not report:
+        return {"settle_converged": None, "settle_median_steps": None}
+    return {"settle_converged": float(report["converged_fraction"]), "settle_median_steps": float(report["median_steps"])}
+
+
+def settle_text(report: Mapping[str, Any] | None) -> str:
+    """One line for a ``settle_report()``, e.g. ``"settle: 98.6% of 360 samples converged
+    (tol 1e-05), median 37 of at most 150 steps"``."""
+    if not report:
+        return "settle: no settle on a tolerance"
+    unit = f" {report['tol_unit']}" if report.get("tol_unit") else ""
+    return (f"settle: {100.0 * report['converged_fraction']:.1f}% of {report['samples']} samples converged "
+            f"(tol {report['tol']:g}{unit}), median {report['median_steps']:g} of at most {report['max_steps']} steps")

@@ -30,7 +30,9 @@ Result schema (``analogeq.robustness/1``)
     schema, suite {AttackSuite fields}, smoke_test (bool: the suite is a smoke test),
     figures_note (null, or the smoke-test warning: its figures are upper bounds),
     substrate {describe()}, reference_substrate {..}|null,
-    n_examples, seed, gradient {GradientSpec}, cost {..}|null, versions {..},
+    n_examples, seed, gradient {GradientSpec}, cost {..}|null,
+    settle {samples, converged_fraction, median_steps, max_steps, tol, tol_unit}|null
+    (Substrate.settle_report(): every settle behind the substrate's predictions), versions {..},
     stochastic: {declared, detected, max_logit_change, passes, eot_samples, draws},
     clean: ACC,
     attacks: {
@@ -242,6 +244,7 @@ def _evaluate(ev, plan, bar, substrate, x, y, suite, reference_substrate, seed, 
         "seed": seed,
         "gradient": gradient.to_dict(),
         "cost": substrate.cost(),
+        "settle": substrate.settle_report(),  # converged fraction and median steps of every settle predicted
         "versions": _versions(),
         "stochastic": {**randomness, "eot_samples": ev.eot, "draws": ev.draws},
         "clean": clean,

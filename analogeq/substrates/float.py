@@ -56,8 +56,15 @@ class FloatSubstrate(Substrate):
 
     @torch.no_grad()
     def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """The network's scores; a settling network's settle (its ``last_settle``, the
+        :class:`~analogeq.contract.SettlingModel` contract) goes to :meth:`settle_report`."""
         check_input(x, self.input_shape)
-        return self.model(x.to(self.device, torch.float32))
+        before = getattr(self.model, "last_settle", None)
+        scores = self.model(x.to(self.device, torch.float32))
+        after = getattr(self.model, "last_settle", None)
+        if after is not None and after is not before:
+            self.record_settle(after)
+        return scores
 
     def attack_logits(self, x: torch.Tensor, gradient: GradientSpec = GradientSpec()) -> torch.Tensor:
         check_input(x, self.input_shape)
@@ -74,6 +81,7 @@ class FloatSubstrate(Substrate):
             "dtype": "float32",
             "model": type(self.model).__name__,
             "model_config": config.to_dict() if hasattr(config, "to_dict") else None,
+            "energy_model": None,  # floating point has no cost model
         }
 
 

@@ -90,7 +90,8 @@ def crossbar_read_error(ctx: PointContext) -> dict[str, Any]:
 
 
 def clean_accuracy(ctx: PointContext) -> dict[str, Any]:
-    """Top-1 accuracy of one draw of the substrate's logits on the test split."""
+    """Top-1 accuracy of one draw of the substrate's logits on the test split, the numbers of its
+    ``cost()`` and, where it settles, ``settle_converged_fraction`` and ``settle_median_steps``."""
     import torch  # network points only (3 s to import; physics-only workers never load it)
 
     test = ctx.dataset().test
@@ -107,6 +108,9 @@ def clean_accuracy(ctx: PointContext) -> dict[str, Any]:
     cost = substrate.cost() or {}
     # energy/latency figures of the substrate's cost model (numbers only; absent entries skipped)
     out.update({k: float(v) for k, v in cost.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
+    settle = substrate.settle_report()  # every substrate that settles on a tolerance, float included
+    if settle is not None:
+        out.update(settle_converged_fraction=settle["converged_fraction"], settle_median_steps=settle["median_steps"])
     return out
 
 

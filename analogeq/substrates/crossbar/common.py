@@ -28,7 +28,7 @@ from analogeq.substrates.crossbar.cost import inference_cost, upper_bound_energy
 from analogeq.substrates.crossbar.programmed import ProgrammedMatrices
 from analogeq.substrates.crossbar.reads import KeySource, ReadMeter, TorchRead
 from hardware_models.cards import resolve_card
-from hardware_models.cost import converter_summary
+from hardware_models.cost import conversion_energies_J, converter_summary
 from hardware_models.params import check_float, check_int
 
 __all__ = ["CrossbarSubstrate", "DEFAULT_CARD", "check_crossbar_card"]
@@ -203,14 +203,33 @@ class CrossbarSubstrate(Substrate):
             "matrices": self.programmed.describe(),
             "tiles": int(sum(self.programmed.tiles_per_matrix)),
             "stochastic": self.stochastic,
+            "energy_model": self._energy_model(),
         }
         out.update(self._describe_path())
         return out
 
+    def _energy_model(self) -> dict[str, Any]:
+        """The parts of one inference's energy (:mod:`.cost`): the per-event energies from the
+        card and the upper bound's breakdown (full step budget, every input at full scale)."""
+        e_dac, e_adc = conversion_energies_J(self.card)
+        return {
+            "parts": ["array", "DAC", "ADC", "neurons"],
+            "law": "t_read v_read^2 sum(xq^2 G_line) + DAC conversions e_dac + ADC conversions e_adc "
+                   "+ steps n_neurons e_neuron_update",
+            "t_read_s": self.card.timing.t_read_s,
+            "v_read_V": self.card.dac.v_read_V,
+            "e_dac_J": e_dac,
+            "e_adc_J": e_adc,
+            "e_neuron_update_J": self.card.cost.e_neuron_update_J,
+            "bound_breakdown_J": self._bound_cost()["energy_breakdown_J"],
+        }
+
     def cost(self) -> dict[str, Any]:
         """Energy and latency per inference: the mean over the inferences ``logits`` has run so
         far (``basis: "measured"``), or before any, an upper bound with the full step budget and
-        every input at full scale (``basis: "bound"``). See :mod:`analogeq.substrates.crossbar.cost`."""
+        every input at full scale (``basis: "bound"``). See :mod:`analogeq.substrates.crossbar.cost`.
+        A measured cost of a settling network also gives ``settle_converged_fraction`` and
+        ``settle_median_steps`` (:meth:`settle_report`)."""
         st = self._stats
         n_neurons = self._n_neurons()
         if st["inferences"] > 0:
@@ -219,16 +238,24 @@ class CrossbarSubstrate(Substrate):
             out = inference_cost(self.card, self.read_models, st["row_reads"] / n, st["energy_units"] / n,
                                  st["steps"] / n, n_neurons, settle_time_s=settle_time)
             out.update(basis="measured", inferences=n)
+            settle = self.settle_report()  # the steps behind these figures (None: nothing settled)
+            if settle is not None:
+                out.update(settle_converged_fraction=settle["converged_fraction"],
+                           settle_median_steps=settle["median_steps"])
             return out
+        return self._bound_cost()
+
+    def _bound_cost(self) -> dict[str, Any]:
         row_reads, steps = self._nominal_reads()
         units = float(row_reads @ upper_bound_energy_units(self.line_g))
-        out = inference_cost(self.card, self.read_models, row_reads, units, steps, n_neurons,
+        out = inference_cost(self.card, self.read_models, row_reads, units, steps, self._n_neurons(),
                              settle_time_s=self._settle_time(steps))
         out.update(basis="bound", inferences=0)
         return out
 
     def reset_cost(self) -> None:
-        """Forget the inferences counted by :meth:`cost`."""
+        """Forget the inferences counted by :meth:`cost` (and the settles of :meth:`settle_report`)."""
+        self.reset_settle_report()
         self._stats = {"inferences": 0, "row_reads": np.zeros(self.programmed.n_reads), "energy_units": 0.0,
                        "steps": 0.0, "settle_time_s": 0.0}
 

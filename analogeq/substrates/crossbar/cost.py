@@ -13,7 +13,9 @@ position of a convolution); a read r with n_ti x n_to tiles costs::
 
 with e_dac = FOM_dac * 2^dac.bits and e_adc = FOM_adc * 2^adc.bits per conversion
 (``hardware_models.cost.conversion_energies_J``: the card's figures of merit and bits), and one
-inference adds ``steps * n_neurons * e_neuron_update_J`` for the neuron periphery.
+inference adds ``steps * n_neurons * e_neuron_update_J`` for the neuron periphery. The four
+parts are in ``energy_breakdown_J`` (``array``, ``DAC``, ``ADC``, ``neurons``; they sum to
+``energy_per_inference_J``) and as ``<part>_energy_J``.
 Latency, discrete mode: ``tile_reads * (t_read_s + t_adc_s)``, every tile read of the settling
 one after the other (``settle_cost``'s convention: an upper bound); ``latency_parallel_s`` is the
 lower figure where all matrices read at once and each matrix's tiles in parallel
@@ -29,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from analogeq.substrates.base import with_energy_breakdown
 from hardware_models.cost import conversion_energies_J
 from hardware_models.crossbar import LinearReadModel
 
@@ -81,7 +84,7 @@ def inference_cost(
     serial_s = tile_reads * (t_read + t_adc)
     parallel_s = float(per_matrix.max(initial=0.0)) * (t_read + t_adc)
     latency = serial_s if settle_time_s is None else float(settle_time_s) + t_adc
-    return {
+    out = {
         "energy_per_inference_J": array_J + dac_J + adc_J + neuron_J,
         "latency_per_inference_s": latency,
         "array_energy_J": array_J,
@@ -98,3 +101,4 @@ def inference_cost(
         "latency_parallel_s": parallel_s,
         "settle_time_s": None if settle_time_s is None else float(settle_time_s),
     }
+    return with_energy_breakdown(out, {"array": array_J, "DAC": dac_J, "ADC": adc_J, "neurons": neuron_J})

@@ -40,7 +40,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from analogeq.contract import GradientSpec, SettlingModel, check_input, check_labels
+from analogeq.contract import GradientSpec, SettleOutcome, SettlingModel, check_input, check_labels
 from analogeq.ebm.gradients import attack_scores
 from analogeq.ebm.settle import settle as settle_torch
 from analogeq.substrates.crossbar.common import CrossbarSubstrate
@@ -260,6 +260,8 @@ class CrossbarEBMSubstrate(CrossbarSubstrate):
         if record if record is not None else beta == 0.0:
             self._record(batch, result.row_reads, result.energy_units, steps=float(result.steps.sum()),
                          settle_time_s=None if result.settle_time_s is None else float(result.settle_time_s.sum()))
+            self.record_settle(SettleOutcome(result.steps, result.converged, max_steps, cfg.tol,
+                                             budget_field="free_steps" if beta == 0.0 else "nudge_steps"))
         return result
 
     def _settle_numba(self, model, x, beta, y, states, max_steps, tol) -> CrossbarSettle:

@@ -17,7 +17,9 @@ drifted mean conductances (active diodes fixed); EOT over read noise is the harn
 
 Cost of one inference: the power dissipated at the steady state times the settling time,
 taken as the card's ``timing.t_read_s`` (the card has no capacitances: an assumption), plus one
-DAC conversion per source (2 n_in) and one ADC conversion per output. Latency: t_read + t_adc.
+DAC conversion per source (2 n_in) and one ADC conversion per output (``energy_breakdown_J``:
+network, DAC, ADC). Latency: t_read + t_adc. Every settle (predictions and attack gradients)
+goes to ``settle_report()``: sweeps per sample against ``max_sweeps`` and KCL tolerance ``tol_A``.
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from analogeq.contract import GradientSpec, check_input
-from analogeq.substrates.base import Substrate
+from analogeq.contract import GradientSpec, SettleOutcome, check_input
+from analogeq.substrates.base import Substrate, with_energy_breakdown
 from analogeq.substrates.resistive.model import ImplicitSteadyState, ResistiveClassifier, from_settling_model
 from hardware_models.cost.read import conversion_energies_J
 from hardware_models.devices import program_conductances
@@ -97,6 +99,8 @@ class ResistiveSubstrate(Substrate):
             outs.append(r.output_V)
             volts.append(r.voltages_V)
             self._sweeps.append(float(r.sweeps.mean()))
+            self.record_settle(SettleOutcome(r.sweeps, r.converged, self.max_sweeps, self.tol_A,
+                                             budget_field="max_sweeps", tol_field="tol_A", tol_unit="A"))
             self._power.append(float(dissipated_power_W(self.network, x, r.voltages_V).mean()))
         return np.concatenate(outs), np.concatenate(volts)
 
@@ -115,14 +119,23 @@ class ResistiveSubstrate(Substrate):
             return None
         e_dac, e_adc = conversion_energies_J(self.card)
         t = self.card.timing
-        converters = 2 * self.network.layer_sizes[0] * e_dac + self.num_classes * e_adc
-        return {"energy_per_inference_J": float(np.mean(self._power)) * t.t_read_s + converters,
-                "latency_per_inference_s": t.t_read_s + t.t_adc_s,
-                "mean_sweeps": float(np.mean(self._sweeps))}
+        network_J = float(np.mean(self._power)) * t.t_read_s
+        dac_J, adc_J = 2 * self.network.layer_sizes[0] * e_dac, self.num_classes * e_adc
+        settle = self.settle_report()
+        out = {"energy_per_inference_J": network_J + dac_J + adc_J,
+               "latency_per_inference_s": t.t_read_s + t.t_adc_s,
+               "mean_sweeps": float(np.mean(self._sweeps)),
+               "network_energy_J": network_J, "dac_energy_J": dac_J, "adc_energy_J": adc_J,
+               "settle_converged_fraction": settle["converged_fraction"], "settle_median_steps": settle["median_steps"]}
+        return with_energy_breakdown(out, {"network": network_J, "DAC": dac_J, "ADC": adc_J})
 
     def describe(self) -> dict[str, Any]:
         return {"substrate": self.name, "card": self.card.name, "device": self.card.device.kind,
                 "network": self.network.to_dict(), "drift_time_s": self.drift_time_s, "seed": self.seed,
                 "tol_A": self.tol_A, "max_sweeps": self.max_sweeps, "stochastic": self._stochastic,
                 "attack_gradient": "implicit at the steady state (active diodes fixed), every GradientSpec mode",
-                "inputs": math.prod(self.input_shape)}
+                "inputs": math.prod(self.input_shape),
+                "energy_model": {"parts": ["network", "DAC", "ADC"],
+                                 "law": "dissipated power at the steady state t_read + 2 n_in e_dac + n_out e_adc",
+                                 "t_read_s": self.card.timing.t_read_s, "e_dac_J": conversion_energies_J(self.card)[0],
+                                 "e_adc_J": conversion_energies_J(self.card)[1]}}
