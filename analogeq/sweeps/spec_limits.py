@@ -12,6 +12,8 @@ import math
 import numbers
 from typing import Any
 
+from hardware_models.errors import short_repr
+
 __all__ = ["MAX_AXIS_VALUES", "MAX_DEPTH", "axis_sizes", "check_depth", "check_point_count"]
 
 #: nesting of tables and lists in a spec (a spec has 4: network.train.training.lr = [...])
@@ -21,7 +23,8 @@ MAX_AXIS_VALUES = 100_000
 
 
 def check_depth(data: Any) -> None:
-    """Refuse a spec nested deeper than :data:`MAX_DEPTH` (walked iteratively)."""
+    """Refuse a spec nested deeper than :data:`MAX_DEPTH` (walked iteratively), or with a key that
+    is not a string (TOML keys are; a dict built in Python may have others)."""
     from analogeq.sweeps.spec import SpecError
 
     stack = [(data, "", 0)]
@@ -30,6 +33,9 @@ def check_depth(data: Any) -> None:
         if depth > MAX_DEPTH:
             raise SpecError(f"{where or 'spec'}: nested more than {MAX_DEPTH} levels deep")
         if isinstance(node, dict):
+            bad = next((k for k in node if not isinstance(k, str)), None)
+            if bad is not None:
+                raise SpecError(f"{where or 'spec'}: keys must be strings, got {short_repr(bad, 40)}")
             stack.extend((v, f"{where}.{k}" if where else str(k), depth + 1) for k, v in node.items())
         elif isinstance(node, (list, tuple)):
             stack.extend((v, f"{where}[{i}]", depth + 1) for i, v in enumerate(node))

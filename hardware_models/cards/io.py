@@ -90,6 +90,8 @@ def card_from_dict(data: dict[str, Any]) -> Any:
 def load_card(path: str | os.PathLike) -> Any:
     """Read, validate and build a card from a JSON file; CardError names the file and field."""
     source = os.fspath(path)
+    if os.path.isdir(source):
+        raise CardError("$", "is a folder; a card file (JSON) is needed", source=source)
     size = os.stat(source).st_size
     if size > limits.MAX_CARD_BYTES:
         raise CardError("$", f"the file is {size:,} bytes; a card is at most {limits.MAX_CARD_BYTES:,}", source=source)
