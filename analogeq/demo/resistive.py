@@ -15,9 +15,10 @@ each with the energy of one inference (steady-state power times the card's settl
 one DAC conversion per source and one ADC conversion per output) and the mean sweeps of the exact
 block coordinate descent (``settle_steps``). A row in the ``robustness`` table gives the
 resistive network's clean and attacked accuracies (the harness unchanged, white-box gradients
-implicit at the steady state) on the first test images at the hardware substrates' demo budgets
-(:data:`analogeq.demo.robustness.DEMO_SUITE_HARDWARE`; in quick mode only the headline radii,
-Square 50 queries, one corruption severity, smoothing on 4 images), beside the dense EBM's substrates.
+implicit at the steady state) on the first test images (16; 8 in quick mode) at the hardware
+substrates' demo budgets (:data:`analogeq.demo.robustness.DEMO_SUITE_HARDWARE`) cut to the headline
+radii, Square 50 queries, one corruption severity and smoothing on 4 images (the section stays
+cheap), beside the dense EBM's substrates.
 The trained network is ``ctx.artifacts["resistive_drn"]`` and the checkpoint ``resistive_drn.safetensors``.
 """
 
@@ -111,8 +112,8 @@ def _robustness_row(substrate: Any, test: Any, ctx: Any) -> dict[str, Any]:
     from analogeq.robustness.evaluate import write_report
 
     n = ROBUSTNESS_IMAGES[1] if ctx.quick else ROBUSTNESS_IMAGES[0]
-    suite = DEMO_SUITE_HARDWARE if not ctx.quick else DEMO_SUITE_HARDWARE.replace(
-        name="demo-resistive-quick", linf_eps=(0.1,), l2_eps=(1.0,), square_queries=50, corruption_severities=(3,),
+    suite = DEMO_SUITE_HARDWARE.replace(
+        name="demo-resistive", linf_eps=(0.1,), l2_eps=(1.0,), square_queries=50, corruption_severities=(3,),
         corruption_examples=8, certify_examples=4, certify_n=100, certify_n0=20)
     t0 = time.perf_counter()
     result = _evaluate(substrate, test.x[:n], test.y[:n], suite, None, ctx.seed)
