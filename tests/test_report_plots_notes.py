@@ -42,6 +42,7 @@ def test_dither_note_only_when_noise_helps_at_the_coarsest_adc():
     note = dither_note(_sweep_rows(0.80, 0.86))
     assert note and "4-bit ADC" in note and "read noise 1x" in note and "0.860 ± 0.010" in note and "0.800" in note
     assert "dither" in note and "chance" not in note  # 0.85..0.87 vs 0.79..0.81: no overlap
+    assert "At 8-bit ADC, where rounding is fine, the same noise gives 0.920 ± 0.010 against 0.930 ± 0.010" in note
     assert "chance" in dither_note(_sweep_rows(0.80, 0.81, ci=0.05))  # overlapping intervals are said to
     assert dither_note(_sweep_rows(0.86, 0.80)) is None
     assert dither_note([]) is None
@@ -103,7 +104,9 @@ def test_demo_report_embeds_every_png_and_the_notes(tmp_path):
     at = {key: text.index(key) for key in ("## Substrates", "Energy: `ideal` above `pcm`", "## Robustness",
                                            "certified accuracy of 0", "## Sweep", "Read noise raising accuracy")}
     assert list(at) == sorted(at, key=at.get)
-    assert "3 programming draw(s) per point on the 360 test images" in text
+    # 3 draws: t(0.975, 2 dof) = 4.30 (t table)
+    assert "3 programming draw(s) per point on the 360 test images, bars the 95% interval (Student t) (with 3 " \
+        "draws it is wide: t = 4.3 standard errors)" in text
     assert "float 40 images; spiking ideal 8 images" in text and "sanity check at L_inf eps 1" in text
     assert "`relative_error` is the physics-only read error: relative_error = ||y - y_ideal||_F" in text
 

@@ -9,7 +9,8 @@ the table where it happens.
   2^bits, so each 16-bit ADC conversion costs 2^(16 - 9) = 128 times a 9-bit one.
 * :func:`dither_note`: at the sweep's coarsest ADC, some read noise gives a higher accuracy than
   none. Noise before a coarse quantizer acts as dither: it turns a fixed rounding error into a
-  random one that averages out over the settling steps.
+  random one that can average out over the reads of a settle. The note gives the numbers, the
+  same comparison at the finest ADC, and says so when the two intervals overlap.
 * :func:`certified_note`: a certified accuracy of 0. With m images the 95% interval of a
   measured 0/m reaches 1 - 0.025^(1/m) (Clopper-Pearson; 0.60 at m = 4), and n noise samples
   certify at most the radius sigma * PhiInv(alpha^(1/n)) (all n samples agree), so 0 can be the
@@ -74,12 +75,19 @@ def dither_note(rows: Sequence[Mapping[str, Any]], *, noise_key: str = "read_noi
 
     overlap = (quiet.get(ci_key) is not None and best.get(ci_key) is not None
                and best[acc_key] - best[ci_key] <= quiet[acc_key] + quiet[ci_key])
+    finest = max(r[bits_key] for r in pts)
+    fine = {r[noise_key]: r for r in pts if r[bits_key] == finest}
+    fine_quiet, fine_noisy = fine.get(quiet[noise_key]), fine.get(best[noise_key])
+    compare = ""
+    if finest > bits and fine_quiet is not None and fine_noisy is not None:
+        compare = (f" At {finest}-bit ADC, where rounding is fine, the same noise gives {acc(fine_noisy)} against "
+                   f"{acc(fine_quiet)} without.")
     return (f"**Read noise raising accuracy at {bits}-bit ADC.** With read noise {best[noise_key]:g}x the card's the "
             f"crossbar scores {acc(best)}, without read noise {acc(quiet)}. Noise in front of a coarse ADC acts as "
             "dither: without it every read of the same column current rounds the same way, so the rounding error "
             "is a fixed bias; with it the rounding varies from read to read and can average out over the many "
-            "reads of a settle. At finer ADCs the rounding is small and the noise only hurts."
-            + (" Here the two 95% intervals overlap, so the gain may also be chance." if overlap else ""))
+            "reads of a settle." + compare
+            + (f" Here the two 95% intervals at {bits} bits overlap, so the gain may also be chance." if overlap else ""))
 
 
 def certified_note(results: Mapping[str, Mapping[str, Any]]) -> str | None:
