@@ -33,8 +33,7 @@ __all__ = ["write_demo_report"]
 
 #: headers of well-known columns in the Markdown tables (others are shown as their key)
 HEADERS = {
-    "accuracy_ci95": "± 95% CI", "settle_steps": "settle steps", "settle_converged": "settled (fraction)",
-    "settle_median_steps": "median steps", "energy_per_inference_uJ": "energy / inference [µJ]",
+    "accuracy_ci95": "± 95% CI", "settle_steps": "settle steps", "energy_per_inference_uJ": "energy / inference [µJ]",
     "latency_per_inference_us": "latency / inference [µs]", "spikes_per_inference": "spikes / inference",
     "train_s": "train [s]", "eval_s": "eval [s]",
 }
@@ -91,10 +90,14 @@ def _n_test(ctx: Any) -> int | None:
 
 
 def _drift_caption(points: Sequence[dict[str, Any]], n_images: int | None) -> str:
+    from scipy import stats
+
     draws = sorted({len(p.get("accuracies") or []) for p in points} - {0})
+    wide = (f" (with {draws[0]} draws it is wide: t = {stats.t.ppf(0.975, draws[0] - 1):.1f} standard errors)"
+            if draws and 2 <= draws[0] < 5 else "")
     return ("PCM accuracy against the time since programming, with the card's global drift compensation and "
             f"without it: mean over {'/'.join(map(str, draws)) or 'one'} programming draw(s) per point"
-            + (f" on the {n_images} test images" if n_images else "") + ", bars the 95% interval (Student t); "
+            + (f" on the {n_images} test images" if n_images else "") + f", bars the 95% interval (Student t){wide}; "
             "faint markers the single draws; the two modes are drawn slightly apart in time so that their bars "
             "stay visible; the dotted line marks 1 h, where the PCM row above is read:")
 
