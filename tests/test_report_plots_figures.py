@@ -101,6 +101,7 @@ def test_label_registry_names_units_and_human_times():
     assert label("some.plugin_axis") == "some.plugin_axis"  # no entry: shown as it is
     assert [format_time(t) for t in (1, 20, 3600, 86400, 2.592e6, 3.1536e7)] == ["1 s", "20 s", "1 h", "1 d", "30 d", "1 y"]
     assert value_text("adc.bits", 4) == "4-bit ADC" and value_text("drift_time_s", 3600.0) == "t = 1 h"
+    assert value_text("adc.bits", None) == "ideal ADC" and value_text("levels.n_levels", None) == "continuous levels"
     assert short_name("device.read_noise_scale") == "read_noise" and short_name("a.b.Weird name!") == "Weird_name"
 
 

@@ -9,7 +9,8 @@ such as ``drift_time_s``, a metric such as ``relative_error``) to a :class:`Labe
 * ``time``: the values are seconds, drawn on a log axis with ticks at 1 s, 1 min, 1 h, 1 d,
   30 d and 1 y (:data:`TIME_TICKS`) and written as such (``3600`` -> ``"1 h"``);
 * ``bounds``: the metric's full range (accuracies: 0 to 1), used as a fixed colour scale;
-* ``definition``: one sentence, with the equation, for captions and reports.
+* ``definition``: one sentence, with the equation, for captions and reports;
+* ``none``: what a value of None (``"null"`` in a spec) means (``adc.bits``: ``"ideal"``).
 
 Identifiers without an entry are shown as they are (:func:`label` returns the identifier), so a
 plugin's axis still plots; :func:`register_label` adds one.
@@ -36,6 +37,7 @@ class Label:
     time: bool = False
     bounds: tuple[float, float] | None = None
     definition: str = ""
+    none: str = "none"
 
 
 #: (seconds, text) of the ticks of a time axis: 1 s, 1 min, 1 h, 1 d, 30 d, 1 y (365 d)
@@ -49,10 +51,10 @@ LABELS: dict[str, Label] = {
     "device.read_noise_scale": Label("read-noise scale (x card)", "read_noise", "read noise {}x"),
     "device.programming_noise_scale": Label("programming-noise scale (x card)", "prog_noise", "prog. noise {}x"),
     "device.drift_scale": Label("drift scale (x card)", "drift_scale", "drift {}x"),
-    "adc.bits": Label("ADC resolution (bits)", "adc_bits", "{}-bit ADC"),
-    "dac.bits": Label("DAC resolution (bits)", "dac_bits", "{}-bit DAC"),
+    "adc.bits": Label("ADC resolution (bits)", "adc_bits", "{}-bit ADC", none="ideal"),
+    "dac.bits": Label("DAC resolution (bits)", "dac_bits", "{}-bit DAC", none="ideal"),
     "adc.range_units": Label("ADC full scale (units of v_read x g_max)", "adc_range", "ADC range {}"),
-    "levels.n_levels": Label("conductance levels per device", "levels", "{} levels"),
+    "levels.n_levels": Label("conductance levels per device", "levels", "{} levels", none="continuous"),
     "tia.noise_units": Label("TIA output noise (units of v_read x g_max)", "tia_noise", "TIA noise {}"),
     "tile.max_rows": Label("tile rows", "tile_rows", "{} rows"),
     "tile.max_cols": Label("tile columns", "tile_cols", "{} cols"),
@@ -131,7 +133,8 @@ def format_time(seconds: float) -> str:
 def format_value(name: str, value: Any) -> str:
     """One value of ``name`` as text: seconds in human units on a time axis, floats to 3 digits."""
     if value is None:
-        return "none"
+        entry = LABELS.get(name)
+        return entry.none if entry else "none"
     if is_time(name) and isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
         return format_time(value)
     return f"{value:.3g}" if isinstance(value, float) else str(value)
@@ -142,4 +145,6 @@ def value_text(name: str, value: Any) -> str:
     entry = LABELS.get(name)
     if entry is None:
         return f"{name}={format_value(name, value)}"
+    if value is None:  # "ideal ADC", "continuous levels"
+        return entry.value.format(entry.none).replace(f"{entry.none}-bit", entry.none)
     return entry.value.format(format_value(name, value))

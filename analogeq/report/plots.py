@@ -9,7 +9,8 @@
 Axes and metrics are named with their units from :mod:`analogeq.report.labels` (times since
 programming on a log axis ticked 1 s, 1 min, 1 h, 1 d, 30 d, 1 y). A substrate whose metric is the
 same at every point (floating point in a sweep of crossbar parameters) gets no panel: it is drawn
-as a dashed reference line in the other panels and named in the legend.
+as a grey reference line in the other panels and named in the legend. Lines differ in colour,
+marker, fill and line style, so that lines that coincide stay visible.
 
 Both take the rows of :meth:`analogeq.sweeps.store.ResultStore.point_rows` (already filtered to
 one sweep and one evaluation) and write a PNG; they return the path.
@@ -59,7 +60,9 @@ def plot_metric_vs_axis(
     flat = flat_substrates(rows, metric)
     panel_subs = [s for s in _substrates(rows) if s not in flat]
     groups, note = _line_groups(rows, axis, axes_names)
-    names = [", ".join(value_text(a, v) for a, v in combo.items()) for combo in groups if combo]
+    # a legend entry names the axes that vary between lines (those held fixed are in the title)
+    varying = [a for a in (groups[0] if groups else {}) if len({repr(g[a]) for g in groups}) > 1]
+    names = [", ".join(value_text(a, combo[a]) for a in varying) for combo in groups if combo]
     names += [f"{substrate_label(sub)}: {value:.3g} at every point" for sub, value in flat.items()]
     n_legend = len(names)
     width = max(5.6, 3.9 * len(panel_subs))
@@ -82,8 +85,9 @@ def plot_metric_vs_axis(
             mean = np.array([stats[repr(x)]["mean"] for x in xs])
             half = np.array([stats[repr(x)]["ci95"] for x in xs])
             xpos = [xs_all.index(x) for x in xs] if categorical else xs
-            name = ", ".join(value_text(a, v) for a, v in combo.items()) or None
-            (line,) = ax.plot(xpos, mean, marker=markers[k % len(markers)], ms=4, color=f"C{k % 10}", label=name)
+            name = ", ".join(value_text(a, combo[a]) for a in varying) or None
+            (line,) = ax.plot(xpos, mean, marker=markers[k % len(markers)], ms=5 if k % 2 else 4, color=f"C{k % 10}",
+                              mfc="white" if k % 2 else f"C{k % 10}", ls=("-", "--", "-.", ":")[k % 4], label=name)
             ok = np.isfinite(half)
             if ok.any():
                 ax.fill_between(np.asarray(xpos, dtype=float)[ok], (mean - half)[ok], (mean + half)[ok],

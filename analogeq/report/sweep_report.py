@@ -59,7 +59,7 @@ def summary_table(rows: Sequence[dict[str, Any]], metric: str) -> str:
         s["substrate"] = substrate_label(s["substrate"])
         if s["n"] < 2:
             s["ci95"] = None  # one seed: no interval (empty cell)
-    columns = [("substrate", "substrate")] + [(a, a) for a in axes] + [
+    columns = [("substrate", "substrate")] + [(a, label(a)) for a in axes] + [
         ("mean", f"{metric} (mean)"), ("ci95", "95% CI +-"), ("n", "seeds")]
     return markdown_table(stats, columns)
 
