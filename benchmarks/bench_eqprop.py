@@ -2,6 +2,7 @@
 
     python benchmarks/bench_eqprop.py --json            # 3 seeds, the full digits recipe
     python benchmarks/bench_eqprop.py --json --quick    # 1 seed, fewer epochs (< 1 minute)
+    python benchmarks/bench_eqprop.py --json --part budget   # only the default-budget keys (~1 minute)
 
 Prints ONE JSON object (with ``--json``; a short summary otherwise). Keys (issue 2 contract):
 
@@ -25,6 +26,17 @@ Prints ONE JSON object (with ``--json``; a short summary otherwise). Keys (issue
   over one BPTT gradient through the same free-phase budget, same network and batch (a ratio
   measured in one run; the machine is shared).
 
+Default settling budget (issue 14, item 5; :mod:`eqprop_budget`, also alone with ``--part budget``):
+
+* ``deep_budget_policies``: on the 64-37-23-19-10 dense EBM at Glorot gain 1 and 0.5, per policy
+  (``fixed`` 60/20 steps, ``depth_scaled`` 60/20 per state layer, ``residual_capped`` tol 1e-5
+  with a 1000/1000 cap): steps used, residual, whether every phase converged, EqProp-vs-BPTT
+  cosine and the time of one EqProp gradient;
+* ``deep_budget_chosen``: the fastest policy whose phases all converge at both gains;
+* ``deep_budget_default_is_chosen``: whether ``DenseEBMConfig()``'s budget is that policy's;
+* ``deep_default_ep_vs_bptt_cosine_min``: the chosen policy's cosine at gain 1 (the old
+  default's, 60/20, in ``deep_budget_policies``).
+
 ``machine`` describes the machine (cpu count, threads, versions, load average before/after).
 """
 
@@ -38,6 +50,7 @@ import sys
 # common first: it imports hardware_models, which sets the OpenMP wait policy before torch loads
 from common import bench_parser, emit, interleaved_times, load_average, machine, parse_args, ratio_of_medians
 from digits import digits_splits, train_recipe
+import eqprop_budget
 
 import torch
 import torch.nn.functional as F
@@ -93,10 +106,26 @@ def batch_time_ratio(model, splits, repeats: int = 5) -> float:
     return ratio_of_medians(times, "eqprop", "bptt")
 
 
-def run(quick: bool, seeds: int, epochs: int | None, threads: int) -> dict:
+def budget_keys(splits) -> dict:
+    """The default-budget keys (module docstring)."""
+    policies = eqprop_budget.measure(splits)
+    chosen = eqprop_budget.choose(policies)
+    default = DenseEBMConfig()
+    return {
+        "deep_budget_chosen": chosen,
+        "deep_budget_default_is_chosen": chosen in eqprop_budget.POLICIES
+        and (default.free_steps, default.nudge_steps) == eqprop_budget.POLICIES[chosen] and default.tol == eqprop_budget.TOL,
+        "deep_default_ep_vs_bptt_cosine_min": policies["gain_1"][chosen]["ep_vs_bptt_cosine_min"] if chosen != "none" else None,
+        "deep_budget_policies": policies,
+    }
+
+
+def run(quick: bool, seeds: int, epochs: int | None, threads: int, part: str = "all") -> dict:
     torch.set_num_threads(threads)
     info = eqprop_machine()
     splits = digits_splits()
+    if part == "budget":
+        return {**budget_keys(splits), "part": part, "machine": info}
     n_epochs = epochs if epochs is not None else (8 if quick else None)
     per_seed = []
     first_model = None
@@ -121,6 +150,7 @@ def run(quick: bool, seeds: int, epochs: int | None, threads: int) -> dict:
     dense = dense_cosines(splits)
     conv = conv_cosines()
     trained_cos = trained_cosines(first_model, splits)
+    budget = budget_keys(splits)
     load = load_average()
     info["load_average_1min_after"] = load[0] if load else None
     return {
@@ -137,6 +167,7 @@ def run(quick: bool, seeds: int, epochs: int | None, threads: int) -> dict:
         "ep_vs_bptt_cosines": dense,
         "conv_ep_vs_bptt_cosines": conv,
         "trained_ep_vs_bptt_cosines": trained_cos,
+        **budget,
         "recipe": {"model": trained.model_config, "train": trained.train_config.to_dict()},
         "quick": quick,
         "seeds": seeds,
@@ -149,12 +180,18 @@ def main(argv: list[str] | None = None) -> int:
                           threads_help="torch CPU threads (default 1: small matrices)")
     parser.add_argument("--seeds", type=int, default=None, help="number of model seeds (default 3, quick 1)")
     parser.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
+    parser.add_argument("--part", choices=("all", "budget"), default="all",
+                        help="all keys (default) or only the default-budget keys (deep_budget_*)")
     args = parse_args(parser, argv)
     seeds = args.seeds if args.seeds is not None else (1 if args.quick else 3)
     if seeds < 1:
         parser.error("--seeds must be >= 1")
-    result = run(args.quick, seeds, args.epochs, args.threads)
-    emit(result, args, summary_text_4f(result))
+    result = run(args.quick, seeds, args.epochs, args.threads, args.part)
+    if args.part == "budget":
+        emit(result, args, f"deep_budget_chosen: {result['deep_budget_chosen']}\n"
+                           f"deep_budget_default_is_chosen: {result['deep_budget_default_is_chosen']}")
+    else:
+        emit(result, args, summary_text_4f(result))
     return 0
 
 
