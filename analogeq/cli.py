@@ -54,8 +54,11 @@ USER_ERRORS = (AnalogeqError, ValueError, ModuleNotFoundError, FileNotFoundError
 
 def error_line(exc: BaseException) -> str:
     """The message of ``exc`` on one line (multi-line messages from torch or jsonschema are
-    joined, long ones cut: :func:`hardware_models.errors.one_line`)."""
-    return one_line(str(exc)) or type(exc).__name__
+    joined, long ones cut: :func:`hardware_models.errors.one_line`); a module of an optional
+    extra that is not installed names the install command (:mod:`analogeq.extras`)."""
+    from analogeq.extras import missing_extra_message
+
+    return missing_extra_message(exc) or one_line(str(exc)) or type(exc).__name__
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,7 +66,11 @@ def main(argv: list[str] | None = None) -> int:
     from analogeq.threads import set_process_defaults
 
     set_process_defaults()
-    parser = build_parser()
+    try:
+        parser = build_parser()  # imports the command modules: torch is needed from here on
+    except ModuleNotFoundError as exc:
+        print(f"analogeq: error: {error_line(exc)}", file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
