@@ -11,6 +11,10 @@ their bar active and only updates its label, so there is one bar on the screen w
 The bar is drawn on stderr only when stderr is a terminal and ``CI`` is not set;
 ``ANALOGEQ_PROGRESS=1`` (or ``0``) forces it on (off). Nothing is printed otherwise, and a
 job's results never depend on the bar.
+
+:func:`compile_notice` prints one line on stderr when the first call of a Numba kernel in a
+process is still running after a few seconds: Numba is compiling it (cached on disk for later
+runs) or loading it from its cache.
 """
 
 from __future__ import annotations
@@ -19,11 +23,18 @@ import contextlib
 import contextvars
 import os
 import sys
+import threading
 from typing import Any, Iterator
 
 from tqdm import tqdm
 
-__all__ = ["Overall", "active", "overall", "show_progress"]
+__all__ = ["COMPILE_NOTICE_AFTER_S", "Overall", "active", "compile_notice", "overall", "show_progress"]
+
+#: seconds a kernel's first call may take before :func:`compile_notice` speaks (a cached kernel
+#: loads and runs within this on the development machine)
+COMPILE_NOTICE_AFTER_S = 3.0
+
+_NOTICED: set[str] = set()
 
 _ACTIVE: contextvars.ContextVar["Overall | None"] = contextvars.ContextVar("analogeq_overall_progress", default=None)
 
@@ -37,6 +48,27 @@ def show_progress(progress: bool | None = None) -> bool:
     if forced in ("0", "1"):
         return forced == "1"
     return bool(getattr(sys.stderr, "isatty", lambda: False)()) and not os.environ.get("CI")
+
+
+@contextlib.contextmanager
+def compile_notice(kernel: str, after_s: float | None = None) -> Iterator[None]:
+    """Around the first call of ``kernel`` in this process: if it is still running after
+    ``after_s`` seconds (default :data:`COMPILE_NOTICE_AFTER_S`), print one line on stderr saying
+    that Numba is compiling it. Later calls, and quick first calls, print nothing."""
+    if kernel in _NOTICED:
+        yield
+        return
+    _NOTICED.add(kernel)
+    text = (f"analogeq: compiling the {kernel} kernels with Numba (first use on this machine: minutes on a busy "
+            "machine; cached for later runs)...")
+    timer = threading.Timer(COMPILE_NOTICE_AFTER_S if after_s is None else after_s,
+                            lambda: print(text, file=sys.stderr, flush=True))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
 
 
 def active() -> bool:

@@ -119,3 +119,17 @@ def _figures(result):
 class _Terminal(io.StringIO):
     def isatty(self):
         return True
+
+
+def test_compile_notice_speaks_once_and_only_when_the_first_call_is_slow(capfd):
+    import time
+
+    with progress.compile_notice("test-slow", after_s=0.05):
+        time.sleep(0.3)
+    with progress.compile_notice("test-slow", after_s=0.05):  # later calls: silent
+        time.sleep(0.3)
+    with progress.compile_notice("test-quick", after_s=1.0):  # a quick first call: silent
+        pass
+    time.sleep(1.2)
+    lines = capfd.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "compiling the test-slow kernels" in lines[0]

@@ -37,6 +37,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from analogeq.progress import compile_notice
 from analogeq.substrates.crossbar.read_kernels import (
     adc, ce_nudge, counted_read, dac, line_energy, mse_nudge, noise_scratch, pair, periphery, pick_kernel, products,
     sample_start, settle_outputs, store_sample,
@@ -69,7 +70,10 @@ def _make_settle(parallel: bool):
         eps32 = np.float32(eps)
         last0 = layer_off[n_layers - 1]
         n_last = n_total - last0
-        for b in numba.prange(batch):
+        for pb in numba.prange(batch):
+            # one integer type for the sample index: Numba types a prange index int64 and then
+            # uint64 inside the parallel loop, so every helper taking it compiled twice (cold start)
+            b = np.int64(pb)
             s, h, fb, nudge, probs, calls = sample_start(states, b, n_total, n_last, n_classes, n_reads)
             xq, xq2 = pair(max_in)
             mean, var = pair(max_tile_out)
@@ -135,10 +139,11 @@ def settle_dense_kernel(packed, x, states, labels, beta, eps, max_steps, tol, ke
     batch = x.shape[0]
     outputs = settle_outputs(batch, int(packed.layer_off[-1]), packed.n_classes, packed.meta.shape[0])
     kernel = pick_kernel(_settle_serial, _settle_parallel, batch, parallel)
-    kernel(
-        packed.meta, packed.w_flat, packed.s2_flat, packed.wd_flat, packed.s2d_flat, packed.edges, packed.tiles, packed.line_g,
-        float(packed.dac_step), float(packed.dac_clip), packed.layer_off, packed.fwd_read, packed.bwd_read,
-        int(packed.ro_fwd), int(packed.ro_bwd), packed.bias, packed.ro_bias,
-        x, states, labels, float(beta), float(eps), int(max_steps), float(tol), keys, *outputs,
-    )
+    with compile_notice("crossbar dense settle"):
+        kernel(
+            packed.meta, packed.w_flat, packed.s2_flat, packed.wd_flat, packed.s2d_flat, packed.edges, packed.tiles,
+            packed.line_g, float(packed.dac_step), float(packed.dac_clip), packed.layer_off, packed.fwd_read,
+            packed.bwd_read, int(packed.ro_fwd), int(packed.ro_bwd), packed.bias, packed.ro_bias,
+            x, states, labels, float(beta), float(eps), int(max_steps), float(tol), keys, *outputs,
+        )
     return outputs
