@@ -33,7 +33,8 @@ __all__ = ["write_demo_report"]
 
 #: headers of well-known columns in the Markdown tables (others are shown as their key)
 HEADERS = {
-    "accuracy_ci95": "± 95% CI", "settle_steps": "settle steps", "energy_per_inference_uJ": "energy / inference [µJ]",
+    "accuracy_ci95": "± 95% CI", "settle_steps": "settle steps", "settle_converged": "settled (fraction)",
+    "settle_median_steps": "median steps", "energy_per_inference_uJ": "energy / inference [µJ]",
     "latency_per_inference_us": "latency / inference [µs]", "spikes_per_inference": "spikes / inference",
     "train_s": "train [s]", "eval_s": "eval [s]",
 }
