@@ -78,3 +78,19 @@ def test_a_step_projects_into_the_range_and_lowers_the_loss():
 def test_bad_config_is_named():
     with pytest.raises(ParameterError, match=r"^ResistiveEqPropConfig\.beta_S: must be a finite number > 0"):
         ResistiveEqPropConfig(beta_S=0.0)
+
+
+@pytest.mark.parametrize("name", sorted(DIODES))
+def test_a_linear_driver_layer_keeps_eqprop_equal_to_the_implicit_gradient(name):
+    # the input drivers behind a series resistance are a hidden layer without diodes
+    from hardware_models.resistive.wires import with_source_resistance
+
+    net, x, t = _case(DIODES[name])
+    wired = with_source_resistance(net, 5e3)
+    assert (wired.signs()[:20] == 0).all() and (wired.signs()[20:36] != 0).all()
+    exact, exact_b, _ = implicit_gradients(wired, x, t, tol_A=1e-18)
+    ep, ep_b, _ = eqprop_gradients(wired, x, t, 1e-6, tol_A=1e-18)
+    cosines = [_cosine(a, b) for a, b in zip(exact[1:] + exact_b[1:], ep[1:] + ep_b[1:])]
+    assert min(cosines) >= 0.99, cosines
+    wire = np.diag(exact[0])  # the driver resistances' own gradient (off the diagonal: absent wires)
+    assert _cosine(wire, np.diag(ep[0])) >= 0.99

@@ -5,6 +5,7 @@
 * :mod:`.reference`: KCL imbalances, co-content and dissipated power in plain numpy;
 * :mod:`.implicit`: the linearised steady state (implicit gradients, active diodes fixed);
 * :mod:`.netlist`: the network and one input as an ngspice netlist, and its operating point.
+* :mod:`.wires`: a series resistance at every input driver, as an equivalent network (exact).
 """
 
 from .network import THERMAL_VOLTAGE_300K_V, IdealDiode, ResistiveNetwork, ShockleyDiode

@@ -74,16 +74,18 @@ class ShockleyDiode:
         return {"kind": self.kind, "i_s_A": self.i_s_A, "n": self.n, "v_t_V": self.v_t_V}
 
 
-def diode_signs(layer_sizes: tuple[int, ...]) -> np.ndarray:
+def diode_signs(layer_sizes: tuple[int, ...], linear_layers: tuple[int, ...] = ()) -> np.ndarray:
     """Diode sign of every free node of a network of ``layer_sizes`` (flat, layer after layer):
-    +1 for the first ceil(n/2) nodes of a hidden layer, -1 for the rest, 0 for the outputs.
-    The array is read-only (one per shape, cached)."""
-    return _diode_signs(tuple(int(n) for n in layer_sizes))
+    +1 for the first ceil(n/2) nodes of a hidden layer, -1 for the rest, 0 for the outputs and
+    for the hidden layers listed in ``linear_layers`` (1-based; no diode). The array is read-only
+    (one per shape, cached)."""
+    return _diode_signs(tuple(int(n) for n in layer_sizes), tuple(int(k) for k in linear_layers))
 
 
 @lru_cache(maxsize=64)
-def _diode_signs(layer_sizes: tuple[int, ...]) -> np.ndarray:
-    out = [np.concatenate([np.ones(math.ceil(n / 2)), -np.ones(n - math.ceil(n / 2))]) for n in layer_sizes[1:-1]]
+def _diode_signs(layer_sizes: tuple[int, ...], linear_layers: tuple[int, ...]) -> np.ndarray:
+    out = [np.zeros(n) if k in linear_layers else np.concatenate([np.ones(math.ceil(n / 2)), -np.ones(n - math.ceil(n / 2))])
+           for k, n in enumerate(layer_sizes[1:-1], start=1)]
     signs = np.concatenate(out + [np.zeros(layer_sizes[-1])]).astype(np.int64)
     signs.setflags(write=False)
     return signs
@@ -145,6 +147,8 @@ class ResistiveNetwork:
     g_min_S, g_max_S: the programmable range the conductances come from (training projects
         into it); 0 <= g_min_S < g_max_S. Not enforced on ``conductances_S`` (a programmed,
         noisy array may leave it).
+    linear_layers: hidden layers (1-based indices) whose nodes have no diode, e.g. the input
+        drivers behind a series resistance (:func:`hardware_models.resistive.wires.with_source_resistance`).
     """
 
     layer_sizes: tuple[int, ...]
@@ -155,6 +159,7 @@ class ResistiveNetwork:
     bias_V: float = 1.0
     g_min_S: float = 0.0
     g_max_S: float = 25e-6
+    linear_layers: tuple[int, ...] = ()
 
     owner: ClassVar[str] = "ResistiveNetwork"
 
@@ -177,6 +182,9 @@ class ResistiveNetwork:
         object.__setattr__(self, "g_min_S", g_min)
         object.__setattr__(self, "g_max_S", g_max)
         object.__setattr__(self, "diode", check_diode(self.diode))
+        linear = tuple(sorted({check_int(f"linear_layers[{i}]", k, minimum=1, maximum=len(sizes) - 2, owner=o)
+                               for i, k in enumerate(self.linear_layers)}))
+        object.__setattr__(self, "linear_layers", linear)
         shapes = self.matrix_shapes
         gs = tuple(self.conductances_S) if isinstance(self.conductances_S, (list, tuple)) else None
         if gs is None or len(gs) != len(shapes):
@@ -206,7 +214,7 @@ class ResistiveNetwork:
 
     def signs(self) -> np.ndarray:
         """Diode sign of every free node (:func:`diode_signs`)."""
-        return diode_signs(self.layer_sizes)
+        return diode_signs(self.layer_sizes, self.linear_layers)
 
     def sources_V(self, x: np.ndarray) -> np.ndarray:
         """The input sources ``input_gain * [x, -x]`` (B, 2 n_in) [V] of inputs ``x`` (B, n_in)."""
@@ -221,17 +229,17 @@ class ResistiveNetwork:
         """The same network with other conductances (e.g. a programmed, drifted draw)."""
         return ResistiveNetwork(self.layer_sizes, tuple(conductances_S), self.input_gain, self.diode,
                                 self.bias_conductances_S if bias_conductances_S is None else tuple(bias_conductances_S),
-                                self.bias_V, self.g_min_S, self.g_max_S)
+                                self.bias_V, self.g_min_S, self.g_max_S, self.linear_layers)
 
     def with_diode(self, diode: Any) -> "ResistiveNetwork":
         return ResistiveNetwork(self.layer_sizes, self.conductances_S, self.input_gain, diode,
-                                self.bias_conductances_S, self.bias_V, self.g_min_S, self.g_max_S)
+                                self.bias_conductances_S, self.bias_V, self.g_min_S, self.g_max_S, self.linear_layers)
 
     def to_dict(self) -> dict[str, Any]:
         """The scalar description (no matrices), JSON-serialisable."""
         return {"layer_sizes": list(self.layer_sizes), "input_gain": self.input_gain, "diode": self.diode.to_dict(),
                 "bias": self.bias_conductances_S is not None, "bias_V": self.bias_V,
-                "g_min_S": self.g_min_S, "g_max_S": self.g_max_S}
+                "g_min_S": self.g_min_S, "g_max_S": self.g_max_S, "linear_layers": list(self.linear_layers)}
 
     @classmethod
     def random(cls, layer_sizes: tuple[int, ...], rng: np.random.Generator, *, g_min_S: float = 1e-7,

@@ -10,15 +10,15 @@
 
 Presets made for it: ``resistive-ideal`` and ``resistive-pcm`` (any crossbar card works).
 
-Wire resistance is **not modelled**: the exact solve is that of ideal wires (every conductance
-joins its two nodes directly). A card whose ``wires`` section is not all zero (e.g. ``rram``, 1 ohm
-segments) is accepted with one warning (its wires are ignored). What the exact
-block coordinate descent could include, and does not yet: a series resistance of every input
-driver (``wires.r_source_ohm``) makes one extra linear node per source between the sources and
-layer 1 (a conductance-weighted average, exact in the same alternating sweeps); the outputs are
-read as voltages (no current through ``r_sense_ohm``); the segment
-resistances along rows and columns (``r_row_segment_ohm``, ``r_col_segment_ohm``) add one node per
-cross point and break the layer-by-layer closed form (an inner linear solve per layer would be needed).
+Wire resistance is **not modelled by this substrate**: it settles the network with ideal wires
+(every conductance joins its two nodes directly). A card whose ``wires`` section is not all zero
+(e.g. ``rram``, 1 ohm segments) is accepted with one warning (its wires are ignored). What the
+exact solve supports, in ``hardware_models`` only: a series resistance of every input driver
+(the card's ``wires.r_source_ohm``), :func:`hardware_models.resistive.wires.with_source_resistance`
+(one extra linear node per source, exact in the same sweeps, checked against ngspice to 1e-6).
+Not supported anywhere: the segment resistances along rows and columns (``r_row_segment_ohm``,
+``r_col_segment_ohm``: one node per cross point, which breaks the layer-by-layer closed form);
+``r_sense_ohm`` carries no current (the outputs are read as voltages).
 """
 
 from __future__ import annotations
