@@ -43,6 +43,7 @@ __all__ = [
     "SettleOutcome",
     "SettleReport",
     "SettlingModel",
+    "UNCONVERGED_WARN_FRACTION",
     "as_classifier",
     "check_dense_settling",
     "check_input",

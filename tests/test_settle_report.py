@@ -137,3 +137,14 @@ def test_robustness_result_reports_the_settle_of_every_prediction(images, caplog
     assert settle["samples"] > len(x)  # the clean and the adversarial predictions
     assert len(_warnings(caplog)) == 1
     assert settle_text(settle) in to_markdown(result)
+
+
+def test_training_evaluation_reports_the_median_steps_over_samples(digits_splits):
+    from analogeq.train import evaluate
+
+    model = _model(free_steps=1000)
+    data = digits_splits.test.subset(24, seed=0)
+    stats = evaluate(model, data, batch_size=16)  # batches of 16 and 8 samples
+    with torch.no_grad():
+        first = settle(model, data.x[:16], max_steps=1000, tol=1e-5, per_sample=False).steps
+    assert stats["median_settle_steps"] == first  # 16 of the 24 samples ran their batch's steps

@@ -23,7 +23,7 @@ from typing import Any, Callable
 import torch
 from tqdm.auto import tqdm
 
-from analogeq.contract import check_labels, resolve_device
+from analogeq.contract import UNCONVERGED_WARN_FRACTION, check_labels, resolve_device
 from analogeq.data.base import ArrayDataset, DataSplits
 from analogeq.ebm.settle import settle
 from analogeq.train.bptt import bptt_gradients
@@ -59,11 +59,13 @@ def evaluate(model, dataset: ArrayDataset, *, batch_size: int = 512, device: str
 
     Returns ``accuracy``, ``mean_cost`` (per sample), ``mean_settle_steps`` (per batch: a batch
     settles until its slowest sample is within ``config.tol`` or the budget ends),
-    ``max_residual`` (over batches) and ``converged_fraction`` (of samples within ``config.tol``).
+    ``max_residual`` (over batches), ``converged_fraction`` (of samples within ``config.tol``)
+    and ``median_settle_steps`` (the median over samples of the steps their batch ran).
     """
     dev = next(model.parameters()).device if device is None else resolve_device(device)
     cfg = model.config
     correct, cost_sum, steps, batches, converged, max_res = 0, 0.0, 0, 0, 0, 0.0
+    sample_steps: list[int] = []
     for x, y in dataset.batches(batch_size):
         x, y = x.to(dev), y.to(dev)
         model.check_input(x)
@@ -72,6 +74,7 @@ def evaluate(model, dataset: ArrayDataset, *, batch_size: int = 512, device: str
         correct += int((scores.argmax(dim=-1) == y).sum())
         cost_sum += float(model.cost(result.states, y).sum())
         steps += result.steps
+        sample_steps += [result.steps] * x.shape[0]
         batches += 1
         converged += int((result.sample_residual <= cfg.tol).sum())
         max_res = max(max_res, result.residual)
@@ -82,6 +85,7 @@ def evaluate(model, dataset: ArrayDataset, *, batch_size: int = 512, device: str
         "mean_settle_steps": steps / batches,
         "max_residual": max_res,
         "converged_fraction": converged / n,
+        "median_settle_steps": float(torch.tensor(sample_steps, dtype=torch.float64).quantile(0.5)),
     }
 
 
@@ -92,9 +96,6 @@ def check_finite_grads(model: torch.nn.Module, where: str, remedy: str = "lower 
         if p.grad is not None and not bool(torch.isfinite(p.grad).all()):
             raise FloatingPointError(f"{where}: non-finite gradient in {name}; {remedy}")
 
-
-#: a phase that leaves more than this fraction of a batch unconverged is warned about
-UNCONVERGED_WARN_FRACTION = 0.01
 
 
 class PhaseConvergence:
