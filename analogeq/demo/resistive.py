@@ -13,7 +13,8 @@ drops) on the digits splits, and returns the rows
 
 each with the energy of one inference (steady-state power times the card's settling window, plus
 one DAC conversion per source and one ADC conversion per output) and the mean sweeps of the exact
-block coordinate descent (``settle_steps``). A row in the ``robustness`` table gives the
+block coordinate descent (``settle_steps``) with the settle report (fraction of the samples
+within the KCL tolerance, median sweeps). A row in the ``robustness`` table gives the
 resistive network's clean and attacked accuracies (the harness unchanged, white-box gradients
 implicit at the steady state) on the first test images (16; 8 in quick mode) at the hardware
 substrates' demo budgets (:data:`analogeq.demo.robustness.DEMO_SUITE_HARDWARE`) cut to the headline
@@ -50,6 +51,7 @@ def section_resistive(ctx: Any) -> list[dict[str, Any]]:
     from analogeq.checkpoint import save_checkpoint
     from analogeq.models import build_model
     from analogeq.report.energy import energy_breakdown_text
+    from analogeq.report.tables import settle_columns
     from analogeq.stats import mean_ci95
     from analogeq.substrates import build_substrate
     from analogeq.train.resistive_loop import RESISTIVE_DIGITS_MODEL, RESISTIVE_DIGITS_TRAIN, train_drn
@@ -76,6 +78,7 @@ def section_resistive(ctx: Any) -> list[dict[str, Any]]:
                      history["train_seconds"], time.perf_counter() - t0,
                      "resistive-ideal card: exact conductances in [0.1, 25] uS; energy = steady-state power x "
                      f"{ideal.card.timing.t_read_s:g} s + converters", energy_breakdown_text(cost)))
+    rows[-1].update(settle_columns(ideal.settle_report()))
 
     t0 = time.perf_counter()
     draws = 3 if ctx.quick else 10
@@ -92,7 +95,7 @@ def section_resistive(ctx: Any) -> list[dict[str, Any]]:
                      time.perf_counter() - t0,
                      f"resistive-pcm card one day after programming, {draws} programming draws, read noise per settle",
                      energy_breakdown_text(cost)))
-    rows[-1]["draws"] = draws
+    rows[-1].update(settle_columns(first.settle_report()), draws=draws)
     rows.append(_robustness_row(ideal, test, ctx))
     return rows
 
