@@ -46,10 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
 #: errors that mean bad input, an output path that cannot be written or a missing optional package:
 #: one line, exit status 2, no traceback. AnalogeqError is the package's own (cards, parameters,
 #: specs, checkpoints; a ValueError); a plain ValueError is the older convention for bad input and
-#: stays mapped. A TypeError, RecursionError, OverflowError ... that is not an AnalogeqError is a
-#: bug and keeps its traceback.
+#: stays mapped. Any other OSError (a name too long, a full disk) is the system's answer, not a
+#: bug. A TypeError, RecursionError, OverflowError ... that is not an AnalogeqError is a bug and
+#: keeps its traceback.
 USER_ERRORS = (AnalogeqError, ValueError, ModuleNotFoundError, FileNotFoundError, IsADirectoryError,
-               NotADirectoryError, FileExistsError, PermissionError)
+               NotADirectoryError, FileExistsError, PermissionError, OSError)
 
 
 def error_line(exc: BaseException) -> str:

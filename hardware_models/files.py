@@ -160,9 +160,17 @@ def check_output_path(path: str | os.PathLike, *, option: str = "output", direct
     is, such as a database) also needs an existing file to be writable. Raises :class:`OutputPathError` naming
     ``option`` (e.g. ``--out``) in one line. Nothing is created here.
     """
-    target = Path(os.fspath(path)).expanduser()
-    if not str(path):
+    if not os.fspath(path):
         raise OutputPathError(f"{option}: an empty path")
+    try:
+        return _check_output_path(Path(os.fspath(path)).expanduser(), str(path), option, directory, in_place)
+    except (OSError, ValueError) as exc:  # a name too long, a NUL byte, a loop of links
+        if isinstance(exc, OutputPathError):
+            raise
+        raise OutputPathError(f"{option} {str(path)[:80]!r}: not a usable path ({getattr(exc, 'strerror', None) or exc})") from None
+
+
+def _check_output_path(target: Path, path: str, option: str, directory: bool, in_place: bool) -> Path:
     if directory and target.exists() and not target.is_dir():
         raise OutputPathError(f"{option} {str(path)!r}: is a file; a folder is needed here")
     if not directory and target.is_dir():

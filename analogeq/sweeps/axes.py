@@ -25,7 +25,10 @@ from hardware_models.errors import short_repr
 from hardware_models.jsonable import to_jsonable
 from hardware_models.params import check_bool, check_float, check_int
 
-__all__ = ["Axis", "expand_range", "parse_axes"]
+__all__ = ["Axis", "FULL_CHECK_VALUES", "expand_range", "parse_axes"]
+
+#: card axes with more values than this are checked at their extremes (see _check_card_values)
+FULL_CHECK_VALUES = 32
 
 
 @dataclass(frozen=True)
@@ -97,8 +100,23 @@ def _axis_values(raw: Any, where: str) -> list[Any]:
 def _check_card_values(path: str, values: list[Any], where: str, base_card: Any, own_cards: dict[str, Any],
                        param_names: list[str]) -> None:
     """Every value of a card axis on the base card, and on the substrates' own cards where they
-    have the field."""
-    for i, v in enumerate(values):
+    have the field.
+
+    A long numeric axis (more than :data:`FULL_CHECK_VALUES` values) is checked at its extremes
+    (smallest and largest integer and float): a card's number constraints are ranges (schema
+    bounds, plausibility ranges, sums and orderings of fields), so its extremes stand for the
+    values between them; each point's card is built and validated again when the sweep is planned.
+    """
+    checked = list(enumerate(values))
+    numbers_only = all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in values)
+    if len(values) > FULL_CHECK_VALUES and numbers_only:
+        extremes: set[int] = set()
+        for kind in (numbers.Integral, float):
+            idx = [i for i, v in enumerate(values) if isinstance(v, kind)]
+            if idx:
+                extremes |= {min(idx, key=lambda i: values[i]), max(idx, key=lambda i: values[i])}
+        checked = [(i, values[i]) for i in sorted(extremes)]
+    for i, v in checked:
         try:
             cards.with_value(base_card, path, v)
         except ValueError as exc:  # CardError is a ValueError with .json_path

@@ -203,7 +203,7 @@ def _check_top_level(data: Any) -> None:
         )
     unknown = [k for k in data if k not in _TOP_KEYS and k != "imports"]
     if unknown:
-        raise ValueError(f"spec.{short_repr(unknown[0], 40)}: unknown key of a sweep spec; allowed: {list(_TOP_KEYS)}")
+        raise ValueError(f"spec.{str(unknown[0])[:40]}: unknown key of a sweep spec; allowed: {list(_TOP_KEYS)}")
     name = data.get("name")
     if not isinstance(name, str) or not _NAME_RE.match(name):
         raise ValueError(f"name: required, letters, digits and - _ . (starting with a letter or digit), got {short_repr(name)}")

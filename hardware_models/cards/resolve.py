@@ -27,7 +27,11 @@ def resolve_card(ref: Any, kind: str | None = None) -> Any:
     """A validated card from a card object, a card dict, a file path or a preset name."""
     if isinstance(ref, (str, os.PathLike)):
         name = os.fspath(ref)
-        if Path(name).is_file():
+        try:
+            is_file = Path(name).is_file()
+        except (OSError, ValueError):  # a name too long for a path, or with a NUL byte: not a file
+            is_file = False
+        if is_file:
             card = load_card(name)
         elif name in list_presets():
             card = preset(name)
