@@ -88,8 +88,9 @@ def test_demo_report_embeds_every_png_and_the_notes(tmp_path):
              for c in ("global", "none") for t in (1.0, 3600.0, 3.1536e7)]
     robustness = {"float": _robustness_result(40, 1, _cert({"0.25": 0.5}, m=30)),
                   "spiking ideal": _robustness_result(8, 1, _cert({"0.25": 0.0}))}
+    extra = {"resistive ideal (DRN)": _robustness_result(8, 1, _cert({"0.1": 0.0}))}  # another network: notes only
     ctx = SimpleNamespace(out_dir=tmp_path, quick=True, seed=0, device="cpu", dataset="digits", artifacts={
-        "pcm_drift": drift, "robustness": robustness, "splits": SimpleNamespace(test=[0] * 360),
+        "pcm_drift": drift, "robustness": robustness, "robustness_extra": extra, "splits": SimpleNamespace(test=[0] * 360),
         "sweep": {"report": str(sweep_dir / "sweep-report.md"), "db": str(sweep_dir / "sweep.db"),
                   "spec": str(sweep_dir / "sweep.toml"), "plots": sweep_plots}})
     rows = _energy_rows(12.0, 0.3) + [
@@ -107,7 +108,8 @@ def test_demo_report_embeds_every_png_and_the_notes(tmp_path):
     # 3 draws: t(0.975, 2 dof) = 4.30 (t table)
     assert "3 programming draw(s) per point on the 360 test images, bars the 95% interval (Student t) (with 3 " \
         "draws it is wide: t = 4.3 standard errors)" in text
-    assert "float 40 images; spiking ideal 8 images" in text and "sanity check at L_inf eps 1" in text
+    assert "float 40 images; spiking ideal 8 images;" in text and "sanity check at L_inf eps 1" in text
+    assert "resistive ideal (DRN): certified accuracy 0 at radius 0.1 from 4 images" in text
     assert "`relative_error` is the physics-only read error: relative_error = ||y - y_ideal||_F" in text
 
 

@@ -12,7 +12,9 @@
   (``sweep``) is embedded from its folder;
 * under the table where it happens, each note of :mod:`analogeq.demo.report_notes` whose
   condition holds (ideal card above PCM in energy, read noise raising accuracy at the coarsest
-  ADC, a certified accuracy of 0 on a small budget), and the definition of ``relative_error``.
+  ADC, a certified accuracy of 0 on a small budget: of the results in ``ctx.artifacts["robustness"]``
+  and ``["robustness_extra"]``, row name -> result, where a section of another network leaves its
+  own), and the definition of ``relative_error``.
 
 Sections that did not run leave no plot and no table; nothing here trains or evaluates.
 """
@@ -176,7 +178,9 @@ def write_demo_report(ctx: Any, rows: Sequence[dict[str, Any]], timings: dict[st
                 "uses the first test images (the hardware ones fewer than float), so compare them on the plot's "
                 "trend, not in the last digit. These are demo budgets on few images: run `analogeq robustness "
                 "--suite full` for numbers to report.", ""]
-            lines += _note(report_notes.certified_note(ctx.artifacts.get("robustness") or {}))
+            # robustness_extra: harness results of other networks (not on the eps plot), for the notes
+            lines += _note(report_notes.certified_note({**(ctx.artifacts.get("robustness") or {}),
+                                                        **(ctx.artifacts.get("robustness_extra") or {})}))
             if "accuracy_vs_eps" in plots:
                 lines += [_eps_caption(ctx.artifacts["robustness"]), "", "![accuracy_vs_eps](accuracy_vs_eps.png)", ""]
             if "robustness_bars" in plots:
