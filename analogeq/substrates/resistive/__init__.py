@@ -10,15 +10,12 @@
 
 Presets made for it: ``resistive-ideal`` and ``resistive-pcm`` (any crossbar card works).
 
-Wire resistance is **not modelled by this substrate**: it settles the network with ideal wires
-(every conductance joins its two nodes directly). A card whose ``wires`` section is not all zero
-(e.g. ``rram``, 1 ohm segments) is accepted with one warning (its wires are ignored). What the
-exact solve supports, in ``hardware_models`` only: a series resistance of every input driver
-(the card's ``wires.r_source_ohm``), :func:`hardware_models.resistive.wires.with_source_resistance`
-(one extra linear node per source, exact in the same sweeps, checked against ngspice to 1e-6).
-Not supported anywhere: the segment resistances along rows and columns (``r_row_segment_ohm``,
-``r_col_segment_ohm``: one node per cross point, which breaks the layer-by-layer closed form);
-``r_sense_ohm`` carries no current (the outputs are read as voltages).
+Wire resistance: the card's ``wires.r_source_ohm`` is solved exactly, in series with every input
+source (:func:`hardware_models.resistive.wires.with_source_resistance`: one linear node per source,
+checked against ngspice to 1e-6). Not modelled: the segment resistances along rows and columns
+(``r_row_segment_ohm``, ``r_col_segment_ohm``: one node per cross point, which breaks the
+layer-by-layer closed form); a card with them (e.g. ``rram``, 1 ohm segments) is accepted with one
+warning. ``r_sense_ohm`` carries no current (the outputs are read as voltages).
 """
 
 from __future__ import annotations
@@ -70,9 +67,10 @@ class ResistiveOptions(CardOptions):
 
 
 def _build(model: Any, o: ResistiveOptions) -> ResistiveSubstrate:
-    if not o.card.wires.ideal:
-        logger.warning("card %r has wire resistance; the resistive substrate does not model it (ideal wires)",
-                       o.card.name)
+    w = o.card.wires
+    if w.r_row_segment_ohm or w.r_col_segment_ohm:
+        logger.warning("card %r has row/column wire segments; the resistive substrate does not model them "
+                       "(only the driver resistance r_source_ohm)", o.card.name)
     return ResistiveSubstrate(model, o.card, drift_time_s=o.drift_time_s, seed=o.seed, tol_A=o.tol_A,
                               max_sweeps=o.max_sweeps, chunk=o.batch_size, device=o.device)
 

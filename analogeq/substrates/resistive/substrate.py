@@ -12,6 +12,11 @@ the network description is built from the card's ``device``, ``levels``, ``fault
 * read noise: every settle draws one conductance fluctuation g + sigma_read(t) N(0, 1) per cell
   and per sample (clipped at 0 S), from the per-read stream that ``reseed`` sets.
 
+Wires: the card's ``wires.r_source_ohm`` sits in series with every source, solved exactly (one
+linear driver node per source, :func:`hardware_models.resistive.wires.with_source_resistance`;
+its I^2 R counts in the energy, it has no read noise); the row and column segment resistances
+are not modelled (the substrate warns); ``r_sense_ohm`` carries no current (outputs are voltages).
+
 White-box gradients: the implicit gradient at each sample's steady state, linearised on the
 drifted mean conductances (active diodes fixed); EOT over read noise is the harness's.
 
@@ -37,6 +42,7 @@ from hardware_models.cost.read import conversion_energies_J
 from hardware_models.devices import program_conductances
 from hardware_models.resistive import ResistiveNetwork, pack, settle
 from hardware_models.resistive.reference import dissipated_power_W
+from hardware_models.resistive.wires import with_source_resistance
 from hardware_models.seeds import derive_rng
 
 __all__ = ["ResistiveSubstrate"]
@@ -69,8 +75,11 @@ class ResistiveSubstrate(Substrate):
         n_w = len(net.conductances_S)
         self.network = ResistiveNetwork(net.layer_sizes, tuple(means[:n_w]), net.input_gain, net.diode,
                                         tuple(means[n_w:]) or None, net.bias_V, dev.g_min_S, dev.g_max_S)
+        self.r_source_ohm = float(card.wires.r_source_ohm)
+        # the circuit that is solved: the programmed network, behind the card's driver resistance
+        self._circuit = with_source_resistance(self.network, self.r_source_ohm) if self.r_source_ohm > 0 else self.network
         self._sigmas = sigmas
-        self._packed = pack(self.network)
+        self._packed = pack(self._circuit)
         self._stochastic = any(float(s.max()) > 0.0 for s in sigmas)
         self._sweeps: list[float] = []
         self._power: list[float] = []
@@ -88,30 +97,37 @@ class ResistiveSubstrate(Substrate):
         outs, volts = [], []
         n_w = len(self.network.conductances_S)
         means = list(self.network.conductances_S) + list(self.network.bias_conductances_S or ())
-        for start in range(0, flat.shape[0], self.chunk):
-            x = flat[start:start + self.chunk]
+        chunk = self.chunk
+        if self._stochastic and self._circuit is not self.network:  # the driver matrix is copied per sample
+            chunk = max(1, min(chunk, int(2 ** 22 // self._circuit.conductances_S[0].size)))
+        for start in range(0, flat.shape[0], chunk):
+            x = flat[start:start + chunk]
             packed = self._packed
             if self._stochastic:
                 draws = [np.maximum(m[None] + s[None] * self._rng.standard_normal((x.shape[0], *m.shape)), 0.0)
                          for m, s in zip(means, self._sigmas)]
-                packed = pack(self.network, draws[:n_w], draws[n_w:] or None)
-            r = settle(self.network, x, tol_A=self.tol_A, max_sweeps=self.max_sweeps, packed=packed)
+                gs, bs = draws[:n_w], draws[n_w:]
+                if self._circuit is not self.network:  # driver resistances: no read noise
+                    gs = [np.broadcast_to(self._circuit.conductances_S[0], (x.shape[0], *self._circuit.conductances_S[0].shape))] + gs
+                    bs = [np.zeros((x.shape[0], *self._circuit.bias_conductances_S[0].shape))] + bs if bs else bs
+                packed = pack(self._circuit, gs, bs or None)
+            r = settle(self._circuit, x, tol_A=self.tol_A, max_sweeps=self.max_sweeps, packed=packed)
             outs.append(r.output_V)
             volts.append(r.voltages_V)
             self._sweeps.append(float(r.sweeps.mean()))
             self.record_settle(SettleOutcome(r.sweeps, r.converged, self.max_sweeps, self.tol_A,
                                              budget_field="max_sweeps", tol_field="tol_A", tol_unit="A"))
-            self._power.append(float(dissipated_power_W(self.network, x, r.voltages_V).mean()))
+            self._power.append(float(dissipated_power_W(self._circuit, x, r.voltages_V).mean()))
         return np.concatenate(outs), np.concatenate(volts)
 
     @torch.no_grad()
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.input_shape)
-        return ImplicitSteadyState.apply(x, self.network, self._settle).to(self.device)
+        return ImplicitSteadyState.apply(x, self._circuit, self._settle).to(self.device)
 
     def attack_logits(self, x: torch.Tensor, gradient: GradientSpec = GradientSpec()) -> torch.Tensor:
         check_input(x, self.input_shape)
-        return ImplicitSteadyState.apply(x, self.network, self._settle)
+        return ImplicitSteadyState.apply(x, self._circuit, self._settle)
 
     def cost(self) -> dict[str, float] | None:
         """Energy and latency of one inference (module docstring), mean of the inferences run."""
@@ -135,6 +151,8 @@ class ResistiveSubstrate(Substrate):
                 "tol_A": self.tol_A, "max_sweeps": self.max_sweeps, "stochastic": self._stochastic,
                 "attack_gradient": "implicit at the steady state (active diodes fixed), every GradientSpec mode",
                 "inputs": math.prod(self.input_shape),
+                "wires": {"r_source_ohm": self.r_source_ohm,
+                          "modelled": "input-driver series resistance (exact); row/column segments ignored"},
                 "energy_model": {"parts": ["network", "DAC", "ADC"],
                                  "law": "dissipated power at the steady state t_read + 2 n_in e_dac + n_out e_adc",
                                  "t_read_s": self.card.timing.t_read_s, "e_dac_J": conversion_energies_J(self.card)[0],
