@@ -227,6 +227,10 @@ UNCONVERGED_WARN_FRACTION = 0.01
 
 settle_logger = logging.getLogger("analogeq.settle")
 
+#: (owner, budget, tolerance) of the warnings given in this process: a later substrate with the
+#: same settings (e.g. each programming draw of one card) repeats it at DEBUG level only
+_WARNED_SETTINGS: set[tuple[Any, ...]] = set()
+
 
 @dataclass(frozen=True)
 class SettleOutcome:
@@ -278,7 +282,9 @@ class SettleLog:
 
     :meth:`add` takes one :class:`SettleOutcome`; once more than 1% of all the samples added so
     far ended unconverged it logs ONE warning (logger ``analogeq.settle``) naming the owner, the
-    budget and the tolerance; :meth:`report` gives the :class:`SettleReport` (None before any).
+    budget and the tolerance (at DEBUG level when another log of this process already warned
+    with the same owner, budget and tolerance: twenty programming draws of one card warn once);
+    :meth:`report` gives the :class:`SettleReport` (None before any).
     """
 
     def __init__(self, owner: str):
@@ -307,7 +313,11 @@ class SettleLog:
         if not self.warned and self._samples and missed > UNCONVERGED_WARN_FRACTION * self._samples:
             self.warned = True
             unit = f" {outcome.tol_unit}" if outcome.tol_unit else ""
-            settle_logger.warning(
+            settings = (self.owner, outcome.budget_field, outcome.max_steps, outcome.tol_field, outcome.tol, unit)
+            level = logging.DEBUG if settings in _WARNED_SETTINGS else logging.WARNING
+            _WARNED_SETTINGS.add(settings)
+            settle_logger.log(
+                level,
                 "%s: %d of %d samples (%.1f%%, more than 1%%) did not converge within the step budget %s=%d "
                 "at tolerance %s=%g%s; their predictions, latency and energy come from the step limit "
                 "(raise %s, or check the network)", self.owner, missed, self._samples, 100.0 * missed / self._samples,

@@ -34,7 +34,7 @@ def images():
 
 def test_log_median_and_fraction_match_numpy_over_batches(caplog):
     rng = np.random.default_rng(0)
-    log = SettleLog("test")
+    log = SettleLog("median test")
     steps, conv = [], []
     with caplog.at_level(logging.WARNING, logger=LOGGER):
         for n in (7, 1, 12, 30):  # odd and even totals on the way
@@ -55,15 +55,18 @@ def test_log_median_and_fraction_match_numpy_over_batches(caplog):
 
 
 def test_tiny_budget_on_float_warns_once_and_reports_unconverged(images, caplog):
-    sub = build_substrate("float", _model(free_steps=3))
+    sub = build_substrate("float", _model(free_steps=7))
     with caplog.at_level(logging.WARNING, logger=LOGGER):
         sub.logits(images)
         sub.logits(images[:5])
     rep = sub.settle_report()
     assert rep["samples"] == 29 and rep["converged_fraction"] < 1.0
-    assert rep["median_steps"] == 3 and rep["max_steps"] == 3
+    assert rep["median_steps"] == 7 and rep["max_steps"] == 7
     (message,) = _warnings(caplog)  # once, not once per call
-    assert "float substrate" in message and "free_steps=3" in message and "tol=1e-05" in message
+    assert "float substrate" in message and "free_steps=7" in message and "tol=1e-05" in message
+    with caplog.at_level(logging.DEBUG, logger=LOGGER):  # a second substrate, same settings: DEBUG only
+        build_substrate("float", _model(free_steps=7)).logits(images)
+    assert len(_warnings(caplog)) == 1 and caplog.records[-1].levelno == logging.DEBUG
 
 
 def test_converging_float_settle_reports_one_and_the_steps_of_single_sample_settles(images, caplog):
@@ -90,26 +93,26 @@ def test_crossbar_reports_its_settle_in_cost_and_warns_once(images, caplog):
         ok.logits(images)
     assert ok.settle_report()["converged_fraction"] == 1.0 and _warnings(caplog) == []
     with caplog.at_level(logging.WARNING, logger=LOGGER):
-        tiny = CrossbarSubstrate(_model(free_steps=2), "ideal", drift_time_s=0.0)
+        tiny = CrossbarSubstrate(_model(free_steps=6), "ideal", drift_time_s=0.0)
         tiny.logits(images)
         tiny.logits(images)
     cost = tiny.cost()
-    assert cost["settle_converged_fraction"] < 1.0 and cost["settle_median_steps"] == 2.0
-    assert cost["steps"] == 2.0  # the mean steps of the cost model agree with the report
+    assert cost["settle_converged_fraction"] < 1.0 and cost["settle_median_steps"] == 6.0
+    assert cost["steps"] == 6.0  # the mean steps of the cost model agree with the report
     (message,) = _warnings(caplog)
-    assert "crossbar substrate" in message and "free_steps=2" in message
+    assert "crossbar substrate" in message and "free_steps=6" in message
     tiny.reset_cost()
     assert tiny.settle_report() is None
 
 
 def test_resistive_names_its_sweep_budget_and_current_tolerance(images, caplog):
     with caplog.at_level(logging.WARNING, logger=LOGGER):
-        sub = build_substrate("resistive", _model(free_steps=100), card="ideal", max_sweeps=2)
+        sub = build_substrate("resistive", _model(free_steps=100), card="ideal", max_sweeps=3)
         sub.logits(images[:8])
     rep = sub.settle_report()
-    assert rep["converged_fraction"] < 1.0 and rep["max_steps"] == 2 and rep["tol_unit"] == "A"
+    assert rep["converged_fraction"] < 1.0 and rep["max_steps"] == 3 and rep["tol_unit"] == "A"
     (message,) = _warnings(caplog)
-    assert "max_sweeps=2" in message and "tol_A=1e-12 A" in message
+    assert "max_sweeps=3" in message and "tol_A=1e-12 A" in message
     assert sub.cost()["settle_converged_fraction"] == rep["converged_fraction"]
 
 
@@ -126,14 +129,14 @@ def test_robustness_result_reports_the_settle_of_every_prediction(images, caplog
     from analogeq.robustness.evaluate import evaluate_robustness, to_markdown
     from analogeq.robustness.suite import QUICK
 
-    sub = build_substrate("float", _model(free_steps=3))
+    sub = build_substrate("float", _model(free_steps=5))
     x = images[:8]
     suite = QUICK.replace(linf_eps=(0.1,), l2_eps=(1.0,), pgd_steps=2, square_queries=5, convergence_steps=0,
                           gradient_modes=False)
     with caplog.at_level(logging.WARNING, logger=LOGGER):
         result = evaluate_robustness(sub, x, sub.predict(x), suite=suite, extras=False)
     settle = result["settle"]
-    assert settle == sub.settle_report() and settle["converged_fraction"] < 1.0 and settle["max_steps"] == 3
+    assert settle == sub.settle_report() and settle["converged_fraction"] < 1.0 and settle["max_steps"] == 5
     assert settle["samples"] > len(x)  # the clean and the adversarial predictions
     assert len(_warnings(caplog)) == 1
     assert settle_text(settle) in to_markdown(result)
