@@ -1,8 +1,10 @@
 """The subcommands of ``analogeq``, one module each (listed in :data:`analogeq.cli.COMMAND_MODULES`).
 
 A command module has ``register(subparsers)``, which adds its parser (made by
-:func:`command_parser`) and sets ``func=run``, and ``run(args) -> int`` (the exit code; a
-ValueError, TypeError or FileNotFoundError becomes one line on stderr and exit code 2).
+:func:`command_parser`) and sets ``func=run``, and ``run(args) -> int`` (the exit code). Bad
+input raises the package's :class:`hardware_models.errors.AnalogeqError` (or a ValueError, or an
+OS error naming the file), which :func:`analogeq.cli.main` prints as one line with exit code 2;
+output paths are listed in :mod:`analogeq.commands.outputs` and checked before ``run``.
 """
 
 from __future__ import annotations
