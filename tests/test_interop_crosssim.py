@@ -100,6 +100,10 @@ def test_sign_magnitude_dac_has_our_step(bits):
 @pytest.mark.parametrize("name", ["pcm-crosssim", "ideal"])
 def test_round_trip_presets(name):
     card = preset(name)
+    if card.adc.range_calibration != "fixed":  # the ideal preset calibrates each tile's ADC: a loss
+        with pytest.raises(ValueError, match="adc.range_calibration"):
+            card_to_crosssim(card)
+        card = with_value(card, "adc.range_calibration", "fixed")
     data = json.loads(json.dumps(card_to_crosssim(card)))
     assert_close_tree(_shared(crosssim_to_card(data)), _shared(card))
     assert_close_tree(crosssim_to_card(data, base=card).to_dict(), card.to_dict())

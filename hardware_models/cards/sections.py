@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from hardware_models.cost.read import ADC_FOM_DEFAULT_J_PER_STEP, DAC_FOM_DEFAULT_J_PER_STEP
 from hardware_models.devices._serial import SectionDictMixin
-from hardware_models.params import NON_NEGATIVE, POSITIVE, Integer, NoneOr, validate_fields
+from hardware_models.params import NON_NEGATIVE, POSITIVE, Integer, NoneOr, OneOf, validate_fields
 
 MAX_CONVERTER_BITS = 32  # beyond this the step is below float64 resolution of the full scale
 #: converter resolution: None (ideal) or an integer number of bits in [2, MAX_CONVERTER_BITS]
@@ -54,16 +54,37 @@ class DACSection(SectionDictMixin):
         validate_fields(self, {"bits": BITS, "v_read_V": POSITIVE})
 
 
+#: how an ADC's full scale is set (:class:`ADCSection`)
+ADC_RANGE_CALIBRATIONS = ("fixed", "tile")
+
+
 @dataclass(frozen=True)
 class ADCSection(SectionDictMixin):
     """Output converter: full scale +-range_units * v_read_V * (g_max_S - g_min_S) [A],
-    saturating, ``bits`` resolution (None = ideal). aihwkit's out_bound 12 is range_units 12."""
+    saturating, ``bits`` resolution (None = ideal). aihwkit's out_bound 12 is range_units 12.
+
+    ``range_calibration``: ``"fixed"`` (default: every tile's ADC has that full scale) or
+    ``"tile"``: each tile's ADCs (per read direction) are calibrated at programming time to the
+    largest current the tile can give, R = min(range_units, max_j sum_i |G+_ij - G-_ij| /
+    (g_max_S - g_min_S)) units over its output lines j and driven lines i: with every input in
+    the DAC's [-1, 1] a noise-free read never saturates, and the ``bits`` resolve +-R instead of
+    +-range_units. Left out of ``to_dict`` when ``"fixed"``: cards written before the field load,
+    and hash, as they did (so a card without the field takes it from its file, not from
+    ``with_value``)."""
 
     bits: int | None
     range_units: float
+    range_calibration: str = "fixed"
 
     def __post_init__(self) -> None:
-        validate_fields(self, {"bits": BITS, "range_units": POSITIVE})
+        validate_fields(self, {"bits": BITS, "range_units": POSITIVE,
+                               "range_calibration": OneOf(ADC_RANGE_CALIBRATIONS)})
+
+    def to_dict(self) -> dict:
+        d = super().to_dict()
+        if d["range_calibration"] == "fixed":  # the default: card files and stored hashes stay as they were
+            del d["range_calibration"]
+        return d
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ import numpy as np
 
 from ..devices.base import DeviceModel, ProgrammedConductances
 from ..params import check_float, check_int
-from .converters import Quantizer, adc_quantizer, check_bits, dac_quantizer
+from .converters import Quantizer, adc_quantizer, check_bits, dac_quantizer, levels_per_side
 from .mapping import check_weights, differential_targets, resolve_w_max
 from .read_model import DIRECTIONS, LinearReadModel
 from .tiles import drift_alpha, tile_edges, unit_response
@@ -55,6 +55,8 @@ __all__ = ["CrossbarArray", "DRIFT_COMPENSATIONS"]
 logger = logging.getLogger(__name__)
 
 DRIFT_COMPENSATIONS = ("global", "none")
+#: how a tile's ADC full scale is set (the card's ``adc.range_calibration``)
+ADC_RANGE_CALIBRATIONS = ("fixed", "tile")
 _CACHE_SIZE = 4
 
 ProgramFn = Callable[[np.ndarray, np.random.Generator], ProgrammedConductances]
@@ -77,6 +79,12 @@ class CrossbarArray:
     adc_bits, adc_range_units:
         Output converter of every tile: None (ideal: no rounding, no saturation) or bits >= 2;
         full scale +-adc_range_units * v_read_V * (g_max_S - g_min_S) [A].
+    adc_range_calibration:
+        ``"fixed"`` (every tile spans +-adc_range_units) or ``"tile"``: each tile's ADCs, per
+        read direction, span +-R with R = min(adc_range_units, max_j sum_i |u_ji|), u the tile's
+        differential response in units at programming time (``t0_s``, IR drop included), j its
+        output lines, i its driven lines: the largest current a noise-free read with inputs in
+        [-1, 1] can give (R = adc_range_units for an all-zero tile).
     tia_gain_ohm, tia_noise_units:
         TIA gain [ohm] (reported, it does not change digital outputs) and additive Gaussian
         output noise std in units of v_read_V * (g_max_S - g_min_S) [A].
@@ -109,6 +117,7 @@ class CrossbarArray:
         v_read_V: float = 0.2,
         adc_bits: int | None = None,
         adc_range_units: float = 12.0,
+        adc_range_calibration: str = "fixed",
         tia_gain_ohm: float = 1e5,
         tia_noise_units: float = 0.0,
         wires: WireResistances | None = None,
@@ -134,6 +143,9 @@ class CrossbarArray:
         self.v_read_V = check_float("dac.v_read_V", v_read_V, minimum=0.0, exclusive_minimum=True)
         self.adc_bits = check_bits(adc_bits, "adc.bits")
         self.adc_range_units = check_float("adc.range_units", adc_range_units, minimum=0.0, exclusive_minimum=True)
+        if adc_range_calibration not in ADC_RANGE_CALIBRATIONS:
+            raise ValueError(f"adc.range_calibration must be one of {ADC_RANGE_CALIBRATIONS}, got {adc_range_calibration!r}")
+        self.adc_range_calibration = adc_range_calibration
         self.tia_gain_ohm = check_float("tia.gain_ohm", tia_gain_ohm, minimum=0.0, exclusive_minimum=True)
         self.tia_noise_units = check_float("tia.noise_units", tia_noise_units, minimum=0.0)
         self.wires = check_wires(wires)
@@ -204,6 +216,7 @@ class CrossbarArray:
             v_read_V=card.dac.v_read_V,
             adc_bits=card.adc.bits,
             adc_range_units=card.adc.range_units,
+            adc_range_calibration=getattr(card.adc, "range_calibration", "fixed"),
             tia_gain_ohm=card.tia.gain_ohm,
             tia_noise_units=card.tia.noise_units,
             wires=WireResistances(w.r_row_segment_ohm, w.r_col_segment_ohm, w.r_source_ohm, w.r_sense_ohm),
@@ -243,7 +256,8 @@ class CrossbarArray:
             "device": self.device.to_dict(),
             "w_max": self.w_max,
             "dac": {"bits": self.dac_bits, "v_read_V": self.v_read_V},
-            "adc": {"bits": self.adc_bits, "range_units": self.adc_range_units},
+            "adc": {"bits": self.adc_bits, "range_units": self.adc_range_units,
+                    "range_calibration": self.adc_range_calibration},
             "tia": {"gain_ohm": self.tia_gain_ohm, "noise_units": self.tia_noise_units},
             "wires": self.wires.to_dict(),
             "tile": {"max_rows": self.max_rows, "max_cols": self.max_cols},
@@ -268,6 +282,19 @@ class CrossbarArray:
         r_sl = slice(int(self.row_edges[rb]), int(self.row_edges[rb + 1]))
         c_sl = slice(int(self.col_edges[cb]), int(self.col_edges[cb + 1]))
         return np.ascontiguousarray(g_plus[c_sl, r_sl].T), np.ascontiguousarray(g_minus[c_sl, r_sl].T)
+
+    def _adc_range_units(self, direction: str, in_edges: np.ndarray, out_edges: np.ndarray) -> tuple[Any, Any]:
+        """(step, clip) of the ADC of every tile of a read, in units: the card's quantiser
+        (``"fixed"``) or, per tile (``"tile"``), arrays (n_tiles_in, n_tiles_out) (class docstring)."""
+        if self.adc_range_calibration == "fixed" or self.adc_bits is None:
+            return self._adc_units.step, self._adc_units.clip
+        t0 = float(self.programmed.t0_s)
+        units = np.abs(self._unit_map(np.asarray(self.programmed.at_time(t0), dtype=np.float64), direction,
+                                      ("t", t0, direction)))  # (n_out, n_in) of this read
+        line_sums = np.add.reduceat(units, in_edges[:-1], axis=1)  # (n_out, n_tiles_in)
+        peak = np.maximum.reduceat(line_sums, out_edges[:-1], axis=0).T  # (n_tiles_in, n_tiles_out)
+        full_scale = np.where(peak > 0.0, np.minimum(peak, self.adc_range_units), self.adc_range_units)
+        return full_scale / levels_per_side(self.adc_bits), full_scale
 
     def _grid(self, direction: str) -> tuple[np.ndarray, np.ndarray]:
         """(input edges, output edges) of a read in its own layout."""
@@ -325,14 +352,15 @@ class CrossbarArray:
             sigma2_eff = (s2 * (self.w_max * alpha_full) ** 2).astype(self.dtype)
 
         scale = self.w_max * alpha
+        adc_step, adc_clip = self._adc_range_units(direction, in_edges, out_edges)
         model = LinearReadModel(
             direction=direction,
             t_s=t,
             w_eff=w_eff,
             sigma2_eff=sigma2_eff,
             dac=self._dac,
-            adc_step=self._adc_units.step * scale,
-            adc_clip=self._adc_units.clip * scale,
+            adc_step=adc_step * scale,
+            adc_clip=adc_clip * scale,
             out_noise_std=self.tia_noise_units * scale,
             in_edges=in_edges.copy(),
             out_edges=out_edges.copy(),

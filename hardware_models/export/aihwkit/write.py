@@ -42,6 +42,9 @@ def aihwkit_losses(card: CrossbarCard) -> list[str]:
         losses.append(f"mapping.w_max = {card.mapping.w_max!r}: aihwkit maps each matrix's max |W| to g_max")
     if card.adc.bits is None:
         losses.append("adc.bits = None: the card's ideal ADC never clips; aihwkit clips at out_bound")
+    if card.adc.range_calibration != "fixed":
+        losses.append(f"adc.range_calibration = {card.adc.range_calibration!r}: aihwkit's out_bound is one fixed "
+                      "range for every tile (written: range_units)")
     for name in ("dac", "adc"):
         if getattr(card, name).bits == 1:
             losses.append(f"{name}.bits = 1: a 1-bit signed mid-tread converter has no aihwkit resolution")

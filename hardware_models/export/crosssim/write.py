@@ -70,6 +70,9 @@ def crosssim_losses(card: CrossbarCard) -> list[str]:
         value = getattr(card.wires, name)
         if value > 0:
             losses.append(f"wires.{name} = {value!r}: CrossSim 3.0 parameters have no driver/sense resistance")
+    if card.adc.range_calibration != "fixed":
+        losses.append(f"adc.range_calibration = {card.adc.range_calibration!r}: CrossSim's calibrated_range is one "
+                      "range for every array (written: range_units)")
     if card.tia.noise_units > 0:
         losses.append(f"tia.noise_units = {card.tia.noise_units!r}: CrossSim parameters have no additive output noise")
     for name in ("dac", "adc"):
