@@ -32,6 +32,12 @@ run, medians of interleaved repeats, every timing on ``--threads`` threads):
   every batch of pulses would cost seconds), read right after training.
 * ``energy_per_inference_J``, ``latency_per_inference_s``: one inference on the pcm 8-bit card at
   1 h (mean over the test images of the first draw), with the breakdown under ``cost_pcm_1h``.
+* ``cold_start_first_prediction_s`` (issue 17): seconds from the start of a fresh process with an
+  empty Numba cache to its first crossbar prediction (pcm, 64-512-10, batch 64), with the load
+  average, the warm-cache figure and the compile time under ``cold_start``;
+  ``attack_gradient_1_thread_s``, ``attack_gradient_2_threads_s`` and their ratio
+  ``attack_gradient_2_over_1_threads``: one EBM attack gradient on the float substrate on 1 and
+  2 torch threads (see :mod:`startup`). ``--part startup`` measures only these.
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ import time
 # common first: it imports hardware_models, which sets OMP_WAIT_POLICY=PASSIVE before torch and
 # Numba load OpenMP (idle OpenMP workers must not spin on a shared machine)
 from common import bench_parser, emit, interleaved_times, load_average, machine, parse_args, summary_text
+from startup import attack_gradient_threads, cold_start
 from digits import digits_splits, train_recipe
 
 import numba
@@ -64,6 +71,16 @@ from hardware_models.cards import preset, with_value
 SUMMARY_KEYS = ("crossbar_ideal_agreement", "crossbar_pcm_1h_accuracy_mean", "crossbar_pcm_1h_accuracy_ci95",
                 "crossbar_settle_over_float", "numba_over_torch_emulation", "hw_aware_gap_recovered",
                 "insitu_digits_accuracy", "energy_per_inference_J", "latency_per_inference_s", "wall_seconds")
+
+
+STARTUP_KEYS = ("cold_start_first_prediction_s", "attack_gradient_1_thread_s", "attack_gradient_2_threads_s",
+                "attack_gradient_2_over_1_threads", "wall_seconds")
+
+
+def _startup(args) -> dict:
+    """The start-up keys (benchmarks/startup.py): cold start in fresh processes, then the
+    attack gradient on 1 and 2 torch threads (the thread count is restored afterwards)."""
+    return {**cold_start(), **attack_gradient_threads(repeats=3 if args.quick else 5)}
 
 
 def substrates_machine() -> dict:
@@ -202,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
                           threads_help="torch and Numba threads (default 1)", seed=True, description="line")
     parser.add_argument("--draws", type=int, default=10, help="programming draws for accuracies (>= 10)")
     parser.add_argument("--checkpoint", default=None, help="a trained digits EBM checkpoint instead of training one")
+    parser.add_argument("--part", choices=("all", "startup"), default="all",
+                        help="all (default) or startup: only the cold start and the attack-gradient thread timing")
     args = parse_args(parser, argv)
     if args.draws < 2:
         parser.error("--draws must be >= 2")
@@ -210,6 +229,12 @@ def main(argv: list[str] | None = None) -> int:
     numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
 
     t_start = time.perf_counter()
+    if args.part == "startup":
+        result = {"benchmark": "substrates", "part": "startup", "quick": bool(args.quick),
+                  "machine": substrates_machine(), **_startup(args)}
+        result["wall_seconds"] = time.perf_counter() - t_start
+        emit(result, args, summary_text(result, STARTUP_KEYS))
+        return 0
     splits = digits_splits()
     test = splits.test
     model, model_info = _train_float(args, splits)
@@ -247,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     result.update(speed(model, test, pcm8, args.quick))
     result.update(hardware_aware(model, splits, float_acc, args, draw_seeds))
     result.update(in_situ(splits, args))
+    result.update(_startup(args))
     result["wall_seconds"] = time.perf_counter() - t_start
     emit(result, args, summary_text(result, SUMMARY_KEYS))
     return 0
