@@ -20,7 +20,9 @@ implicit at the steady state) on the first test images (16; 8 in quick mode) at 
 substrates' demo budgets (:data:`analogeq.demo.robustness.DEMO_SUITE_HARDWARE`) cut to the headline
 radii, Square 50 queries, one corruption severity and smoothing on 4 images (the section stays
 cheap), beside the dense EBM's substrates.
-The trained network is ``ctx.artifacts["resistive_drn"]`` and the checkpoint ``resistive_drn.safetensors``.
+The trained network is ``ctx.artifacts["resistive_drn"]``, the harness result
+``ctx.artifacts["robustness_extra"]["resistive ideal (DRN)"]`` (not on the eps plot of the dense
+EBM's substrates) and the checkpoint ``resistive_drn.safetensors``.
 """
 
 from __future__ import annotations
@@ -121,6 +123,7 @@ def _robustness_row(substrate: Any, test: Any, ctx: Any) -> dict[str, Any]:
     t0 = time.perf_counter()
     result = _evaluate(substrate, test.x[:n], test.y[:n], suite, None, ctx.seed)
     write_report(result, ctx.out_dir, stem="robustness_resistive_ideal")
+    ctx.artifacts.setdefault("robustness_extra", {})["resistive ideal (DRN)"] = result  # the report's notes
     row = robustness_row("resistive ideal (DRN)", result, n, time.perf_counter() - t0)
     row["notes"] = "deep resistive network (its own weights, not the dense EBM's); " + row["notes"]
     return row
