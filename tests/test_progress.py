@@ -133,3 +133,18 @@ def test_compile_notice_speaks_once_and_only_when_the_first_call_is_slow(capfd):
     time.sleep(1.2)
     lines = capfd.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "compiling the test-slow kernels" in lines[0]
+
+
+def test_compare_bar_counts_training_and_one_evaluation_per_substrate(bars, monkeypatch):
+    import analogeq.compare.run as run
+
+    evaluated = []
+    monkeypatch.setattr(run, "load_or_train", lambda entry, *a, **k: (entry.name, 0.0, {"final_val_accuracy": 0.5}))
+    monkeypatch.setattr(run, "_build_substrate", lambda kind, model, **k: (kind, model))
+    monkeypatch.setattr(run, "evaluate_robustness", lambda substrate, *a, **k: evaluated.append(substrate) or {})
+    monkeypatch.setattr(run, "_row", lambda entry, model, kind, *a: {"clean": 1.0, "pgd_linf": 0.5, "square_linf": 0.5})
+    monkeypatch.setenv("ANALOGEQ_PROGRESS", "1")
+    run.compare("digits", models=["ebm", "mlp"], substrates=("float", "crossbar"), quick=True)
+    (bar,) = bars
+    # 2 models x (training + float + crossbar)
+    assert len(evaluated) == 4 and bar.total == 2 * 3 == bar.n
