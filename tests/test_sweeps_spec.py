@@ -99,7 +99,7 @@ def test_bad_ranges_name_the_path(rng, match):
          r'axes\["drift_time_s"\]\[1\]: must be a finite number >= 0, got -5.0'),
         ("n_cells = 64", "n_cellz = 64",
          r"evaluations.conductance_error.n_cellz: unknown parameter of evaluation 'conductance_error'; allowed: \['drift_time_s', 'n_cells'\]"),
-        ("n_cells = 64", "n_cells = 0", r"evaluations.conductance_error.n_cells: must be an integer >= 1, got 0"),
+        ("n_cells = 64", "n_cells = 0", r"evaluations.conductance_error.n_cells: must be an integer >= 1 and <= 10000000, got 0"),
         ("[evaluations.conductance_error]", "[evaluations.nonsense]",
          r"evaluations.nonsense: unknown evaluation 'nonsense'; registered: \[.*'conductance_error'.*\]"),
         ('preset = "pcm"', 'preset = "no-such-preset"', r"card.preset: .*no-such-preset"),

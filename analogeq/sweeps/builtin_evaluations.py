@@ -153,20 +153,22 @@ def robust_accuracy(ctx: PointContext) -> dict[str, Any]:
     return out
 
 
-_AT_LEAST_1 = Integer(minimum=1)
+# sizes are bounded so that a typo cannot plan a point that allocates terabytes (issue 17)
+_AT_LEAST_1 = Integer(minimum=1, maximum=10_000_000)
+_MATRIX_SIDE = Integer(minimum=1, maximum=8192)  # a random n_out x n_in matrix: at most 8192^2 entries
 _READ_DRIFT = Param(3600.0, Real(minimum=0.0), "time between programming and the read [s]")
 _CROSSBAR_PARAMS = {
-    "n_in": Param(64, _AT_LEAST_1, "inputs of the forward read (columns of W)"),
-    "n_out": Param(32, _AT_LEAST_1, "outputs of the forward read (rows of W)"),
-    "batch": Param(32, _AT_LEAST_1, "input vectors read"),
+    "n_in": Param(64, _MATRIX_SIDE, "inputs of the forward read (columns of W)"),
+    "n_out": Param(32, _MATRIX_SIDE, "outputs of the forward read (rows of W)"),
+    "batch": Param(32, Integer(minimum=1, maximum=100_000), "input vectors read"),
     "direction": Param("forward", OneOf(("forward", "backward")), "read W (forward) or W^T (backward)"),
     "drift_time_s": _READ_DRIFT,
 }
 _ROBUST_PARAMS = {
     "suite": Param("quick", OneOf(("quick", "full")), "attack suite of analogeq.robustness.suite"),
     "n_test": Param(100, _AT_LEAST_1, "test images attacked"),
-    "eps_linf": Param(0.1, Real(minimum=0.0), "Linf budget (pixels in [0, 1])"),
-    "eps_l2": Param(1.0, Real(minimum=0.0), "L2 budget"),
+    "eps_linf": Param(0.1, Real(minimum=0.0, maximum=1.0), "Linf budget (pixels in [0, 1])"),
+    "eps_l2": Param(1.0, Real(minimum=0.0, maximum=100.0), "L2 budget"),
     "gradient_modes": Param(False, Boolean(), "also compare full / truncated / implicit gradients"),
     "batch_size": Param(256, _AT_LEAST_1, "examples per attack chunk"),
 }
@@ -184,7 +186,7 @@ register_evaluation(
 )
 register_evaluation(
     "clean_accuracy", clean_accuracy,
-    params={"n_test": Param(0, Integer(minimum=0), "test images (0 = the whole test split)"),
+    params={"n_test": Param(0, Integer(minimum=0, maximum=10_000_000), "test images (0 = the whole test split)"),
             "batch_size": Param(256, _AT_LEAST_1, "images per substrate call")},
     uses_substrate=True, needs_network=True,
     description="top-1 accuracy on the test split, one draw of the substrate's noise",
