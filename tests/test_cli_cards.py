@@ -140,3 +140,20 @@ def test_export_spice_reads_at_the_drift_time_given_with_units(tmp_path, capsys)
     assert code == 0 and json.loads((tmp_path / "w.cir.json").read_text())["t_s"] == 86400.0
     code, _, err = run(["export", tmp_path / "w.npy", "--to", "spice", tmp_path / "v.cir", "--drift-time", "soon"], capsys)
     assert code == 2 and "--drift-time: must be a duration" in one_line_error(err, "export")
+
+
+def test_set_changes_the_card_an_import_writes(tmp_path, capsys):
+    code, _, _ = run(["export", "pcm", "--to", "aihwkit", tmp_path / "a.json"], capsys)
+    assert code == 0
+    code, _, _ = run(["import", tmp_path / "a.json", "--from", "aihwkit", tmp_path / "plain.json"], capsys)
+    assert code == 0
+    code, _, _ = run(["import", tmp_path / "a.json", "--from", "aihwkit", tmp_path / "six.json",
+                      "--set", "adc.bits=6", "--set", "name=pcm-six"], capsys)
+    assert code == 0
+    plain, six = load_card(tmp_path / "plain.json").to_dict(), load_card(tmp_path / "six.json").to_dict()
+    assert six["adc"]["bits"] == 6 and six["name"] == "pcm-six"
+    plain["adc"]["bits"], plain["name"] = 6, "pcm-six"
+    assert six == plain
+    code, _, err = run(["import", tmp_path / "a.json", "--from", "aihwkit", tmp_path / "bad.json", "--set", "adc.bits=99"],
+                       capsys)
+    assert code == 2 and "maximum of 32" in one_line_error(err, "import") and not (tmp_path / "bad.json").exists()

@@ -24,7 +24,7 @@ import json
 from typing import Any
 
 from analogeq.commands import command_parser
-from analogeq.commands.card_args import card_argument
+from analogeq.commands.card_args import add_set_argument, apply_sets, card_argument
 from hardware_models.files import atomic_write
 
 FORMATS = ("aihwkit", "crosssim", "csv")
@@ -46,6 +46,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--degree", type=int, default=2, help="csv programming data: degree of the sigma(g) polynomial")
     parser.add_argument("--g-max-S", type=float, default=None, help="csv: g_max [S] normalising the fits (default: data / base card)")
     parser.add_argument("--report", default=None, help="csv: write the fit report (JSON) here")
+    add_set_argument(parser)  # applied to the imported card before it is written
     parser.set_defaults(func=run)
 
 
@@ -65,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
             from hardware_models.export.crosssim import crosssim_to_card
 
             card = crosssim_to_card(data, base=base, name=args.name, allow_loss=args.allow_loss, rp_normalized=not args.rp_ohms)
+    card = apply_sets(card, args.set)
     save_card(card, args.out_card)
     print(f"wrote card {card.name!r} ({card.device.kind} device) to {args.out_card}")
     return 0
