@@ -59,7 +59,7 @@ def error_line(exc: BaseException) -> str:
     extra that is not installed names the install command (:mod:`analogeq.extras`)."""
     from analogeq.extras import missing_extra_message
 
-    return missing_extra_message(exc) or one_line(str(exc)) or type(exc).__name__
+    return missing_extra_message(exc) or one_line(str(exc), 1500) or type(exc).__name__
 
 
 def main(argv: list[str] | None = None) -> int:
