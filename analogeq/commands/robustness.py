@@ -29,8 +29,6 @@ from typing import Any
 from analogeq.commands import command_parser
 from analogeq.commands.card_args import DRIFT_TIME_HELP, add_set_argument, hardware_given
 
-from analogeq.substrates import build_substrate, substrate_kinds, substrate_options
-
 logger = logging.getLogger(__name__)
 
 #: what trains when no checkpoint is given: the core's digits recipe
@@ -88,6 +86,8 @@ def build_for(kind: str, model, *, card=None, seed: int = 0, device: str = "cpu"
     file path, preset name or card; None: the kind's default) must be an option of the kind,
     ``seed`` and ``device`` go where the kind has them (:func:`analogeq.substrates.substrate_options`)."""
     given = {} if card is None else {"card": card}
+    from analogeq.substrates import build_substrate, substrate_options
+
     options = substrate_options(kind, given, offered={"seed": seed, "device": device})
     return build_substrate(kind, model, options)
 
@@ -96,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
     from analogeq.robustness.evaluate import evaluate_robustness, to_markdown, write_report
     from analogeq.robustness.suite import get_suite
     from analogeq.contract import GradientSpec
+    from analogeq.substrates import build_substrate, substrate_kinds, substrate_options  # torch: imported when run
 
     if args.n_examples < 1:
         raise ValueError(f"--n-examples must be >= 1, got {args.n_examples}")
