@@ -252,7 +252,7 @@ def run_sweep(
                 if bar is not None:
                     bar.update(1)
         except KeyboardInterrupt:  # every result that arrived is stored; say so in one line
-            done = summary.already_done + summary.ok
+            done = len(store.finished_keys() & unique.keys())  # from the database: a put may have just committed
             raise SweepInterrupted(f"stopped: {done} of {len(unique)} points stored; "
                                    "run the same command to resume") from None
         finally:
