@@ -19,7 +19,13 @@ Crossbar keys:
 * ``conv_crossbar_ideal_agreement``: fraction of the digits test images (8x8) that a conv EBM
   trained here with EqProp (float) classifies the same on the ideal crossbar card as on float,
   both settled synchronously to tol 1e-5 (budget 400 steps); ``conv_crossbar_exact_agreement``
-  the same with the ideal card's converters not rounding (what is left is the ADC step).
+  the same with the ideal card's converters not rounding (what is left is the ADC step);
+  ``conv_crossbar_ideal_fixed_range_agreement`` the ideal card with one fixed ADC range of
+  512 units on every tile (``adc.range_calibration = "fixed"``, the preset before issue 13's
+  fix: its 16-bit step, 1/64 of a weight, is 0.2-0.5 % of these reads' largest outputs and
+  moved 3 of 360 samples to another fixed point); ``conv_ideal_adc_step_over_read_max`` per
+  read (forward, backward of each matrix): the ADC step over the largest |output| the reads of
+  the first 60 test images gave, with the calibrated and with the fixed range.
 * ``conv_attack_grad_crossbar_over_float``: time of one attack gradient (implicit mode on both
   substrates, cross-entropy of the true labels) of that trained conv EBM on a batch of 16 test
   images, the crossbar on the PCM card of the settle key, over float.
@@ -59,13 +65,16 @@ import torch.nn.functional as F  # noqa: E402
 from analogeq.contract import GradientSpec  # noqa: E402
 from analogeq.ebm.conv import ConvEBM, ConvEBMConfig  # noqa: E402
 from analogeq.substrates import build_substrate  # noqa: E402
+from analogeq.substrates.crossbar.reads import TorchRead  # noqa: E402
 from hardware_models.cards import preset, with_value  # noqa: E402
 
 BATCH = 16
 #: the PCM card of the issue's figures, with 8-bit converters
 PCM_8BIT = with_value(with_value(preset("pcm"), "adc.bits", 8), "dac.bits", 8)
-#: the ideal card without converter rounding (the ideal preset's 16-bit ADC step is 1.1e-2 weight units)
+#: the ideal card without converter rounding
 EXACT = with_value(with_value(preset("ideal"), "adc.bits", None), "dac.bits", None)
+#: the ideal card with one 512-unit ADC range on every tile (the preset before issue 13's fix)
+IDEAL_FIXED_RANGE = with_value(preset("ideal"), "adc.range_calibration", "fixed")
 
 
 def _ratios(times: dict, num: str, den: str, per: float = 1.0) -> dict:
@@ -159,15 +168,44 @@ def crossbar_ideal_agreement(model, splits) -> dict:
     flt = build_substrate("float", model)
     ideal = build_substrate("crossbar", model, card="ideal", drift_time_s=0.0, seed=0)
     exact = build_substrate("crossbar", model, card=EXACT, drift_time_s=0.0, seed=0)
+    fixed = build_substrate("crossbar", model, card=IDEAL_FIXED_RANGE, drift_time_s=0.0, seed=0)
     p_float, p_ideal, p_exact = flt.predict(test.x), ideal.predict(test.x), exact.predict(test.x)
+    p_fixed = fixed.predict(test.x)
+    peaks = _read_peaks(exact, test.x[:60])
     return {
         "conv_crossbar_ideal_agreement": float((p_float == p_ideal).float().mean()),
         "conv_crossbar_exact_agreement": float((p_float == p_exact).float().mean()),
+        "conv_crossbar_ideal_fixed_range_agreement": float((p_float == p_fixed).float().mean()),
+        "conv_ideal_adc_step_over_read_max": {
+            "calibrated": [float(m.adc_step.max()) / p for m, p in zip(ideal.read_models, peaks)],
+            "fixed_range": [float(m.adc_step.max()) / p for m, p in zip(fixed.read_models, peaks)],
+        },
         "conv_float_digits_test_accuracy": float((p_float == test.y).float().mean()),
         "conv_crossbar_ideal_digits_test_accuracy": float((p_ideal == test.y).float().mean()),
         "conv_agreement_test_images": int(test.y.numel()),
         "conv_agreement_settle": "synchronous, 400 steps, tol 1e-5 on both substrates",
     }
+
+
+def _read_peaks(sub, x) -> list[float]:
+    """Largest |output| of every read (index r) while ``sub`` settles ``x`` through its torch reads
+    (:class:`TorchRead` watched for the duration of that one settle)."""
+    peaks = [0.0] * len(sub.torch_reads)
+    mine = {id(r) for r in sub.torch_reads}
+    call = TorchRead.__call__
+
+    def watched(read, rows):
+        y = call(read, rows)
+        if id(read) in mine:
+            peaks[read.index] = max(peaks[read.index], float(y.detach().abs().max()))
+        return y
+
+    TorchRead.__call__ = watched
+    try:
+        sub.settle(x, backend="torch")
+    finally:
+        TorchRead.__call__ = call
+    return [p if p > 0.0 else float("nan") for p in peaks]
 
 
 def attack_gradient_speed(model, splits, quick: bool) -> dict:
