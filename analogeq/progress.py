@@ -27,6 +27,7 @@ import threading
 from typing import Any, Iterator
 
 from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 __all__ = ["COMPILE_NOTICE_AFTER_S", "Overall", "active", "compile_notice", "overall", "show_progress"]
 
@@ -120,7 +121,9 @@ def overall(total: int, desc: str, *, unit: str = "step", progress: bool | None 
     tracker = Overall(total, bar)
     token = _ACTIVE.set(tracker)
     try:
-        yield tracker
+        # log lines are printed above the bar instead of through it
+        with logging_redirect_tqdm() if bar is not None else contextlib.nullcontext():
+            yield tracker
     finally:
         _ACTIVE.reset(token)
         if bar is not None:
