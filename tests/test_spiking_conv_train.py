@@ -32,7 +32,7 @@ def card(t_free_s: float, t_nudge_s: float, window_s: float):
 
 
 def conv_mse(**kw) -> ConvEBM:
-    """1x8x8 -> 4x4x4 (conv 3x3, avg-pool 2) -> 6x2x2 (conv, avg-pool 2) -> 10 (mse)."""
+    """1x8x8 -> 4x4x4 (conv 3x3, avg-pool 2) -> 6x2x2 (conv, avg-pool 2) -> 10 (mse; or ce off-chip)."""
     base = dict(input_shape=(1, 8, 8), channels=(4, 6), pool_kinds="avg", readout="mse", free_steps=200, nudge_steps=200,
                 tol=1e-6, init_gain=1.5, seed=1)
     base.update(kw)
@@ -45,18 +45,23 @@ def float_cost(model, x, y) -> float:
         return float(model.cost(states, y).mean())
 
 
-def test_spiking_eqprop_gradient_matches_float_eqprop_on_a_conv_ebm(digits_splits):
+@pytest.mark.parametrize("readout", ["mse", "ce"])
+def test_spiking_eqprop_gradient_matches_float_eqprop_on_a_conv_ebm(digits_splits, readout):
     """100 ms phases, rates over the last 80 ms, beta = 1: the first conv layer's estimate rests
     on rate differences of ~1e-3, so it needs long windows (with the default 10 ms window its
-    cosine was 0.67-0.69; the output layer's was 0.98)."""
-    model = conv_mse()
+    cosine was 0.67-0.69; the output layer's was 0.98). ce: the off-chip readout's error current
+    is taken at the free rates and held (the float EqProp nudge follows the state): an O(beta)
+    difference (cosine 0.80-0.87 on the conv kernels at beta = 1), hence beta = 0.5 for ce
+    (measured 0.81-0.998 per parameter)."""
+    model = conv_mse(readout=readout)
     x, y = digits_splits.train.x[:16], digits_splits.train.y[:16]
-    eqprop_gradients(model, x, y, 1.0)
+    beta = 1.0 if readout == "mse" else 0.5
+    eqprop_gradients(model, x, y, beta)
     reference = [p.grad.clone() for p in model.parameters()]
-    SpikingEqProp(model, card(0.1, 0.1, 0.08), batch_size=16, target=TARGET).gradients(x, y, 1.0)
+    SpikingEqProp(model, card(0.1, 0.1, 0.08), batch_size=16, target=TARGET).gradients(x, y, beta)
     for ref, p in zip(reference, model.parameters()):
         cos = torch.nn.functional.cosine_similarity(ref.flatten(), p.grad.flatten(), dim=0)
-        assert cos > 0.9, (tuple(p.shape), float(cos))
+        assert cos > (0.9 if readout == "mse" else 0.8), (tuple(p.shape), float(cos))
 
 
 def test_spiking_eqprop_steps_lower_the_cost_of_a_conv_ebm(digits_splits):

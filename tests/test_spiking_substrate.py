@@ -199,7 +199,5 @@ def test_bad_input(trained, digits_splits):
     bad["synapse"]["tau_syn_s"] = -1e-3
     with pytest.raises(ValueError, match=r"\$\.synapse\.tau_syn_s"):
         spiking(trained, card=bad)
-    with pytest.raises(ValueError, match="readout='mse'"):
-        SpikingEqProp(DenseEBM(DenseEBMConfig(hidden_sizes=(8,), readout="ce")), target="numpy")
     assert isinstance(card_from_dict(preset("spiking-ideal").to_dict()), type(sub.card))
     assert isinstance(sub, SpikingSubstrate)

@@ -16,8 +16,11 @@ For a mini-batch (x, y) on B stacked copies of the mapped network (one Brian2 ne
    the core's formula), applied to the float ("shadow") weights by SGD; the hardware holds their
    quantised copy (re-mapped after every step, same mismatch draw).
 
-Every phase is one ``Network.run`` over all copies. Only the "mse" readout (nudge inside the
-network) is supported in spiking mode.
+Every phase is one ``Network.run`` over all copies. Readouts: "mse" (the nudge beta (y - s_N)
+acts inside the network, as above) or "ce" (the readout is off-chip: the host computes the
+nudging current beta W_out^T (y - softmax(W_out s*_N + b_out)) once, at the decoded FREE rates,
+and holds it constant during each nudged phase -- the exact nudge to first order in beta, since
+s_N moves by O(beta) while nudged).
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ class SpikingPhases:
 
 
 class SpikingEqProp:
-    """Runs EqProp phases of a dense or convolutional EBM (mse readout) on spiking hardware.
+    """Runs EqProp phases of a dense or convolutional EBM (mse or ce readout) on spiking hardware.
 
     ``model`` (a DenseEBM or ConvEBM) holds the float weights that training updates; :meth:`sync` maps them
     onto ``card`` (quantisation; mismatch drawn once with ``seed``) and loads them into the
@@ -66,8 +69,6 @@ class SpikingEqProp:
 
     def __init__(self, model, card: Any = "spiking-ideal", *, seed: int = 0, batch_size: int = 32, target: str = "auto", cache_dir=None):
         check_spiking_ebm(model)
-        if model.readout_kind != "mse":
-            raise ValueError(f"spiking EqProp supports readout='mse' only (the nudge acts inside the network), got {model.readout_kind!r}")
         batch_size = check_int("batch_size", batch_size, minimum=1)
         self.model = model
         self.card = as_spiking_card(card)
@@ -102,7 +103,8 @@ class SpikingEqProp:
         base = input_currents(m, x_flat, net.batch)
         out0 = m.layer_offsets[-1]
         onehot = np.zeros((net.batch, m.n_neurons))
-        onehot[np.arange(b), out0 + y.cpu().numpy()] = 1.0
+        if m.readout == "mse":
+            onehot[np.arange(b), out0 + y.cpu().numpy()] = 1.0
         is_out = np.zeros((net.batch, m.n_neurons))
         is_out[:b, out0:] = 1.0
 
@@ -113,10 +115,21 @@ class SpikingEqProp:
         net.set_currents(base)
         free = net.run_phase(t.free_steps, t.window_steps, self._seed())
         snap = net.snapshot()
+        if m.readout == "ce":  # off-chip readout: the error current at the free rates, held constant
+            r_out = rates(free)[-1]
+            z = r_out @ m.readout_weight.T + m.readout_bias
+            p = np.exp(z - z.max(axis=1, keepdims=True))
+            p /= p.sum(axis=1, keepdims=True)
+            target = np.eye(m.num_classes)[y.cpu().numpy()]
+            nudge = np.zeros((net.batch, m.n_neurons))
+            nudge[:b, out0:] = (target - p) @ m.readout_weight
+            self_feedback = np.zeros((net.batch, m.n_neurons))
+        else:  # mse: constant beta y plus a self-feedback of -beta per own spike
+            nudge, self_feedback = onehot, is_out
         results = []
         for sign in (1.0, -1.0):
             net.load_snapshot(snap)
-            net.set_currents(base + sign * beta * onehot, -sign * beta * is_out)
+            net.set_currents(base + sign * beta * nudge, -sign * beta * self_feedback)
             results.append(net.run_phase(t.nudge_steps, t.window_steps, self._seed()))
         spikes = float(free.total[:b].sum() + results[0].total[:b].sum() + results[1].total[:b].sum())
         return SpikingPhases(free=rates(free), plus=rates(results[0]), minus=rates(results[1]), spikes=spikes)
@@ -133,7 +146,7 @@ class SpikingEqProp:
 
 
 def train_spiking_eqprop(model, splits, config, card: Any = "spiking-ideal", *, seed: int = 0, target: str = "auto", cache_dir=None, progress: bool | None = None) -> dict[str, Any]:
-    """Train ``model`` (a DenseEBM or ConvEBM, mse readout) in place with spiking EqProp phases on
+    """Train ``model`` (a DenseEBM or ConvEBM, mse or ce readout) in place with spiking EqProp phases on
     ``splits.train`` (``config``: a TrainConfig; symmetric nudging with ``config.beta``; SGD and
     schedule as in :func:`analogeq.train.loop.train`). Returns a history with per-epoch train
     accuracy (spiking free phase) and seconds; evaluation is left to the caller (e.g. a spiking
@@ -162,7 +175,9 @@ def train_spiking_eqprop(model, splits, config, card: Any = "spiking-ideal", *, 
                 ph = runner.gradients(x, y, config.beta)
                 optimizer.step()
                 scheduler.step()
-                correct += int((np.argmax(ph.free[-1], axis=1) == y.numpy()).sum())
+                m = runner.mapped
+                scores = ph.free[-1] @ m.readout_weight.T + m.readout_bias if m.readout == "ce" else ph.free[-1]
+                correct += int((np.argmax(scores, axis=1) == y.numpy()).sum())
                 spikes += ph.spikes
                 if bar is not None:
                     bar.update(1)
