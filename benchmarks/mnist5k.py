@@ -21,6 +21,10 @@ Keys (issue 13 contract; accuracies are fractions of the 1,000 test images of sp
   twin of ``*_bptt_test_accuracy`` is then trained with the recipe's full budget at the factor
   with the best validation accuracy (``*_bptt_lr_factor``, ``*_bptt_lr``; ties: the factor
   nearest 1). The EqProp recipe keeps its own rates (tuned on the digits, not searched here);
+* ``*_ep_bptt_grad_check``: per nudging strength (0.5, the recipes' own, then 0.1 and 0.02) the
+  smallest per-parameter cosine and the norm ratios between the EqProp estimate and the BPTT
+  gradient on one batch at initialisation (:func:`ep_bptt_gradient_check`): how far the recipe's
+  EqProp is from the gradient its twin follows;
 * ``mnist5k_conv_ebm_pcm_1day_accuracy_mean`` and ``..._ci95``: the EqProp conv EBM on the
   ``pcm`` card read one day after programming, over 10 programming draws (Student-t 95% interval);
 * ``*_train_seconds``: wall time of each training on this machine (``--threads`` torch threads);
@@ -47,7 +51,7 @@ from analogeq.data import load_dataset
 from analogeq.models import build_model
 from analogeq.stats import mean_ci95
 from analogeq.substrates import build_substrate
-from analogeq.train import evaluate, train
+from analogeq.train import bptt_gradients, eqprop_gradients, evaluate, train
 from analogeq.train.hardware_aware import evaluate_substrate
 from analogeq.train.recipes import mnist5k_baselines, recipe
 from hardware_models.seeds import derive_seed
@@ -115,6 +119,30 @@ def _feed_forward(kind: str, splits, epochs: int, seed: int):
         return accuracy(model, splits.test), seconds
 
 
+#: nudging strengths of the EqProp-vs-BPTT gradient check (the recipes use 0.5)
+CHECK_BETAS = (0.5, 0.1, 0.02)
+
+
+def ep_bptt_gradient_check(name: str, splits, seed: int) -> dict:
+    """``{name}_ep_bptt_grad_check``: per nudging strength beta of :data:`CHECK_BETAS`, the
+    smallest per-parameter cosine and the range of norm ratios |BPTT| / |EqProp| between the
+    recipe's EqProp estimate (its nudging and nudged budget, at that beta) and BPTT through its
+    free budget, on the first 64 training images at initialisation."""
+    model_config, train_config = recipe(name, seed)
+    model = build_model(model_config)
+    x, y = splits.train.x[:64], splits.train.y[:64]
+    bptt_gradients(model, x, y, model.config.free_steps)
+    g_bptt = [p.grad.clone() for p in model.parameters()]
+    out = {}
+    for beta in CHECK_BETAS:
+        eqprop_gradients(model, x, y, beta, nudging="symmetric")
+        pairs = [(a, p.grad) for a, p in zip(g_bptt, model.parameters())]
+        cos = [float((a * b).sum() / (a.norm() * b.norm())) for a, b in pairs]
+        ratio = [float(a.norm() / b.norm()) for a, b in pairs]
+        out[str(beta)] = {"min_cosine": min(cos), "norm_ratio_range": [min(ratio), max(ratio)]}
+    return {f"{name}_ep_bptt_grad_check": out}
+
+
 def mnist5k_figures(quick: bool, seed: int = 0, *, parts: tuple[str, ...] = ("dense", "conv"),
                     conv_epochs: int | None = None, search_epochs: int | None = None,
                     dense_epochs: int | None = None) -> dict:
@@ -160,6 +188,7 @@ def mnist5k_figures(quick: bool, seed: int = 0, *, parts: tuple[str, ...] = ("de
             f"{name}_bptt_lr_search": search, f"{name}_bptt_lr_factor": factor, f"{name}_bptt_lr": bp_lr,
             f"{name}_bptt_search_seconds": sum(r["seconds"] for r in search),
         })
+        out.update(ep_bptt_gradient_check(name, splits, seed))
         conv_ebm = ebm if kind == "conv" else conv_ebm
     if conv_ebm is None:
         return out
