@@ -4,7 +4,7 @@ wired as the sparse linear maps they are (forward synapses M, feedback M^T, stac
 Checked against independent references: the sparse map against torch's conv2d + avg_pool2d and
 the autograd adjoint; the synapse and event counts against a count of the synapse lists; the
 rate-model surrogate against the float conv EBM (ideal card); the spiking predictions against
-the float substrate on digits; the protocol's conventions by the conformance checks themselves
+the runtime target in the compiled cpp_standalone project; the protocol's conventions by the conformance checks themselves
 (imported from tests/test_substrate_conformance.py, run here on a spiking conv EBM).
 """
 
@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from analogeq.contract import GradientSpec
 from analogeq.ebm.conv import ConvEBM, ConvEBMConfig
 from analogeq.substrates import build_substrate
+from analogeq.substrates.spiking.backend import standalone_available
 from analogeq.substrates.spiking.conv_mapping import conv_linear_map
 from analogeq.substrates.spiking.network import block_diagonal
 from test_substrate_conformance import (  # noqa: F401  (collected here with this module's fixtures)
@@ -113,3 +114,28 @@ def test_surrogate_is_the_float_conv_ebm_for_the_ideal_card(images):
     F.cross_entropy(sub.attack_logits(xa, GradientSpec(settle="implicit")), y).backward()
     F.cross_entropy(model.forward_for_attack(xb, GradientSpec(settle="implicit")), y).backward()
     np.testing.assert_allclose(xa.grad.numpy(), xb.grad.numpy(), atol=1e-5)
+
+
+@pytest.mark.skipif(not standalone_available(), reason="Brian2's cpp_standalone device needs make and a C++ compiler")
+def test_cpp_standalone_gives_the_runtime_spike_counts_on_a_conv_ebm(images, tmp_path):
+    """The compiled project (conv synapse pattern compiled in, weights as run-time arguments)
+    against the numpy runtime: identical window and total spike counts, 80-step free phase."""
+    from analogeq.substrates.spiking.backend import resolve_backend
+    from analogeq.substrates.spiking.network import StackedSpikingNetwork, build_stacked_network
+    from hardware_models import card_from_dict, preset
+
+    d = preset("spiking-ideal").to_dict()
+    d["timing"].update({"t_free_s": 80e-4, "t_nudge_s": 80e-4, "decode_window_s": 4e-3})
+    card = card_from_dict(d)
+    sub = build_substrate("spiking", tiny_conv(), card=card, target="numpy")
+    cur = sub.input_currents(images.reshape(4, -1).double().numpy(), 4)
+    counts = []
+    for net in (StackedSpikingNetwork(sub.mapped, card, 4, resolve_backend("numpy")),
+                build_stacked_network(sub.mapped, card, 4, resolve_backend("cpp_standalone", str(tmp_path)))):
+        net.reset()
+        net.set_currents(cur)
+        c = net.run_phase(card.timing.free_steps, card.timing.window_steps, seed=1)
+        counts.append((c.window, c.total))
+    np.testing.assert_array_equal(counts[0][0], counts[1][0])
+    np.testing.assert_array_equal(counts[0][1], counts[1][1])
+    assert counts[0][1].sum() > 0
