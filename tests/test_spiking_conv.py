@@ -3,9 +3,10 @@ wired as the sparse linear maps they are (forward synapses M, feedback M^T, stac
 
 Checked against independent references: the sparse map against torch's conv2d + avg_pool2d and
 the autograd adjoint; the synapse and event counts against a count of the synapse lists; the
-rate-model surrogate against the float conv EBM (ideal card); the spiking predictions against
-the runtime target in the compiled cpp_standalone project; the protocol's conventions by the conformance checks themselves
-(imported from tests/test_substrate_conformance.py, run here on a spiking conv EBM).
+rate-model surrogate against the float conv EBM (ideal card); the compiled cpp_standalone
+project's spike counts against the runtime target's; the protocol's conventions by the
+conformance checks themselves (imported from tests/test_substrate_conformance.py, run here on a
+spiking conv EBM).
 """
 
 from __future__ import annotations

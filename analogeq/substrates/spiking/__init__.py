@@ -1,6 +1,7 @@
-"""The spiking substrate: a dense EBM settling as spikes on emulated neuromorphic hardware (Brian2).
+"""The spiking substrate: a dense or convolutional EBM settling as spikes on emulated neuromorphic hardware (Brian2).
 
-Pieces: :mod:`.mapping` (EBM -> mapped spiking network, through the contract),
+Pieces: :mod:`.mapping` (EBM -> mapped spiking network, through the contract), :mod:`.conv_mapping`
+(a convolution with average or no pooling as its sparse linear map),
 :mod:`.substrate` (the :class:`SpikingSubstrate`), :mod:`.network` (the stacked Brian2 network),
 :mod:`.rate_model` (the differentiable mean field white-box attacks use), :mod:`.backend`
 (Brian2 run mode and cache), :mod:`.standalone` (the network as a compiled cpp_standalone
@@ -76,4 +77,4 @@ def _build(model: Any, o: SpikingOptions) -> SpikingSubstrate:
 
 
 register_substrate(SubstrateKind("spiking", SpikingOptions, _build,
-                                 "a dense EBM as integrate-and-fire neurons on an emulated spiking chip (Brian2)"))
+                                 "a dense or conv (avg-pool) EBM as integrate-and-fire neurons on an emulated spiking chip (Brian2)"))

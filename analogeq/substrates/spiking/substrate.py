@@ -1,4 +1,4 @@
-"""The spiking substrate: a dense EBM settling as spikes on emulated neuromorphic hardware (Brian2).
+"""The spiking substrate: a dense or convolutional EBM settling as spikes on emulated neuromorphic hardware (Brian2).
 
 Mapping (see :mod:`analogeq.substrates.spiking.network` for the neuron update and
 :mod:`hardware_models.spiking.card` for the card):
@@ -6,7 +6,10 @@ Mapping (see :mod:`analogeq.substrates.spiking.network` for the neuron update an
 * every state unit of the EBM is an integrate-and-fire neuron with reset by subtraction whose
   rate (spikes per clock step) is clip(u, 0, 1) for a constant input u: the hard sigmoid;
 * every weight matrix between state layers is a set of synapses in both directions (W forward,
-  W^T feedback), with an exponential synaptic current of time constant ``tau_syn_s``;
+  W^T feedback), with an exponential synaptic current of time constant ``tau_syn_s``; a
+  convolution with average or no pooling is the sparse matrix of its linear map
+  (:mod:`analogeq.substrates.spiking.conv_mapping`; max-pool is refused), so a conv EBM runs
+  the same way with fewer synapses per neuron;
 * the input x is clamped as the constant current W_1 x + b_1 into the first layer, the biases of
   the other layers are constant currents;
 * a batch of B inputs runs as B stacked copies of the network in ONE Brian2 network and ONE
@@ -67,7 +70,7 @@ SYNAPSE_BUDGET = 25_000_000
 
 
 class SpikingSubstrate(Substrate):
-    """A mapped dense EBM on the emulated spiking hardware of ``card`` (see module docstring).
+    """A mapped EBM (dense or convolutional) on the emulated spiking hardware of ``card`` (see module docstring).
 
     Parameters
     ----------
@@ -126,7 +129,7 @@ class SpikingSubstrate(Substrate):
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_model(cls, model, card: Any = DEFAULT_CARD, *, seed: int = 0, **options: Any) -> "SpikingSubstrate":
-        """Map a dense EBM onto ``card`` (mismatch drawn with ``seed``) and build the substrate.
+        """Map an EBM (dense, or conv with average or no pooling) onto ``card`` (mismatch drawn with ``seed``) and build the substrate.
         The surrogate settles with the model's own budget (``free_steps``, ``step_size``, ``tol``)."""
         card = as_spiking_card(card)
         seed = check_int("seed", seed, minimum=0)
