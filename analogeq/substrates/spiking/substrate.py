@@ -162,7 +162,8 @@ class SpikingSubstrate(Substrate):
         from hardware_models.export.nir import export_nir
 
         if self.mapped.sparse:
-            raise ValueError("export_nir writes dense spiking EBMs only; this network has convolutional (sparse) synapses")
+            raise ValueError("export_nir writes the mapped network of a dense EBM; for a conv EBM export the model's graph with "
+                             "analogeq.substrates.spiking.nir_conv.export_conv_ebm_nir(model, path) (analogeq export --to nir)")
 
         settle = {
             "surrogate_steps": self.surrogate.free_steps,
