@@ -30,6 +30,12 @@ Crossbar keys:
   substrates, cross-entropy of the true labels) of that trained conv EBM on a batch of 16 test
   images, the crossbar on the PCM card of the settle key, over float.
 
+CIFAR-shape agreement (``--cifar-agreement N``: only this group, its own JSON):
+``conv_cifar_ideal_agreement``, the fraction of N random 32x32x3 images that the CIFAR-10-shape
+conv EBM with its initial (untrained) weights classifies the same on the ideal card as on float,
+both settled synchronously to tol 1e-4 (budget 1500 steps), with ``conv_cifar_ideal_max_logit_diff``
+and each side's steps and residual.
+
 Float keys (:func:`bench_conv_float.float_settle_figures`, documented there):
 ``conv_float_settle_over_autograd_reference`` (time to residual <= tol of the default settle, a
 conv EBM trained briefly on mnist-5k, batch 8, vs the autograd-of-Phi reference iterated
@@ -232,11 +238,33 @@ def attack_gradient_speed(model, splits, quick: bool) -> dict:
     }
 
 
+def cifar_ideal_agreement(n: int) -> dict:
+    """``conv_cifar_ideal_agreement`` (module docstring)."""
+    model = ConvEBM(ConvEBMConfig.cifar10(free_steps=1500, tol=1e-4, schedule="sync", per_sample_stop=False)).eval()
+    x = torch.rand(n, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    from analogeq.ebm.settle import settle
+
+    with torch.no_grad():
+        ref = settle(model, x, max_steps=1500, tol=1e-4)
+        l_float = model.output(ref.states)
+    ideal = build_substrate("crossbar", model, card="ideal", drift_time_s=0.0, seed=0).settle(x)
+    return {
+        "conv_cifar_ideal_agreement": float((l_float.argmax(1) == ideal.logits.argmax(1)).float().mean()),
+        "conv_cifar_ideal_max_logit_diff": float((l_float - ideal.logits).abs().max()),
+        "conv_cifar_agreement_images": n,
+        "conv_cifar_float_steps": int(ref.steps), "conv_cifar_float_residual": float(ref.residual),
+        "conv_cifar_ideal_steps_max": int(ideal.steps.max()), "conv_cifar_ideal_residual_max": float(ideal.residual.max()),
+        "conv_cifar_agreement_settle": "synchronous, tol 1e-4, budget 1500 steps; initial weights, random images",
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = bench_parser(__doc__, quick_help="fewer steps, repeats and epochs (same keys, a few minutes)",
                           description="line")
     parser.add_argument("--mnist5k", action="store_true", help="also the mnist-5k recipe figures (benchmarks/mnist5k.py)")
     parser.add_argument("--no-float", action="store_true", help="skip the float settle figures (bench_conv_float.py)")
+    parser.add_argument("--cifar-agreement", type=int, default=0, metavar="N",
+                        help="only the CIFAR-shape ideal-card agreement on N random images (its own JSON)")
     args = parse_args(parser, argv)
     t_start = time.perf_counter()
     torch.set_num_threads(1)
@@ -244,6 +272,12 @@ def main(argv: list[str] | None = None) -> int:
     result = {"benchmark": "conv", "quick": bool(args.quick), "threads": 1,
               "machine": machine(("numpy", "numba", "torch"), numba_threads=numba.get_num_threads(),
                                  load_average=load_average())}
+    if args.cifar_agreement > 0:
+        result.update(cifar_ideal_agreement(args.cifar_agreement))
+        result["load_average_end"] = load_average()
+        result["wall_seconds"] = time.perf_counter() - t_start
+        emit(result, args)
+        return 0
     result.update(crossbar_settle_speed(args.quick))
     model, splits = _trained_digits_conv(args.quick)
     result.update(crossbar_ideal_agreement(model, splits))
