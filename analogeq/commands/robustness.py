@@ -1,6 +1,6 @@
 """``analogeq robustness``: run the robustness harness on one substrate, write JSON and Markdown.
 
-    analogeq robustness --substrate float|crossbar|spiking [--card CARD] [--set KEY=VALUE] [--drift-time 1d] [--checkpoint CKPT]
+    analogeq robustness --substrate float|crossbar|spiking|resistive [--card CARD] [--set KEY=VALUE] [--drift-time 1d] [--checkpoint CKPT]
                         [--suite quick|standard|full] [--out DIR] [--n-examples N] [--seed S]
                         [--gradient full|implicit|truncated] [--truncated-steps T]
                         [--no-reference] [--no-extras] [--batch-size B] [--device cpu|cuda]
@@ -39,7 +39,7 @@ DEFAULT_RECIPE = "analogeq.train.recipes.digits_dense"
 
 def register(subparsers: Any) -> None:
     parser = command_parser(subparsers, "robustness", "adversarial/corruption robustness of a network on a substrate (JSON + Markdown)", __doc__)
-    parser.add_argument("--substrate", default="float", help="substrate kind: float, crossbar, spiking (default float)")
+    parser.add_argument("--substrate", default="float", help="substrate kind: float, crossbar, spiking, resistive or a plugin's (default float)")
     parser.add_argument("--card", default=None, help="device card: a JSON file or a preset name (hardware substrates)")
     add_set_argument(parser)
     parser.add_argument("--drift-time", default=None, help=DRIFT_TIME_HELP)
@@ -50,7 +50,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--n-examples", type=int, default=200, help="test images evaluated (default 200)")
     parser.add_argument("--seed", type=int, default=0, help="seed of attacks, draws and data split (default 0)")
     parser.add_argument("--gradient", choices=("full", "implicit", "truncated"), default=None,
-                        help="how white-box attacks differentiate the settling (default: the substrate's; full, implicit for conv EBMs on a crossbar)")
+                        help="how white-box attacks differentiate the settling (default: the substrate's: implicit at the fixed point on the crossbar and the resistive network, full elsewhere)")
     parser.add_argument("--truncated-steps", type=int, default=30, help="steps of --gradient truncated (default 30)")
     parser.add_argument("--no-reference", action="store_true", help="no transfer attack from the float substrate")
     parser.add_argument("--no-extras", action="store_true", help="skip corruptions, certification, detection, energy")

@@ -123,7 +123,7 @@ def _evaluate(substrate, x, y, suite, reference, seed):
     demo logs one line per substrate instead."""
     from analogeq.robustness.evaluate import evaluate_robustness
 
-    attack_log = logging.getLogger("analogeq.robustness.evaluate")
+    attack_log = logging.getLogger("analogeq.robustness")  # the runner logs one line per attack
     previous = attack_log.level
     if not logging.getLogger().isEnabledFor(logging.DEBUG):
         attack_log.setLevel(logging.WARNING)

@@ -91,7 +91,7 @@ class Substrate(abc.ABC):
     def default_gradient(self) -> GradientSpec:
         """How ``attack_logits`` differentiates when no ``gradient`` is asked for (the harness
         uses it when its caller gives none): full backpropagation unless a substrate knows
-        better (the crossbar's convolutional EBMs: implicit at the fixed point)."""
+        better (the crossbar's fused settles: implicit at the fixed point)."""
         return GradientSpec()
 
     @abc.abstractmethod
