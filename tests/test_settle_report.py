@@ -27,6 +27,15 @@ def _model(free_steps: int, gain: float = 0.5) -> DenseEBM:
     return DenseEBM(DenseEBMConfig(hidden_sizes=(16,), init_gain=gain, free_steps=free_steps, tol=1e-5, seed=1))
 
 
+@pytest.fixture(autouse=True)
+def fresh_warning_registry(monkeypatch):
+    """Each test starts as a fresh process: the settle warnings given by earlier tests (kept per
+    process, so that twenty draws of one card warn once) must not turn this test's into DEBUG."""
+    import analogeq.contract as contract
+
+    monkeypatch.setattr(contract, "_WARNED_SETTINGS", set())
+
+
 @pytest.fixture
 def images():
     return torch.rand(24, 1, 8, 8, generator=torch.Generator().manual_seed(3))

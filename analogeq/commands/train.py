@@ -20,9 +20,12 @@ then a conductance in siemens).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
+import signal
+import threading
 from typing import Any
 
 from analogeq.commands import command_parser
@@ -30,6 +33,20 @@ from analogeq.commands import command_parser
 logger = logging.getLogger(__name__)
 
 MODELS = ("dense", "conv", "resistive")
+
+
+@contextlib.contextmanager
+def sigint_deferred():
+    """Hold SIGINT (Ctrl-C) back inside the block and deliver it when the block ends (POSIX;
+    elsewhere, or off the main thread, the block runs unprotected)."""
+    blockable = hasattr(signal, "pthread_sigmask") and threading.current_thread() is threading.main_thread()
+    if blockable:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        if blockable:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def register(subparsers: Any) -> None:
@@ -132,14 +149,17 @@ def run(args: argparse.Namespace) -> int:
     epochs_done: list[dict[str, Any]] = []
 
     def keep_epoch(record: dict[str, Any]) -> None:
-        # each finished epoch is saved (atomically), so Ctrl-C keeps the last completed one
-        try:
-            save_checkpoint(args.out, model, {**base_metadata, "partial": True, "epochs_completed": len(epochs_done) + 1,
-                                              "history": [*epochs_done, record]})
-        except ValueError as exc:  # NaN weights or metrics: the final save reports it; keep the last good epoch
-            logger.warning("epoch %d not saved: %s", len(epochs_done) + 1, exc)
-            return
-        epochs_done.append(record)
+        # each finished epoch is saved (atomically), so Ctrl-C keeps the last completed one; Ctrl-C
+        # is held back until the file and epochs_done agree (else the message could name one less)
+        with sigint_deferred():
+            try:
+                save_checkpoint(args.out, model, {**base_metadata, "partial": True,
+                                                  "epochs_completed": len(epochs_done) + 1,
+                                                  "history": [*epochs_done, record]})
+            except ValueError as exc:  # NaN weights or metrics: the final save reports it; keep the last good epoch
+                logger.warning("epoch %d not saved: %s", len(epochs_done) + 1, exc)
+                return
+            epochs_done.append(record)
 
     try:
         history = train(model, splits, train_config, on_epoch_end=keep_epoch)
