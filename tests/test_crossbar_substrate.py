@@ -15,6 +15,7 @@ from torch import nn
 from analogeq.substrates import build_substrate, substrate_kinds
 from analogeq.contract import GradientSpec
 from analogeq.substrates.crossbar import CrossbarSubstrate
+from hardware_models.errors import AnalogeqError
 from hardware_models.cards import preset, with_value
 
 from fixtures_threads import parallel_results
@@ -329,7 +330,7 @@ def test_bad_input_errors(digits_ebm):
         CrossbarSubstrate(digits_ebm, "no-such-card")
     with pytest.raises(ValueError, match="settle_mode"):
         CrossbarSubstrate(digits_ebm, "pcm", settle_mode="analog")
-    with pytest.raises(TypeError, match="ClassifierModel"):
+    with pytest.raises(AnalogeqError, match="ClassifierModel"):  # bad input: one line on the command line
         CrossbarSubstrate(object(), "pcm")
 
 

@@ -94,7 +94,7 @@ def test_big_grids_are_refused_before_expansion_with_the_count(nums, seeds):
             spec_from_dict(data)
     else:
         assert spec_from_dict(data).n_points() == total
-    assert time.perf_counter() - t0 < 5.0  # refused or checked without building every point
+    assert time.perf_counter() - t0 < 30.0  # refused or checked without building every point (10^6+ points would take minutes)
 
 
 @FAST

@@ -182,7 +182,10 @@ def test_bad_input(trained, digits_splits):
     conv = ConvEBM(ConvEBMConfig(input_shape=(1, 8, 8), channels=(4,)))
     with pytest.raises(ValueError, match=r"cannot run max-pool .* use pool_kinds=\('avg'"):
         spiking(conv)
-    with pytest.raises(TypeError, match="layered energy-based"):
+    # a model of the wrong kind is bad input (one line on the command line), not a bug
+    from hardware_models.errors import AnalogeqError
+
+    with pytest.raises(AnalogeqError, match="layered energy-based"):
         spiking(torch.nn.Linear(64, 10))
     sub = spiking(trained)
     with pytest.raises(ValueError, match="shape"):

@@ -12,7 +12,7 @@ layer of 512 units and a squared-error output trained with symmetric EqProp. ``-
 (JSON text or a JSON file) overrides model fields; the flags override training fields. The
 checkpoint stores the model config and the training metadata, so ``analogeq evaluate CKPT``
 needs nothing else. The checkpoint is also written after every epoch (metadata ``partial`` and
-``epochs_completed``), so Ctrl-C (exit 130) keeps the last completed epoch. ``--model resistive`` trains a deep resistive network (64-100-10 with ideal
+``epochs_completed``), so Ctrl-C (exit 130) keeps the last completed epoch (not yet with ``--model resistive``). ``--model resistive`` trains a deep resistive network (64-100-10 with ideal
 diodes on digits; :mod:`analogeq.commands.train_resistive` says which flags it takes: --beta is
 then a conductance in siemens).
 """
@@ -37,16 +37,21 @@ MODELS = ("dense", "conv", "resistive")
 
 @contextlib.contextmanager
 def sigint_deferred():
-    """Hold SIGINT (Ctrl-C) back inside the block and deliver it when the block ends (POSIX;
-    elsewhere, or off the main thread, the block runs unprotected)."""
-    blockable = hasattr(signal, "pthread_sigmask") and threading.current_thread() is threading.main_thread()
-    if blockable:
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    """Hold SIGINT (Ctrl-C) back inside the block and deliver it when the block ends. Python runs
+    signal handlers in the main thread whichever thread the OS handed the signal to, so the handler
+    is swapped for one that only records it (a thread's signal mask would not do: torch's and
+    OpenMP's worker threads still take SIGINT). Off the main thread the block runs unprotected."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
     try:
         yield
     finally:
-        if blockable:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        signal.signal(signal.SIGINT, previous)
+        if received and callable(previous):
+            previous(signal.SIGINT, None)  # Python's default handler raises KeyboardInterrupt here
 
 
 def register(subparsers: Any) -> None:

@@ -14,6 +14,7 @@ import torch
 from analogeq.contract import ClassifierModel, GradientSpec, check_input, resolve_device
 from analogeq.substrates.base import Substrate
 from analogeq.substrates.registry import SubstrateKind, device_option, register_substrate, validate_options
+from hardware_models.params import ParameterError
 
 __all__ = ["FloatOptions", "FloatSubstrate"]
 
@@ -41,8 +42,8 @@ class FloatSubstrate(Substrate):
 
     def __init__(self, model: ClassifierModel, device: str | torch.device = "cpu"):
         if not isinstance(model, ClassifierModel):
-            raise TypeError(
-                "model must follow the ClassifierModel convention (input_shape, num_classes, forward, "
+            raise ParameterError(
+                "FloatSubstrate", "model", "must follow the ClassifierModel convention (input_shape, num_classes, forward, "
                 f"forward_for_attack); wrap plain modules with as_classifier(), got {type(model).__name__}"
             )
         self.device = resolve_device(device)

@@ -29,7 +29,7 @@ from analogeq.substrates.crossbar.programmed import ProgrammedMatrices
 from analogeq.substrates.crossbar.reads import KeySource, ReadMeter, TorchRead
 from hardware_models.cards import resolve_card
 from hardware_models.cost import conversion_energies_J, converter_summary
-from hardware_models.params import check_float, check_int
+from hardware_models.params import ParameterError, check_float, check_int
 
 __all__ = ["CrossbarSubstrate", "DEFAULT_CARD", "check_crossbar_card"]
 
@@ -118,8 +118,8 @@ class CrossbarSubstrate(Substrate):
     def _setup(self, model: nn.Module, card: Any, drift_time_s: float, seed: int, max_tiles: int | None,
                device: str | torch.device, programmed: ProgrammedMatrices | None) -> None:
         if not isinstance(model, nn.Module) or not isinstance(model, ClassifierModel):
-            raise TypeError(
-                "model must be a torch nn.Module following the ClassifierModel convention (input_shape, num_classes, "
+            raise ParameterError(
+                "CrossbarSubstrate", "model", "must be a torch nn.Module following the ClassifierModel convention (input_shape, num_classes, "
                 f"forward, forward_for_attack), e.g. a DenseEBM, ConvEBM or a baseline; got {type(model).__name__}"
             )
         self.card = check_crossbar_card(card)

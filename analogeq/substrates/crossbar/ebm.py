@@ -48,7 +48,7 @@ from analogeq.substrates.crossbar.conv_pack import pack_conv_network
 from analogeq.substrates.crossbar.conv_settle import settle_conv_kernel
 from analogeq.substrates.crossbar.fused_settle import settle_dense_kernel
 from analogeq.substrates.crossbar.programmed import pack_dense_network, read_index
-from hardware_models.params import check_float, check_one_of
+from hardware_models.params import ParameterError, check_float, check_one_of
 
 __all__ = ["BACKENDS", "CrossbarEBMSubstrate", "CrossbarSettle", "SETTLE_MODES"]
 
@@ -96,7 +96,7 @@ class CrossbarEBMSubstrate(CrossbarSubstrate):
 
     def _check_path_options(self, model: Any, settle_mode: str, dt_over_tau: float, backend: str) -> None:
         if not isinstance(model, SettlingModel):
-            raise TypeError(f"model must be a SettlingModel (a layered EBM), got {type(model).__name__}")
+            raise ParameterError("CrossbarSubstrate", "model", f"must be a SettlingModel (a layered EBM), got {type(model).__name__}")
         self.settle_mode = check_one_of("settle_mode", settle_mode, SETTLE_MODES)
         self.dt_over_tau = check_float("dt_over_tau", dt_over_tau, minimum=0.0, maximum=2.0, exclusive_minimum=True)
         check_one_of("backend", backend, BACKENDS)

@@ -125,7 +125,13 @@ class ResistiveSubstrate(Substrate):
         check_input(x, self.input_shape)
         return ImplicitSteadyState.apply(x, self._circuit, self._settle).to(self.device)
 
-    def attack_logits(self, x: torch.Tensor, gradient: GradientSpec = GradientSpec()) -> torch.Tensor:
+    @property
+    def default_gradient(self) -> GradientSpec:
+        """Implicit at the steady state: the only gradient this substrate computes (the circuit has
+        no settling steps to backpropagate through; ``attack_logits`` ignores the mode asked for)."""
+        return GradientSpec("implicit")
+
+    def attack_logits(self, x: torch.Tensor, gradient: GradientSpec | None = None) -> torch.Tensor:
         check_input(x, self.input_shape)
         return ImplicitSteadyState.apply(x, self._circuit, self._settle)
 

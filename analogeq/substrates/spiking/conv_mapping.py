@@ -28,6 +28,8 @@ import numpy as np
 import scipy.sparse
 import torch
 
+from hardware_models.params import ParameterError
+
 __all__ = ["check_spiking_ebm", "conv_linear_map", "linear_maps", "unit_biases"]
 
 
@@ -36,12 +38,13 @@ def _pool_kind(synapse: Any) -> str:
 
 
 def check_spiking_ebm(model: Any, what: str = "the spiking substrate") -> None:
-    """Raise TypeError unless ``model`` is a layered EBM; ValueError (one line naming the layer
+    """Raise ParameterError (a TypeError and the package's one-line error) unless ``model`` is a layered EBM; ValueError (one line naming the layer
     and the option to use) for a max-pool convolution, which is not a linear map."""
     from analogeq.contract import SettlingModel
 
     if not isinstance(model, SettlingModel):
-        raise TypeError(f"{what} runs layered energy-based networks (e.g. DenseEBM, ConvEBM), got {type(model).__name__}")
+        raise ParameterError(None, "model", f"{what} runs layered energy-based networks (e.g. DenseEBM, ConvEBM), "
+                                            f"got {type(model).__name__}")
     for k, m in enumerate(model.crossbar_matrices()):
         if m.read not in ("dense", "patches"):
             raise ValueError(f"{what} cannot run matrix {k + 1} ({m.name}): a {m.read!r} read; allowed: 'dense', 'patches'")

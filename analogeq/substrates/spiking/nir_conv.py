@@ -19,6 +19,7 @@ import torch
 from analogeq.ebm.conv import ConvEBM, ConvEBMConfig
 from hardware_models.export.nir_conv import ConvEBMGraph, GraphLayer, export_conv_nir
 from hardware_models.export.nir_conv_import import import_conv_nir
+from hardware_models.params import ParameterError
 
 __all__ = ["SETTLE_FIELDS", "conv_ebm_from_graph", "conv_ebm_graph", "export_conv_ebm_nir", "import_conv_ebm_nir"]
 
@@ -34,7 +35,7 @@ def _np(t: torch.Tensor) -> np.ndarray:
 def conv_ebm_graph(model: ConvEBM) -> tuple[ConvEBMGraph, dict[str, Any]]:
     """(graph, settle options) of a convolutional EBM."""
     if not isinstance(model, ConvEBM):
-        raise TypeError(f"the conv NIR export takes a ConvEBM, got {type(model).__name__}")
+        raise ParameterError(None, "model", f"the conv NIR export takes a ConvEBM, got {type(model).__name__}")
     layers = []
     for syn, bias in zip(model.synapses, model.biases):
         if hasattr(syn, "pool_size"):
