@@ -43,7 +43,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..devices.base import DeviceModel, ProgrammedConductances
-from ..params import check_float, check_int
+from ..params import check_float, check_int, check_one_of
 from .converters import Quantizer, adc_quantizer, check_bits, dac_quantizer, levels_per_side
 from .mapping import check_weights, differential_targets, resolve_w_max
 from .read_model import DIRECTIONS, LinearReadModel
@@ -55,7 +55,8 @@ __all__ = ["CrossbarArray", "DRIFT_COMPENSATIONS"]
 logger = logging.getLogger(__name__)
 
 DRIFT_COMPENSATIONS = ("global", "none")
-#: how a tile's ADC full scale is set (the card's ``adc.range_calibration``)
+#: how a tile's ADC full scale is set (the card's ``adc.range_calibration``; the card schema's
+#: copy is ``hardware_models.cards.sections.ADC_RANGE_CALIBRATIONS``)
 ADC_RANGE_CALIBRATIONS = ("fixed", "tile")
 _CACHE_SIZE = 4
 
@@ -143,9 +144,7 @@ class CrossbarArray:
         self.v_read_V = check_float("dac.v_read_V", v_read_V, minimum=0.0, exclusive_minimum=True)
         self.adc_bits = check_bits(adc_bits, "adc.bits")
         self.adc_range_units = check_float("adc.range_units", adc_range_units, minimum=0.0, exclusive_minimum=True)
-        if adc_range_calibration not in ADC_RANGE_CALIBRATIONS:
-            raise ValueError(f"adc.range_calibration must be one of {ADC_RANGE_CALIBRATIONS}, got {adc_range_calibration!r}")
-        self.adc_range_calibration = adc_range_calibration
+        self.adc_range_calibration = check_one_of("adc.range_calibration", adc_range_calibration, ADC_RANGE_CALIBRATIONS)
         self.tia_gain_ohm = check_float("tia.gain_ohm", tia_gain_ohm, minimum=0.0, exclusive_minimum=True)
         self.tia_noise_units = check_float("tia.noise_units", tia_noise_units, minimum=0.0)
         self.wires = check_wires(wires)
