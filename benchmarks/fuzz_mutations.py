@@ -69,6 +69,17 @@ def _text(data: Any) -> str:
     return text
 
 
+def _set_random_values(data: Any, count: int, rng: random.Random) -> str:
+    """Set ``count`` random paths of ``data`` to random :data:`VALUES`; the label suffix."""
+    label = ""
+    for _ in range(count):
+        p = rng.choice(_paths(data))
+        v = rng.choice(VALUES)
+        _set(data, p, copy.deepcopy(v))
+        label += f":{'.'.join(map(str, p))}={str(v)[:20]!r}"
+    return label
+
+
 def card_variants(presets: dict[str, dict], n: int, rng: random.Random) -> Iterator[tuple[str, str]]:
     """``n`` card texts: mutations of the preset dicts (one or two mutations each)."""
     names = sorted(presets)
@@ -83,11 +94,7 @@ def card_variants(presets: dict[str, dict], n: int, rng: random.Random) -> Itera
         paths = _paths(data)
         numeric = [p for p in paths if isinstance(_get(data, p), (int, float)) and not isinstance(_get(data, p), bool)]
         if kind in ("value", "two"):
-            for _ in range(1 if kind == "value" else 2):
-                p = rng.choice(_paths(data))
-                v = rng.choice(VALUES)
-                _set(data, p, copy.deepcopy(v))
-                label += f":{'.'.join(map(str, p))}={str(v)[:20]!r}"
+            label += _set_random_values(data, 1 if kind == "value" else 2, rng)
         elif kind == "scale" and numeric:
             p = rng.choice(numeric)
             factor = 10.0 ** rng.randint(-40, 40) * rng.choice([1, -1, 0.5, 3])
@@ -185,11 +192,7 @@ def spec_variants(n: int, rng: random.Random) -> Iterator[tuple[str, Any]]:
         label = kind
         paths = _paths(data)
         if kind in ("value", "two"):
-            for _ in range(1 if kind == "value" else 2):
-                p = rng.choice(_paths(data))
-                v = rng.choice(VALUES)
-                _set(data, p, copy.deepcopy(v))
-                label += f":{'.'.join(map(str, p))}={str(v)[:20]!r}"
+            label += _set_random_values(data, 1 if kind == "value" else 2, rng)
         elif kind == "delete":
             p = rng.choice(paths)
             del _get(data, p[:-1])[p[-1]]
