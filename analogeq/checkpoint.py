@@ -203,13 +203,19 @@ def _read_header(raw: bytes) -> tuple[dict[str, str], dict[str, tuple[int, ...]]
 
 
 def _expected_shapes(config: dict[str, Any], path: Path) -> dict[str, tuple[int, ...]]:
-    """The state-dict shapes of the model ``config`` describes, from a model built on torch's
-    ``meta`` device (shapes only, no memory): a config that claims 10^8 hidden units costs nothing."""
-    from analogeq.models import build_model
+    """The state-dict shapes of the model ``config`` describes, without allocating it: from the
+    config's own ``state_shapes()`` where its kind offers one (a model held in numpy buffers, such
+    as ``resistive_drn``, would allocate them even on torch's meta device), else from a model
+    built on the ``meta`` device (shapes only, no memory). A config that claims 10^8 hidden units
+    costs nothing either way."""
+    from analogeq.models import build_model, config_from_dict
 
     try:
+        cfg = config_from_dict(config)
+        if callable(getattr(cfg, "state_shapes", None)):
+            return {k: tuple(int(d) for d in v) for k, v in cfg.state_shapes().items()}
         with torch.device("meta"):
-            model = build_model(config)
+            model = build_model(cfg)
     except (ValueError, TypeError, KeyError, RuntimeError, OverflowError) as exc:
         raise CheckpointError(f"{str(path)!r}: its model_config does not describe a model: {exc}") from None
     return {k: tuple(v.shape) for k, v in model.state_dict().items()}

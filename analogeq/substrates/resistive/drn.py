@@ -76,6 +76,16 @@ class ResistiveDRNConfig(JSONConfig):
     def layer_sizes(self) -> tuple[int, ...]:
         return (math.prod(self.input_shape), *self.hidden_sizes, self.num_classes)
 
+    def state_shapes(self) -> dict[str, tuple[int, ...]]:
+        """The buffer shapes of the model this config builds, computed without building it
+        (checkpoints compare them with a file's header before anything is allocated): ``g0``
+        (2 n_0, n_1), ``gk`` (n_k, n_{k+1}), ``bk`` (2, n_{k+1}) (:attr:`ResistiveNetwork.matrix_shapes`)."""
+        s = self.layer_sizes
+        shapes = {"g0": (2 * s[0], s[1]), **{f"g{k}": (s[k], s[k + 1]) for k in range(1, len(s) - 1)}}
+        if self.bias:
+            shapes.update({f"b{k}": (2, s[k + 1]) for k in range(len(s) - 1)})
+        return shapes
+
 
 class ResistiveDRN(ResistiveClassifier):
     """A :class:`ResistiveClassifier` built from a :class:`ResistiveDRNConfig` (module docstring)."""
