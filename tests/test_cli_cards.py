@@ -55,12 +55,22 @@ def test_copy_writes_a_valid_card_and_keeps_an_existing_file(tmp_path, capsys):
     assert card.adc.bits == 6 and card.to_dict()["device"] == preset("rram").to_dict()["device"]
     code, _, err = run(["cards", "copy", "pcm", out_file], capsys)
     assert code == 2 and "--force" in one_line_error(err, "cards")
-    assert load_card(out_file).name == "rram"  # untouched
+    assert load_card(out_file).name == "rram[adc.bits=6]"  # untouched
     code, _, _ = run(["cards", "copy", "pcm", out_file, "--force"], capsys)
     assert code == 0 and load_card(out_file).name == "pcm"
     # a copied file is a card SOURCE for show (a file wins over a preset name)
     code, out, _ = run(["cards", "show", out_file, "--set", "adc.bits=5"], capsys)
     assert code == 0 and json.loads(out)["adc"]["bits"] == 5
+
+
+def test_a_changed_card_is_never_labelled_as_the_unchanged_preset(capsys):
+    # results, tables and compare labels use the card's name: a modified pcm must not read "pcm"
+    code, out, _ = run(["cards", "show", "pcm", "--set", "adc.bits=4", "--set", "dac.bits=6"], capsys)
+    assert code == 0 and json.loads(out)["name"] == "pcm[adc.bits=4,dac.bits=6]"
+    code, out, _ = run(["cards", "show", "pcm", "--set", "adc.bits=4", "--set", "name=mine"], capsys)
+    assert code == 0 and json.loads(out)["name"] == "mine"
+    code, out, _ = run(["cards", "show", "pcm"], capsys)
+    assert code == 0 and json.loads(out)["name"] == "pcm"
 
 
 @pytest.mark.parametrize("setting, expected", [
@@ -102,7 +112,7 @@ def test_set_reaches_the_substrate_of_evaluate(tmp_path, capsys):
                         "--limit", "8", "--json"], capsys)
     assert code == 0
     card = json.loads(out)["substrate"]["card"]
-    assert card["adc"]["bits"] == 5 and card["name"] == "ideal"
+    assert card["adc"]["bits"] == 5 and card["name"] == "ideal[adc.bits=5]"
     # without --card, --set changes the kind's default card
     code, out, _ = run(["evaluate", path, "--substrate", "crossbar", "--set", "dac.bits=6", "--limit", "8", "--json"],
                        capsys)
@@ -127,7 +137,8 @@ def test_set_changes_the_card_an_export_writes(tmp_path, capsys):
     code, _, _ = run(["export", "pcm", "--to", "aihwkit", tmp_path / "a.json", "--set", "adc.bits=6"], capsys)
     assert code == 0
     written = json.loads((tmp_path / "a.json").read_text())
-    expected = json.loads(json.dumps(card_to_aihwkit(with_value(preset("pcm"), "adc.bits", 6))))
+    changed = with_value(with_value(preset("pcm"), "adc.bits", 6), "name", "pcm[adc.bits=6]")
+    expected = json.loads(json.dumps(card_to_aihwkit(changed)))
     unchanged = json.loads(json.dumps(card_to_aihwkit(preset("pcm"))))
     assert written == expected and written != unchanged
 

@@ -60,15 +60,22 @@ def apply_sets(card: Any, sets: Any, option: str = "--set") -> Any:
     """``card`` with every ``KEY=VALUE`` of ``sets`` applied in order, each validated by
     :func:`hardware_models.cards.with_value`; a ValueError of one line naming the setting, the
     field's JSONPath and what is allowed (e.g. ``--set adc.bits=99: $.adc.bits: 99 is greater
-    than the maximum of 32``)."""
+    than the maximum of 32``).
+
+    A changed card that is not renamed (no ``--set name=...``) is named after its changes, e.g.
+    ``pcm[adc.bits=4]``, so tables, plots and results never label it as the unchanged preset."""
     from hardware_models.cards import with_value
 
+    changes = []
     for text in sets or ():
         key, value = parse_set(text)
         try:
             card = with_value(card, key, value)
         except CardError as exc:
             raise ValueError(f"{option} {text}: {exc}") from None
+        changes.append(text.strip())
+    if changes and not any(parse_set(text)[0] == "name" for text in sets):
+        card = with_value(card, "name", f"{card.name}[{','.join(changes)}]")
     return card
 
 

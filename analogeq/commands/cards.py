@@ -67,14 +67,13 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "show":
         print(json.dumps(card.to_dict(), indent=2, allow_nan=False))
         return 0
-    # copy: the card was validated when it was resolved and at every --set; written atomically
+    # copy: validated when resolved and at every --set, written by the one card writer
     from pathlib import Path
 
-    from hardware_models.files import atomic_write
+    from hardware_models.cards import save_card
 
     if Path(args.out).exists() and not args.force:
         raise FileExistsError(f"{args.out} exists; give --force to replace it")
-    text = json.dumps(card.to_dict(), indent=2, allow_nan=False) + "\n"
-    atomic_write(args.out, text, overwrite=args.force)
+    save_card(card, args.out, overwrite=args.force)
     print(f"wrote card {card.name!r} ({card.card_type}) to {args.out}")
     return 0

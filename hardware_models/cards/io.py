@@ -116,12 +116,13 @@ def _card_dict(card: Any) -> dict[str, Any]:
     return data
 
 
-def save_card(card: Any, path: str | os.PathLike) -> Path:
+def save_card(card: Any, path: str | os.PathLike, *, overwrite: bool = True) -> Path:
     """Validate ``card`` (a card object or dict) and write it as indented JSON, atomically
-    (:func:`hardware_models.files.atomic_write`). Returns the path."""
+    (:func:`hardware_models.files.atomic_write`; ``overwrite=False``: ``FileExistsError`` if
+    ``path`` exists). Returns the path."""
     data = _card_dict(card)
     text = json.dumps(data, indent=2, allow_nan=False) + "\n"
-    return atomic_write(path, text)
+    return atomic_write(path, text, overwrite=overwrite)
 
 
 def _presets_dir():
