@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import sys
 import time
 from typing import Any, Callable
 
@@ -35,18 +33,11 @@ from hardware_models.seeds import derive_seed
 logger = logging.getLogger(__name__)
 
 
-def show_progress(progress: bool | None = None) -> bool:
-    """Whether to draw a progress bar: ``progress`` if given, else only on an interactive
-    terminal outside CI."""
-    if progress is not None:
-        return bool(progress)
-    return bool(getattr(sys.stderr, "isatty", lambda: False)()) and not os.environ.get("CI")
-
-
 def progress_bar(progress: bool | None, total: int, desc: str, **options: Any) -> Any:
-    """A tqdm bar over ``total`` batches where :func:`show_progress` says so, else None (also
-    inside a job with one overall bar, :mod:`analogeq.progress`: the demo, compare)."""
-    from analogeq.progress import active
+    """A tqdm bar over ``total`` batches where :func:`analogeq.progress.show_progress` says so
+    (``ANALOGEQ_PROGRESS`` forces it), else None (also inside a job with one overall bar,
+    :mod:`analogeq.progress`: the demo, compare)."""
+    from analogeq.progress import active, show_progress
 
     if not show_progress(progress) or active():
         return None
