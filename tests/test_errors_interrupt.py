@@ -62,12 +62,15 @@ def test_ctrl_c_stops_a_sweep_in_one_line_counting_the_stored_points(tmp_path):
     assert "Traceback" not in err and 3 <= stored < 200
 
 
-def test_ctrl_c_during_training_keeps_the_last_completed_epoch(tmp_path):
+@pytest.mark.parametrize("model_args", [["--model-config", '{"hidden_sizes": [32]}'],
+                                        ["--model", "resistive", "--model-config", '{"hidden_sizes": [8]}']],
+                         ids=["dense_ebm", "resistive_drn"])
+def test_ctrl_c_during_training_keeps_the_last_completed_epoch(tmp_path, model_args):
     from analogeq.checkpoint import load_checkpoint
 
     out_file = tmp_path / "m.safetensors"
-    proc = _start(["train", "--out", out_file, "--epochs", "500", "--limit-train", "400",
-                   "--model-config", '{"hidden_sizes": [32]}', "--threads", "1"], tmp_path)
+    proc = _start(["train", "--out", out_file, "--epochs", "500", "--limit-train", "400", *model_args,
+                   "--threads", "1"], tmp_path)
     _wait_for(out_file.exists, proc)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
@@ -77,6 +80,7 @@ def test_ctrl_c_during_training_keeps_the_last_completed_epoch(tmp_path):
     _, metadata = load_checkpoint(out_file)
     assert metadata["partial"] is True and f"holds epoch {metadata['epochs_completed']} of 500" in lines[0]
     assert len(metadata["history"]) == metadata["epochs_completed"] >= 1
+    assert [row["epoch"] for row in metadata["history"]] == list(range(1, metadata["epochs_completed"] + 1))
 
 
 def _age(path: Path, seconds: float) -> None:

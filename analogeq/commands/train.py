@@ -12,7 +12,8 @@ layer of 512 units and a squared-error output trained with symmetric EqProp. ``-
 (JSON text or a JSON file) overrides model fields; the flags override training fields. The
 checkpoint stores the model config and the training metadata, so ``analogeq evaluate CKPT``
 needs nothing else. The checkpoint is also written after every epoch (metadata ``partial`` and
-``epochs_completed``), so Ctrl-C (exit 130) keeps the last completed epoch (not yet with ``--model resistive``). ``--model resistive`` trains a deep resistive network (64-100-10 with ideal
+``epochs_completed``), so Ctrl-C (exit 130) keeps the last completed epoch (``--model resistive``
+too). ``--model resistive`` trains a deep resistive network (64-100-10 with ideal
 diodes on digits; :mod:`analogeq.commands.train_resistive` says which flags it takes: --beta is
 then a conductance in siemens).
 """
@@ -52,6 +53,40 @@ def sigint_deferred():
         signal.signal(signal.SIGINT, previous)
         if received and callable(previous):
             previous(signal.SIGINT, None)  # Python's default handler raises KeyboardInterrupt here
+
+
+class EpochCheckpoints:
+    """Writes ``out`` after every finished epoch (atomically; metadata ``partial`` and
+    ``epochs_completed``), so Ctrl-C keeps the last completed epoch; ``interruptible()`` turns
+    Ctrl-C into one line saying what the file holds (exit 130 through the CLI)."""
+
+    def __init__(self, out: str, model: Any, base_metadata: dict[str, Any], epochs: int):
+        self.out, self.model, self.base_metadata, self.epochs = out, model, base_metadata, epochs
+        self.done: list[dict[str, Any]] = []
+
+    def keep(self, record: dict[str, Any]) -> None:
+        """``on_epoch_end``: save the model as it is after this epoch. Ctrl-C is held back until
+        the file and ``done`` agree (else the message could name one epoch less)."""
+        from analogeq.checkpoint import save_checkpoint
+
+        with sigint_deferred():
+            try:
+                save_checkpoint(self.out, self.model, {**self.base_metadata, "partial": True,
+                                                       "epochs_completed": len(self.done) + 1,
+                                                       "history": [*self.done, record]})
+            except ValueError as exc:  # NaN weights or metrics: the final save reports it; keep the last good epoch
+                logger.warning("epoch %d not saved: %s", len(self.done) + 1, exc)
+                return
+            self.done.append(record)
+
+    @contextlib.contextmanager
+    def interruptible(self):
+        try:
+            yield
+        except KeyboardInterrupt:
+            kept = (f"{self.out} holds epoch {len(self.done)} of {self.epochs} (the last completed one)"
+                    if self.done else "no epoch had finished; nothing was written")
+            raise KeyboardInterrupt(f"stopped (Ctrl-C): {kept}") from None
 
 
 def register(subparsers: Any) -> None:
@@ -151,27 +186,9 @@ def run(args: argparse.Namespace) -> int:
         "data_root": os.path.abspath(args.data_root) if args.data_root else None,
         "train_config": train_config.to_dict(),
     }
-    epochs_done: list[dict[str, Any]] = []
-
-    def keep_epoch(record: dict[str, Any]) -> None:
-        # each finished epoch is saved (atomically), so Ctrl-C keeps the last completed one; Ctrl-C
-        # is held back until the file and epochs_done agree (else the message could name one less)
-        with sigint_deferred():
-            try:
-                save_checkpoint(args.out, model, {**base_metadata, "partial": True,
-                                                  "epochs_completed": len(epochs_done) + 1,
-                                                  "history": [*epochs_done, record]})
-            except ValueError as exc:  # NaN weights or metrics: the final save reports it; keep the last good epoch
-                logger.warning("epoch %d not saved: %s", len(epochs_done) + 1, exc)
-                return
-            epochs_done.append(record)
-
-    try:
-        history = train(model, splits, train_config, on_epoch_end=keep_epoch)
-    except KeyboardInterrupt:
-        kept = (f"{args.out} holds epoch {len(epochs_done)} of {train_config.epochs} (the last completed one)"
-                if epochs_done else "no epoch had finished; nothing was written")
-        raise KeyboardInterrupt(f"stopped (Ctrl-C): {kept}") from None
+    keeper = EpochCheckpoints(args.out, model, base_metadata, train_config.epochs)
+    with keeper.interruptible():
+        history = train(model, splits, train_config, on_epoch_end=keeper.keep)
     test = evaluate(model, splits.test, batch_size=train_config.eval_batch_size)
     metadata = {
         **base_metadata,

@@ -52,6 +52,7 @@ def resistive_configs(args: argparse.Namespace, input_shape: tuple[int, ...], nu
 def run_resistive(args: argparse.Namespace, splits: Any) -> int:
     """Train, measure the test accuracy, write the checkpoint (``analogeq evaluate`` reads it)."""
     from analogeq.checkpoint import save_checkpoint
+    from analogeq.commands.train import EpochCheckpoints
     from analogeq.models import build_model
     from analogeq.train.resistive_eqprop import accuracy
     from analogeq.train.resistive_loop import flat_split, train_drn
@@ -60,14 +61,20 @@ def run_resistive(args: argparse.Namespace, splits: Any) -> int:
     model = build_model(model_config)
     logger.info("training resistive_drn %s on %s (%s) with %s", model.config.layer_sizes, splits.name, splits.sizes(),
                 train_config.gradient)
-    history = train_drn(model, splits, train_config, epochs=epochs, seed=args.seed, log=logger.info)
-    x, y = flat_split(splits.test)
-    test_accuracy = accuracy(model.network, x, y, tol_A=train_config.tol_A)
-    metadata = {
+    base_metadata = {
         "dataset": splits.name,
         "split_seed": args.split_seed,
         "data_root": os.path.abspath(args.data_root) if args.data_root else None,
         "train_config": dict(dataclasses.asdict(train_config), epochs=epochs, seed=args.seed),
+    }
+    keeper = EpochCheckpoints(args.out, model, base_metadata, epochs)
+    with keeper.interruptible():
+        history = train_drn(model, splits, train_config, epochs=epochs, seed=args.seed, log=logger.info,
+                            on_epoch_end=keeper.keep)
+    x, y = flat_split(splits.test)
+    test_accuracy = accuracy(model.network, x, y, tol_A=train_config.tol_A)
+    metadata = {
+        **base_metadata,
         "val_accuracy": history["final_val_accuracy"],
         "test_accuracy": test_accuracy,
         "train_seconds": history["train_seconds"],

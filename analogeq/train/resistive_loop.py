@@ -39,9 +39,12 @@ def flat_split(split: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def train_drn(model: Any, splits: Any, config: ResistiveEqPropConfig, *, epochs: int, seed: int = 0,
-              log: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Train ``model`` (a ResistiveDRN, updated in place) for ``epochs`` epochs; returns the history:
-    ``epochs`` (loss, val_accuracy, seconds each), ``final_val_accuracy``, ``train_seconds``."""
+              log: Callable[[str], None] | None = None,
+              on_epoch_end: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Train ``model`` (a ResistiveDRN, updated in place after every epoch) for ``epochs`` epochs;
+    returns the history: ``epochs`` (loss, val_accuracy, seconds each), ``final_val_accuracy``,
+    ``train_seconds``. ``on_epoch_end(record)`` is called after each epoch, with ``model``
+    holding that epoch's conductances (e.g. for checkpoints)."""
     x, y = flat_split(splits.train)
     xv, yv = flat_split(splits.val)
     net = model.network
@@ -51,8 +54,10 @@ def train_drn(model: Any, splits: Any, config: ResistiveEqPropConfig, *, epochs:
         net, loss = train_epoch(net, x, y, config, seed=seed, epoch=epoch)
         val = accuracy(net, xv, yv, tol_A=config.tol_A) if len(xv) else None
         rows.append({"epoch": epoch + 1, "loss": loss, "val_accuracy": val, "seconds": time.perf_counter() - t})
+        model.network = net
         if log is not None:
-            log(f"epoch {epoch + 1}/{epochs}: loss {loss:.4g}, val accuracy {val:.4f}")
-    model.network = net
+            log(f"epoch {epoch + 1}/{epochs}: loss {loss:.4g}, val accuracy {'n/a' if val is None else format(val, '.4f')}")
+        if on_epoch_end is not None:
+            on_epoch_end(rows[-1])
     return {"epochs": rows, "final_val_accuracy": rows[-1]["val_accuracy"] if rows else None,
             "train_seconds": time.perf_counter() - t0}
