@@ -24,6 +24,7 @@ import argparse
 from typing import Any
 
 from analogeq.commands import command_parser
+from analogeq.commands.interrupt import says_on_interrupt
 
 
 def register(subparsers: Any) -> None:
@@ -43,6 +44,7 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
+@says_on_interrupt(lambda args: f"stopped (Ctrl-C) before the report was written; the sections' files are in {args.out!r}")
 def run(args: argparse.Namespace) -> int:
     from analogeq.demo import run_demo
 

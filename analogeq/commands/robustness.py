@@ -28,6 +28,7 @@ from typing import Any
 
 from analogeq.commands import command_parser
 from analogeq.commands.card_args import DRIFT_TIME_HELP, add_set_argument, hardware_given
+from analogeq.commands.interrupt import says_on_interrupt
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +93,12 @@ def build_for(kind: str, model, *, card=None, seed: int = 0, device: str = "cpu"
     return build_substrate(kind, model, options)
 
 
+def _stopped(args: argparse.Namespace) -> str:
+    return (f"stopped (Ctrl-C): the report (robustness.json and robustness.md in {args.out!r}) is written only "
+            "when every attack has run; run the same command again")
+
+
+@says_on_interrupt(_stopped)
 def run(args: argparse.Namespace) -> int:
     from analogeq.robustness.evaluate import evaluate_robustness, to_markdown, write_report
     from analogeq.robustness.suite import get_suite
@@ -124,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
         splits.check_fits(model.input_shape, model.num_classes, source=args.checkpoint,
                           trained_on=metadata.get("dataset"))
     else:
-        logger.info("no --checkpoint: training the default digits EBM (%d epochs)", args.epochs)
+        logger.info("no --checkpoint: training the default digits EBM (%s epochs)", args.epochs or "the recipe's")
         model, splits, history = train_default_ebm(seed=args.seed, epochs=args.epochs)
         logger.info("default EBM: validation accuracy %.3f", history["final_val_accuracy"])
 

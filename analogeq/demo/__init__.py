@@ -169,6 +169,14 @@ def _header(rows: list[dict[str, Any]]) -> str:
     return f"{first['model']} on {first['dataset']}" if first else ""
 
 
+def _stopped_line(section: str, done: list[str], out: Path) -> str:
+    """The one line of a demo stopped by Ctrl-C in ``section``: what finished and where its files are."""
+    kept = (f"sections {', '.join(done)} finished and their files are in {str(out)!r}" if done
+            else f"no section finished ({str(out)!r} holds no results yet)")
+    return (f"stopped (Ctrl-C) in section {section!r}: {kept}; report.md and demo_results.json are written only "
+            "at the end: run the same command again")
+
+
 def run_demo(
     out_dir: str | os.PathLike = "demo-report",
     quick: bool = False,
@@ -208,7 +216,10 @@ def run_demo(
             logger.info("demo section %r", name)
             bar.label(name)
             t0 = time.perf_counter()
-            rows += section(ctx)
+            try:
+                rows += section(ctx)
+            except KeyboardInterrupt:
+                raise KeyboardInterrupt(_stopped_line(name, list(timings), out)) from None
             timings[name] = time.perf_counter() - t0
             bar.step(f"{name} done", n=plan[name])
     table = format_table(rows)
