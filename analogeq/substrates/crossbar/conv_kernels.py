@@ -1,4 +1,4 @@
-"""Numba pieces of one convolutional read of one sample, for :mod:`.conv_settle`.
+"""Numba pieces of a convolutional read, for :mod:`.conv_reads` and :mod:`.conv_settle`.
 
 A conv read of sample b (of a batch of B) on its L = H_c W_c positions is the read of
 :mod:`.fused_settle` applied to L rows at once, rows m = b L + p of the torch read's (B L)-row
@@ -6,11 +6,13 @@ call, so the noise of tile row ti, position p, output j is stream ``(ti B L + b 
 (:class:`hardware_models.crossbar.LinearReadModel`'s rule), the numbers of the torch reads path.
 
 Forward (W on unfolded patches): the DAC'd pre layer is gathered into patches through the
-patch map (:func:`.conv_pack.patch_map`), tile-major: tile ti's block (L, |I_ti|) is contiguous,
-so its mean and variance products are two float32 BLAS matrix products (``np.dot``) with the
-rows I_ti of W^T and of the read variances::
+patch map (:func:`.conv_pack.patch_map`) into a block of the rows of m samples, tile-major:
+tile ti's (m L, |I_ti|) matrix is contiguous, so its mean and variance products are two float32
+BLAS matrix products (``np.dot``) with the rows I_ti of W^T and of the read variances::
 
     mean[ti] = P[:, I_ti] @ W^T[I_ti, :]      var[ti] = (P * P)[:, I_ti] @ S2^T[I_ti, :]
+
+then each sample's rows take their noise and ADC (:func:`adc_tile_rows`).
 
 Backward (W^T on the max-unpooled post layer): a post unit (c, py, px) feeds only the argmax
 position p of its pooling window, so a row of the backward read has at most C_out / q^2
@@ -44,12 +46,13 @@ def dac_padded(src, src_off, n, step, clip, xq, xq2):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def im2col(xq, xq2, pmap, p_off, n_pos, n_k, edges, e_in, n_ti, patches, patches2):
-    """Tile-major patches of the DAC'd pre layer: tile ti's (L, |I_ti|) block at L * lo."""
+def im2col(xq, xq2, pmap, p_off, n_pos, n_k, edges, e_in, n_ti, n_rows, row0, patches, patches2):
+    """One sample's L patch rows of the DAC'd pre layer into rows row0 : row0 + L of a tile-major
+    block of ``n_rows`` rows: tile ti's (n_rows, |I_ti|) matrix at n_rows * lo."""
     for ti in range(n_ti):
         lo = edges[e_in + ti]
         w = edges[e_in + ti + 1] - lo
-        base = n_pos * lo
+        base = n_rows * lo + row0 * w
         for p in range(n_pos):
             src = p_off + p * n_k + lo
             dst = base + p * w
@@ -60,20 +63,36 @@ def im2col(xq, xq2, pmap, p_off, n_pos, n_k, edges, e_in, n_ti, patches, patches
 
 
 @numba.njit(cache=True, error_model="numpy")
-def conv_products(meta, w_flat, s2_flat, edges, r, n_pos, patches, patches2, mean, var):
-    """mean, var (n_ti, L, n_out) of read r from the tile-major patches (BLAS sgemm per tile)."""
-    n_out, w_off, s2_off, e_in, n_ti = product_fields(meta, r)
-    for ti in range(n_ti):
-        lo = edges[e_in + ti]
-        hi = edges[e_in + ti + 1]
-        w = hi - lo
-        o = ti * n_pos * n_out
-        out = mean[o:o + n_pos * n_out].reshape(n_pos, n_out)
-        np.dot(patches[n_pos * lo:n_pos * hi].reshape(n_pos, w), w_flat[w_off + lo * n_out:w_off + hi * n_out].reshape(w, n_out), out)
-        if s2_off >= 0:
-            out2 = var[o:o + n_pos * n_out].reshape(n_pos, n_out)
-            np.dot(patches2[n_pos * lo:n_pos * hi].reshape(n_pos, w),
-                   s2_flat[s2_off + lo * n_out:s2_off + hi * n_out].reshape(w, n_out), out2)
+def tile_products(meta, w_flat, s2_flat, edges, r, ti, n_rows, patches, patches2, mean, var):
+    """mean, var (n_rows, n_out) of input tile ti of read r on a tile-major block of n_rows patch
+    rows (:func:`im2col`): one float32 BLAS sgemm each (var untouched without read variances)."""
+    n_out, w_off, s2_off, e_in, _ = product_fields(meta, r)
+    lo = edges[e_in + ti]
+    hi = edges[e_in + ti + 1]
+    w = hi - lo
+    np.dot(patches[n_rows * lo:n_rows * hi].reshape(n_rows, w),
+           w_flat[w_off + lo * n_out:w_off + hi * n_out].reshape(w, n_out),
+           mean[:n_rows * n_out].reshape(n_rows, n_out))
+    if s2_off >= 0:
+        np.dot(patches2[n_rows * lo:n_rows * hi].reshape(n_rows, w),
+               s2_flat[s2_off + lo * n_out:s2_off + hi * n_out].reshape(w, n_out),
+               var[:n_rows * n_out].reshape(n_rows, n_out))
+
+
+@numba.njit(cache=True, error_model="numpy")
+def adc_tile_rows(meta, edges, tiles, r, ti, mean, var, m_row0, key, row0, n_rows_total, n_pos, dst, d_row0,
+                  zbuf, abuf, hi_a, lo_a):
+    """Noise + ADC of input tile ti of read r on one sample's L rows, added into dst rows
+    d_row0 : d_row0 + L (n_out each) from mean, var rows m_row0 : m_row0 + L; the sample's row p
+    is row ``row0 + p`` of a read of ``n_rows_total`` rows (its noise streams: consecutive, one call)."""
+    n_out = meta[r, 1]
+    noisy = tile_noisy(meta, tiles, r, ti)
+    z = zbuf
+    if noisy:
+        z = normals(key, (ti * n_rows_total + row0) * n_out, n_pos * n_out, zbuf, hi_a, lo_a)
+    for p in range(n_pos):
+        adc_tiles(meta, edges, tiles, r, ti, mean, var, (m_row0 + p) * n_out, z, p * n_out, noisy, abuf,
+                  dst, (d_row0 + p) * n_out)
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -85,13 +104,8 @@ def adc_rows(meta, edges, tiles, r, mean, var, key, row0, n_rows_total, n_pos, d
     for j in range(n_pos * n_out):
         dst[_U(j)] = _F0
     for ti in range(meta[r, 5]):
-        noisy = tile_noisy(meta, tiles, r, ti)
-        z = zbuf
-        if noisy:  # the streams of the L rows of this sample are consecutive: one call
-            z = normals(key, (ti * n_rows_total + row0) * n_out, n_pos * n_out, zbuf, hi_a, lo_a)
-        for p in range(n_pos):
-            adc_tiles(meta, edges, tiles, r, ti, mean, var, (ti * n_pos + p) * n_out, z, p * n_out, noisy, abuf,
-                      dst, p * n_out)
+        adc_tile_rows(meta, edges, tiles, r, ti, mean, var, ti * n_pos, key, row0, n_rows_total, n_pos, dst, 0,
+                      zbuf, abuf, hi_a, lo_a)
 
 
 @numba.njit(cache=True, error_model="numpy")
