@@ -24,15 +24,17 @@ the RESULTS table.
 Keys per substrate (issue 6 contract; accuracies are fractions in [0, 1] at the suite's
 headline eps, L_inf 0.1 and L2 1.0 on pixels in [0, 1]):
 
-* ``clean``, ``pgd_linf``, ``pgd_l2`` (cross-entropy PGD, 20 steps, step 2.5 eps / 20: the seed
-  study's attack), ``pgd_margin_linf`` (the same with the margin loss), ``square`` (L_inf),
+* ``clean``, ``pgd_linf``, ``pgd_l2`` (cross-entropy PGD at the suite's budget, step 2.5 eps / steps:
+  in L_inf 20 steps, the seed study's attack; in L2 the ``standard`` suite's 50 steps x 2 restarts), ``pgd_margin_linf`` (the same with the margin loss), ``square`` (L_inf),
   ``transfer`` (L_inf, hardware only: null on float), ``worst_case_linf`` (per example, the
   worst of all L_inf attacks);
 * ``corruptions_mean``: mean accuracy over the 19 CIFAR-10-C corruptions x 5 severities;
 * ``certified_at_r``: randomized-smoothing certified accuracy ``{"0.25": .., "0.5": ..}``;
 * ``sanity_gates_passed`` (bool), ``sanity_gates_failed`` (names) and ``sanity_gates`` (every
   gate with its detail: which examples only the black box broke, ...);
-* ``square_l2``, ``pgd_margin_l2``, ``worst_case_l2``: the L2 counterparts;
+* ``square_l2``, ``pgd_margin_l2``, ``worst_case_l2``: the L2 counterparts; ``pgd_nearest_l2``
+  (NearestClassPGD at the headline L2 eps, null when the suite does not run it);
+  ``accuracy_by_attack`` (``"<attack>@<eps>"`` -> accuracy, every attack the suite ran);
 * ``wall_time_per_100_images_s``: seconds per 100 images of every attack (``<attack>@<eps>``)
   and of corruptions / certification / detection / energy;
 * ``wall_time_ratio_to_float``: the same divided by the float substrate's (this run);
@@ -155,6 +157,9 @@ def substrate_entry(result: dict, float_timings: dict | None) -> dict:
         "headline_l2_eps": s["headline_l2_eps"],
         "pgd_linf_by_eps": {e: v["accuracy"] for e, v in attacks["pgd_linf"].items()},
         "pgd_l2_by_eps": {e: v["accuracy"] for e, v in attacks["pgd_l2"].items()},
+        "pgd_nearest_l2": s.get("pgd_nearest_l2"),
+        "accuracy_by_attack": {f"{name}@{e}": v["accuracy"] for name, by_eps in attacks.items()
+                               for e, v in by_eps.items() if isinstance(v, dict) and "accuracy" in v},
     }
     if float_timings is not None:
         entry["wall_time_ratio_to_float"] = {

@@ -42,13 +42,15 @@ DEMO_L2_EPS = (0.25, 0.5, 1.0, 1.5)
 #: the standard suite at demo budgets (float), a smoke test (its figures are labelled upper
 #: bounds): PGD 10 steps (step 2.5 eps / 10) at L_inf 0.05-0.3 and L2 0.25-1.5; APGD-T 9 targets x
 #: 20 steps at the headline eps (so the worst case includes a targeted attack and the targeted
-#: gate runs); Square 150 queries; convergence gates 20 steps x 2 restarts; 6 corruption types
+#: gate runs); PGD L2 at the L_inf budget (the standard suite's 50 x 2 is not inherited);
+#: NearestClassPGD 10 steps at L2 1.0; Square 150 queries; convergence gates 20 steps x 2 restarts; 6 corruption types
 #: at severities 1, 3, 5; randomized smoothing with n = 200 (largest certifiable radius
 #: 0.25 * PhiInv(0.001 ** (1/200)) ~ 0.38); the gradient modes (full, truncated 5 and 30, implicit).
 DEMO_SUITE = get_suite("standard").replace(
     name="demo", smoke_test=True, apgd_steps=0, apgd_targets=9, targeted_steps=20,
     linf_eps=(0.05, 0.1, 0.2, 0.3), l2_eps=DEMO_L2_EPS, pgd_steps=10, square_queries=150,
     convergence_steps=20, convergence_restarts=2, eot_samples=2, draws=3, truncated_steps=(5, 30),
+    pgd_l2_steps=0, pgd_l2_restarts=0, convergence_l2_steps=0, convergence_l2_restarts=0, nearest_steps=10,
     corruption_names=("gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "fog", "contrast"),
     corruption_severities=(1, 3, 5), corruption_examples=60, certify_examples=30, certify_n=200, certify_n0=50,
     certify_radii=(0.1, 0.25),

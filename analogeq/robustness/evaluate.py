@@ -38,12 +38,12 @@ Result schema (``analogeq.robustness/1``)
     attacks: {
         "fgsm_linf" | "pgd_linf" | "pgd_l2" | "pgd_margin_linf" | "pgd_margin_l2" |
         "pgd_linf_seed_study" | "apgd_ce_linf" |
-        "apgd_dlr_linf" | "apgd_t_linf" | "apgd_ce_l2" | "apgd_dlr_l2" | "apgd_t_l2" |
+        "apgd_dlr_linf" | "apgd_t_linf" | "apgd_ce_l2" | "apgd_dlr_l2" | "apgd_t_l2" | "pgd_nearest_l2" |
         "square_linf" | "square_l2" | "transfer_linf" | "transfer_l2":
             {"<eps>": ATTACK},
         "cw_l2": ATTACK + {"accuracy_at_eps": {"<eps>": ACC}, "median_distance_successful"}
     },
-    summary: {clean, pgd_linf, pgd_l2, pgd_margin_linf, pgd_margin_l2, square, square_l2, transfer, transfer_l2,
+    summary: {clean, pgd_linf, pgd_l2, pgd_margin_linf, pgd_margin_l2, pgd_nearest_l2, square, square_l2, transfer, transfer_l2,
               worst_case_linf, worst_case_l2, headline_linf_eps, headline_l2_eps,
               corruptions_mean, certified_at_r {"<radius>": accuracy} | null},
     gradient_modes: null | {"probe": {...}, "modes": {"full" | "truncated_<T>" | "implicit":
@@ -116,7 +116,7 @@ SMOKE_NOTE = ("smoke test: small attack budgets; every accuracy under attack is 
 _SUMMARY = {"pgd_linf": ("pgd_linf", "linf"), "pgd_l2": ("pgd_l2", "l2"), "square": ("square_linf", "linf"),
             "square_l2": ("square_l2", "l2"), "pgd_margin_linf": ("pgd_margin_linf", "linf"),
             "pgd_margin_l2": ("pgd_margin_l2", "l2"), "transfer": ("transfer_linf", "linf"),
-            "transfer_l2": ("transfer_l2", "l2")}
+            "transfer_l2": ("transfer_l2", "l2"), "pgd_nearest_l2": ("pgd_nearest_l2", "l2")}
 
 
 def evaluate_robustness(
@@ -326,8 +326,8 @@ def _attack_gates(ev: Evaluator, plan: Plan, clean: dict[str, Any], attacks: dic
             doubled.append(rate)
         gates["converged_l2"] = G.converged_across_losses(base, doubled, tol, {
             "eps": e2, "losses": [r.params.get("loss", "ce") for r in plan.convergence_l2],
-            "steps": [suite.pgd_steps, suite.convergence_steps],
-            "restarts": [suite.pgd_restarts, suite.convergence_restarts]})
+            "steps": [suite.l2_budget[0], suite.l2_convergence_budget[0]],
+            "restarts": [suite.l2_budget[1], suite.l2_convergence_budget[1]]})
     else:
         gates["converged_l2"] = G.converged_across_losses([], [], tol, {"eps": suite.headline_l2_eps})
 

@@ -13,7 +13,11 @@ for C&W), e.g. ``attack/pgd_linf/linf/0.1``. The convergence run and the gradien
 the stream of PGD L_inf at the headline eps: each is a paired comparison with it (same random
 starts and evaluation draws; only the budget or the gradient differs), as the gates mean it.
 
-PGD step size: ``pgd_step_factor * eps / pgd_steps`` (2.5 eps / 20 in the quick suite).
+PGD step size: ``pgd_step_factor * eps / steps`` (2.5 eps / 20 in the quick suite); PGD in L2
+(cross-entropy, margin, transfer) takes the suite's L2 budget (``AttackSuite.l2_budget``),
+the ``converged_l2`` runs ``AttackSuite.l2_convergence_budget``. ``pgd_nearest_<norm>``
+(:class:`~analogeq.robustness.attacks.nearest_class.NearestClassPGD`) runs at the headline eps
+of each norm in ``nearest_norms`` with ``nearest_steps`` steps of the same factor.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from analogeq.contract import GradientSpec
 from analogeq.robustness.suite import AttackSuite
 
 #: the attack classes a run may name (:mod:`analogeq.robustness.attacks`)
-ATTACK_CLASSES = ("PGD", "FGSM", "APGD", "APGDTargeted", "CarliniWagnerL2", "Square", "Transfer")
+ATTACK_CLASSES = ("PGD", "FGSM", "APGD", "APGDTargeted", "NearestClassPGD", "CarliniWagnerL2", "Square", "Transfer")
 
 
 def eps_key(eps: float) -> str:
@@ -104,6 +108,7 @@ def plan_attacks(suite: AttackSuite, num_classes: int, has_reference: bool) -> P
     l2_all = tuple(sorted(set(suite.l2_eps) | {suite.headline_l2_eps}))
     headlines = (("linf", suite.headline_linf_eps), ("l2", suite.headline_l2_eps))
     steps, restarts = suite.pgd_steps, suite.pgd_restarts
+    budget = {"linf": (steps, restarts), "l2": suite.l2_budget}
     runs: list[AttackRun] = []
     for eps in linf_all + (suite.unbounded_linf_eps,):
         runs.append(AttackRun("pgd_linf", "PGD", "linf", eps, _pgd(suite, eps, steps, restarts)))
@@ -113,10 +118,15 @@ def plan_attacks(suite: AttackSuite, num_classes: int, has_reference: bool) -> P
             runs.append(AttackRun("pgd_linf_seed_study", "PGD", "linf", eps,
                                   {"steps": 20, "step_size": 2.5 * eps / 20, "restarts": 1}))
     for eps in l2_all:
-        runs.append(AttackRun("pgd_l2", "PGD", "l2", eps, _pgd(suite, eps, steps, restarts)))
+        runs.append(AttackRun("pgd_l2", "PGD", "l2", eps, _pgd(suite, eps, *budget["l2"])))
     if suite.margin_pgd:
         for norm, eps in headlines:
-            runs.append(AttackRun(f"pgd_margin_{norm}", "PGD", norm, eps, _pgd(suite, eps, steps, restarts, loss="margin")))
+            runs.append(AttackRun(f"pgd_margin_{norm}", "PGD", norm, eps, _pgd(suite, eps, *budget[norm], loss="margin")))
+    if suite.nearest_steps > 0:
+        for norm, eps in headlines:
+            if norm in suite.nearest_norms:
+                runs.append(AttackRun(f"pgd_nearest_{norm}", "NearestClassPGD", norm, eps,
+                                      {"steps": suite.nearest_steps, "step_size": suite.pgd_step_factor * eps / suite.nearest_steps}))
     for norm, eps in headlines:
         if suite.apgd_steps > 0:
             runs.append(AttackRun(f"apgd_ce_{norm}", "APGD", norm, eps, {"steps": suite.apgd_steps, "loss": "ce"}))
@@ -136,7 +146,7 @@ def plan_attacks(suite: AttackSuite, num_classes: int, has_reference: bool) -> P
                                   {"queries": suite.square_queries, "score_draws": 1}, white_box=False))
     if suite.transfer and has_reference:
         for norm, eps in headlines:
-            runs.append(AttackRun(f"transfer_{norm}", "Transfer", norm, eps, _pgd(suite, eps, steps, restarts),
+            runs.append(AttackRun(f"transfer_{norm}", "Transfer", norm, eps, _pgd(suite, eps, *budget[norm]),
                                   white_box=False))
 
     eps = suite.headline_linf_eps
@@ -153,11 +163,12 @@ def plan_attacks(suite: AttackSuite, num_classes: int, has_reference: bool) -> P
                                  gradient=spec, stream=paired)
                  for name, spec in specs.items()}
     conv_l2: list[AttackRun] = []
-    if suite.convergence_l2 and suite.convergence_steps > 0 and suite.convergence_restarts > 0:
+    steps2, restarts2 = suite.l2_convergence_budget
+    if suite.convergence_l2 and steps2 > 0 and restarts2 > 0:
         e2 = suite.headline_l2_eps
         losses = (("pgd_l2", "ce"),) + ((("pgd_margin_l2", "margin"),) if suite.margin_pgd else ())
         for base, loss in losses:
             conv_l2.append(AttackRun(f"{base}_converged", "PGD", "l2", e2,
-                                     _pgd(suite, e2, suite.convergence_steps, suite.convergence_restarts, loss=loss),
+                                     _pgd(suite, e2, steps2, restarts2, loss=loss),
                                      stream=f"attack/{base}/l2/{eps_key(e2)}"))
     return Plan(tuple(runs), convergence, tuple(conv_l2), modes, linf_all, l2_all, headlines)

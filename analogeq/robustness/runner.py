@@ -30,6 +30,7 @@ from analogeq.robustness.attacks import (
     APGDTargeted,
     AttackResult,
     CarliniWagnerL2,
+    NearestClassPGD,
     Square,
     Transfer,
 )
@@ -41,7 +42,7 @@ from hardware_models.seeds import derive_seed
 
 logger = logging.getLogger(__name__)
 
-ATTACKS = {"PGD": PGD, "FGSM": FGSM, "APGD": APGD, "APGDTargeted": APGDTargeted,
+ATTACKS = {"PGD": PGD, "FGSM": FGSM, "APGD": APGD, "APGDTargeted": APGDTargeted, "NearestClassPGD": NearestClassPGD,
            "CarliniWagnerL2": CarliniWagnerL2, "Square": Square}
 
 #: seed offset of chunk k > 0 of a batch (a prime, so chunks never share a stream)

@@ -39,6 +39,7 @@ FGSM               one signed-gradient step (L2: one normalised-gradient step)  
 PGD                projected gradient, random start, restarts                      linf, l2
 APGD               Auto-PGD, CE or DLR loss (Croce & Hein 2020)                    linf, l2
 APGDTargeted       targeted APGD-DLR over the top-k other classes                   linf, l2
+NearestClassPGD    untargeted PGD towards the nearest linearised class boundary    linf, l2
 CarliniWagnerL2    C&W L2, tanh box, Adam, binary search over c (unbounded)        l2
 Square             score-based random search (Andriushchenko et al. 2020)          linf, l2
 Transfer           any attack made on a source substrate, checked on the target    (inner)
@@ -50,8 +51,9 @@ from analogeq.robustness.attacks.apgd_targeted import APGDTargeted
 from analogeq.robustness.attacks.common import AttackResult
 from analogeq.robustness.attacks.cw import CarliniWagnerL2
 from analogeq.robustness.attacks.fgsm import FGSM
+from analogeq.robustness.attacks.nearest_class import NearestClassPGD
 from analogeq.robustness.attacks.pgd import PGD
 from analogeq.robustness.attacks.square import Square
 from analogeq.robustness.attacks.transfer import Transfer
 
-__all__ = ["APGD", "APGDTargeted", "AttackResult", "CarliniWagnerL2", "FGSM", "PGD", "Square", "Transfer"]
+__all__ = ["APGD", "APGDTargeted", "AttackResult", "CarliniWagnerL2", "FGSM", "NearestClassPGD", "PGD", "Square", "Transfer"]
