@@ -38,6 +38,9 @@ run, medians of interleaved repeats, every timing on ``--threads`` threads):
   ``attack_gradient_1_thread_s``, ``attack_gradient_2_threads_s`` and their ratio
   ``attack_gradient_2_over_1_threads``: one EBM attack gradient on the float substrate on 1 and
   2 torch threads (see :mod:`startup`). ``--part startup`` measures only these.
+  ``--old-tree DIR`` adds ``cold_start_old_s``, ``cold_start_new_s``, ``cold_start_old_over_new``
+  and ``outputs_identical``: the cold start of an older source tree against this one in the same
+  run (:func:`startup.cold_start_versus`).
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ import time
 # common first: it imports hardware_models, which sets OMP_WAIT_POLICY=PASSIVE before torch and
 # Numba load OpenMP (idle OpenMP workers must not spin on a shared machine)
 from common import bench_parser, emit, interleaved_times, load_average, machine, parse_args, summary_text
-from startup import attack_gradient_threads, cold_start
+from startup import attack_gradient_threads, cold_start, cold_start_versus
 from digits import digits_splits, train_recipe
 
 import numba
@@ -75,12 +78,16 @@ SUMMARY_KEYS = ("crossbar_ideal_agreement", "crossbar_pcm_1h_accuracy_mean", "cr
 
 STARTUP_KEYS = ("cold_start_first_prediction_s", "attack_gradient_1_thread_s", "attack_gradient_2_threads_s",
                 "attack_gradient_2_over_1_threads", "wall_seconds")
+VERSUS_KEYS = ("cold_start_old_s", "cold_start_new_s", "cold_start_old_over_new", "outputs_identical")
 
 
 def _startup(args) -> dict:
     """The start-up keys (benchmarks/startup.py): cold start in fresh processes, then the
     attack gradient on 1 and 2 torch threads (the thread count is restored afterwards)."""
-    return {**cold_start(), **attack_gradient_threads(repeats=3 if args.quick else 5)}
+    out = {**cold_start(), **attack_gradient_threads(repeats=3 if args.quick else 5)}
+    if args.old_tree:
+        out.update(cold_start_versus(args.old_tree, rounds=args.rounds))
+    return out
 
 
 def substrates_machine() -> dict:
@@ -221,6 +228,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint", default=None, help="a trained digits EBM checkpoint instead of training one")
     parser.add_argument("--part", choices=("all", "startup"), default="all",
                         help="all (default) or startup: only the cold start and the attack-gradient thread timing")
+    parser.add_argument("--old-tree", default=None, metavar="DIR",
+                        help="also time the cold start of this older source tree against this one, back to back "
+                             "(e.g. made with `git worktree add DIR COMMIT`; keys cold_start_old_over_new, outputs_identical)")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of --old-tree timing (old-new, then new-old; default 2)")
     args = parse_args(parser, argv)
     if args.draws < 2:
         parser.error("--draws must be >= 2")
@@ -233,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         result = {"benchmark": "substrates", "part": "startup", "quick": bool(args.quick),
                   "machine": substrates_machine(), **_startup(args)}
         result["wall_seconds"] = time.perf_counter() - t_start
-        emit(result, args, summary_text(result, STARTUP_KEYS))
+        emit(result, args, summary_text(result, STARTUP_KEYS + (VERSUS_KEYS if args.old_tree else ())))
         return 0
     splits = digits_splits()
     test = splits.test
