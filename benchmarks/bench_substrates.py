@@ -39,7 +39,8 @@ run, medians of interleaved repeats, every timing on ``--threads`` threads):
   ``attack_gradient_2_over_1_threads``: one EBM attack gradient on the float substrate on 1 and
   2 torch threads (see :mod:`startup`). ``--part startup`` measures only these.
   ``--old-tree DIR`` adds ``cold_start_old_s``, ``cold_start_new_s``, ``cold_start_old_over_new``
-  and ``outputs_identical``: the cold start of an older source tree against this one in the same
+  (wall), ``cold_start_cpu_old_s``, ``cold_start_cpu_new_s``, ``cold_start_cpu_old_over_new`` (CPU
+  time) and ``outputs_identical``: the cold start of an older source tree against this one in the same
   run (:func:`startup.cold_start_versus`).
 """
 
@@ -78,7 +79,8 @@ SUMMARY_KEYS = ("crossbar_ideal_agreement", "crossbar_pcm_1h_accuracy_mean", "cr
 
 STARTUP_KEYS = ("cold_start_first_prediction_s", "attack_gradient_1_thread_s", "attack_gradient_2_threads_s",
                 "attack_gradient_2_over_1_threads", "wall_seconds")
-VERSUS_KEYS = ("cold_start_old_s", "cold_start_new_s", "cold_start_old_over_new", "outputs_identical")
+VERSUS_KEYS = ("cold_start_old_s", "cold_start_new_s", "cold_start_old_over_new", "cold_start_cpu_old_s",
+               "cold_start_cpu_new_s", "cold_start_cpu_old_over_new", "outputs_identical")
 
 
 def _startup(args) -> dict:

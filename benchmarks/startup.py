@@ -14,7 +14,8 @@ crossbar prediction and the EBM attack gradient on 1 and 2 torch threads.
   e.g. ``git worktree add /tmp/old <commit>``) and of this one, back to back in one run, each
   process with its own empty ``NUMBA_CACHE_DIR`` and its tree first on ``sys.path``; rounds run
   old, new, then new, old (so a drift of the load falls on both). ``cold_start_old_over_new`` is
-  the ratio of the medians; ``outputs_identical`` says whether both trees' first logits have the
+  the ratio of the medians of the wall times, ``cold_start_cpu_old_over_new`` of the processes'
+  CPU times (user + system) up to the first prediction, which the machine's load moves less; ``outputs_identical`` says whether both trees' first logits have the
   same SHA-256 (the kernels' numbers are unchanged).
 """
 
@@ -99,10 +100,13 @@ def cold_start_versus(old_tree: str, rounds: int = 2, timeout_s: float = 1800.0)
                 run = _timed_process(cache, timeout_s, old_tree if which == "old" else new_tree)
                 runs[which].append({**run, "load_average_before": load_before, "load_average_after": load_average()})
     med = {w: statistics.median(r["first_prediction_s"] for r in rs) for w, rs in runs.items()}
+    cpu = {w: statistics.median(r["first_prediction_cpu_s"] for r in rs) for w, rs in runs.items()}
     digests = {r["logits_sha256"] for rs in runs.values() for r in rs}
     return {
         "cold_start_old_s": med["old"], "cold_start_new_s": med["new"],
         "cold_start_old_over_new": med["old"] / med["new"],
+        "cold_start_cpu_old_s": cpu["old"], "cold_start_cpu_new_s": cpu["new"],
+        "cold_start_cpu_old_over_new": cpu["old"] / cpu["new"],
         "outputs_identical": len(digests) == 1,
         "cold_start_versus": {"old_tree": os.path.abspath(old_tree), "new_tree": new_tree, "rounds": rounds,
                               "runs": runs, "network": "dense EBM 64-512-10 (untrained), card pcm, batch 64"},
