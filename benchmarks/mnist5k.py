@@ -15,16 +15,25 @@ Keys (issue 13 contract; accuracies are fractions of the 1,000 test images of sp
   ``mnist5k_conv_mlp_test_accuracy``: its same-size feed-forward baseline, a CNN with the same
   conv and pool layers (named ``mlp`` as the issue names every feed-forward baseline);
 * ``*_ep_minus_bptt``: EqProp minus BPTT accuracy (target: within 1 point, >= -0.01);
-* ``*_bptt_lr_search``: the BPTT twin's learning rates are tuned, not copied from EqProp: every
-  factor of :data:`BPTT_LR_FACTORS` times the recipe's rates is trained for ``search_epochs``
-  (its own cosine schedule) on the same training split and scored on the validation split; the
-  twin of ``*_bptt_test_accuracy`` is then trained with the recipe's full budget at the factor
-  with the best validation accuracy (``*_bptt_lr_factor``, ``*_bptt_lr``; ties: the factor
-  nearest 1). The EqProp recipe keeps its own rates (tuned on the digits, not searched here);
-* ``*_ep_bptt_grad_check``: per nudging strength (0.5, the recipes' own, then 0.1 and 0.02) the
-  smallest per-parameter cosine and the norm ratios between the EqProp estimate and the BPTT
-  gradient on one batch at initialisation (:func:`ep_bptt_gradient_check`): how far the recipe's
-  EqProp is from the gradient its twin follows;
+* the BPTT twin is ``recipe(name, algorithm="bptt")``: the same model, free budget, cost,
+  optimiser, per-layer rates, schedule and batch order (``*_bptt_lr_factor`` 1). With
+  ``search_epochs`` > 0 (``--search-epochs``) its rates are searched instead: every factor of
+  :data:`BPTT_LR_FACTORS` times the recipe's rates is trained for ``search_epochs`` (its own
+  cosine schedule) and scored on the validation split, and the twin is trained with the full
+  budget at the best factor (``*_bptt_lr_search``, ``*_bptt_lr_factor``, ``*_bptt_lr``; ties: the
+  factor nearest 1). A second pass found the rates were not what separated the twins;
+* ``*_ebm_small_beta_test_accuracy`` (``--small-beta``, e.g. 0.05): the EqProp recipe trained
+  again with only its nudging strength changed (``*_ebm_small_beta``), the EqProp run whose
+  estimate is BPTT's gradient (cosine >= 0.99, ``*_ep_bptt_grad_check``): the second pair;
+* ``*_{ebm,bptt,ebm_small_beta}_clamped_target_fraction`` (``mse`` readouts only, else None):
+  per class, the fraction of its test images whose own output unit ends below the hard
+  sigmoid's lower bound (h_c <= 0) at the free fixed point, where BPTT's gradient cannot raise
+  it (:func:`analogeq.train.bptt.clamped_target_fraction`), and ``*_clamped_target_classes``,
+  the classes where that holds for >= 90 % of the images: a class the network lost;
+* ``*_ep_bptt_grad_check``: per nudging strength (0.5, the recipes' own, then 0.1, 0.02 and
+  0.005) the smallest per-parameter cosine and the norm ratios between the EqProp estimate and
+  the BPTT gradient on one batch at initialisation (:func:`ep_bptt_gradient_check`): how far
+  the recipe's EqProp is from the gradient its twin follows;
 * ``mnist5k_conv_ebm_pcm_1day_accuracy_mean`` and ``..._ci95``: the EqProp conv EBM on the
   ``pcm`` card read one day after programming, over 10 programming draws (Student-t 95% interval);
 * ``*_train_seconds``: wall time of each training on this machine (``--threads`` torch threads);
@@ -52,6 +61,7 @@ from analogeq.models import build_model
 from analogeq.stats import mean_ci95
 from analogeq.substrates import build_substrate
 from analogeq.train import bptt_gradients, eqprop_gradients, evaluate, train
+from analogeq.train.bptt import clamped_target_fraction
 from analogeq.train.hardware_aware import evaluate_substrate
 from analogeq.train.recipes import mnist5k_baselines, recipe
 from hardware_models.seeds import derive_seed
@@ -74,17 +84,18 @@ def _scaled(train_config, factor: float, epochs: int | None = None):
 
 
 def _bptt_twin(name: str, splits, epochs: int | None, seed: int, search_epochs: int):
-    """The BPTT twin at its tuned learning rate (see the module docstring): (model, test accuracy,
-    seconds of the final run, history, search records, chosen factor, its rates)."""
+    """The BPTT twin, at the recipe's rates or (``search_epochs`` > 0) at the searched factor (see
+    the module docstring): (model, test accuracy, seconds of the final run, history, search
+    records, chosen factor, its rates)."""
     model_config, train_config = recipe(name, seed, epochs=epochs, algorithm="bptt")
     search = []
-    for factor in BPTT_LR_FACTORS:
+    for factor in BPTT_LR_FACTORS if search_epochs > 0 else ():
         model = build_model(model_config)
         t0 = time.perf_counter()
         history = train(model, splits, _scaled(train_config, factor, search_epochs), progress=False)
         search.append({"lr_factor": factor, "val_accuracy": history["final_val_accuracy"],
                        "epochs": search_epochs, "seconds": time.perf_counter() - t0})
-    best = max(search, key=lambda r: (r["val_accuracy"], -abs(math.log(r["lr_factor"]))))["lr_factor"]
+    best = max(search, key=lambda r: (r["val_accuracy"], -abs(math.log(r["lr_factor"]))))["lr_factor"] if search else 1.0
     config = _scaled(train_config, best)
     model = build_model(model_config)
     t0 = time.perf_counter()
@@ -97,8 +108,10 @@ def _bptt_twin(name: str, splits, epochs: int | None, seed: int, search_epochs: 
     return model, test["accuracy"], seconds, history, search, best, lr
 
 
-def _ebm(name: str, algorithm: str | None, splits, epochs: int | None, seed: int):
+def _ebm(name: str, algorithm: str | None, splits, epochs: int | None, seed: int, beta: float | None = None):
     model_config, train_config = recipe(name, seed, epochs=epochs, algorithm=algorithm)
+    if beta is not None:
+        train_config = dataclasses.replace(train_config, beta=beta)
     model = build_model(model_config)
     t0 = time.perf_counter()
     history = train(model, splits, train_config, progress=False)
@@ -120,7 +133,23 @@ def _feed_forward(kind: str, splits, epochs: int, seed: int):
 
 
 #: nudging strengths of the EqProp-vs-BPTT gradient check (the recipes use 0.5)
-CHECK_BETAS = (0.5, 0.1, 0.02)
+CHECK_BETAS = (0.5, 0.1, 0.02, 0.005)
+
+#: a class is counted lost when its target output unit is clamped on at least this fraction of its images
+LOST_CLASS_FRACTION = 0.9
+
+
+def clamped_targets(model, dataset, prefix: str) -> dict:
+    """``{prefix}_clamped_target_fraction`` (per class, on ``dataset``) and
+    ``{prefix}_clamped_target_classes`` (those >= :data:`LOST_CLASS_FRACTION`); None for a ``ce``
+    readout."""
+    with torch.no_grad():
+        frac = clamped_target_fraction(model, dataset.x, dataset.y)
+    if frac is None:
+        return {f"{prefix}_clamped_target_fraction": None, f"{prefix}_clamped_target_classes": None}
+    values = [round(float(v), 4) for v in frac]
+    return {f"{prefix}_clamped_target_fraction": values,
+            f"{prefix}_clamped_target_classes": [c for c, v in enumerate(values) if v >= LOST_CLASS_FRACTION]}
 
 
 def ep_bptt_gradient_check(name: str, splits, seed: int) -> dict:
@@ -145,20 +174,21 @@ def ep_bptt_gradient_check(name: str, splits, seed: int) -> dict:
 
 def mnist5k_figures(quick: bool, seed: int = 0, *, parts: tuple[str, ...] = ("dense", "conv"),
                     conv_epochs: int | None = None, search_epochs: int | None = None,
-                    dense_epochs: int | None = None) -> dict:
+                    dense_epochs: int | None = None, small_beta: float | None = None) -> dict:
     """Every ``mnist5k_*`` key of the module docstring (``quick``: smaller budgets, same keys).
 
     ``parts``: which recipes to run (the PCM figure comes with ``"conv"``); ``conv_epochs``
     overrides the conv recipe's epochs for the EqProp and the BPTT run alike (recorded as
     ``mnist5k_conv_ebm_epochs``), ``dense_epochs`` the dense recipe's 20 the same way;
-    ``search_epochs``: epochs of each run of the BPTT twins' learning-rate search (default 4,
-    quick 1)."""
+    ``search_epochs``: epochs of each run of the BPTT twins' learning-rate search (default 0:
+    no search, the twin at the recipe's rates); ``small_beta``: also train each EqProp recipe
+    at that nudging strength (default: not run)."""
     splits = load_dataset("mnist-5k", seed=0)
     epochs = {"dense": dense_epochs, "conv": conv_epochs, "ff": 20}
     if quick:
         splits = splits.subset(n_train=600, n_val=100, n_test=200, seed=0)
         epochs = {"dense": 2, "conv": 2, "ff": 3}
-    search_epochs = search_epochs or (1 if quick else 4)
+    search_epochs = search_epochs or 0
     out: dict = {"mnist5k_sizes": splits.sizes(), "mnist5k_quick": quick}
     conv_ebm = None
     for kind in parts:
@@ -175,7 +205,16 @@ def mnist5k_figures(quick: bool, seed: int = 0, *, parts: tuple[str, ...] = ("de
                             max_history["epochs"][-1].get("free_unconverged_fraction")})
             continue
         ebm, ep_acc, ep_s, history = _ebm(name, None, splits, epochs[kind], seed)
-        _, bp_acc, bp_s, bp_history, search, factor, bp_lr = _bptt_twin(name, splits, epochs[kind], seed, search_epochs)
+        bptt, bp_acc, bp_s, bp_history, search, factor, bp_lr = _bptt_twin(name, splits, epochs[kind], seed,
+                                                                           search_epochs)
+        out.update(clamped_targets(ebm, splits.test, f"{name}_ebm"))
+        out.update(clamped_targets(bptt, splits.test, f"{name}_bptt"))
+        if small_beta is not None:
+            small, sb_acc, sb_s, _ = _ebm(name, None, splits, epochs[kind], seed, beta=small_beta)
+            out.update({f"{name}_ebm_small_beta": small_beta, f"{name}_ebm_small_beta_test_accuracy": sb_acc,
+                        f"{name}_ebm_small_beta_minus_bptt": sb_acc - bp_acc,
+                        f"{name}_ebm_small_beta_train_seconds": sb_s,
+                        **clamped_targets(small, splits.test, f"{name}_ebm_small_beta")})
         ff_acc, ff_s = _feed_forward(kind, splits, epochs["ff"], seed)
         out.update({
             f"{name}_ebm_test_accuracy": ep_acc, f"{name}_bptt_test_accuracy": bp_acc,
@@ -213,13 +252,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dense-epochs", type=int, default=None, help="epochs of the dense EqProp and BPTT runs "
                         "(default: the recipe's 20)")
     parser.add_argument("--search-epochs", type=int, default=None, help="epochs of each run of the BPTT twins' "
-                        "learning-rate search (default 4; --quick 1)")
+                        "learning-rate search (default: no search, the twin at the recipe's rates)")
+    parser.add_argument("--small-beta", type=float, default=None, help="also train each EqProp recipe at this "
+                        "nudging strength (e.g. 0.05), next to the same BPTT twin")
     args = parse_args(parser, argv)
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
     parts = ("dense", "conv") if args.part == "all" else (args.part,)
     result = mnist5k_figures(args.quick, args.seed, parts=parts, conv_epochs=args.conv_epochs,
-                             search_epochs=args.search_epochs, dense_epochs=args.dense_epochs)
+                             search_epochs=args.search_epochs, dense_epochs=args.dense_epochs,
+                             small_beta=args.small_beta)
     result["seconds"] = time.perf_counter() - t0
     result["machine"] = machine(("torch", "numpy", "numba"), torch_threads=args.threads)
     emit(result, args)
