@@ -11,6 +11,7 @@ import torch
 
 from analogeq.ebm.conv import ConvEBM, ConvEBMConfig
 from analogeq.substrates.crossbar import CrossbarSubstrate
+from analogeq.substrates.crossbar import conv_settle
 from analogeq.substrates.crossbar.conv_settle import settle_conv_kernel
 from hardware_models.cards import preset, with_value
 
@@ -135,6 +136,20 @@ def test_same_numbers_whatever_the_thread_count_and_chunk(x):
     for result in results:
         for a, b in zip(serial, result):
             assert np.array_equal(a, b)
+
+
+def test_same_numbers_whatever_the_block_of_samples(x, monkeypatch):
+    """The forward products run on blocks of samples (one BLAS product per tile and block): one
+    sample per block gives the same numbers as the whole chunk in one block."""
+    sub = CrossbarSubstrate(_model(), TILED, drift_time_s=3600.0, seed=2)
+    packed, xs, s0, labels, keys = _kernel_inputs(sub, x)
+    whole = settle_conv_kernel(packed, xs, s0, labels, 0.0, 0.5, 15, 0.0, keys, parallel=False)
+    assert (conv_settle.block_samples(packed, len(xs))[:2] == len(xs)).all()
+    monkeypatch.setattr(conv_settle, "BLOCK_FLOATS", 1)
+    assert (conv_settle.block_samples(packed, len(xs))[:2] == 1).all()
+    single = settle_conv_kernel(packed, xs, s0, labels, 0.0, 0.5, 15, 0.0, keys, parallel=False)
+    for a, b in zip(whole, single):
+        assert np.array_equal(a, b)
 
 
 def test_noisy_logits_same_distribution_as_torch_reads(x):
