@@ -64,7 +64,7 @@ def error_line(exc: BaseException) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     # before any command imports torch or Numba: OMP_WAIT_POLICY=PASSIVE unless the user set it
-    from analogeq.threads import set_process_defaults
+    from analogeq.threads import apply_thread_defaults, set_process_defaults
 
     set_process_defaults()
     try:
@@ -81,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        # torch and Numba thread counts (analogeq.threads: ANALOGEQ_TORCH_THREADS, ANALOGEQ_NUMBA_THREADS,
+        # else the measured defaults); a command's own --threads wins over them
+        apply_thread_defaults()
         check_outputs(args)  # every output path, before any work (analogeq.commands.outputs)
         return int(args.func(args) or 0)
     except USER_ERRORS as exc:
