@@ -32,8 +32,10 @@ Keys (issue 13 contract; accuracies are fractions of the 1,000 test images of sp
   the classes where that holds for >= 90 % of the images: a class the network lost;
 * ``*_ep_bptt_grad_check``: per nudging strength (0.5, the recipes' own, then 0.1, 0.02 and
   0.005) the smallest per-parameter cosine and the norm ratios between the EqProp estimate and
-  the BPTT gradient on one batch at initialisation (:func:`ep_bptt_gradient_check`): how far
-  the recipe's EqProp is from the gradient its twin follows;
+  the BPTT gradient on one batch at initialisation (:func:`ep_bptt_gradient_check`), with the
+  free phase's residual and converged fraction there: how far the recipe's EqProp is from the
+  gradient its twin follows; ``*_ep_bptt_grad_check_settled`` (``--grad-check-only``): the same
+  with every phase run to its fixed point (:data:`SETTLED_CHECK`);
 * ``mnist5k_conv_ebm_pcm_1day_accuracy_mean`` and ``..._ci95``: the EqProp conv EBM on the
   ``pcm`` card read one day after programming, over 10 programming draws (Student-t 95% interval);
 * ``*_train_seconds``: wall time of each training on this machine (``--threads`` torch threads);
@@ -152,29 +154,53 @@ def clamped_targets(model, dataset, prefix: str) -> dict:
             f"{prefix}_clamped_target_classes": [c for c, v in enumerate(values) if v >= LOST_CLASS_FRACTION]}
 
 
-def ep_bptt_gradient_check(name: str, splits, seed: int) -> dict:
-    """``{name}_ep_bptt_grad_check``: per nudging strength beta of :data:`CHECK_BETAS`, the
-    smallest per-parameter cosine and the range of norm ratios |BPTT| / |EqProp| between the
-    recipe's EqProp estimate (its nudging and nudged budget, at that beta) and BPTT through its
-    free budget, on the first 64 training images at initialisation."""
-    model_config, train_config = recipe(name, seed)
-    model = build_model(model_config)
-    x, y = splits.train.x[:64], splits.train.y[:64]
-    bptt_gradients(model, x, y, model.config.free_steps)
+#: budget of the settled gradient check: free and nudged steps, tolerance, images, nudging strengths
+SETTLED_CHECK = {"steps": 1500, "tol": 1e-6, "images": 8, "betas": (0.5, 0.01)}
+
+
+def _grad_check(model, x, y, betas, bptt_steps: int | None = None) -> dict:
+    """The free phase's convergence on (x, y), then per beta: the smallest per-parameter cosine and
+    the range of |BPTT| / |EqProp| between the model's symmetric EqProp estimate and BPTT through
+    ``bptt_steps`` (default: the steps the free phase ran plus 50 when it converged, else its budget)."""
+    free = eqprop_gradients(model, x, y, betas[0], nudging="symmetric").free
+    steps = bptt_steps or (free.steps + 50 if free.converged else model.config.free_steps)
+    bptt_gradients(model, x, y, steps)
     g_bptt = [p.grad.clone() for p in model.parameters()]
-    out = {}
-    for beta in CHECK_BETAS:
+    out = {"free_steps": free.steps, "free_residual": free.residual,
+           "free_converged_fraction": free.converged_fraction, "bptt_steps": steps}
+    for beta in betas:
         eqprop_gradients(model, x, y, beta, nudging="symmetric")
         pairs = [(a, p.grad) for a, p in zip(g_bptt, model.parameters())]
         cos = [float((a * b).sum() / (a.norm() * b.norm())) for a, b in pairs]
         ratio = [float(a.norm() / b.norm()) for a, b in pairs]
         out[str(beta)] = {"min_cosine": min(cos), "norm_ratio_range": [min(ratio), max(ratio)]}
-    return {f"{name}_ep_bptt_grad_check": out}
+    return out
+
+
+def ep_bptt_gradient_check(name: str, splits, seed: int, settled: bool = False) -> dict:
+    """``{name}_ep_bptt_grad_check``: at initialisation, on the first 64 training images, the
+    recipe's free phase (steps, residual, converged fraction) and per nudging strength beta of
+    :data:`CHECK_BETAS` the agreement of the recipe's EqProp estimate (its nudging, budgets and
+    tol) with BPTT through its free budget (:func:`_grad_check`). ``settled``: also
+    ``{name}_ep_bptt_grad_check_settled``, the same at the budget of :data:`SETTLED_CHECK`
+    (every phase run to its fixed point, on fewer images): what both estimate in their limit."""
+    model_config, _ = recipe(name, seed)
+    model = build_model(model_config)
+    out = {f"{name}_ep_bptt_grad_check": _grad_check(model, splits.train.x[:64], splits.train.y[:64], CHECK_BETAS,
+                                                      bptt_steps=model.config.free_steps)}
+    if settled:
+        budget = {"free_steps": SETTLED_CHECK["steps"], "nudge_steps": SETTLED_CHECK["steps"], "tol": SETTLED_CHECK["tol"]}
+        model = build_model(dict(model_config, **budget))
+        n = SETTLED_CHECK["images"]
+        out[f"{name}_ep_bptt_grad_check_settled"] = {
+            **budget, "images": n, **_grad_check(model, splits.train.x[:n], splits.train.y[:n], SETTLED_CHECK["betas"])}
+    return out
 
 
 def mnist5k_figures(quick: bool, seed: int = 0, *, parts: tuple[str, ...] = ("dense", "conv"),
                     conv_epochs: int | None = None, search_epochs: int | None = None,
-                    dense_epochs: int | None = None, small_beta: float | None = None) -> dict:
+                    dense_epochs: int | None = None, small_beta: float | None = None,
+                    grad_check_only: bool = False) -> dict:
     """Every ``mnist5k_*`` key of the module docstring (``quick``: smaller budgets, same keys).
 
     ``parts``: which recipes to run (the PCM figure comes with ``"conv"``); ``conv_epochs``
@@ -182,7 +208,8 @@ def mnist5k_figures(quick: bool, seed: int = 0, *, parts: tuple[str, ...] = ("de
     ``mnist5k_conv_ebm_epochs``), ``dense_epochs`` the dense recipe's 20 the same way;
     ``search_epochs``: epochs of each run of the BPTT twins' learning-rate search (default 0:
     no search, the twin at the recipe's rates); ``small_beta``: also train each EqProp recipe
-    at that nudging strength (default: not run)."""
+    at that nudging strength (default: not run); ``grad_check_only``: only the gradient checks
+    of each part, at the recipe's budget and settled (no training)."""
     splits = load_dataset("mnist-5k", seed=0)
     epochs = {"dense": dense_epochs, "conv": conv_epochs, "ff": 20}
     if quick:
@@ -190,6 +217,10 @@ def mnist5k_figures(quick: bool, seed: int = 0, *, parts: tuple[str, ...] = ("de
         epochs = {"dense": 2, "conv": 2, "ff": 3}
     search_epochs = search_epochs or 0
     out: dict = {"mnist5k_sizes": splits.sizes(), "mnist5k_quick": quick}
+    if grad_check_only:
+        for kind in parts:
+            out.update(ep_bptt_gradient_check(f"mnist5k_{kind}", splits, seed, settled=True))
+        return out
     conv_ebm = None
     for kind in parts:
         name = f"mnist5k_{kind}"
@@ -255,13 +286,15 @@ def main(argv: list[str] | None = None) -> int:
                         "learning-rate search (default: no search, the twin at the recipe's rates)")
     parser.add_argument("--small-beta", type=float, default=None, help="also train each EqProp recipe at this "
                         "nudging strength (e.g. 0.05), next to the same BPTT twin")
+    parser.add_argument("--grad-check-only", action="store_true", help="only the EqProp-vs-BPTT gradient checks "
+                        "(recipe budget and settled), no training")
     args = parse_args(parser, argv)
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
     parts = ("dense", "conv") if args.part == "all" else (args.part,)
     result = mnist5k_figures(args.quick, args.seed, parts=parts, conv_epochs=args.conv_epochs,
                              search_epochs=args.search_epochs, dense_epochs=args.dense_epochs,
-                             small_beta=args.small_beta)
+                             small_beta=args.small_beta, grad_check_only=args.grad_check_only)
     result["seconds"] = time.perf_counter() - t0
     result["machine"] = machine(("torch", "numpy", "numba"), torch_threads=args.threads)
     emit(result, args)
