@@ -40,6 +40,7 @@ def prepare(folder: Path) -> None:
     (folder / "huge.json").write_text(json.dumps(pcm).replace('"g_max_S": 2.5e-05', '"g_max_S": 1e308'))
     (folder / "notes.txt").write_text("my notes\n")
     save_checkpoint(folder / "ck.safetensors", build_model({"kind": "dense_ebm", "hidden_sizes": [8]}))
+    _huge_resistive(folder / "rhuge.safetensors")
     (folder / "fake.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{}" + b" " * 14)
     (folder / "fake.pt").write_bytes(b"PK\x03\x04 not a zip")
     specs = {
@@ -63,8 +64,25 @@ _CARD_OPTS = ["garbage.json", "badutf8.json", "deep.json", "inf.json", "huge.jso
 _SETS = ["adc.bits=x", "adc.bits=1e400", "nosuch.field=1", "adc.bits", "=3", "device.g_max_S=1e308", "adc.bits=[1,2]"]
 
 
+def _huge_resistive(path: Path) -> None:
+    """A resistive_drn checkpoint whose config claims 10^8 hidden nodes (digest matching): it
+    must be refused from the header, before 25 GB of conductances are built."""
+    from safetensors.torch import load, save
+
+    from analogeq.checkpoint import _digest, save_checkpoint
+    from analogeq.models import build_model
+
+    small = {"kind": "resistive_drn", "input_shape": [1, 4, 4], "hidden_sizes": [6], "num_classes": 3}
+    raw = save_checkpoint(path, build_model(small)).read_bytes()
+    header = json.loads(raw[8: 8 + int.from_bytes(raw[:8], "little")])["__metadata__"]
+    tensors = load(raw)
+    config = json.dumps({**json.loads(header["model_config"]), "hidden_sizes": [10**8]})
+    header.update(model_config=config, sha256=_digest(config, header["metadata"], tensors))
+    path.write_bytes(save(tensors, metadata=header))
+
+
 def bad_invocations() -> list[list[str]]:
-    """About 120 bad command lines (``{t}``: the prepared folder)."""
+    """About 155 bad command lines (``{t}``: the prepared folder)."""
     t = "{t}"
     cases: list[list[str]] = []
     for card in _CARD_OPTS:
@@ -96,7 +114,8 @@ def bad_invocations() -> list[list[str]]:
                   ["--limit-train", "0"], ["--device", "bogus"], ["--weight-decay", "-1"]):
         cases.append(["train", "--out", f"{t}/m.safetensors", *flags])
     for flags in (["--drift-time", "-1"], ["--drift-time", "1e400"], ["--drift-time", "1 fortnight"], ["--draws", "0"],
-                  ["--substrate", "bogus"], ["--split-seed", "-1"], ["--dataset", "bogus"]):
+                  ["--substrate", "bogus"], ["--split-seed", "-1"], ["--dataset", "bogus"], ["--dataset", "mnist-5k"],
+                  ["--dataset", "cifar10", "--data-root", f"{t}/d"]):
         cases.append(["evaluate", f"{t}/ck.safetensors", *flags])
     for spec in ["big", "seeds", "listaxis", "nan", "badcard", "badutf8", "deep", "bad", "missing", "d"]:
         cases.append(["sweep", "run", f"{t}/{spec}.toml" if spec != "d" else f"{t}/d", "--db", f"{t}/s.db", "--no-progress"])
@@ -123,6 +142,8 @@ def bad_invocations() -> list[list[str]]:
         ["export", f"{t}/ck.safetensors", f"{t}/x.cir", "--to", "spice", "--inputs", f"{t}/in.npy"],
         ["export", f"{t}/ck.safetensors", f"{t}/x.cir", "--to", "spice", "--drift-time", "-5"],
         ["export", f"{t}/ck.safetensors", f"{t}/x.nir", "--to", "nir", "--spiking-card", "pcm"],
+        ["evaluate", f"{t}/rhuge.safetensors"],
+        ["robustness", "--checkpoint", f"{t}/rhuge.safetensors", "--out", f"{t}/r"],
         ["robustness", "--n-examples", "0", "--out", f"{t}/r"],
         ["robustness", "--suite", "bogus"],
         ["compare", "--threads", "0", "--out", f"{t}/c"],
