@@ -193,7 +193,8 @@ def ep_bptt_gradient_check(name: str, splits, seed: int, settled: bool = False) 
         model = build_model(dict(model_config, **budget))
         n = SETTLED_CHECK["images"]
         out[f"{name}_ep_bptt_grad_check_settled"] = {
-            **budget, "images": n, **_grad_check(model, splits.train.x[:n], splits.train.y[:n], SETTLED_CHECK["betas"])}
+            **{f"budget_{k}": v for k, v in budget.items()}, "images": n,
+            **_grad_check(model, splits.train.x[:n], splits.train.y[:n], SETTLED_CHECK["betas"])}
     return out
 
 
