@@ -201,7 +201,7 @@ def ep_bptt_gradient_check(name: str, splits, seed: int, settled: bool = False) 
 def mnist5k_figures(quick: bool, seed: int = 0, *, parts: tuple[str, ...] = ("dense", "conv"),
                     conv_epochs: int | None = None, search_epochs: int | None = None,
                     dense_epochs: int | None = None, small_beta: float | None = None,
-                    grad_check_only: bool = False) -> dict:
+                    grad_check_only: bool = False, pcm: bool = True) -> dict:
     """Every ``mnist5k_*`` key of the module docstring (``quick``: smaller budgets, same keys).
 
     ``parts``: which recipes to run (the PCM figure comes with ``"conv"``); ``conv_epochs``
@@ -210,7 +210,8 @@ def mnist5k_figures(quick: bool, seed: int = 0, *, parts: tuple[str, ...] = ("de
     ``search_epochs``: epochs of each run of the BPTT twins' learning-rate search (default 0:
     no search, the twin at the recipe's rates); ``small_beta``: also train each EqProp recipe
     at that nudging strength (default: not run); ``grad_check_only``: only the gradient checks
-    of each part, at the recipe's budget and settled (no training)."""
+    of each part, at the recipe's budget and settled (no training); ``pcm=False`` skips the PCM
+    figure of the conv part."""
     splits = load_dataset("mnist-5k", seed=0)
     epochs = {"dense": dense_epochs, "conv": conv_epochs, "ff": 20}
     if quick:
@@ -261,7 +262,7 @@ def mnist5k_figures(quick: bool, seed: int = 0, *, parts: tuple[str, ...] = ("de
         })
         out.update(ep_bptt_gradient_check(name, splits, seed))
         conv_ebm = ebm if kind == "conv" else conv_ebm
-    if conv_ebm is None:
+    if conv_ebm is None or not pcm:
         return out
     draws = DRAWS[1] if quick else DRAWS[0]
     test = splits.test if not quick else splits.test.subset(100, seed=0)
@@ -289,13 +290,15 @@ def main(argv: list[str] | None = None) -> int:
                         "nudging strength (e.g. 0.05), next to the same BPTT twin")
     parser.add_argument("--grad-check-only", action="store_true", help="only the EqProp-vs-BPTT gradient checks "
                         "(recipe budget and settled), no training")
+    parser.add_argument("--no-pcm", action="store_true", help="skip the conv EBM's PCM figure")
     args = parse_args(parser, argv)
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
     parts = ("dense", "conv") if args.part == "all" else (args.part,)
     result = mnist5k_figures(args.quick, args.seed, parts=parts, conv_epochs=args.conv_epochs,
                              search_epochs=args.search_epochs, dense_epochs=args.dense_epochs,
-                             small_beta=args.small_beta, grad_check_only=args.grad_check_only)
+                             small_beta=args.small_beta, grad_check_only=args.grad_check_only,
+                             pcm=not args.no_pcm)
     result["seconds"] = time.perf_counter() - t0
     result["machine"] = machine(("torch", "numpy", "numba"), torch_threads=args.threads)
     emit(result, args)
