@@ -17,7 +17,7 @@ import pytest
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process is POSIX")
 
 
-def _interrupt(argv: list[str], started: str, tmp_path, wait_s: float = 1.0) -> tuple[int, list[str], str]:
+def _interrupt(argv: list[str], started: str, tmp_path, wait_s: float = 0.5) -> tuple[int, list[str], str]:
     """Run ``python -m analogeq argv``; after a stderr line containing ``started`` (and ``wait_s``
     more seconds) send SIGINT. Returns (exit code, stderr lines after the signal, all stderr)."""
     env = {**os.environ, "ANALOGEQ_PROGRESS": "0", "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
