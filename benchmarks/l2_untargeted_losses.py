@@ -14,8 +14,9 @@ The losses: PGD (L2, step 2.5 eps / steps, random start at a radius uniform in [
 cross-entropy, the margin -(z_y - max_{j != y} z_j), the log-sum-exp margin
 T log sum_{j != y} exp(z_j / T) - z_y (T = 1 and 0.1) and cross-entropy of z / T (T = 0.1);
 APGD-CE and APGD-DLR with restarts; NearestClassPGD. Every wrong class of these images scores
-exactly 0 (its unit sits on the rail) over most of the ball, so a loss of the scores has the
-same value and, by symmetry, the same gradient mix whichever wrong class is closest.
+0 to within 2e-7 (its unit sits on the rail) at the clean input and over much of the ball, so a
+loss of the scores barely moves whichever wrong class is closest, and its gradient mix (the
+straight-through gradient of the pre-activations) does not depend on which one that is.
 """
 
 from __future__ import annotations
