@@ -13,8 +13,8 @@ sample whose h_c <= 0: s_c = 0 < 1, yet BPTT (and EqProp as beta -> 0) get nothi
 EqProp at a finite nudging strength beta still does where h_c > -beta: the nudge current
 beta (1 - s_c) = beta lifts the unit over the clamp in the +beta phase. An output unit pushed
 below zero on every sample of its class is then stuck under BPTT (a lost class, about 10 points
-of accuracy on ten balanced classes) and recovers under EqProp at beta 0.5.
-:func:`clamped_target_fraction` measures it.
+of accuracy on ten balanced classes); EqProp at beta 0.5 keeps lifting it (measured on mnist-5k:
+benchmarks/RESULTS.md, "BPTT twins: why"). :func:`clamped_target_fraction` measures it.
 """
 
 from __future__ import annotations
