@@ -104,7 +104,7 @@ def test_standard_suite_plan_budgets():
     assert runs[("pgd_margin_l2", 1.0)].params["restarts"] == 2 and runs[("transfer_l2", 1.0)].params["steps"] == 50
     assert runs[("pgd_linf", 0.1)].params["steps"] == 20 and runs[("pgd_linf", 0.1)].params["restarts"] == 1
     nearest = runs[("pgd_nearest_l2", 1.0)]
-    assert nearest.attack == "NearestClassPGD" and nearest.params["steps"] == 50
+    assert nearest.attack == "NearestClassPGD" and nearest.params["steps"] == 50 and nearest.params["restarts"] == 3
     assert ("pgd_nearest_linf", 0.1) not in runs
     assert [(r.params["steps"], r.params["restarts"]) for r in plan.convergence_l2] == [(100, 4), (100, 4)]
     assert (plan.convergence.params["steps"], plan.convergence.params["restarts"]) == (40, 2)

@@ -50,7 +50,7 @@ DEMO_SUITE = get_suite("standard").replace(
     name="demo", smoke_test=True, apgd_steps=0, apgd_targets=9, targeted_steps=20,
     linf_eps=(0.05, 0.1, 0.2, 0.3), l2_eps=DEMO_L2_EPS, pgd_steps=10, square_queries=150,
     convergence_steps=20, convergence_restarts=2, eot_samples=2, draws=3, truncated_steps=(5, 30),
-    pgd_l2_steps=0, pgd_l2_restarts=0, convergence_l2_steps=0, convergence_l2_restarts=0, nearest_steps=10,
+    pgd_l2_steps=0, pgd_l2_restarts=0, convergence_l2_steps=0, convergence_l2_restarts=0, nearest_steps=10, nearest_restarts=1,
     corruption_names=("gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "fog", "contrast"),
     corruption_severities=(1, 3, 5), corruption_examples=60, certify_examples=30, certify_n=200, certify_n0=50,
     certify_radii=(0.1, 0.25),

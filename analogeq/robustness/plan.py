@@ -17,7 +17,8 @@ PGD step size: ``pgd_step_factor * eps / steps`` (2.5 eps / 20 in the quick suit
 (cross-entropy, margin, transfer) takes the suite's L2 budget (``AttackSuite.l2_budget``),
 the ``converged_l2`` runs ``AttackSuite.l2_convergence_budget``. ``pgd_nearest_<norm>``
 (:class:`~analogeq.robustness.attacks.nearest_class.NearestClassPGD`) runs at the headline eps
-of each norm in ``nearest_norms`` with ``nearest_steps`` steps of the same factor.
+of each norm in ``nearest_norms`` with ``nearest_steps`` steps of the same factor and
+``nearest_restarts`` restarts.
 """
 
 from __future__ import annotations
@@ -126,7 +127,8 @@ def plan_attacks(suite: AttackSuite, num_classes: int, has_reference: bool) -> P
         for norm, eps in headlines:
             if norm in suite.nearest_norms:
                 runs.append(AttackRun(f"pgd_nearest_{norm}", "NearestClassPGD", norm, eps,
-                                      {"steps": suite.nearest_steps, "step_size": suite.pgd_step_factor * eps / suite.nearest_steps}))
+                                      {"steps": suite.nearest_steps, "restarts": suite.nearest_restarts,
+                                       "step_size": suite.pgd_step_factor * eps / suite.nearest_steps}))
     for norm, eps in headlines:
         if suite.apgd_steps > 0:
             runs.append(AttackRun(f"apgd_ce_{norm}", "APGD", norm, eps, {"steps": suite.apgd_steps, "loss": "ce"}))
