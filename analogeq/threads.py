@@ -85,16 +85,19 @@ def thread_counts(environ: Mapping[str, str] | None = None) -> dict[str, int | N
 
 def apply_thread_defaults(environ: Mapping[str, str] | None = None) -> dict[str, int]:
     """Set torch's and Numba's thread counts to :func:`thread_counts` (importing each library
-    only when it has a count to set); returns the counts set. Numba's is capped at its pool size
+    only when it has a count to set and is installed: the light install has no torch, and its
+    commands need none); returns the counts set. Numba's is capped at its pool size
     (``numba.config.NUMBA_NUM_THREADS``)."""
+    from importlib.util import find_spec
+
     counts = thread_counts(environ)
     applied = {}
-    if counts["torch"] is not None:
+    if counts["torch"] is not None and find_spec("torch") is not None:
         import torch
 
         torch.set_num_threads(counts["torch"])
         applied["torch"] = counts["torch"]
-    if counts["numba"] is not None:
+    if counts["numba"] is not None and find_spec("numba") is not None:
         import numba
 
         applied["numba"] = min(counts["numba"], numba.config.NUMBA_NUM_THREADS)

@@ -61,3 +61,16 @@ def test_the_cli_applies_the_variable_and_a_commands_threads_flag_wins(monkeypat
     monkeypatch.setattr(analogeq.demo, "run_demo", lambda *a, **k: seen.append(torch.get_num_threads()))
     assert cli.main(["demo", "--threads", "1", "--out", str(tmp_path / "d")]) == 0
     assert seen == [1]
+
+
+def test_a_library_that_is_not_installed_is_left_alone(monkeypatch):
+    """The light install has no torch: the defaults skip it (its commands need none) instead of
+    failing every command, `analogeq cards` included (tests/test_light_install.py runs that)."""
+    import importlib.util
+
+    from analogeq.threads import apply_thread_defaults
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a))
+    applied = apply_thread_defaults({"ANALOGEQ_TORCH_THREADS": "1", "ANALOGEQ_NUMBA_THREADS": "1"})
+    assert "torch" not in applied and applied["numba"] == 1
