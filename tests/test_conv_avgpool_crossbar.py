@@ -115,3 +115,22 @@ def test_white_box_gradient_of_an_avgpool_net_on_an_ideal_card_is_the_float_mode
     assert float(grads[1].abs().max()) > 0
     cos = F.cosine_similarity(grads[0].flatten(1), grads[1].flatten(1), dim=1)
     assert float(cos.min()) >= 0.99, cos
+
+
+def test_blas_runs_on_one_thread_inside_the_parallel_conv_kernel_and_is_restored():
+    """The parallel conv kernel calls BLAS from every Numba (OpenMP) thread; a multi-threaded
+    OpenBLAS inside an OpenMP region oversubscribes and warns "may hang" on every call."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from analogeq.substrates.crossbar.conv_settle import single_threaded_blas
+
+    def blas_threads():
+        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = blas_threads()
+        with single_threaded_blas(True):
+            assert blas_threads() and set(blas_threads()) == {1}
+        assert blas_threads() == before
+        with single_threaded_blas(False):
+            assert blas_threads() == before

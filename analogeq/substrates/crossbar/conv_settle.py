@@ -31,6 +31,8 @@ product's row does not depend on the other rows of the block).
 
 from __future__ import annotations
 
+import contextlib
+
 import numba
 import numpy as np
 
@@ -121,6 +123,30 @@ def settle_conv_kernel(packed, x, states, labels, beta, eps, max_steps, tol, key
     blocks = block_samples(packed, min(chunk, batch))
     sizes = buffer_sizes(packed, blocks)
     c, d = packed.conv, packed.dense
+    with single_threaded_blas(threads > 1):
+        _run_chunks(kernel, packed, c, d, sizes, blocks, x, states, labels, beta, eps, max_steps, tol, keys, batch,
+                    chunk, threads, outputs)
+    return outputs
+
+
+@contextlib.contextmanager
+def single_threaded_blas(active: bool):
+    """BLAS on one thread inside the block when ``active``: the parallel kernel calls BLAS from
+    every Numba (OpenMP) thread, and a multi-threaded OpenBLAS called inside an OpenMP region
+    oversubscribes the cores and prints "Detect OpenMP Loop and this application may hang" on
+    every call. The limit is set through threadpoolctl and restored afterwards."""
+    if not active:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
+def _run_chunks(kernel, packed, c, d, sizes, blocks, x, states, labels, beta, eps, max_steps, tol, keys, batch,
+                chunk, threads, outputs):
+    out_states, logits, steps, residuals, energy_units, read_counts = outputs
     for b0 in range(0, batch, chunk):
         sl = slice(b0, min(batch, b0 + chunk))
         kernel(c.meta, c.w_flat, c.s2_flat, c.edges, c.tiles, c.line_g,
@@ -131,4 +157,3 @@ def settle_conv_kernel(packed, x, states, labels, beta, eps, max_steps, tol, key
                sizes, blocks, x[sl], states[sl], labels[sl], float(beta), float(eps), int(max_steps), float(tol), keys,
                b0, batch, threads, out_states[sl], logits[sl], steps[sl], residuals[sl], energy_units[sl],
                read_counts[sl])
-    return outputs
