@@ -5,7 +5,6 @@ miss a reachable class and it does not."""
 
 from __future__ import annotations
 
-import math
 
 import pytest
 import torch
@@ -76,7 +75,6 @@ def test_tied_scores_only_nearest_class_and_targeted_find_the_reachable_class():
     # along class 5's pixel is 1.5 / sqrt(8 + 1.5^2) = 0.47 < 0.733: both miss, at any budget
     for loss in ("margin", "ce"):
         assert not bool(PGD(eps=1.0, norm="l2", steps=50, restarts=3, loss=loss, seed=0)(sub, x0, y).success[0])
-    assert 1.5 / math.sqrt(8 + 1.5 ** 2) < 1.1 / 1.5
     result = NearestClassPGD(eps=1.0, norm="l2", steps=20, seed=0)(sub, x0, y)
     assert bool(result.success[0]) and int(sub.predict(result.x_adv)[0]) == 5
     assert bool(APGDTargeted(eps=1.0, norm="l2", steps=20, targets=9, seed=0)(sub, x0, y).success[0])
