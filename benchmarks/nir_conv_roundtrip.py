@@ -26,7 +26,7 @@ import torch
 
 from analogeq.data import load_dataset
 from analogeq.models import build_model
-from analogeq.substrates.spiking.nir_conv import export_conv_ebm_nir, import_conv_ebm_nir
+from analogeq.substrates.spiking.nir_conv import export_conv_ebm_nir, import_conv_ebm_nir, roundtrip_errors
 from analogeq.train.recipes import recipe
 from hardware_models import preset
 
@@ -45,13 +45,9 @@ def nir_conv_roundtrip(quick: bool, seed: int = 0) -> dict:
         graph = export_conv_ebm_nir(model, path, card=preset("spiking-ideal"))
         size = os.path.getsize(path)
         back, _ = import_conv_ebm_nir(path)
-    a, b = model.state_dict(), back.state_dict()
-    if sorted(a) != sorted(b):
-        raise RuntimeError(f"the imported network has other parameters: {sorted(a)} vs {sorted(b)}")
-    err = max(float((a[k] - b[k]).abs().max()) for k in a)
     x = load_dataset("mnist-5k", seed=0).test.x[: 16 if quick else 64]
-    with torch.no_grad():
-        err_logits = float((model(x) - back(x)).abs().max())
+    errors = roundtrip_errors(model, back, x)
+    err, err_logits = errors["weights"], errors["logits"]
     return {"nir_conv_roundtrip_max_abs_err": max(err, err_logits), "nir_conv_weights_max_abs_err": err,
             "nir_conv_logits_max_abs_err": err_logits, "nir_conv_images": int(x.shape[0]), "nir_conv_file_bytes": size,
             "nir_conv_node_types": dict(Counter(type(n).__name__ for n in graph.nodes.values())),

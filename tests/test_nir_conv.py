@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from analogeq.ebm.conv import ConvEBM, ConvEBMConfig
-from analogeq.substrates.spiking.nir_conv import conv_ebm_graph, export_conv_ebm_nir, import_conv_ebm_nir
+from analogeq.substrates.spiking.nir_conv import conv_ebm_graph, export_conv_ebm_nir, import_conv_ebm_nir, roundtrip_errors
 from hardware_models import preset
 from hardware_models.export.nir_conv import forward_matrix
 from hardware_models.export.nir_conv_import import import_conv_nir
@@ -28,11 +28,19 @@ def _model(readout="ce", hidden=(), hw=8, **kw) -> ConvEBM:
 
 
 def _max_err(a: ConvEBM, b: ConvEBM, x: torch.Tensor) -> float:
-    sa, sb = a.state_dict(), b.state_dict()
-    assert sorted(sa) == sorted(sb)
-    err = max(float((sa[k] - sb[k]).abs().max()) for k in sa)
+    return max(roundtrip_errors(a, b, x).values())
+
+
+def test_roundtrip_errors_see_a_changed_weight_and_other_parameters():
+    model, x = _model(), torch.rand(3, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    other = _model()
+    assert roundtrip_errors(model, other, x) == {"weights": 0.0, "logits": 0.0}
     with torch.no_grad():
-        return max(err, float((a(x) - b(x)).abs().max()))
+        other.biases[0][0] += 0.25
+    errors = roundtrip_errors(model, other, x)
+    assert errors["weights"] == pytest.approx(0.25) and errors["logits"] > 0.0
+    with pytest.raises(ValueError, match="other parameters"):
+        roundtrip_errors(model, _model(hidden=(5,)), x)
 
 
 # 7x7: pools drop a last row and column; a pool-free layer keeps the kind it was given ("max")

@@ -140,16 +140,10 @@ def section_conv(ctx: Any) -> list[dict[str, Any]]:
 
 def _nir_roundtrip(model: Any, ctx: Any, x: Any) -> float:
     """Export ``model`` to NIR, read it back; the largest difference of weights and class scores."""
-    import torch
-
-    from analogeq.substrates.spiking.nir_conv import export_conv_ebm_nir, import_conv_ebm_nir
+    from analogeq.substrates.spiking.nir_conv import export_conv_ebm_nir, import_conv_ebm_nir, roundtrip_errors
     from hardware_models import preset
 
     path = ctx.out_dir / NIR_FILE
     export_conv_ebm_nir(model, str(path), card=preset("spiking-ideal"))
     back, _ = import_conv_ebm_nir(str(path))
-    a, b = model.state_dict(), back.state_dict()
-    err = max(float((a[k] - b[k]).abs().max()) for k in a)
-    with torch.no_grad():
-        err = max(err, float((model(x) - back(x)).abs().max()))
-    return err
+    return max(roundtrip_errors(model, back, x).values())

@@ -21,7 +21,8 @@ from hardware_models.export.nir_conv import ConvEBMGraph, GraphLayer, export_con
 from hardware_models.export.nir_conv_import import import_conv_nir
 from hardware_models.params import ParameterError
 
-__all__ = ["SETTLE_FIELDS", "conv_ebm_from_graph", "conv_ebm_graph", "export_conv_ebm_nir", "import_conv_ebm_nir"]
+__all__ = ["SETTLE_FIELDS", "conv_ebm_from_graph", "conv_ebm_graph", "export_conv_ebm_nir", "import_conv_ebm_nir",
+           "roundtrip_errors"]
 
 #: the ConvEBMConfig fields stored as the graph's ``settle_*`` metadata: the settling options, and
 #: the initialisation's seed and gain (no effect on a loaded network; kept so the config round-trips)
@@ -89,3 +90,16 @@ def import_conv_ebm_nir(graph_or_path: Any) -> tuple[ConvEBM, Any]:
     """``(model, card)`` from a conv EBM NIR graph or file (card None if the graph has none)."""
     graph, card, settle = import_conv_nir(graph_or_path)
     return conv_ebm_from_graph(graph, settle), card
+
+
+def roundtrip_errors(model: ConvEBM, back: ConvEBM, x: torch.Tensor) -> dict[str, float]:
+    """How far ``back`` (``model`` after an export and import) is from ``model``: the largest
+    absolute difference over every parameter (``weights``) and over the class scores of the float
+    settle of ``x`` (``logits``); 0 for an exact round trip. A ValueError if the parameter names differ."""
+    a, b = model.state_dict(), back.state_dict()
+    if sorted(a) != sorted(b):
+        raise ValueError(f"the imported network has other parameters: {sorted(a)} vs {sorted(b)}")
+    weights = max(float((a[k] - b[k]).abs().max()) for k in a)
+    with torch.no_grad():
+        logits = float((model(x) - back(x)).abs().max())
+    return {"weights": weights, "logits": logits}
