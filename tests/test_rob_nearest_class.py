@@ -104,6 +104,14 @@ def test_standard_suite_plan_budgets():
     nearest = runs[("pgd_nearest_l2", 1.0)]
     assert nearest.attack == "NearestClassPGD" and nearest.params["steps"] == 50 and nearest.params["restarts"] == 3
     assert ("pgd_nearest_linf", 0.1) not in runs
+    # APGD-CE / DLR restart (on the examples still correct) in standard and full; quick runs none
+    for name, eps in (("apgd_ce_linf", 0.1), ("apgd_dlr_linf", 0.1), ("apgd_ce_l2", 1.0), ("apgd_dlr_l2", 1.0)):
+        assert runs[(name, eps)].params["restarts"] == STANDARD.apgd_restarts == 3
+    from analogeq.robustness.suite import FULL
+    full = {(r.name, r.eps): r for r in plan_attacks(FULL, 10, True).attacks}
+    assert full[("apgd_dlr_linf", 0.1)].params == {"steps": 100, "loss": "dlr", "restarts": 5}
+    with pytest.raises(ParameterError, match="apgd_restarts"):
+        AttackSuite(name="bad", apgd_restarts=0)
     assert [(r.params["steps"], r.params["restarts"]) for r in plan.convergence_l2] == [(100, 4), (100, 4)]
     assert (plan.convergence.params["steps"], plan.convergence.params["restarts"]) == (40, 2)
     assert STANDARD.eot_samples == 2 and STANDARD.eot_max_samples >= 8

@@ -131,9 +131,11 @@ def plan_attacks(suite: AttackSuite, num_classes: int, has_reference: bool) -> P
                                        "step_size": suite.pgd_step_factor * eps / suite.nearest_steps}))
     for norm, eps in headlines:
         if suite.apgd_steps > 0:
-            runs.append(AttackRun(f"apgd_ce_{norm}", "APGD", norm, eps, {"steps": suite.apgd_steps, "loss": "ce"}))
+            runs.append(AttackRun(f"apgd_ce_{norm}", "APGD", norm, eps, {"steps": suite.apgd_steps, "loss": "ce",
+                                                                       "restarts": suite.apgd_restarts}))
             if num_classes >= 3:
-                runs.append(AttackRun(f"apgd_dlr_{norm}", "APGD", norm, eps, {"steps": suite.apgd_steps, "loss": "dlr"}))
+                runs.append(AttackRun(f"apgd_dlr_{norm}", "APGD", norm, eps, {"steps": suite.apgd_steps, "loss": "dlr",
+                                                                             "restarts": suite.apgd_restarts}))
         if suite.apgd_targets > 0 and suite.targeted_steps > 0:
             runs.append(AttackRun(f"apgd_t_{norm}", "APGDTargeted", norm, eps,
                                   {"steps": suite.targeted_steps, "targets": suite.apgd_targets,
