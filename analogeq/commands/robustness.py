@@ -46,7 +46,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--drift-time", default=None, help=DRIFT_TIME_HELP)
     parser.add_argument("--checkpoint", default=None, help="trained network (analogeq checkpoint); default: train the default digits EBM")
     parser.add_argument("--suite", choices=("quick", "standard", "full"), default="standard",
-                        help="attack suite (default standard: PGD L_inf 20 steps, PGD L2 50 steps x 2 restarts, APGD-CE/DLR 50 steps, "
+                        help="attack suite (default standard: PGD L_inf 20 steps, PGD L2 50 steps x 2 restarts, APGD-CE/DLR 50 steps x 3 restarts, "
                              "APGD-T 9 targets x 50 steps, nearest-class PGD 50 steps x 3 restarts at L2, EOT from K = 2 raised by the "
                              "eot_sufficient gate; quick is a smoke test whose figures are upper bounds)")
     parser.add_argument("--out", default="robustness-report", help="output folder (default robustness-report)")
