@@ -48,9 +48,12 @@ A substrate whose build fails is ``{"skipped": reason}``, one whose evaluation r
 ``{"error": message}`` (and the exit status is 1); the others are still reported.
 
 Issue 15 keys: ``l2_quick_minus_full_worst_case`` in the ``float`` and ``crossbar`` entries (this
-run's L2 worst case minus the per-example worst case of the full suite's L2 attacks at the headline
-eps, ``full_l2_worst_case``; with ``--quick`` the full suite at :data:`FULL_L2_QUICK` budgets;
-null for the kinds named by ``--no-full-l2``),
+run's L2 worst case minus ``full_l2_worst_case``, the per-example worst case at the headline L2 eps
+of this run's attacks together with the full suite's L2 attacks, which run only on the
+``full_l2_examples_attacked`` examples this run left correct in some draw: per example at most the
+full suite's own worst case, so the difference is at least "this run minus the full suite" and
+meets the target only if that does; with ``--quick`` the full suite at :data:`FULL_L2_QUICK`
+budgets; null for the kinds named by ``--no-full-l2``),
 ``smoke_test`` per entry; top level ``targeted_gate_catches_weak_budget`` (the
 ``targeted_vs_untargeted_l2`` gate fails on :data:`WEAK_TARGETED` on the float substrate, with
 ``targeted_gate_weak_budget_detail``) and ``batch_independent_predictions`` (kind -> bool:
@@ -178,10 +181,22 @@ def substrate_entry(result: dict, float_timings: dict | None) -> dict:
     return entry
 
 
-def full_l2_worst_case(substrate, x, y, suite, result: dict, seed: int, reference=None) -> float:
-    """Per-example worst case over the L2 attacks of ``suite`` (the full suite) at the headline
-    L2 eps, with the EOT samples and draws ``result`` used; robust rates via the harness runner."""
-    ev = Evaluator(substrate, x, y, suite, seed, GradientSpec(), 512, reference)
+def full_l2_worst_case(substrate, x, y, suite, result: dict, seed: int, reference=None) -> dict:
+    """The L2 worst case at the headline eps of this run's attacks together with the L2 attacks of
+    ``suite`` (the full suite), which run only on the examples this run left correct in some draw
+    (an example every draw already lost cannot be lost more), with the EOT samples and draws
+    ``result`` used; robust rates via the harness runner.
+
+    Returns ``{"worst_case": mean over all examples of, per example, the lower of this run's
+    worst robust rate and the full suite's, "examples_attacked": how many the full suite ran on}``.
+    Per example this is at most the full suite's own worst case, so this run's worst case minus it
+    (``l2_quick_minus_full_worst_case``) is at least "this run minus the full suite": a bound of
+    the figure the target caps, at the cost of the full suite on the survivors only."""
+    own = torch.tensor(result["per_example_worst_case"]["l2"], dtype=torch.float32)
+    survivors = torch.nonzero(own > 0).flatten()
+    if survivors.numel() == 0:
+        return {"worst_case": float(own.mean()), "examples_attacked": 0}
+    ev = Evaluator(substrate, x[survivors], y[survivors], suite, seed, GradientSpec(), 512, reference)
     ev.eot, ev.draws = result["stochastic"]["eot_samples"], result["stochastic"]["draws"]
     plan = plan_attacks(suite, substrate.num_classes, reference is not None)
     eps = suite.headline_l2_eps
@@ -194,7 +209,10 @@ def full_l2_worst_case(substrate, x, y, suite, result: dict, seed: int, referenc
             ev.unbounded_entry(run, clean_preds, (eps,), rates)
         else:
             _, rates[(run.name, eps)], _ = ev.attack_entry(run)
-    return float(torch.stack(list(rates.values())).min(dim=0).values.mean())
+    full = torch.stack(list(rates.values())).min(dim=0).values.float().cpu()
+    both = own.clone()
+    both[survivors] = torch.minimum(own[survivors], full)
+    return {"worst_case": float(both.mean()), "examples_attacked": int(survivors.numel())}
 
 
 def targeted_gate_catches_weak_budget(substrate, x, y, seed: int) -> dict:
@@ -290,10 +308,11 @@ def main(argv: list[str] | None = None) -> int:
         out[kind]["suite"] = result["suite"]["name"]
         out[kind]["smoke_test"] = result.get("smoke_test", False)
         if kind in ("float", "crossbar"):
-            out[kind]["full_l2_worst_case"] = full_l2
+            out[kind]["full_l2_worst_case"] = None if full_l2 is None else full_l2["worst_case"]
+            out[kind]["full_l2_examples_attacked"] = None if full_l2 is None else full_l2["examples_attacked"]
             out[kind]["full_l2_suite"] = None if full_l2 is None else full_suite.name
             out[kind]["l2_quick_minus_full_worst_case"] = (
-                None if full_l2 is None else result["summary"]["worst_case_l2"] - full_l2)
+                None if full_l2 is None else result["summary"]["worst_case_l2"] - full_l2["worst_case"])
 
     weak = targeted_gate_catches_weak_budget(float_substrate, x, y, args.seed)
     out["targeted_gate_catches_weak_budget"] = weak["caught"]

@@ -66,6 +66,9 @@ Result schema (``analogeq.robustness/1``)
     wall_time_per_100_images_s: {"<attack>@<eps>": seconds},
     per_example: {"clean" | "<attack>@<eps>" | "cw_l2": {"n_examples": m,
                   "correct": ["0110..." one string per draw, character i for example i]}},
+    per_example_worst_case: {"linf" | "l2": [per example, the fraction of draws it stayed correct
+                  under its worst attack of that norm at the headline eps] | null}
+                  (``summary["worst_case_<norm>"]`` is its mean),
     wall_time_s
     (with keep_adversarial=True, also "adversarial": {"<attack>@<eps>" | "cw_l2": {"x_adv", "config"}}, not JSON)
 
@@ -212,9 +215,12 @@ def _evaluate(ev, plan, bar, substrate, x, y, suite, reference_substrate, seed, 
     headline = dict(plan.headlines)
     for figure, (key, norm) in _SUMMARY.items():
         summary[figure] = attacks.get(key, {}).get(eps_key(headline[norm]), {}).get("accuracy")
+    worst_by_example: dict[str, list[float] | None] = {}
     for norm, eps in plan.headlines:
         same = [r for (k, e), r in rates.items() if e == eps and kinds[k][0] == norm]
-        summary[f"worst_case_{norm}"] = float(torch.stack(same).min(dim=0).values.mean()) if same else None
+        worst = torch.stack(same).min(dim=0).values if same else None
+        summary[f"worst_case_{norm}"] = None if worst is None else float(worst.mean())
+        worst_by_example[norm] = None if worst is None else [float(v) for v in worst.tolist()]
 
     corruptions = certification = detection = energy = {"available": False}
     if extras:
@@ -259,6 +265,7 @@ def _evaluate(ev, plan, bar, substrate, x, y, suite, reference_substrate, seed, 
         "sanity_gates_passed": G.all_passed(gates),
         "wall_time_per_100_images_s": dict(ev.timings),
         "per_example": per_example(ev),
+        "per_example_worst_case": worst_by_example,
         "wall_time_s": time.perf_counter() - started,
     }
     result = to_jsonable(result)
