@@ -266,3 +266,17 @@ def test_inserting_an_attack_leaves_every_other_result_unchanged(setup):
     changed = ("iterative_beats_single_step", "targeted_vs_untargeted_linf")
     assert {k: g for k, g in more["gates"].items() if k not in changed} == {
         k: g for k, g in base["gates"].items() if k not in changed}
+
+
+def test_per_example_worst_case_is_every_attack_of_the_norm_together(result):
+    """``per_example_worst_case[norm][i]`` is 1 exactly when example i survived every attack of
+    that norm at the headline eps (read from ``per_example``; one draw here), and its mean is
+    ``summary["worst_case_<norm>"]``."""
+    per = result["per_example"]
+    for norm, eps in (("linf", "0.1"), ("l2", "1.0")):
+        worst = result["per_example_worst_case"][norm]
+        runs = [v["correct"][0] for k, v in per.items() if k.endswith(f"@{eps}") and f"_{norm}" in k]
+        assert runs and len(worst) == len(runs[0])
+        expected = [float(all(r[i] == "1" for r in runs)) for i in range(len(worst))]
+        assert worst == expected, (norm, worst, expected)
+        assert abs(sum(worst) / len(worst) - result["summary"][f"worst_case_{norm}"]) < 1e-6
