@@ -106,6 +106,17 @@ def test_pure_gate_functions():
     assert G.targeted_vs_untargeted([r(1, 0, 0, 1)], r(1, 0, 1, 1), 4, 0.01, "apgd_t_l2", 1.0)["passed"]
     # only the first n examples count (the targeted subset)
     assert G.targeted_vs_untargeted([r(1, 0, 1, 1)], r(1, 0, 1, 0), 2, 0.01, "apgd_t_l2", 1.0)["passed"]
+    # stochastic substrate (robust rates over 10 draws): the gate is on accuracy points of the
+    # worst case. Two boundary images of 100 that the untargeted attacks leave correct in 6 of 10
+    # draws and the targeted one in 1: each is one "only targeted" example by majority, but the
+    # worst case moves by 2 x 0.5 / 100 = 1 point, at the tolerance
+    u, t = torch.ones(100), torch.ones(100)
+    u[[7, 9]], t[[7, 9]] = 0.6, 0.1
+    g = G.targeted_vs_untargeted([u], t, 100, 0.01, "apgd_t_linf", 0.1)
+    assert g["passed"] and g["detail"]["examples_only_targeted_broke"] == 2 and g["detail"]["examples"] == [7, 9]
+    assert g["detail"]["gap"] == pytest.approx(0.01, abs=1e-6)
+    t[11] = 0.9  # one more draw lost on a third image: 1.1 points, over
+    assert not G.targeted_vs_untargeted([u], t, 100, 0.01, "apgd_t_linf", 0.1)["passed"]
     assert G.converged_across_losses([r(1, 0), r(1, 1)], [r(0, 0), r(1, 1)], 0.1, {})["detail"]["change"] == -0.5
     assert G.converged_across_losses([r(1, 0)], [r(1, 0)], 0.0, {})["passed"]
     assert G.eot_sufficient(False, [], 0.95, 8)["passed"]

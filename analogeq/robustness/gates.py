@@ -153,9 +153,22 @@ def converged_across_losses(base: Sequence[torch.Tensor], doubled: Sequence[torc
 
 def targeted_vs_untargeted(untargeted: Sequence[torch.Tensor], targeted: torch.Tensor | None, n: int,
                            tolerance: float, attack: str, eps: float) -> dict[str, Any]:
-    """Examples (of the first ``n``, those the targeted attack ran on) that the targeted attack
-    broke and every untargeted attack at the same eps left unbroken; passes when they are at
-    most ``tolerance`` of the ``n``. ``targeted`` None (no targeted attack ran) fails."""
+    """How far the targeted attack takes the worst case below the untargeted attacks' alone, on the
+    first ``n`` examples (those the targeted attack ran on):
+
+        gap = mean_i u_i - mean_i min(u_i, t_i)
+
+    with u_i the lowest robust rate of example i over the untargeted attacks at this eps and t_i
+    the targeted attack's (robust rate: the fraction of evaluation draws the example stayed
+    correct; 0 or 1 on a deterministic substrate). Passes when ``gap <= tolerance`` (accuracy
+    points as a fraction; 1e-6 of slack for float32 means): the untargeted worst case overstates
+    robustness by at most ``tolerance``. On a deterministic substrate the gap is the fraction of
+    examples only the targeted attack broke; on a stochastic one an example the targeted attack
+    breaks in 6 of 10 draws and the untargeted ones in 4 adds 0.2 / n, not a whole example (a
+    majority vote per example would count boundary images, whose outcome is a coin flip per draw,
+    whole). ``examples_only_targeted_broke`` (broken in most draws by the targeted attack and in
+    at most half by every untargeted one) is reported alongside. ``targeted`` None (no targeted
+    attack ran) fails."""
     if targeted is None:
         return gate(False, attack=attack, eps=eps, note="no targeted attack ran at this eps: the worst case "
                     "of untargeted attacks alone can overstate robustness (set targeted_steps and apgd_targets)")
@@ -164,11 +177,12 @@ def targeted_vs_untargeted(untargeted: Sequence[torch.Tensor], targeted: torch.T
     u_worst = _worst(untargeted)[:n]
     t_rate = torch.as_tensor(targeted, dtype=torch.float32)[:n]
     only_targeted = _broken(t_rate) & ~_broken(u_worst)
-    fraction = float(only_targeted.sum()) / max(n, 1)
     untargeted_acc = float(u_worst.mean())
     with_targeted = float(torch.minimum(u_worst, t_rate).mean())
-    return gate(fraction <= tolerance, attack=attack, eps=eps, n_examples=n, tolerance=tolerance,
-                examples_only_targeted_broke=int(only_targeted.sum()), fraction=fraction,
+    gap = untargeted_acc - with_targeted
+    return gate(gap <= tolerance + 1e-6, attack=attack, eps=eps, n_examples=n, tolerance=tolerance, gap=gap,
+                examples_only_targeted_broke=int(only_targeted.sum()),
+                fraction=float(only_targeted.sum()) / max(n, 1),
                 untargeted_worst_case=untargeted_acc, targeted_accuracy=float(t_rate.mean()),
                 worst_case_with_targeted=with_targeted, examples=_listed(only_targeted))
 
