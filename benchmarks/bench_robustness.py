@@ -51,8 +51,8 @@ Issue 15 keys: ``l2_quick_minus_full_worst_case`` in the ``float`` and ``crossba
 run's L2 worst case minus ``full_l2_worst_case``, the per-example worst case at the headline L2 eps
 of this run's attacks together with the full suite's L2 attacks, which run only on the
 ``full_l2_examples_attacked`` examples this run left correct in some draw: per example at most the
-full suite's own worst case, so the difference is at least "this run minus the full suite" and
-meets the target only if that does; with ``--quick`` the full suite at :data:`FULL_L2_QUICK`
+full suite's own worst case, so the difference is at least "this run minus the full suite": when
+it meets the target, so does that; with ``--quick`` the full suite at :data:`FULL_L2_QUICK`
 budgets; null for the kinds named by ``--no-full-l2``),
 ``smoke_test`` per entry; top level ``targeted_gate_catches_weak_budget`` (the
 ``targeted_vs_untargeted_l2`` gate fails on :data:`WEAK_TARGETED` on the float substrate, with
