@@ -30,6 +30,19 @@ Crossbar keys:
   substrates, cross-entropy of the true labels) of that trained conv EBM on a batch of 16 test
   images, the crossbar on the PCM card of the settle key, over float.
 
+Adjoint keys (:func:`adjoint_solver_speed`; ``--adjoint-checkpoint PATH``: only this group, on
+that checkpoint's conv EBM and the first 16 test images of its dataset, its own JSON): the implicit
+gradient's adjoint g = J^T g + dL/ds* at the free fixed point of the trained conv EBM (float,
+batch 16, cross-entropy of the true labels) solved to the same relative tolerance 1e-6 by the
+Anderson-accelerated solver (the default, memory :data:`analogeq.ebm.gradients.ADJOINT_MEMORY`) and
+by the plain iteration g <- J^T g + dL/ds*:
+``conv_implicit_adjoint_anderson_over_plain`` (time of the solve, interleaved repeats),
+``conv_implicit_adjoint_products_anderson`` / ``_plain`` (vector-Jacobian products),
+``conv_implicit_adjoint_max_rel_diff`` (max |g_anderson - g_plain| / max |g_plain|) and
+``conv_implicit_adjoint_plain_capped_rel_err``: the plain iteration capped at the free-phase budget
+(the solver before Anderson) against the converged g; ``conv_implicit_adjoint_free_converged``: the
+fraction of the 16 free phases that met the tolerance (the solve is taken where the budget ended).
+
 CIFAR-shape agreement (``--cifar-agreement N``: only this group, its own JSON):
 ``conv_cifar_ideal_agreement``, the fraction of N random 32x32x3 images that the CIFAR-10-shape
 conv EBM with its initial (untrained) weights classifies the same on the ideal card as on float,
@@ -238,6 +251,53 @@ def attack_gradient_speed(model, splits, quick: bool) -> dict:
     }
 
 
+def adjoint_solver_speed(model, x: torch.Tensor, y: torch.Tensor, quick: bool) -> dict:
+    """The adjoint keys (module docstring): Anderson against the plain iteration, same tol."""
+    from analogeq.ebm.gradients import ADJOINT_MEMORY, _flatten, _unflatten, solve_adjoint
+    from analogeq.ebm.settle import settle
+
+    cfg = model.config
+    shapes = [tuple(shape) for shape in model.state_shapes]
+    with torch.no_grad():
+        free = settle(model, x, max_steps=cfg.free_steps, tol=cfg.tol)
+    z0 = _flatten(free.states).detach().requires_grad_(True)
+    with torch.enable_grad():
+        f0 = _flatten(model.step(x, _unflatten(z0, shapes)))
+        b = torch.autograd.grad(F.cross_entropy(model.output(_unflatten(z0, shapes)), y), z0)[0]
+    products = {"anderson": 0, "plain": 0, "plain_capped": 0}
+    solutions: dict = {}
+
+    def solver(name: str, memory: int, max_iter: int):
+        def vjp(g):
+            products[name] += 1
+            return torch.autograd.grad(f0, z0, g, retain_graph=True)[0]
+
+        def run():
+            products[name] = 0
+            solutions[name] = solve_adjoint(vjp, b, max_iter=max_iter, tol=1e-6, memory=memory)
+        return run
+
+    cap = 20_000
+    times = interleaved_times({"anderson": solver("anderson", ADJOINT_MEMORY, cap), "plain": solver("plain", 0, cap)},
+                              repeats=2 if quick else 3, warmup=0)
+    solver("plain_capped", 0, cfg.free_steps)()
+    r = _ratios(times, "anderson", "plain")
+    scale = float(solutions["plain"].abs().max())
+    return {
+        "conv_implicit_adjoint_anderson_over_plain": r["ratio"],
+        "conv_implicit_adjoint_anderson_over_plain_median": r["ratio_median"],
+        "conv_implicit_adjoint_seconds_anderson": r["best"]["anderson"],
+        "conv_implicit_adjoint_seconds_plain": r["best"]["plain"],
+        "conv_implicit_adjoint_products_anderson": products["anderson"],
+        "conv_implicit_adjoint_products_plain": products["plain"],
+        "conv_implicit_adjoint_memory": ADJOINT_MEMORY,
+        "conv_implicit_adjoint_max_rel_diff": float((solutions["anderson"] - solutions["plain"]).abs().max()) / scale,
+        "conv_implicit_adjoint_plain_capped_rel_err": float((solutions["plain_capped"] - solutions["plain"]).abs().max()) / scale,
+        "conv_implicit_adjoint_plain_cap": cfg.free_steps,
+        "conv_implicit_adjoint_free_converged": free.converged_fraction,
+    }
+
+
 def cifar_ideal_agreement(n: int) -> dict:
     """``conv_cifar_ideal_agreement`` (module docstring)."""
     model = ConvEBM(ConvEBMConfig.cifar10(free_steps=1500, tol=1e-4, schedule="sync", per_sample_stop=False)).eval()
@@ -263,6 +323,8 @@ def main(argv: list[str] | None = None) -> int:
                           description="line")
     parser.add_argument("--mnist5k", action="store_true", help="also the mnist-5k recipe figures (benchmarks/mnist5k.py)")
     parser.add_argument("--no-float", action="store_true", help="skip the float settle figures (bench_conv_float.py)")
+    parser.add_argument("--adjoint-checkpoint", default=None, metavar="PATH",
+                        help="only the adjoint keys, on this checkpoint's conv EBM (its own JSON)")
     parser.add_argument("--cifar-agreement", type=int, default=0, metavar="N",
                         help="only the CIFAR-shape ideal-card agreement on N random images (its own JSON)")
     args = parse_args(parser, argv)
@@ -272,6 +334,18 @@ def main(argv: list[str] | None = None) -> int:
     result = {"benchmark": "conv", "quick": bool(args.quick), "threads": 1,
               "machine": machine(("numpy", "numba", "torch"), numba_threads=numba.get_num_threads(),
                                  load_average=load_average())}
+    if args.adjoint_checkpoint:
+        from analogeq.checkpoint import load_checkpoint
+        from analogeq.data import load_dataset
+
+        model, metadata = load_checkpoint(args.adjoint_checkpoint)
+        test = load_dataset(metadata.get("dataset", "digits"), seed=int(metadata.get("split_seed", 0))).test
+        result["adjoint_checkpoint"] = args.adjoint_checkpoint
+        result.update(adjoint_solver_speed(model.eval(), test.x[:BATCH], test.y[:BATCH], args.quick))
+        result["load_average_end"] = load_average()
+        result["wall_seconds"] = time.perf_counter() - t_start
+        emit(result, args)
+        return 0
     if args.cifar_agreement > 0:
         result.update(cifar_ideal_agreement(args.cifar_agreement))
         result["load_average_end"] = load_average()
@@ -282,6 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     model, splits = _trained_digits_conv(args.quick)
     result.update(crossbar_ideal_agreement(model, splits))
     result.update(attack_gradient_speed(model, splits, args.quick))
+    result.update(adjoint_solver_speed(model, splits.test.x[:BATCH], splits.test.y[:BATCH], args.quick))
     if not args.no_float:
         result.update(float_settle_figures(args.quick))
     if args.mnist5k:

@@ -11,11 +11,14 @@ Modes (:class:`~analogeq.contract.GradientSpec`):
 
       dL/dx = (df/dx)^T g,   g = (I - J)^{-T} dL/ds*,   J = df/ds at s*,
 
-  and g is found by the fixed-point iteration g <- J^T g + dL/ds* (vector-Jacobian products
-  only; it converges where the settling itself does, since both iterate with J). The free
-  phase runs without a graph; one step s = f(s*, x) is recorded and a backward hook on its
-  output replaces the incoming dL/ds by g (the DEQ recipe, Bai et al. 2019). Memory does not
-  grow with the number of settling steps.
+  and g solves the linear fixed point g = J^T g + dL/ds* (vector-Jacobian products only; the
+  plain iteration converges where the settling itself does, since both iterate with J, and as
+  slowly: on a trained conv EBM on mnist-5k it needs about 560 products to a relative 1e-6). It
+  is solved with Anderson acceleration (type II, memory m, per sample; Walker & Ni 2011), which
+  on a linear map reaches the same solution in far fewer products (28 there): see
+  :func:`solve_adjoint`. The free phase runs without a graph; one step s = f(s*, x) is recorded
+  and a backward hook on its output replaces the incoming dL/ds by g (the DEQ recipe, Bai et
+  al. 2019). Memory does not grow with the number of settling steps.
 
 Saturated outputs (``readout="mse"``). The class scores of an EBM with its output layer inside
 the energy are hard-sigmoid states s_N = clip(h_N, 0, 1), h_N = W_N s_{N-1} + b_N. A trained
@@ -47,6 +50,9 @@ from analogeq.ebm.settle import settle
 
 logger = logging.getLogger(__name__)
 
+#: iterates kept by the adjoint's Anderson acceleration (:func:`solve_adjoint`)
+ADJOINT_MEMORY = 10
+
 
 def _flatten(states: list[torch.Tensor]) -> torch.Tensor:
     return torch.cat([s.reshape(s.shape[0], -1) for s in states], dim=1)
@@ -61,6 +67,72 @@ def _unflatten(z: torch.Tensor, shapes: list[tuple[int, ...]]) -> list[torch.Ten
     return out
 
 
+def solve_adjoint(vjp, b: torch.Tensor, *, max_iter: int, tol: float, memory: int = ADJOINT_MEMORY) -> torch.Tensor:
+    """The solution g of g = G(g) = vjp(g) + b, with ``vjp(g) = J^T g`` linear, one row per sample.
+
+    Anderson acceleration (type II) with the last ``memory`` iterates, each sample on its own:
+    with residuals r_i = G(g_i) - g_i of the kept iterates g_i, the weights a (sum 1) minimise
+    |sum_i a_i r_i|^2 (a k x k solve per sample, Tikhonov-regularised by 1e-10 of the largest
+    diagonal entry, in float64), and the next iterate is sum_i a_i G(g_i). ``memory = 0`` is the
+    plain iteration g <- G(g). It stops when max |G(g) - g| <= ``tol`` * max |b| over the batch,
+    or after ``max_iter`` products, and returns, per sample, the G(g) of its smallest residual
+    (so a sample whose iteration does not settle keeps its best estimate, never a blow-up).
+
+    ``b``: (B, N) dL/ds* [units of the loss per unit state]; returns (B, N) in the same units.
+    """
+    scale = float(b.abs().max())
+    if scale == 0.0:
+        return b
+    batch = b.shape[0]
+    best = b.clone()
+    best_residual = torch.full((batch,), math.inf, dtype=torch.float64, device=b.device)
+    kept_g: list[torch.Tensor] = []
+    kept_r: list[torch.Tensor] = []
+    g = b
+    change = math.inf
+    for _ in range(max_iter):
+        g_next = vjp(g) + b
+        residual = g_next - g
+        per_sample = residual.abs().amax(dim=1).double()
+        better = per_sample < best_residual
+        best[better] = g_next[better]
+        best_residual = torch.where(better, per_sample, best_residual)
+        change = float(per_sample.max())
+        if change <= tol * scale:
+            return g_next
+        if memory == 0:
+            g = g_next
+            continue
+        kept_g.append(g_next)
+        kept_r.append(residual)
+        if len(kept_r) > memory:
+            kept_g.pop(0)
+            kept_r.pop(0)
+        g = _anderson_mix(kept_g, kept_r)
+    logger.debug("implicit gradient: adjoint not converged (change %.3g of %.3g after %d products)",
+                 change, scale, max_iter)
+    return best
+
+
+def _anderson_mix(g_values: list[torch.Tensor], residuals: list[torch.Tensor]) -> torch.Tensor:
+    """sum_i a_i G(g_i) with a = argmin |sum_i a_i r_i|, sum_i a_i = 1, per sample; a sample
+    whose solve is not finite (all its residuals zero) takes its latest G(g)."""
+    r = torch.stack(residuals, dim=1)  # (B, k, N)
+    k = r.shape[1]
+    gram = (r @ r.transpose(1, 2)).double()  # (B, k, k)
+    diag_max = gram.diagonal(dim1=1, dim2=2).amax(dim=1)
+    eye = torch.eye(k, dtype=torch.float64, device=r.device)
+    gram = gram + (1e-10 * diag_max + 1e-300)[:, None, None] * eye
+    ones = torch.ones(r.shape[0], k, 1, dtype=torch.float64, device=r.device)
+    a = torch.linalg.solve(gram, ones)
+    a = a / a.sum(dim=1, keepdim=True)
+    ok = torch.isfinite(a).all(dim=1).squeeze(1) & (diag_max > 0)
+    latest = torch.zeros_like(a)
+    latest[:, -1] = 1.0
+    a = torch.where(ok[:, None, None], a, latest).to(g_values[0].dtype)
+    return (a.transpose(1, 2) @ torch.stack(g_values, dim=1)).squeeze(1)
+
+
 def implicit_fixed_point(
     model,
     x: torch.Tensor,
@@ -70,15 +142,17 @@ def implicit_fixed_point(
     synapses: list[nn.Module] | None = None,
     adjoint_max_iter: int | None = None,
     adjoint_tol: float = 1e-6,
+    adjoint_memory: int = ADJOINT_MEMORY,
     fixed_point: list[torch.Tensor] | None = None,
 ) -> list[torch.Tensor]:
     """Free-phase states s* whose backward pass is the implicit (fixed-point) gradient.
 
     Forward: settle without a graph (or take ``fixed_point``, states a faster settle of the
     same model and reads already found), then one recorded step f(s*, x) (equal to s* at
-    convergence). Backward: the adjoint g = J^T g + dL/ds is iterated until the largest
-    change is below ``adjoint_tol`` times the largest |dL/ds| or ``adjoint_max_iter``
-    (default ``max_steps``) iterations have run.
+    convergence). Backward: the adjoint g = J^T g + dL/ds is solved by :func:`solve_adjoint`
+    (Anderson memory ``adjoint_memory``; 0: the plain iteration) until the largest change is
+    below ``adjoint_tol`` times the largest |dL/ds| or ``adjoint_max_iter`` (default
+    ``max_steps``) vector-Jacobian products have run.
     """
     shapes = [tuple(shape) for shape in model.state_shapes]
     if fixed_point is None:
@@ -100,22 +174,11 @@ def implicit_fixed_point(
         with torch.enable_grad():
             f0 = f(z0)
 
-        def solve_adjoint(grad: torch.Tensor) -> torch.Tensor:
-            g = grad
-            scale = float(grad.abs().max())
-            if scale == 0.0:
-                return grad
-            for it in range(max_iter):
-                g_new = torch.autograd.grad(f0, z0, g, retain_graph=True)[0] + grad
-                change = float((g_new - g).abs().max())
-                g = g_new
-                if change <= adjoint_tol * scale:
-                    break
-            else:
-                logger.debug("implicit gradient: adjoint not converged (change %.3g after %d iterations)", change, max_iter)
-            return g
+        def vjp(g: torch.Tensor) -> torch.Tensor:
+            return torch.autograd.grad(f0, z0, g, retain_graph=True)[0]
 
-        z.register_hook(solve_adjoint)
+        z.register_hook(lambda grad: solve_adjoint(vjp, grad, max_iter=max_iter, tol=adjoint_tol,
+                                                   memory=adjoint_memory))
     return _unflatten(z, shapes)
 
 
