@@ -103,14 +103,29 @@ def test_conv_section_runs_the_conv_ebm_on_every_substrate(tmp_path, monkeypatch
     from analogeq.train import recipes
 
     monkeypatch.setattr(conv, "BUDGET", {True: (128, 1, 16, 2, 4), False: (128, 1, 16, 2, 4)})
+    monkeypatch.setattr(conv, "ATTACK", {True: (8, 3, 2), False: (8, 3, 2)})
     small = dict(recipes.MNIST5K_CONV_AVG_MODEL, channels=[4, 8], free_steps=30, nudge_steps=10)
     monkeypatch.setitem(recipes.RECIPES, "mnist5k_conv_avg", (small, recipes.MNIST5K_CONV_TRAIN))
     out = run_demo(tmp_path, quick=True, sections=["conv"], print_table=False)
     rows = {row["substrate"]: row for row in out["rows"]}
-    assert list(rows) == ["conv float", "conv crossbar ideal", "conv crossbar pcm 1 d", "conv spiking ideal"]
+    assert list(rows) == ["conv float", "conv crossbar ideal", "conv crossbar pcm 1 d", "conv spiking ideal",
+                          "conv float PGD", "conv crossbar pcm 1 d PGD"]
     assert rows["conv crossbar ideal"]["agreement"] == 1.0
     assert rows["conv crossbar pcm 1 d"]["draws"] == 2 and 0.0 <= rows["conv crossbar pcm 1 d"]["accuracy"] <= 1.0
     assert rows["conv spiking ideal"]["dataset"] == "mnist-5k test (first 4)"
     assert rows["conv spiking ideal"]["spikes_per_inference"] > 0
     assert re.search(r"max \|difference\| 0(\.0)?\b", rows["conv spiking ideal"]["notes"]), rows["conv spiking ideal"]["notes"]
     assert (tmp_path / conv.CHECKPOINT).is_file() and (tmp_path / conv.NIR_FILE).is_file()
+    # the attack rows: PGD leaves at most the clean accuracy of the same images, recomputed from
+    # the checkpoint on a float substrate of its own
+    from analogeq.checkpoint import load_checkpoint
+    from analogeq.data import load_dataset
+    from analogeq.substrates import build_substrate
+
+    model, _ = load_checkpoint(tmp_path / conv.CHECKPOINT)
+    test = load_dataset("mnist-5k", seed=0).test.subset(16, seed=0)
+    clean = float((build_substrate("float", model).predict(test.x[:8]) == test.y[:8]).float().mean())
+    for name in ("conv float PGD", "conv crossbar pcm 1 d PGD"):
+        assert rows[name]["dataset"] == "mnist-5k test (first 8)" and "EOT" in rows[name]["notes"]
+        assert 0.0 <= rows[name]["accuracy"] <= 1.0
+    assert rows["conv float PGD"]["accuracy"] <= clean

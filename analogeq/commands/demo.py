@@ -10,7 +10,8 @@ Equilibrium Propagation, runs it in floating point, on emulated crossbars (ideal
 hour after programming, over programming draws; accuracy against drift time) and as spikes
 (Brian2), runs one robustness harness on each substrate (PGD, FGSM, Square, transfer,
 corruptions, randomized smoothing, sanity gates), trains a convolutional EBM on 1,000 mnist-5k
-images and runs it on float, crossbar (ideal, PCM one day), as spikes and through its NIR graph,
+images and runs it on float, crossbar (ideal, PCM one day), as spikes, through its NIR graph and
+under PGD on float and PCM (implicit gradients),
 trains a deep resistive network (diodes and
 conductances, settled exactly) with EqProp and runs it on ideal and PCM conductances, runs a
 small resumable sweep (read noise x ADC bits) and prints the tables. ``--out`` (default ./demo-report) receives report.md with every

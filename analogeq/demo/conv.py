@@ -16,6 +16,12 @@ symmetric EqProp on the first 1,000 training images of ``mnist-5k`` (500 in quic
   agreement with float, spikes and energy per inference, on the first 25 test images (10 in
   quick mode: :data:`BUDGET`);
 
+* ``conv float PGD`` and ``conv crossbar pcm 1 d PGD``: PGD at L_inf 0.1 (:data:`ATTACK`: 10 steps,
+  5 in quick mode; EOT 2 on the crossbar) on the first 20 test images (10 in quick mode) through
+  the implicit gradient at the fixed point, whose adjoint is solved with Anderson acceleration
+  (:func:`analogeq.ebm.gradients.solve_adjoint`): the accuracy left, and the time per attack
+  step. A demo budget, not a robustness figure to publish (``benchmarks/bench_robustness.py``);
+
 and it writes the network's NIR graph (``conv_ebm_mnist5k.nir``: Conv2d, AvgPool2d, Affine and
 neuron nodes), reads it back and puts the round trip's largest difference (weights and class
 scores; 0 expected) in the spiking row's notes.
@@ -36,6 +42,10 @@ __all__ = ["section_conv"]
 #: The Brian2 network of this conv EBM delivers about 230,000 spikes per image (about 2 s per
 #: image on Brian2's numpy target), so the spiking row runs on the first test images only.
 BUDGET = {False: (1000, 2, 100, 3, 25), True: (500, 1, 50, 2, 10)}
+
+#: (test images, PGD steps, EOT draws on the crossbar): full demo, quick demo; L_inf radius 0.1
+ATTACK = {False: (20, 10, 2), True: (10, 5, 2)}
+ATTACK_EPS = 0.1
 
 RECIPE = "mnist5k_conv_avg"
 CHECKPOINT = "conv_ebm_mnist5k.safetensors"
@@ -135,7 +145,25 @@ def section_conv(ctx: Any) -> list[dict[str, Any]]:
                  "energy_breakdown": energy_breakdown_text(cost),
                  "notes": f"Brian2 {spiking.backend.target}, convolutions as sparse synapses; "
                           f"NIR round trip ({NIR_FILE}): max |difference| {_nir_roundtrip(model, ctx, test.x):.3g}"})
+    rows += [_attack_row(base, floating, "conv float PGD", test, ctx, eot=1),
+             _attack_row(base, first, "conv crossbar pcm 1 d PGD", test, ctx, eot=ATTACK[bool(ctx.quick)][2])]
     return rows
+
+
+def _attack_row(base: dict[str, Any], substrate: Any, name: str, test: Any, ctx: Any, eot: int) -> dict[str, Any]:
+    """PGD at L_inf :data:`ATTACK_EPS` on the first test images with implicit gradients (module docstring)."""
+    from analogeq.contract import GradientSpec
+    from analogeq.robustness.attacks import PGD
+
+    n, steps, _ = ATTACK[bool(ctx.quick)]
+    x, y = test.x[:n], test.y[:n]
+    attack = PGD(eps=ATTACK_EPS, norm="linf", steps=steps, gradient=GradientSpec("implicit"), eot_samples=eot,
+                 seed=ctx.seed)
+    result = attack(substrate, x, y)
+    return {**base, "dataset": f"mnist-5k test (first {n})", "substrate": name,
+            "accuracy": float((~result.success).float().mean()), "eval_s": result.wall_time_s,
+            "notes": f"PGD L_inf {ATTACK_EPS}, {steps} steps, EOT {eot}; implicit gradient at the fixed point "
+                     f"(Anderson-accelerated adjoint), {result.wall_time_s / steps:.2f} s per step; demo budget"}
 
 
 def _nir_roundtrip(model: Any, ctx: Any, x: Any) -> float:
