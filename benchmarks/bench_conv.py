@@ -38,7 +38,12 @@ Anderson-accelerated solver (the default, memory :data:`analogeq.ebm.gradients.A
 by the plain iteration g <- J^T g + dL/ds*:
 ``conv_implicit_adjoint_anderson_over_plain`` (time of the solve, interleaved repeats),
 ``conv_implicit_adjoint_products_anderson`` / ``_plain`` (vector-Jacobian products),
-``conv_implicit_adjoint_max_rel_diff`` (max |g_anderson - g_plain| / max |g_plain|) and
+``conv_implicit_adjoint_residual_anderson`` / ``_plain`` (max |J^T g + dL/ds* - g| / max |dL/ds*|, one
+more product: how well each solves the equation), ``conv_implicit_adjoint_plain_converged`` (False when
+the plain iteration ran all 20,000 products: where the free phase stopped on its budget unsettled,
+J can have eigenvalues outside the unit circle and the plain iteration never converges, while
+Anderson still solves the linear equation), ``conv_implicit_adjoint_max_rel_diff`` (max
+|g_anderson - g_plain| / max |g_plain|; a check only where the plain iteration converged) and
 ``conv_implicit_adjoint_plain_capped_rel_err``: the plain iteration capped at the free-phase budget
 (the solver before Anderson) against the converged g; ``conv_implicit_adjoint_free_converged``: the
 fraction of the 16 free phases that met the tolerance (the solve is taken where the budget ended).
@@ -283,7 +288,15 @@ def adjoint_solver_speed(model, x: torch.Tensor, y: torch.Tensor, quick: bool) -
     solver("plain_capped", 0, cfg.free_steps)()
     r = _ratios(times, "anderson", "plain")
     scale = float(solutions["plain"].abs().max())
+    b_scale = float(b.abs().max())
+
+    def residual(g):  # max |J^T g + b - g| / max |b|: how well g solves the adjoint equation
+        return float((torch.autograd.grad(f0, z0, g, retain_graph=True)[0] + b - g).abs().max()) / b_scale
+
     return {
+        "conv_implicit_adjoint_residual_anderson": residual(solutions["anderson"]),
+        "conv_implicit_adjoint_residual_plain": residual(solutions["plain"]),
+        "conv_implicit_adjoint_plain_converged": products["plain"] < cap,
         "conv_implicit_adjoint_anderson_over_plain": r["ratio"],
         "conv_implicit_adjoint_anderson_over_plain_median": r["ratio_median"],
         "conv_implicit_adjoint_seconds_anderson": r["best"]["anderson"],
