@@ -47,6 +47,11 @@ Anderson still solves the linear equation), ``conv_implicit_adjoint_max_rel_diff
 ``conv_implicit_adjoint_plain_capped_rel_err``: the plain iteration capped at the free-phase budget
 (the solver before Anderson) against the converged g; ``conv_implicit_adjoint_free_converged``: the
 fraction of the 16 free phases that met the tolerance (the solve is taken where the budget ended).
+With ``--adjoint-checkpoint`` also ``conv_harness_grad_seconds_float_20`` and
+``conv_harness_grad_seconds_crossbar_20_eot2``: one attack gradient as the robustness harness takes it
+by default (float: its default mode; the PCM card 1 h after programming: implicit, EOT K = 2 as
+two copies of the 20 images in one batch), from which a suite's cost follows (its gradient count
+times these).
 
 CIFAR-shape agreement (``--cifar-agreement N``: only this group, its own JSON):
 ``conv_cifar_ideal_agreement``, the fraction of N random 32x32x3 images that the CIFAR-10-shape
@@ -311,6 +316,30 @@ def adjoint_solver_speed(model, x: torch.Tensor, y: torch.Tensor, quick: bool) -
     }
 
 
+def harness_gradient_cost(model, x: torch.Tensor, y: torch.Tensor, quick: bool) -> dict:
+    """Seconds of one attack gradient as the robustness harness takes it by default on 20 test
+    images: float (its default gradient) and the PCM crossbar 1 h after programming (its default,
+    implicit, with EOT K = 2 of the standard suite: the 20 images twice in one batch)."""
+    flt = build_substrate("float", model)
+    xbar = build_substrate("crossbar", model, card="pcm", drift_time_s=3600.0, seed=0)
+
+    def grad(sub, copies):
+        xs, ys = x.repeat(copies, 1, 1, 1), y.repeat(copies)
+
+        def run():
+            xr = xs.clone().requires_grad_(True)
+            torch.autograd.grad(F.cross_entropy(sub.attack_logits(xr), ys), xr)
+        return run
+
+    times = interleaved_times({"float": grad(flt, 1), "crossbar": grad(xbar, 2)}, repeats=1 if quick else 3, warmup=1)
+    r = _ratios(times, "crossbar", "float")
+    return {
+        "conv_harness_grad_seconds_float_20": r["best"]["float"],
+        "conv_harness_grad_seconds_crossbar_20_eot2": r["best"]["crossbar"],
+        "conv_harness_grad_modes": {"float": flt.default_gradient.settle, "crossbar": xbar.default_gradient.settle},
+    }
+
+
 def cifar_ideal_agreement(n: int) -> dict:
     """``conv_cifar_ideal_agreement`` (module docstring)."""
     model = ConvEBM(ConvEBMConfig.cifar10(free_steps=1500, tol=1e-4, schedule="sync", per_sample_stop=False)).eval()
@@ -355,6 +384,7 @@ def main(argv: list[str] | None = None) -> int:
         test = load_dataset(metadata.get("dataset", "digits"), seed=int(metadata.get("split_seed", 0))).test
         result["adjoint_checkpoint"] = args.adjoint_checkpoint
         result.update(adjoint_solver_speed(model.eval(), test.x[:BATCH], test.y[:BATCH], args.quick))
+        result.update(harness_gradient_cost(model.eval(), test.x[:20], test.y[:20], args.quick))
         result["load_average_end"] = load_average()
         result["wall_seconds"] = time.perf_counter() - t_start
         emit(result, args)
