@@ -39,8 +39,9 @@ by the plain iteration g <- J^T g + dL/ds*:
 ``conv_implicit_adjoint_anderson_over_plain`` (time of the solve, interleaved repeats),
 ``conv_implicit_adjoint_products_anderson`` / ``_plain`` (vector-Jacobian products),
 ``conv_implicit_adjoint_residual_anderson`` / ``_plain`` (max |J^T g + dL/ds* - g| / max |dL/ds*|, one
-more product: how well each solves the equation), ``conv_implicit_adjoint_plain_converged`` (False when
-the plain iteration ran all 20,000 products: where the free phase stopped on its budget unsettled,
+more product: how well each solves the equation), ``conv_implicit_adjoint_plain_converged`` (its
+residual <= 1e-5; False when the plain iteration stalled or ran all 20,000 products: where the free
+phase stopped on its budget unsettled,
 J can have eigenvalues outside the unit circle and the plain iteration never converges, while
 Anderson still solves the linear equation), ``conv_implicit_adjoint_max_rel_diff`` (max
 |g_anderson - g_plain| / max |g_plain|; a check only where the plain iteration converged) and
@@ -51,7 +52,9 @@ With ``--adjoint-checkpoint`` also ``conv_harness_grad_seconds_float_20`` and
 ``conv_harness_grad_seconds_crossbar_20_eot2``: one attack gradient as the robustness harness takes it
 by default (float: its default mode; the PCM card 1 h after programming: implicit, EOT K = 2 as
 two copies of the 20 images in one batch), from which a suite's cost follows (its gradient count
-times these).
+times these); ``conv_harness_grad_seconds_crossbar_20_eot2_plain_adjoint`` the crossbar's with the
+plain adjoint iteration capped at the free-phase budget (the solver before Anderson) and
+``conv_harness_grad_crossbar_anderson_over_plain`` the ratio of the two.
 
 CIFAR-shape agreement (``--cifar-agreement N``: only this group, its own JSON):
 ``conv_cifar_ideal_agreement``, the fraction of N random 32x32x3 images that the CIFAR-10-shape
@@ -298,10 +301,11 @@ def adjoint_solver_speed(model, x: torch.Tensor, y: torch.Tensor, quick: bool) -
     def residual(g):  # max |J^T g + b - g| / max |b|: how well g solves the adjoint equation
         return float((torch.autograd.grad(f0, z0, g, retain_graph=True)[0] + b - g).abs().max()) / b_scale
 
+    residual_plain = residual(solutions["plain"])
     return {
         "conv_implicit_adjoint_residual_anderson": residual(solutions["anderson"]),
-        "conv_implicit_adjoint_residual_plain": residual(solutions["plain"]),
-        "conv_implicit_adjoint_plain_converged": products["plain"] < cap,
+        "conv_implicit_adjoint_residual_plain": residual_plain,
+        "conv_implicit_adjoint_plain_converged": residual_plain <= 1e-5,
         "conv_implicit_adjoint_anderson_over_plain": r["ratio"],
         "conv_implicit_adjoint_anderson_over_plain_median": r["ratio_median"],
         "conv_implicit_adjoint_seconds_anderson": r["best"]["anderson"],
@@ -319,7 +323,10 @@ def adjoint_solver_speed(model, x: torch.Tensor, y: torch.Tensor, quick: bool) -
 def harness_gradient_cost(model, x: torch.Tensor, y: torch.Tensor, quick: bool) -> dict:
     """Seconds of one attack gradient as the robustness harness takes it by default on 20 test
     images: float (its default gradient) and the PCM crossbar 1 h after programming (its default,
-    implicit, with EOT K = 2 of the standard suite: the 20 images twice in one batch)."""
+    implicit, with EOT K = 2 of the standard suite: the 20 images twice in one batch), the latter
+    also with the plain adjoint iteration (the solver before Anderson acceleration)."""
+    from analogeq.ebm import gradients
+
     flt = build_substrate("float", model)
     xbar = build_substrate("crossbar", model, card="pcm", drift_time_s=3600.0, seed=0)
 
@@ -331,11 +338,23 @@ def harness_gradient_cost(model, x: torch.Tensor, y: torch.Tensor, quick: bool) 
             torch.autograd.grad(F.cross_entropy(sub.attack_logits(xr), ys), xr)
         return run
 
-    times = interleaved_times({"float": grad(flt, 1), "crossbar": grad(xbar, 2)}, repeats=1 if quick else 3, warmup=1)
+    def plain_adjoint(run):  # the solver before Anderson: the plain iteration, at most free_steps products
+        def wrapped():
+            kept, gradients.ADJOINT_MEMORY = gradients.ADJOINT_MEMORY, 0
+            try:
+                run()
+            finally:
+                gradients.ADJOINT_MEMORY = kept
+        return wrapped
+
+    times = interleaved_times({"float": grad(flt, 1), "crossbar": grad(xbar, 2),
+                               "crossbar_plain": plain_adjoint(grad(xbar, 2))}, repeats=1 if quick else 3, warmup=1)
     r = _ratios(times, "crossbar", "float")
     return {
         "conv_harness_grad_seconds_float_20": r["best"]["float"],
         "conv_harness_grad_seconds_crossbar_20_eot2": r["best"]["crossbar"],
+        "conv_harness_grad_seconds_crossbar_20_eot2_plain_adjoint": r["best"]["crossbar_plain"],
+        "conv_harness_grad_crossbar_anderson_over_plain": r["best"]["crossbar"] / r["best"]["crossbar_plain"],
         "conv_harness_grad_modes": {"float": flt.default_gradient.settle, "crossbar": xbar.default_gradient.settle},
     }
 

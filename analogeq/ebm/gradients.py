@@ -156,7 +156,7 @@ def implicit_fixed_point(
     synapses: list[nn.Module] | None = None,
     adjoint_max_iter: int | None = None,
     adjoint_tol: float = 1e-6,
-    adjoint_memory: int = ADJOINT_MEMORY,
+    adjoint_memory: int | None = None,
     fixed_point: list[torch.Tensor] | None = None,
 ) -> list[torch.Tensor]:
     """Free-phase states s* whose backward pass is the implicit (fixed-point) gradient.
@@ -164,7 +164,8 @@ def implicit_fixed_point(
     Forward: settle without a graph (or take ``fixed_point``, states a faster settle of the
     same model and reads already found), then one recorded step f(s*, x) (equal to s* at
     convergence). Backward: the adjoint g = J^T g + dL/ds is solved by :func:`solve_adjoint`
-    (Anderson memory ``adjoint_memory``; 0: the plain iteration) until the largest change is
+    (Anderson memory ``adjoint_memory``, default :data:`ADJOINT_MEMORY` read at the call; 0: the
+    plain iteration) until the largest change is
     below ``adjoint_tol`` times the largest |dL/ds| or ``adjoint_max_iter`` (default
     ``max_steps``) vector-Jacobian products have run.
     """
@@ -191,8 +192,8 @@ def implicit_fixed_point(
         def vjp(g: torch.Tensor) -> torch.Tensor:
             return torch.autograd.grad(f0, z0, g, retain_graph=True)[0]
 
-        z.register_hook(lambda grad: solve_adjoint(vjp, grad, max_iter=max_iter, tol=adjoint_tol,
-                                                   memory=adjoint_memory))
+        memory = ADJOINT_MEMORY if adjoint_memory is None else adjoint_memory
+        z.register_hook(lambda grad: solve_adjoint(vjp, grad, max_iter=max_iter, tol=adjoint_tol, memory=memory))
     return _unflatten(z, shapes)
 
 
