@@ -53,7 +53,8 @@ With ``--adjoint-checkpoint`` also ``conv_harness_grad_seconds_float_20`` and
 by default (float: its default mode; the PCM card 1 h after programming: implicit, EOT K = 2 as
 two copies of the 20 images in one batch), from which a suite's cost follows (its gradient count
 times these); ``conv_harness_grad_seconds_crossbar_20_eot2_plain_adjoint`` the crossbar's with the
-plain adjoint iteration capped at the free-phase budget (the solver before Anderson) and
+plain adjoint iteration for up to the free-phase budget of products, without the stall stop (the
+solver before Anderson) and
 ``conv_harness_grad_crossbar_anderson_over_plain`` the ratio of the two.
 
 CIFAR-shape agreement (``--cifar-agreement N``: only this group, its own JSON):
@@ -287,7 +288,8 @@ def adjoint_solver_speed(model, x: torch.Tensor, y: torch.Tensor, quick: bool) -
 
         def run():
             products[name] = 0
-            solutions[name] = solve_adjoint(vjp, b, max_iter=max_iter, tol=1e-6, memory=memory)
+            solutions[name] = solve_adjoint(vjp, b, max_iter=max_iter, tol=1e-6, memory=memory,
+                                            stall=None if memory else max_iter)  # plain: no stall stop, as before
         return run
 
     cap = 20_000
@@ -338,13 +340,14 @@ def harness_gradient_cost(model, x: torch.Tensor, y: torch.Tensor, quick: bool) 
             torch.autograd.grad(F.cross_entropy(sub.attack_logits(xr), ys), xr)
         return run
 
-    def plain_adjoint(run):  # the solver before Anderson: the plain iteration, at most free_steps products
+    def plain_adjoint(run):  # the solver before Anderson: the plain iteration for free_steps products
         def wrapped():
-            kept, gradients.ADJOINT_MEMORY = gradients.ADJOINT_MEMORY, 0
+            kept = gradients.ADJOINT_MEMORY, gradients.ADJOINT_STALL
+            gradients.ADJOINT_MEMORY, gradients.ADJOINT_STALL = 0, 1_000_000
             try:
                 run()
             finally:
-                gradients.ADJOINT_MEMORY = kept
+                gradients.ADJOINT_MEMORY, gradients.ADJOINT_STALL = kept
         return wrapped
 
     times = interleaved_times({"float": grad(flt, 1), "crossbar": grad(xbar, 2),

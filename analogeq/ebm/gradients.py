@@ -71,7 +71,8 @@ def _unflatten(z: torch.Tensor, shapes: list[tuple[int, ...]]) -> list[torch.Ten
     return out
 
 
-def solve_adjoint(vjp, b: torch.Tensor, *, max_iter: int, tol: float, memory: int = ADJOINT_MEMORY) -> torch.Tensor:
+def solve_adjoint(vjp, b: torch.Tensor, *, max_iter: int, tol: float, memory: int | None = None,
+                  stall: int | None = None) -> torch.Tensor:
     """The solution g of g = G(g) = vjp(g) + b, with ``vjp(g) = J^T g`` linear, one row per sample.
 
     Anderson acceleration (type II) with the last ``memory`` iterates, each sample on its own:
@@ -80,13 +81,17 @@ def solve_adjoint(vjp, b: torch.Tensor, *, max_iter: int, tol: float, memory: in
     diagonal entry, in float64), and the next iterate is sum_i a_i G(g_i). ``memory = 0`` is the
     plain iteration g <- G(g). It stops when max |G(g) - g| <= ``tol`` * max |b| over the batch,
     after ``max_iter`` products, or when the worst sample's smallest residual so far has not
-    fallen for :data:`ADJOINT_STALL` products (the float32 rounding floor of the products, or a
-    plain iteration that diverges), and then returns, per sample, the G(g) of its smallest
+    fallen for ``stall`` products (the float32 rounding floor of the products, or a plain
+    iteration that diverges), and then returns, per sample, the G(g) of its smallest
     residual (so a sample whose iteration does not settle keeps its best estimate, never a
     blow-up).
 
     ``b``: (B, N) dL/ds* [units of the loss per unit state]; returns (B, N) in the same units.
+    ``memory`` and ``stall`` default to :data:`ADJOINT_MEMORY` and :data:`ADJOINT_STALL`, read at
+    the call.
     """
+    memory = ADJOINT_MEMORY if memory is None else memory
+    stall = ADJOINT_STALL if stall is None else stall
     scale = float(b.abs().max())
     if scale == 0.0:
         return b
@@ -111,7 +116,7 @@ def solve_adjoint(vjp, b: torch.Tensor, *, max_iter: int, tol: float, memory: in
         now = float(best_residual.max())
         stalled = stalled + 1 if now >= worst_best else 0
         worst_best = min(worst_best, now)
-        if stalled >= ADJOINT_STALL:
+        if stalled >= stall:
             logger.debug("implicit gradient: adjoint stalled at a change of %.3g of %.3g", worst_best, scale)
             return best
         if memory == 0:
@@ -164,8 +169,8 @@ def implicit_fixed_point(
     Forward: settle without a graph (or take ``fixed_point``, states a faster settle of the
     same model and reads already found), then one recorded step f(s*, x) (equal to s* at
     convergence). Backward: the adjoint g = J^T g + dL/ds is solved by :func:`solve_adjoint`
-    (Anderson memory ``adjoint_memory``, default :data:`ADJOINT_MEMORY` read at the call; 0: the
-    plain iteration) until the largest change is
+    (Anderson memory ``adjoint_memory``, default :data:`ADJOINT_MEMORY`; 0: the plain iteration)
+    until the largest change is
     below ``adjoint_tol`` times the largest |dL/ds| or ``adjoint_max_iter`` (default
     ``max_steps``) vector-Jacobian products have run.
     """
@@ -192,8 +197,8 @@ def implicit_fixed_point(
         def vjp(g: torch.Tensor) -> torch.Tensor:
             return torch.autograd.grad(f0, z0, g, retain_graph=True)[0]
 
-        memory = ADJOINT_MEMORY if adjoint_memory is None else adjoint_memory
-        z.register_hook(lambda grad: solve_adjoint(vjp, grad, max_iter=max_iter, tol=adjoint_tol, memory=memory))
+        z.register_hook(lambda grad: solve_adjoint(vjp, grad, max_iter=max_iter, tol=adjoint_tol,
+                                                   memory=adjoint_memory))
     return _unflatten(z, shapes)
 
 
