@@ -96,7 +96,7 @@ def solve_adjoint(vjp, b: torch.Tensor, *, max_iter: int, tol: float, memory: in
     if scale == 0.0:
         return b
     batch = b.shape[0]
-    best = b.clone()
+    best = b
     best_residual = torch.full((batch,), math.inf, dtype=torch.float64, device=b.device)
     kept_g: list[torch.Tensor] = []
     kept_r: list[torch.Tensor] = []
@@ -108,7 +108,7 @@ def solve_adjoint(vjp, b: torch.Tensor, *, max_iter: int, tol: float, memory: in
         residual = g_next - g
         per_sample = residual.abs().amax(dim=1).double()
         better = per_sample < best_residual
-        best[better] = g_next[better]
+        best = torch.where(better[:, None], g_next, best)
         best_residual = torch.where(better, per_sample, best_residual)
         change = float(per_sample.max())
         if change <= tol * scale:
