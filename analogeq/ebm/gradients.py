@@ -170,9 +170,8 @@ def implicit_fixed_point(
     same model and reads already found), then one recorded step f(s*, x) (equal to s* at
     convergence). Backward: the adjoint g = J^T g + dL/ds is solved by :func:`solve_adjoint`
     (Anderson memory ``adjoint_memory``, default :data:`ADJOINT_MEMORY`; 0: the plain iteration)
-    until the largest change is
-    below ``adjoint_tol`` times the largest |dL/ds| or ``adjoint_max_iter`` (default
-    ``max_steps``) vector-Jacobian products have run.
+    until the largest change is below ``adjoint_tol`` times the largest |dL/ds|, it stalls, or
+    ``adjoint_max_iter`` (default ``max_steps``) vector-Jacobian products have run.
     """
     shapes = [tuple(shape) for shape in model.state_shapes]
     if fixed_point is None:
