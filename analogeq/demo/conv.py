@@ -43,7 +43,7 @@ __all__ = ["section_conv"]
 #: image on Brian2's numpy target), so the spiking row runs on the first test images only.
 BUDGET = {False: (1000, 2, 100, 3, 25), True: (500, 1, 50, 2, 10)}
 
-#: (test images, PGD steps, EOT draws on the crossbar): full demo, quick demo; L_inf radius 0.1
+#: (test images, PGD steps, EOT draws on a stochastic substrate): full demo, quick demo; L_inf radius 0.1
 ATTACK = {False: (20, 10, 2), True: (10, 5, 2)}
 ATTACK_EPS = 0.1
 
@@ -145,17 +145,19 @@ def section_conv(ctx: Any) -> list[dict[str, Any]]:
                  "energy_breakdown": energy_breakdown_text(cost),
                  "notes": f"Brian2 {spiking.backend.target}, convolutions as sparse synapses; "
                           f"NIR round trip ({NIR_FILE}): max |difference| {_nir_roundtrip(model, ctx, test.x):.3g}"})
-    rows += [_attack_row(base, floating, "conv float PGD", test, ctx, eot=1),
-             _attack_row(base, first, "conv crossbar pcm 1 d PGD", test, ctx, eot=ATTACK[bool(ctx.quick)][2])]
+    rows += [_attack_row(base, floating, "conv float PGD", test, ctx),
+             _attack_row(base, first, "conv crossbar pcm 1 d PGD", test, ctx)]
     return rows
 
 
-def _attack_row(base: dict[str, Any], substrate: Any, name: str, test: Any, ctx: Any, eot: int) -> dict[str, Any]:
-    """PGD at L_inf :data:`ATTACK_EPS` on the first test images with implicit gradients (module docstring)."""
+def _attack_row(base: dict[str, Any], substrate: Any, name: str, test: Any, ctx: Any) -> dict[str, Any]:
+    """PGD at L_inf :data:`ATTACK_EPS` on the first test images with implicit gradients (module
+    docstring); EOT draws only where the substrate is stochastic."""
     from analogeq.contract import GradientSpec
     from analogeq.robustness.attacks import PGD
 
-    n, steps, _ = ATTACK[bool(ctx.quick)]
+    n, steps, draws = ATTACK[bool(ctx.quick)]
+    eot = draws if substrate.stochastic else 1
     x, y = test.x[:n], test.y[:n]
     attack = PGD(eps=ATTACK_EPS, norm="linf", steps=steps, gradient=GradientSpec("implicit"), eot_samples=eot,
                  seed=ctx.seed)
